@@ -1,0 +1,39 @@
+# Two entry points on a fresh machine with Python 3.11:
+#   make demo   - create .venv, install sparsestat, run `sparsestat demo`
+#   make test   - create .venv with the test extras, run the whole test suite (notebooks included)
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+TORCH_VERSION ?= 2.13.0
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test install install-test docs bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[plot]"
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install "torch==$(TORCH_VERSION)"
+	$(PIP) install -e ".[plot,torch,test]"
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: $(VENV)/.installed
+	$(BIN)/sparsestat demo
+
+test: $(VENV)/.installed-test
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+
+bench: $(VENV)/.installed-test
+	$(PIP) install -e ".[bench]"
+	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info docs/_build

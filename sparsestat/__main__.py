@@ -1,0 +1,5 @@
+"""``python -m sparsestat`` runs the command-line interface."""
+
+from sparsestat.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,404 @@
+"""The path engine: prepares data, picks defaults and calls the kernels.
+
+Every estimator of the package computes its path through :func:`lbi_path`,
+:func:`iss_path` or :func:`split_lbi_path`. Inputs are assumed validated by
+the caller (finite, 2-D, matching lengths); this module standardizes the
+design, makes the analytic jump to ``t0``, chooses a stable step, runs the
+numba kernel and maps the coefficients back to the scale of the data.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, eigsh
+from sklearn.exceptions import ConvergenceWarning
+
+from sparsestat import _kernels
+from sparsestat._kernels._losses import HUBER, LOGISTIC, MULTINOMIAL, SQUARED
+from sparsestat.path import RegularizationPath
+
+LOSSES = {"squared": SQUARED, "huber": HUBER, "logistic": LOGISTIC, "multinomial": MULTINOMIAL}
+# step constant c in alpha = c / (kappa * ||X^T W X / n||): the loss's curvature bound
+_STEP_CONSTANT = {"squared": 1.0, "huber": 1.0, "logistic": 4.0, "multinomial": 2.0}
+_DIVERGED = 2
+_EMPTY_F = np.zeros((0, 0), order="F")
+_EMPTY_I = np.zeros(0, dtype=np.int64)
+_EMPTY = np.zeros(0)
+
+
+@dataclass
+class Design:
+    """A standardized design in the form the kernels take.
+
+    Column ``j`` seen by the kernels is ``(X[:, j] - mean[j]) / scale[j]``
+    (rows multiplied by ``sqrt(w)`` for weighted squared loss).
+    """
+
+    dense: np.ndarray      # Fortran (n, p), or an empty placeholder
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    kernel_mean: np.ndarray  # implicit centering (sparse only), standardized scale
+    is_sparse: bool
+    mean: np.ndarray         # original-scale column means
+    scale: np.ndarray        # original-scale column scales
+    n_samples: int
+    n_features: int
+
+    @property
+    def args(self):
+        return (self.dense, self.data, self.indices, self.indptr, self.kernel_mean,
+                self.is_sparse)
+
+    def transpose_product(self, V: np.ndarray) -> np.ndarray:
+        """``X_std^T V`` for ``V`` of shape (n, K)."""
+        out = np.empty((self.n_features, V.shape[1]))
+        _kernels._design.transpose_product(*self.args, np.asfortranarray(V, dtype=float), out)
+        return out
+
+    def product(self, v: np.ndarray) -> np.ndarray:
+        """``X_std v`` for a vector ``v`` of length p."""
+        out = np.empty(self.n_samples)
+        _kernels._design.product(*self.args, np.ascontiguousarray(v, dtype=float), out)
+        return out
+
+    def gram(self) -> np.ndarray:
+        """The full scaled Gram matrix ``X_std^T X_std / n`` (Fortran order)."""
+        if self.is_sparse:
+            X = sp.csc_matrix((self.data, self.indices, self.indptr),
+                              shape=(self.n_samples, self.n_features))
+            G = np.asarray((X.T @ X).todense())
+            colsum = np.asarray(X.sum(axis=0)).ravel()
+            mu = self.kernel_mean
+            G = G - np.outer(mu, colsum) - np.outer(colsum, mu) + self.n_samples * np.outer(mu, mu)
+        else:
+            G = self.dense.T @ self.dense
+        return np.asfortranarray(G / self.n_samples)
+
+    def spectral_norm_sq(self) -> float:
+        """Largest eigenvalue of ``X_std^T X_std / n``."""
+        n, p = self.n_samples, self.n_features
+        if min(n, p) <= 500:
+            if p <= n:
+                return float(np.linalg.eigvalsh(self.gram())[-1])
+            if not self.is_sparse:
+                return float(np.linalg.eigvalsh(self.dense @ self.dense.T)[-1] / n)
+
+        def matvec(v):
+            return self.transpose_product(self.product(np.ravel(v))[:, None]).ravel() / n
+
+        op = LinearOperator((p, p), matvec=matvec, dtype=float)
+        val = eigsh(op, k=1, which="LA", tol=1e-4, return_eigenvectors=False,
+                    v0=np.ones(p))[0]
+        return float(val) * 1.001
+
+
+def prepare_design(X, *, center: bool, normalize: bool, sample_weight=None,
+                   sqrt_weight_rows: bool = False) -> Design:
+    """Center (explicitly for dense X, implicitly for sparse X) and scale the design."""
+    n, p = X.shape
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    if sp.issparse(X):
+        Xc = sp.csc_matrix(X, dtype=float, copy=True)
+        Xc.sum_duplicates()
+        if w is None:
+            mean = np.asarray(Xc.mean(axis=0)).ravel() if center else np.zeros(p)
+            sq = np.asarray(Xc.multiply(Xc).mean(axis=0)).ravel()
+        else:
+            wn = w / w.sum()
+            mean = np.asarray(Xc.T @ wn).ravel() if center else np.zeros(p)
+            sq = np.asarray(Xc.multiply(Xc).T @ wn).ravel()
+        var = np.maximum(sq - mean ** 2, 0.0) if center else sq
+        scale = _safe_scale(np.sqrt(var)) if normalize else np.ones(p)
+        if sqrt_weight_rows and w is not None:
+            raise ValueError(
+                "sample_weight with a sparse X is not supported for the squared loss; "
+                "pass a dense X (X.toarray()) or fit without sample_weight."
+            )
+        Xc = Xc @ sp.diags(1.0 / scale)
+        Xc = sp.csc_matrix(Xc)
+        return Design(_EMPTY_F, Xc.data.astype(float), Xc.indices.astype(np.int64),
+                      Xc.indptr.astype(np.int64), mean / scale, True, mean, scale, n, p)
+    Xd = np.array(X, dtype=float, order="F", copy=True)
+    if center:
+        mean = Xd.mean(axis=0) if w is None else (w @ Xd) / w.sum()
+        Xd -= mean
+    else:
+        mean = np.zeros(p)
+    if normalize:
+        if w is None:
+            sd = np.sqrt(np.mean(Xd ** 2, axis=0))
+        else:
+            sd = np.sqrt((w @ (Xd ** 2)) / w.sum())
+        scale = _safe_scale(sd)
+        Xd /= scale
+    else:
+        scale = np.ones(p)
+    if sqrt_weight_rows and w is not None:
+        Xd *= np.sqrt(w / w.mean())[:, None]
+    return Design(Xd, _EMPTY, _EMPTY_I, np.zeros(1, dtype=np.int64), np.zeros(p), False,
+                  mean, scale, n, p)
+
+
+def _safe_scale(sd):
+    tiny = np.finfo(float).eps * max(1.0, float(np.max(sd, initial=0.0)))
+    return np.where(sd > tiny, sd, 1.0)
+
+
+def constant_columns(X) -> np.ndarray:
+    """Boolean mask of the columns of ``X`` that hold a single value."""
+    if sp.issparse(X):
+        Xc = sp.csc_matrix(X)
+        mx = np.asarray(Xc.max(axis=0).todense()).ravel()
+        mn = np.asarray(Xc.min(axis=0).todense()).ravel()
+        return mx == mn
+    X = np.asarray(X)
+    return np.all(X == X[:1], axis=0)
+
+
+def make_groups(groups, n_features: int):
+    """Turn a label per feature into the kernels' (group_ptr, group_idx) arrays."""
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or groups.shape[0] != n_features:
+        raise ValueError(
+            f"groups must give one group label per feature: expected {n_features} labels, "
+            f"got an array of shape {groups.shape}."
+        )
+    labels, inverse = np.unique(groups, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=len(labels))
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return ptr, order.astype(np.int64)
+
+
+def _penalty_arrays(penalty, groups, n_features, n_targets):
+    if penalty == "l1":
+        return True, _EMPTY_I, _EMPTY_I
+    if groups is None:
+        if n_targets == 1:
+            raise ValueError(
+                "penalty='group' needs groups=<one label per feature> for a single target; "
+                "with several targets (multi-output or multinomial) groups default to the rows "
+                "of the coefficient matrix."
+            )
+        groups = np.arange(n_features)
+    ptr, idx = make_groups(groups, n_features)
+    return False, ptr, idx
+
+
+def _penalty_norm(grad, elementwise, ptr, idx):
+    """Dual norm of the gradient: max |g| (l1) or max group 2-norm."""
+    if elementwise:
+        return float(np.max(np.abs(grad), initial=0.0))
+    sq = np.sum(grad ** 2, axis=1)
+    return float(max(np.sqrt(sq[idx[ptr[g]:ptr[g + 1]]].sum()) for g in range(len(ptr) - 1)))
+
+
+def time_grid(t0: float, n_times: int, t_ratio: float) -> np.ndarray:
+    """Geometric grid of ``n_times`` points from ``t0`` to ``t_ratio * t0``."""
+    if n_times == 1:
+        return np.array([t0 * t_ratio])
+    return t0 * np.geomspace(1.0, t_ratio, n_times)
+
+
+def _initial_intercept(loss, Y, w, delta):
+    """Optimal intercept when all coefficients are zero."""
+    wn = w / w.sum()
+    if loss == "squared":
+        return wn @ Y
+    if loss == "logistic":
+        m = np.clip(wn @ Y, 1e-12, 1 - 1e-12)
+        return np.log(m / (1 - m))
+    if loss == "multinomial":
+        freq = np.clip(wn @ Y, 1e-12, None)
+        logf = np.log(freq)
+        return logf - logf.mean()
+    # huber location: iteratively reweighted mean
+    b = np.median(Y, axis=0)
+    for _ in range(100):
+        r = Y - b
+        wt = w[:, None] * np.minimum(1.0, delta / np.maximum(np.abs(r), 1e-300))
+        b_new = (wt * Y).sum(axis=0) / wt.sum(axis=0)
+        if np.allclose(b_new, b, rtol=0, atol=1e-12 * (1 + np.abs(b).max())):
+            b = b_new
+            break
+        b = b_new
+    return b
+
+
+def robust_scale(r) -> float:
+    """Normalized median absolute deviation (a consistent estimate of sigma)."""
+    r = np.asarray(r).ravel()
+    return float(1.4826 * np.median(np.abs(r - np.median(r))))
+
+
+def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alpha=None,
+             n_times=100, t_ratio=100.0, times=None, fit_intercept=True, normalize=True,
+             epsilon=1.35, sample_weight=None, max_iter=None, record_duals=False,
+             design: Design | None = None) -> RegularizationPath:
+    """LBI regularization path for a smooth loss with an l1 or group penalty.
+
+    ``Y`` is (n, K): targets for squared / huber, a 0/1 column for logistic, one-hot
+    for multinomial. Returns coefficients of shape (n_times, p, K).
+    """
+    n, p = X.shape
+    Y = np.asarray(Y, dtype=float)
+    K = Y.shape[1]
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    w = w / w.mean()
+    loss_code = LOSSES[loss]
+    gram_mode = loss == "squared"
+    if design is None:
+        design = prepare_design(X, center=fit_intercept, normalize=normalize,
+                                sample_weight=None if sample_weight is None else w,
+                                sqrt_weight_rows=gram_mode)
+    elementwise, gptr, gidx = _penalty_arrays(penalty, groups, p, K)
+
+    delta = 0.0
+    if loss == "huber":
+        # robust scale of the residuals of a preliminary least-squares fit
+        sigma = robust_scale(Y - np.median(Y, axis=0))
+        if n > p + 1:
+            Xs = design.dense if not design.is_sparse else None
+            if Xs is not None:
+                coef, *_ = np.linalg.lstsq(np.column_stack([np.ones(n), Xs]), Y, rcond=None)
+                sigma = robust_scale(Y - np.column_stack([np.ones(n), Xs]) @ coef) or sigma
+        if sigma <= 0:
+            sigma = float(np.std(Y)) or 1.0
+        delta = epsilon * sigma
+
+    b0 = _initial_intercept(loss, Y, w, delta) if (fit_intercept or gram_mode) else np.zeros(K)
+    if gram_mode:
+        if not fit_intercept:
+            b0 = np.zeros(K)
+        Yk = (Y - b0) * np.sqrt(w)[:, None]
+        c = design.transpose_product(Yk) / n
+        grad0 = -c
+        H = design.gram() if p <= max(n, 2000) else _EMPTY_F
+    else:
+        eta = np.asfortranarray(np.broadcast_to(b0, (n, K)), dtype=float)
+        G = np.zeros((n, K), order="F")
+        _kernels._losses.loss_derivative(eta, np.asfortranarray(Y), w, loss_code, delta, G)
+        grad0 = design.transpose_product(G) / n
+        c = np.zeros((p, K))
+        H = _EMPTY_F
+    norm0 = _penalty_norm(grad0, elementwise, gptr, gidx)
+    if not np.isfinite(norm0) or norm0 <= 1e-14 * max(1.0, np.abs(Y).max()):
+        raise ValueError(
+            "The path is empty: no feature is correlated with the target (the gradient at "
+            "zero vanishes). Check that y is not constant and X has non-constant columns."
+        )
+    t0 = 1.0 / norm0
+    z0 = np.ascontiguousarray(-grad0 / norm0)
+    if elementwise:
+        z0 = np.clip(z0, -1.0, 1.0)
+
+    if alpha is None:
+        lam = design.spectral_norm_sq() if H.shape[0] == 0 else float(np.linalg.eigvalsh(H)[-1])
+        alpha = _STEP_CONSTANT[loss] / (kappa * max(lam, 1e-300))
+    grid = np.asarray(times, dtype=float) if times is not None else time_grid(t0, n_times, t_ratio)
+    needed = int(np.ceil(max(grid[-1] - t0, 0.0) / alpha)) + 1
+    budget = needed if max_iter is None else int(max_iter)
+
+    out = _kernels.lbi_path(
+        *design.args, np.asfortranarray(Y), w, loss_code, delta, gram_mode, H,
+        np.ascontiguousarray(c), z0, np.asarray(b0, dtype=float), bool(fit_intercept and not gram_mode),
+        t0, float(alpha), float(kappa), elementwise, gptr, gidx, grid, budget, record_duals)
+    coefs, intercepts, duals, entry, n_iter, status, t_end, *_ = out
+    if status == _DIVERGED:
+        raise FloatingPointError(
+            f"LBI diverged at t={t_end:.4g}: the step alpha={alpha:.4g} is too large for "
+            f"kappa={kappa:g} (stability needs kappa * alpha * ||X^T X / n|| < 2). "
+            "Use alpha=None for a safe default step or lower alpha."
+        )
+    if coefs.shape[0] < grid.shape[0]:
+        warnings.warn(
+            f"The path stopped at t={t_end:.4g} after max_iter={budget} iterations, before the "
+            f"last requested time {grid[-1]:.4g}; {coefs.shape[0]} of {grid.shape[0]} record times "
+            "were reached. Increase max_iter, lower kappa or t_ratio.",
+            ConvergenceWarning, stacklevel=3,
+        )
+        grid = grid[: coefs.shape[0]]
+    coefs, intercepts = _to_original_scale(coefs, intercepts, design, gram_mode and fit_intercept,
+                                           b0 if gram_mode else None)
+    return RegularizationPath(
+        times=grid, coefs=coefs, intercepts=intercepts, entry_times=entry,
+        interpolation="linear", t0=t0, duals=duals if record_duals else None, n_iter=int(n_iter),
+        info={"solver": "lbi", "loss": loss, "penalty": penalty, "kappa": float(kappa),
+              "alpha": float(alpha), "delta": float(delta)},
+    )
+
+
+def _to_original_scale(coefs, intercepts, design, add_mean, y_mean):
+    """Map standardized coefficients to the data's scale, intercepts accordingly."""
+    coefs = coefs / design.scale[None, :, None]
+    shift = np.einsum("p,tpk->tk", design.mean, coefs)
+    if add_mean:
+        intercepts = np.broadcast_to(y_mean, intercepts.shape) - shift
+    else:
+        intercepts = intercepts - shift
+    return coefs, np.ascontiguousarray(intercepts)
+
+
+def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True,
+             normalize=True, sample_weight=None, max_iter=None, record_duals=False,
+             tol=1e-10) -> RegularizationPath:
+    """The exact inverse scale space path of the squared loss with the l1 penalty.
+
+    Each target column has its own path (the problem separates); the time grid is
+    shared and starts at the earliest ``t0`` over targets.
+    """
+    n, p = X.shape
+    Y = np.asarray(Y, dtype=float)
+    K = Y.shape[1]
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    w = w / w.mean()
+    design = prepare_design(X, center=fit_intercept, normalize=normalize,
+                            sample_weight=None if sample_weight is None else w,
+                            sqrt_weight_rows=True)
+    y_mean = (w @ Y) / w.sum() if fit_intercept else np.zeros(K)
+    C = design.transpose_product((Y - y_mean) * np.sqrt(w)[:, None]) / n
+    cmax = np.max(np.abs(C), axis=0)
+    if np.any(cmax <= 1e-14 * max(1.0, np.abs(Y).max())):
+        raise ValueError(
+            "The path is empty: no feature is correlated with the target (the gradient at "
+            "zero vanishes). Check that y is not constant and X has non-constant columns."
+        )
+    t0 = float(1.0 / cmax.max())
+    grid = np.asarray(times, dtype=float) if times is not None else time_grid(t0, n_times, t_ratio)
+    H = design.gram() if p <= max(n, 2000) else _EMPTY_F
+    max_knots = int(max_iter) if max_iter is not None else 50 * (p + n) + 100
+    coefs = np.zeros((grid.shape[0], p, K))
+    duals = np.zeros_like(coefs) if record_duals else None
+    entry = np.empty((p, K))
+    n_knots = 0
+    reached = grid.shape[0]
+    for k in range(K):
+        ck, dk, ek, nk, status, t_end, *_ = _kernels.iss_path(
+            *design.args, n, H, np.ascontiguousarray(C[:, k]), float(1.0 / cmax[k]), grid,
+            max_knots, record_duals, tol)
+        reached = min(reached, ck.shape[0])
+        coefs[: ck.shape[0], :, k] = ck
+        if record_duals:
+            duals[: dk.shape[0], :, k] = dk
+        entry[:, k] = ek
+        n_knots += nk
+    if reached < grid.shape[0]:
+        warnings.warn(
+            f"The ISS path stopped after max_iter={max_knots} knots before the last requested "
+            f"time; {reached} of {grid.shape[0]} record times were reached.",
+            ConvergenceWarning, stacklevel=3,
+        )
+        grid, coefs = grid[:reached], coefs[:reached]
+        duals = None if duals is None else duals[:reached]
+    coefs, intercepts = _to_original_scale(coefs, np.zeros((grid.shape[0], K)), design,
+                                           fit_intercept, y_mean)
+    return RegularizationPath(
+        times=grid, coefs=coefs, intercepts=intercepts, entry_times=entry,
+        interpolation="previous", t0=t0, duals=duals, n_iter=int(n_knots),
+        info={"solver": "iss", "loss": "squared", "penalty": "l1"},
+    )

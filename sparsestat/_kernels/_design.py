@@ -1,0 +1,116 @@
+"""Products with a design matrix held either dense or in CSC form.
+
+A design is passed as ``(Xf, xdata, xind, xptr, xmean, is_sparse)``: ``Xf`` a
+Fortran-ordered dense ``(n, p)`` array (a ``(0, 0)`` placeholder when sparse),
+the CSC arrays of a sparse matrix (empty placeholders when dense), and
+``xmean`` the column means subtracted implicitly (zeros: no centering).
+Column ``j`` of the design is therefore ``X[:, j] - xmean[j]``.
+"""
+
+import numpy as np
+from numba import njit
+
+_CACHE = True
+
+
+@njit(cache=_CACHE)
+def add_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, coef, out):
+    """``out[:, k] += coef[k] * x_j`` for every output column k."""
+    n, K = out.shape
+    if is_sparse:
+        for ii in range(xptr[j], xptr[j + 1]):
+            i = xind[ii]
+            v = xdata[ii]
+            for k in range(K):
+                out[i, k] += coef[k] * v
+        if xmean[j] != 0.0:
+            for k in range(K):
+                c = coef[k] * xmean[j]
+                for i in range(n):
+                    out[i, k] -= c
+    else:
+        for k in range(K):
+            c = coef[k]
+            if c != 0.0:
+                for i in range(n):
+                    out[i, k] += c * Xf[i, j]
+
+
+@njit(cache=_CACHE)
+def transpose_product(Xf, xdata, xind, xptr, xmean, is_sparse, V, out):
+    """``out = X^T V`` for ``V`` of shape ``(n, K)`` (``V`` Fortran-ordered)."""
+    n, K = V.shape
+    p = out.shape[0]
+    if is_sparse:
+        for j in range(p):
+            for k in range(K):
+                s = 0.0
+                for ii in range(xptr[j], xptr[j + 1]):
+                    s += xdata[ii] * V[xind[ii], k]
+                out[j, k] = s
+        for k in range(K):
+            total = 0.0
+            for i in range(n):
+                total += V[i, k]
+            if total != 0.0:
+                for j in range(p):
+                    out[j, k] -= xmean[j] * total
+    else:
+        XT = Xf.T
+        for k in range(K):
+            out[:, k] = np.dot(XT, np.ascontiguousarray(V[:, k]))
+
+
+@njit(cache=_CACHE)
+def gram_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, n_samples, out):
+    """``out = X^T x_j / n`` (column ``j`` of the scaled Gram matrix)."""
+    n = n_samples
+    col = np.zeros((n, 1))
+    one = np.ones(1)
+    add_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, one, col)
+    tmp = np.empty((out.shape[0], 1))
+    transpose_product(Xf, xdata, xind, xptr, xmean, is_sparse, col, tmp)
+    for i in range(out.shape[0]):
+        out[i] = tmp[i, 0] / n
+
+
+@njit(cache=_CACHE)
+def csr_matvec(data, indices, indptr, v, out):
+    """``out = A v`` for a CSR matrix ``A`` and a vector ``v``."""
+    m = indptr.shape[0] - 1
+    for r in range(m):
+        s = 0.0
+        for ii in range(indptr[r], indptr[r + 1]):
+            s += data[ii] * v[indices[ii]]
+        out[r] = s
+
+
+@njit(cache=_CACHE)
+def csr_rmatvec(data, indices, indptr, u, out):
+    """``out = A^T u`` for a CSR matrix ``A`` and a vector ``u``."""
+    out[:] = 0.0
+    m = indptr.shape[0] - 1
+    for r in range(m):
+        ur = u[r]
+        if ur != 0.0:
+            for ii in range(indptr[r], indptr[r + 1]):
+                out[indices[ii]] += data[ii] * ur
+
+
+@njit(cache=_CACHE)
+def product(Xf, xdata, xind, xptr, xmean, is_sparse, v, out):
+    """``out = X v`` for a vector ``v`` of length p (all columns)."""
+    if is_sparse:
+        n = out.shape[0]
+        out[:] = 0.0
+        shift = 0.0
+        for j in range(v.shape[0]):
+            vj = v[j]
+            if vj != 0.0:
+                for ii in range(xptr[j], xptr[j + 1]):
+                    out[xind[ii]] += xdata[ii] * vj
+                shift += xmean[j] * vj
+        for i in range(n):
+            out[i] -= shift
+    else:
+        out[:] = np.dot(Xf, v)
