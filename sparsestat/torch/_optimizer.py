@@ -496,7 +496,7 @@ class DessiLBI(Optimizer):
                 for _, p, _ in self.penalized_parameters():
                     mask = self.support(p)
                     saved.append((p, p.detach().clone()))
-                    p.mul_(mask)
+                    p.masked_fill_(~mask, 0)
             yield
         finally:
             with torch.no_grad():
