@@ -66,42 +66,38 @@ class Design:
         _kernels._design.product(*self.args, np.ascontiguousarray(v, dtype=float), out)
         return out
 
-    def gram(self) -> np.ndarray:
-        """The full scaled Gram matrix ``X_std^T X_std / n`` (Fortran order)."""
+    def gram(self, w=None) -> np.ndarray:
+        """The scaled Gram matrix ``X_std^T W X_std / n`` (Fortran order; ``W = I`` by default)."""
         if self.is_sparse:
             X = sp.csc_matrix((self.data, self.indices, self.indptr),
                               shape=(self.n_samples, self.n_features))
-            G = np.asarray((X.T @ X).todense())
-            colsum = np.asarray(X.sum(axis=0)).ravel()
+            wv = np.ones(self.n_samples) if w is None else w
+            G = np.asarray((X.T @ sp.diags(wv) @ X).todense())
+            colsum = np.asarray(X.T @ wv).ravel()
             mu = self.kernel_mean
-            G = G - np.outer(mu, colsum) - np.outer(colsum, mu) + self.n_samples * np.outer(mu, mu)
-        else:
+            G = G - np.outer(mu, colsum) - np.outer(colsum, mu) + wv.sum() * np.outer(mu, mu)
+        elif w is None:
             G = self.dense.T @ self.dense
+        else:
+            G = self.dense.T @ (self.dense * w[:, None])
         return np.asfortranarray(G / self.n_samples)
 
     def spectral_norm_sq(self, w=None) -> float:
         """Largest eigenvalue of ``X_std^T W X_std / n`` (``W = diag(w)``, default identity)."""
         n, p = self.n_samples, self.n_features
-        if w is not None:
-            def matvec_w(v):
-                fit = self.product(np.ravel(v)) * w
-                return self.transpose_product(fit[:, None]).ravel() / n
-
-            op = LinearOperator((p, p), matvec=matvec_w, dtype=float)
-            return float(eigsh(op, k=1, which="LA", tol=1e-4, return_eigenvectors=False,
-                               v0=np.ones(p))[0]) * 1.001
-        if min(n, p) <= 500:
-            if p <= n:
-                return float(np.linalg.eigvalsh(self.gram())[-1])
-            if not self.is_sparse:
-                return float(np.linalg.eigvalsh(self.dense @ self.dense.T)[-1] / n)
+        if p <= 500:
+            return float(np.linalg.eigvalsh(self.gram(w))[-1])
+        if n <= 500 and not self.is_sparse:
+            Xw = self.dense if w is None else self.dense * np.sqrt(w)[:, None]
+            return float(np.linalg.eigvalsh(Xw @ Xw.T)[-1] / n)
+        wv = np.ones(n) if w is None else w
 
         def matvec(v):
-            return self.transpose_product(self.product(np.ravel(v))[:, None]).ravel() / n
+            fit = self.product(np.ravel(v)) * wv
+            return self.transpose_product(fit[:, None]).ravel() / n
 
         op = LinearOperator((p, p), matvec=matvec, dtype=float)
-        val = eigsh(op, k=1, which="LA", tol=1e-4, return_eigenvectors=False,
-                    v0=np.ones(p))[0]
+        val = eigsh(op, k=1, which="LA", tol=1e-6, return_eigenvectors=False, v0=np.ones(p))[0]
         return float(val) * 1.001
 
 
@@ -225,8 +221,8 @@ def _initial_intercept(loss, Y, w, delta):
         freq = np.clip(wn @ Y, 1e-12, None)
         logf = np.log(freq)
         return logf - logf.mean()
-    # huber location: iteratively reweighted mean
-    b = np.median(Y, axis=0)
+    # huber location: iteratively reweighted mean from the weighted median
+    b = np.array([weighted_median(Y[:, k], w) for k in range(Y.shape[1])])
     for _ in range(100):
         r = Y - b
         wt = w[:, None] * np.minimum(1.0, delta / np.maximum(np.abs(r), 1e-300))
@@ -238,10 +234,57 @@ def _initial_intercept(loss, Y, w, delta):
     return b
 
 
-def robust_scale(r) -> float:
-    """Normalized median absolute deviation (a consistent estimate of sigma)."""
-    r = np.asarray(r).ravel()
-    return float(1.4826 * np.median(np.abs(r - np.median(r))))
+def weighted_median(x, w=None) -> float:
+    """Median of ``x`` where sample ``i`` counts ``w[i]`` times (lower median on ties)."""
+    x = np.asarray(x, dtype=float).ravel()
+    if w is None:
+        return float(np.median(x))
+    order = np.argsort(x, kind="stable")
+    cw = np.cumsum(np.asarray(w, dtype=float)[order])
+    half = 0.5 * cw[-1]
+    i = int(np.searchsorted(cw, half, side="left"))
+    if np.isclose(cw[i], half, rtol=1e-12, atol=0) and i + 1 < x.size:
+        return 0.5 * (x[order[i]] + x[order[i + 1]])
+    return float(x[order[i]])
+
+
+def robust_scale(r, w=None) -> float:
+    """Normalized (weighted) median absolute deviation, a consistent estimate of sigma."""
+    r = np.asarray(r, dtype=float).ravel()
+    return float(1.4826 * weighted_median(np.abs(r - weighted_median(r, w)), w))
+
+
+def _huber_threshold(design, Y, w, epsilon):
+    """``epsilon`` times a robust scale of the residuals of a weighted least-squares fit."""
+    n, p = design.n_samples, design.n_features
+    resid = Y - np.array([weighted_median(Y[:, k], w) for k in range(Y.shape[1])])
+    if n > p + 1 and not design.is_sparse:
+        A = np.column_stack([np.ones(n), design.dense]) * np.sqrt(w)[:, None]
+        coef = np.linalg.lstsq(A, Y * np.sqrt(w)[:, None], rcond=None)[0]
+        resid = Y - np.column_stack([np.ones(n), design.dense]) @ coef
+    sigma = robust_scale(resid, np.repeat(w, Y.shape[1]) if Y.shape[1] > 1 else w)
+    if not sigma > 0:
+        sigma = float(np.sqrt(np.average((resid - np.average(resid, axis=0, weights=w)) ** 2,
+                                         axis=0, weights=w).mean()))
+    return epsilon * sigma if sigma > 0 else epsilon
+
+
+def _empty_path(grid_t0, n_times, t_ratio, times, p, K, b0, solver, loss, penalty):
+    """The intercept-only path, for a target no feature is correlated with."""
+    warnings.warn(
+        "The path is empty: no feature is correlated with the target (the gradient at zero "
+        "vanishes, e.g. y is constant or every column of X is constant). The fit is the "
+        "intercept-only model.",
+        UserWarning, stacklevel=4,
+    )
+    grid = np.asarray(times, dtype=float) if times is not None else \
+        time_grid(grid_t0, n_times, t_ratio)
+    return RegularizationPath(
+        times=grid, coefs=np.zeros((grid.shape[0], p, K)),
+        intercepts=np.tile(np.asarray(b0, dtype=float), (grid.shape[0], 1)),
+        entry_times=np.full((p, K), np.inf), interpolation="linear", t0=float(grid[0]),
+        n_iter=0, info={"solver": solver, "loss": loss, "penalty": penalty, "empty": True},
+    )
 
 
 def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alpha=None,
@@ -267,19 +310,7 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
                                 sqrt_weight_rows=gram_mode)
     elementwise, gptr, gidx = _penalty_arrays(penalty, groups, p, K)
 
-    delta = 0.0
-    if loss == "huber":
-        # robust scale of the residuals of a preliminary least-squares fit
-        sigma = robust_scale(Y - np.median(Y, axis=0))
-        if n > p + 1:
-            Xs = design.dense if not design.is_sparse else None
-            if Xs is not None:
-                coef, *_ = np.linalg.lstsq(np.column_stack([np.ones(n), Xs]), Y, rcond=None)
-                sigma = robust_scale(Y - np.column_stack([np.ones(n), Xs]) @ coef) or sigma
-        if sigma <= 0:
-            sigma = float(np.std(Y)) or 1.0
-        delta = epsilon * sigma
-
+    delta = _huber_threshold(design, Y, w, epsilon) if loss == "huber" else 0.0
     b0 = _initial_intercept(loss, Y, w, delta) if (fit_intercept or gram_mode) else np.zeros(K)
     if gram_mode:
         if not fit_intercept:
@@ -296,11 +327,8 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         c = np.zeros((p, K))
         H = _EMPTY_F
     norm0 = _penalty_norm(grad0, elementwise, gptr, gidx)
-    if not np.isfinite(norm0) or norm0 <= 1e-14 * max(1.0, np.abs(Y).max()):
-        raise ValueError(
-            "The path is empty: no feature is correlated with the target (the gradient at "
-            "zero vanishes). Check that y is not constant and X has non-constant columns."
-        )
+    if not norm0 > 1e-12 * max(1.0, np.abs(Y).max()):
+        return _empty_path(1.0, n_times, t_ratio, times, p, K, b0, "lbi", loss, penalty)
     t0 = 1.0 / norm0
     z0 = np.ascontiguousarray(-grad0 / norm0)
     if elementwise:
@@ -369,20 +397,27 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
     K = Y.shape[1]
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     w = w / w.mean()
+    weighted_sparse = sp.issparse(X) and sample_weight is not None
     design = prepare_design(X, center=fit_intercept, normalize=normalize,
                             sample_weight=None if sample_weight is None else w,
-                            sqrt_weight_rows=True)
+                            sqrt_weight_rows=not weighted_sparse)
     y_mean = (w @ Y) / w.sum() if fit_intercept else np.zeros(K)
-    C = design.transpose_product((Y - y_mean) * np.sqrt(w)[:, None]) / n
+    row_w = w if weighted_sparse else np.sqrt(w)
+    C = design.transpose_product((Y - y_mean) * row_w[:, None]) / n
     cmax = np.max(np.abs(C), axis=0)
-    if np.any(cmax <= 1e-14 * max(1.0, np.abs(Y).max())):
-        raise ValueError(
-            "The path is empty: no feature is correlated with the target (the gradient at "
-            "zero vanishes). Check that y is not constant and X has non-constant columns."
-        )
+    if not np.all(cmax > 1e-12 * max(1.0, np.abs(Y).max())):
+        if np.all(cmax <= 1e-12 * max(1.0, np.abs(Y).max())):
+            path = _empty_path(1.0, n_times, t_ratio, times, p, K, y_mean, "iss", "squared", "l1")
+            path.interpolation = "previous"
+            return path
+        cmax = np.where(cmax > 0, cmax, np.inf)
     t0 = float(1.0 / cmax.max())
     grid = np.asarray(times, dtype=float) if times is not None else time_grid(t0, n_times, t_ratio)
-    H = design.gram() if p <= max(n, 2000) else _EMPTY_F
+    if weighted_sparse and p > 5000:
+        raise ValueError("solver='iss' with sample_weight and a sparse X needs p <= 5000; "
+                         "pass a dense X or use solver='lbi'.")
+    H = design.gram(w if weighted_sparse else None) if (p <= max(n, 2000) or weighted_sparse) \
+        else _EMPTY_F
     max_knots = int(max_iter) if max_iter is not None else 50 * (p + n) + 100
     coefs = np.zeros((grid.shape[0], p, K))
     duals = np.zeros_like(coefs) if record_duals else None
@@ -390,6 +425,9 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
     n_knots = 0
     reached = grid.shape[0]
     for k in range(K):
+        if not np.isfinite(cmax[k]):  # this target is uncorrelated with every feature
+            entry[:, k] = np.inf
+            continue
         ck, dk, ek, nk, status, t_end, *_ = _kernels.iss_path(
             *design.args, n, H, np.ascontiguousarray(C[:, k]), float(1.0 / cmax[k]), grid,
             max_knots, record_duals, tol)

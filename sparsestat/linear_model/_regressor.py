@@ -1,0 +1,257 @@
+"""LBIRegressor: sparse regression along the LBI / ISS / Split LBI path."""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from sparsestat import _engine
+from sparsestat.linear_model._base import (
+    PATH_PARAMETERS,
+    check_enough_samples,
+    check_groups,
+    linear_predict,
+    path_time,
+    squeeze_path,
+    warn_constant_columns,
+)
+
+
+class LBIRegressor(RegressorMixin, BaseEstimator):
+    """Sparse linear regression read off an inverse-scale-space path.
+
+    The Linearized Bregman Iteration follows the path of the l1 (or group)
+    regularized fit from the empty model at ``t0 = 1 / lambda_max`` towards the
+    unregularized fit; important features enter first. The model is read at
+    time ``t`` (``1 / lambda``; default: the end of the path). With ``D`` given
+    the structural sparsity ``gamma = D beta`` is followed by Split LBI instead.
+
+    Parameters
+    ----------
+    loss : {'squared', 'huber'}, default='squared'
+        Data fit. ``'huber'`` uses the threshold ``epsilon * sigma`` with
+        ``sigma`` a robust (MAD) scale of preliminary residuals.
+    penalty : {'l1', 'group'}, default='l1'
+        Sparsity of single coefficients or of groups of features (``groups``;
+        for a multi-output target the groups default to the rows of ``coef_``).
+    groups : array-like of shape (n_features,), default=None
+        Group label of each feature, for ``penalty='group'``.
+    D : array-like or sparse matrix of shape (n_structure, n_features), default=None
+        Structure operator: when given, ``gamma = D beta`` is made sparse by
+        Split LBI (e.g. first differences for a fused model).
+    solver : {'lbi', 'iss'}, default='lbi'
+        ``'iss'`` is the exact inverse scale space path (squared loss, l1),
+        the ``kappa -> infinity`` limit of LBI.
+    kappa : float, default=10.0
+        Damping of LBI; larger is less biased and needs more iterations.
+    alpha : float, default=None
+        Step size; ``None`` picks the stable ``c / (kappa ||X^T X / n||)``.
+    nu : float, default=None
+        Split LBI coupling (``None``: ``||D||^2 / ||X^T X / n||``).
+    n_times : int, default=100
+        Number of record times on the geometric grid.
+    t_ratio : float, default=100.0
+        The grid runs from ``t0`` to ``t_ratio * t0``.
+    t : float, default=None
+        Time at which ``coef_`` is read; ``None`` means the end of the path.
+    fit_intercept : bool, default=True
+        Fit an unpenalized intercept.
+    normalize : bool, default=True
+        Standardize features before the path (coefficients are reported on
+        the original scale).
+    epsilon : float, default=1.35
+        Huber threshold in robust standard deviations.
+    max_iter : int, default=None
+        Iteration budget (``None``: as many as the grid needs).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        Coefficients at time ``t_``.
+    intercept_ : float or ndarray of shape (n_targets,)
+        Intercept at time ``t_``.
+    t_ : float
+        Time at which the model was read.
+    regularization_path_ : RegularizationPath
+        The whole path (for Split LBI: the path of ``beta``).
+    entry_times_ : ndarray of shape (n_features,) or (n_features, n_targets)
+        When each coefficient entered (``np.inf``: never). With ``D``: entry
+        times of the rows of ``gamma``.
+    gamma_ : ndarray of shape (n_structure,)
+        Split LBI only: ``gamma`` at ``t_``.
+    sparse_coef_ : ndarray of shape (n_features,)
+        Split LBI only: ``coef_`` projected so that ``D coef`` has the sparsity
+        of ``gamma_``.
+    gamma_path_ : RegularizationPath
+        Split LBI only: the path of ``gamma``.
+    n_iter_ : int
+        Iterations (LBI) or knots (ISS) computed.
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    LBIRegressorCV : Chooses ``t`` by cross-validation.
+    sklearn.linear_model.Lasso : The l1-penalized fit at one ``lambda``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparsestat import LBIRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((100, 10))
+    >>> y = 2 * X[:, 0] - X[:, 3] + 0.1 * rng.standard_normal(100)
+    >>> reg = LBIRegressor().fit(X, y)
+    >>> reg.regularization_path_.entry_order()[:2]
+    array([0, 3])
+    >>> np.round(reg.coef_[[0, 3]], 1)
+    array([ 2., -1.])
+    """
+
+    _parameter_constraints: dict = {
+        **PATH_PARAMETERS,
+        "loss": [StrOptions({"squared", "huber"})],
+        "D": ["array-like", "sparse matrix", None],
+        "solver": [StrOptions({"lbi", "iss"})],
+        "nu": [Interval(Real, 0, None, closed="neither"), None],
+        "t": [Interval(Real, 0, None, closed="neither"), None],
+        "epsilon": [Interval(Real, 1, None, closed="left")],
+    }
+
+    def __init__(self, loss="squared", penalty="l1", groups=None, D=None, solver="lbi",
+                 kappa=10.0, alpha=None, nu=None, n_times=100, t_ratio=100.0, t=None,
+                 fit_intercept=True, normalize=True, epsilon=1.35, max_iter=None):
+        self.loss = loss
+        self.penalty = penalty
+        self.groups = groups
+        self.D = D
+        self.solver = solver
+        self.kappa = kappa
+        self.alpha = alpha
+        self.nu = nu
+        self.n_times = n_times
+        self.t_ratio = t_ratio
+        self.t = t
+        self.fit_intercept = fit_intercept
+        self.normalize = normalize
+        self.epsilon = epsilon
+        self.max_iter = max_iter
+
+    def _compute_path(self, X, Y, sample_weight=None, times=None):
+        """The path on validated data; also used by the CV estimator on folds."""
+        groups = check_groups(self.groups, X.shape[1])
+        if self.solver == "iss":
+            if self.loss != "squared" or self.penalty != "l1" or self.D is not None:
+                raise ValueError(
+                    "solver='iss' is the exact path of the squared loss with the l1 penalty; "
+                    f"got loss={self.loss!r}, penalty={self.penalty!r}"
+                    f"{', D given' if self.D is not None else ''}. Use solver='lbi'."
+                )
+            return _engine.iss_path(
+                X, Y, n_times=self.n_times, t_ratio=self.t_ratio, times=times,
+                fit_intercept=self.fit_intercept, normalize=self.normalize,
+                sample_weight=sample_weight, max_iter=self.max_iter)
+        return _engine.lbi_path(
+            X, Y, loss=self.loss, penalty=self.penalty, groups=groups, kappa=self.kappa,
+            alpha=self.alpha, n_times=self.n_times, t_ratio=self.t_ratio, times=times,
+            fit_intercept=self.fit_intercept, normalize=self.normalize, epsilon=self.epsilon,
+            sample_weight=sample_weight, max_iter=self.max_iter)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Compute the path and read the model at ``t``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; a weight of 2 counts a sample twice.
+
+        Returns
+        -------
+        self : LBIRegressor
+            Fitted estimator.
+        """
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=np.float64)
+        check_enough_samples(X)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        warn_constant_columns(X)
+        single = y.ndim == 1
+        Y = y.reshape(-1, 1) if single else y
+        if self.D is not None:
+            return self._fit_split(X, Y, single, sample_weight)
+        path = squeeze_path(self._compute_path(X, Y, sample_weight), single)
+        self.regularization_path_ = path
+        self._read_path(path, self.t)
+        return self
+
+    def _read_path(self, path, t):
+        self.t_ = path_time(path, t)
+        coef = path.coef_at(self.t_)
+        intercept = path.intercept_at(self.t_)
+        self.coef_ = coef if coef.ndim == 1 else coef.T.copy()
+        self.intercept_ = float(intercept) if np.ndim(intercept) == 0 else intercept
+        if not self.fit_intercept:
+            self.intercept_ = 0.0 if np.ndim(intercept) == 0 else np.zeros_like(intercept)
+        self.entry_times_ = path.entry_times
+        self.n_iter_ = path.n_iter
+
+    def _fit_split(self, X, Y, single, sample_weight):
+        if not single:
+            raise ValueError("Split LBI (D given) supports a single target; y must be 1-D.")
+        if sample_weight is not None:
+            raise ValueError("Split LBI (D given) does not support sample_weight yet.")
+        if self.solver != "lbi" or self.loss != "squared":
+            raise ValueError("With D given the path is Split LBI: use solver='lbi', "
+                             "loss='squared'.")
+        D = self.D
+        if not hasattr(D, "shape") or np.ndim(D) != 2:
+            D = np.atleast_2d(np.asarray(D, dtype=float))
+        if D.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"D must have one column per feature: X has {X.shape[1]} features but D has "
+                f"shape {D.shape}."
+            )
+        groups = check_groups(self.groups, D.shape[0]) if self.groups is not None else None
+        split = _engine.split_lbi_path(
+            X, Y[:, 0], D, penalty=self.penalty, groups=groups, kappa=self.kappa,
+            alpha=self.alpha, nu=self.nu, n_times=self.n_times, t_ratio=self.t_ratio,
+            fit_intercept=self.fit_intercept, normalize=self.normalize, max_iter=self.max_iter)
+        self.regularization_path_ = split.beta_path
+        self._read_path(split.beta_path, self.t)
+        self.gamma_path_ = split.gamma_path
+        self.gamma_ = split.gamma_path.coef_at(self.t_)
+        self.sparse_coef_ = split.sparse_coef_at(self.t_)
+        self.entry_times_ = split.gamma_path.entry_times
+        self.nu_ = split.nu
+        return self
+
+    def predict(self, X):
+        """Predict with the linear model read at ``t_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=np.float64)
+        return linear_predict(X, self.coef_, self.intercept_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
