@@ -124,3 +124,74 @@ class RegularizationPath:
         if et.ndim > 1:
             et = et.min(axis=1)
         return np.argsort(et, kind="stable")
+
+
+@dataclass
+class SparseRegularizationPath(RegularizationPath):
+    """A path with many coefficients (one per sample), stored sparsely.
+
+    Used for the sample-wise shift ``gamma`` of the mean-shift model: at most
+    a few samples are nonzero at any record time, so storing the dense
+    ``(n_times, n_samples, n_targets)`` array would waste ``O(n_times n)``
+    memory. ``coefs`` is a ``scipy.sparse`` CSR matrix of shape
+    ``(n_times, n_coefs * n_targets)`` (row-major over ``(coef, target)``);
+    :meth:`coef_at` and :meth:`coefs_of` return dense arrays.
+
+    Parameters
+    ----------
+    n_targets : int
+        Number of target columns (1: coefficients are returned 1-D).
+    squeeze : bool
+        Return ``(n_coefs,)`` rather than ``(n_coefs, 1)`` for one target.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from sparsestat.path import SparseRegularizationPath
+    >>> coefs = sp.csr_matrix(np.array([[0.0, 0, 0], [0, 2.0, 0]]))
+    >>> path = SparseRegularizationPath(
+    ...     times=np.array([1.0, 2.0]), coefs=coefs, intercepts=np.zeros((2, 1)),
+    ...     entry_times=np.array([np.inf, 1.5, np.inf]), t0=1.0, n_targets=1,
+    ...     interpolation="previous")
+    >>> path.coef_at(2.0).tolist()
+    [0.0, 2.0, 0.0]
+    >>> path.coefs_of([1]).ravel().tolist()
+    [0.0, 2.0]
+    """
+
+    n_targets: int = 1
+    squeeze: bool = True
+
+    @property
+    def n_coefs(self) -> int:
+        """Number of coefficients (samples for the mean-shift model)."""
+        return self.coefs.shape[1] // self.n_targets
+
+    def _row(self, i: int) -> np.ndarray:
+        dense = np.asarray(self.coefs[i].toarray()).reshape(self.n_coefs, self.n_targets)
+        return dense[:, 0] if (self.squeeze and self.n_targets == 1) else dense
+
+    def coef_at(self, t: float) -> np.ndarray:
+        """Coefficients at time ``t`` as a dense array (zero before ``t0``)."""
+        t = float(t)
+        if np.isinf(t) and t > 0:
+            return self._row(self.n_times - 1)
+        if t < self.times[0] or (t <= self.t0 and self.t0 > 0):
+            return np.zeros_like(self._row(0))
+        lo, hi, frac = self._locate(t)
+        if self.interpolation == "previous" or lo == hi:
+            return self._row(lo)
+        return (1.0 - frac) * self._row(lo) + frac * self._row(hi)
+
+    def coefs_of(self, indices) -> np.ndarray:
+        """Dense path of a few coefficients: shape (n_times, len(indices)[, n_targets])."""
+        idx = np.asarray(indices, dtype=np.int64).ravel()
+        K = self.n_targets
+        cols = (idx[:, None] * K + np.arange(K)[None, :]).ravel()
+        dense = np.asarray(self.coefs[:, cols].toarray()).reshape(self.n_times, idx.size, K)
+        return dense[:, :, 0] if (self.squeeze and K == 1) else dense
+
+    def nnz_at(self) -> np.ndarray:
+        """Number of nonzero coefficients (over targets) at each record time."""
+        return np.diff(self.coefs.indptr)
