@@ -334,12 +334,21 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
     if elementwise:
         z0 = np.clip(z0, -1.0, 1.0)
 
+    if H.shape[0]:
+        lam = float(np.linalg.eigvalsh(H)[-1])
+    else:
+        lam = design.spectral_norm_sq(None if sample_weight is None or gram_mode else w)
+    # curvature bound of the loss: ||X^T W X / n|| times 1, 1/4 (logistic), 1/2 (multinomial)
+    curvature = lam / _STEP_CONSTANT[loss]
     if alpha is None:
-        if H.shape[0]:
-            lam = float(np.linalg.eigvalsh(H)[-1])
-        else:
-            lam = design.spectral_norm_sq(None if sample_weight is None or gram_mode else w)
-        alpha = _STEP_CONSTANT[loss] / (kappa * max(lam, 1e-300))
+        alpha = 1.0 / (kappa * max(curvature, 1e-300))
+    elif kappa * alpha * curvature >= 2.0:
+        raise ValueError(
+            f"The step alpha={alpha:g} makes LBI diverge: kappa * alpha * L = "
+            f"{kappa * alpha * curvature:.3g} >= 2, where L = {curvature:.4g} bounds the "
+            f"curvature of the {loss} loss. Use alpha < {2.0 / (kappa * curvature):.4g}, or "
+            "alpha=None for the default step."
+        )
     grid = np.asarray(times, dtype=float) if times is not None else time_grid(t0, n_times, t_ratio)
     needed = int(np.ceil(max(grid[-1] - t0, 0.0) / alpha)) + 1
     budget = needed if max_iter is None else int(max_iter)

@@ -1,0 +1,338 @@
+"""The invariants of the path engine (DESIGN.md section 2), each against theory
+or an independent implementation written here."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import minimize
+
+from sparsestat import _engine
+
+
+def _planted(n=80, p=12, k=3, noise=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    beta = np.zeros(p)
+    beta[:k] = np.linspace(3, 1.5, k) * np.array([1, -1, 1, -1, 1][:k])
+    y = X @ beta + noise * rng.standard_normal(n)
+    return X, y, beta
+
+
+def _shrink(z):
+    return np.sign(z) * np.maximum(np.abs(z) - 1.0, 0.0)
+
+
+def reference_lbi_squared(X, y, kappa, alpha, grid):
+    """Plain-numpy LBI for (1/2n)||y - X b||^2 (X, y already centered)."""
+    n, p = X.shape
+    g0 = -X.T @ y / n
+    t0 = 1.0 / np.max(np.abs(g0))
+    z = -g0 * t0
+    b = np.zeros(p)
+    t = t0
+    out = np.zeros((len(grid), p))
+    entry = np.full(p, np.inf)
+    gi = 0
+    while gi < len(grid) and grid[gi] <= t0:
+        gi += 1
+    while gi < len(grid):
+        z_new = z - alpha * (X.T @ (X @ b - y) / n)
+        for j in range(p):
+            if entry[j] == np.inf and abs(z_new[j]) > 1:
+                s = np.sign(z_new[j])
+                f = 0.0 if abs(z[j]) >= 1 else (s - z[j]) / (z_new[j] - z[j])
+                entry[j] = t + f * alpha
+        while gi < len(grid) and grid[gi] <= t + alpha:
+            f = (grid[gi] - t) / alpha
+            out[gi] = kappa * _shrink(z + f * (z_new - z))
+            gi += 1
+        z = z_new
+        b = kappa * _shrink(z)
+        t += alpha
+    return t0, out, entry
+
+
+def test_zero_before_t0_and_t0_value():
+    X, y, _ = _planted()
+    path = _engine.lbi_path(X, y[:, None], normalize=False)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    t0 = len(y) / np.max(np.abs(Xc.T @ yc))
+    assert path.t0 == pytest.approx(t0, rel=1e-12)
+    assert path.times[0] == pytest.approx(t0, rel=1e-12)
+    assert np.all(path.coefs[0] == 0)
+    assert np.all(path.coef_at(0.5 * t0) == 0)
+    assert np.any(path.coefs[1] != 0)
+    iss = _engine.iss_path(X, y[:, None], normalize=False)
+    assert iss.t0 == pytest.approx(t0, rel=1e-12)
+    assert np.all(iss.coefs[0] == 0) and np.any(iss.coefs[1] != 0)
+
+
+@pytest.mark.parametrize("solver", ["lbi", "iss"])
+def test_dual_in_unit_ball_with_sign_agreement(solver):
+    X, y, _ = _planted(p=30, n=60, seed=1)
+    fit = _engine.lbi_path if solver == "lbi" else _engine.iss_path
+    path = fit(X, y[:, None], record_duals=True, t_ratio=50)
+    rho, beta = path.duals[..., 0], path.coefs[..., 0]
+    assert np.all(np.abs(rho) <= 1 + 1e-12)
+    on = beta != 0
+    assert on.sum() > 10
+    np.testing.assert_allclose(rho[on], np.sign(beta[on]), atol=1e-12)
+
+
+def test_iss_dual_is_integral_of_the_gradient():
+    """rho(t) = int_0^t X^T (y - X beta(s)) / n ds, checked on a fine grid."""
+    X, y, _ = _planted(p=15, n=60, seed=2)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    iss0 = _engine.iss_path(X, y[:, None], normalize=False, n_times=2)
+    grid = iss0.t0 * np.linspace(1.0, 8.0, 20001)
+    path = _engine.iss_path(X, y[:, None], normalize=False, times=grid, record_duals=True)
+    beta = path.coefs[..., 0]
+    vel = (yc[None, :] - beta @ Xc.T) @ Xc / len(y)
+    # beta is piecewise constant and right-continuous after the knots: left Riemann sums
+    integral = iss0.t0 * (Xc.T @ yc / len(y)) + np.concatenate(
+        [np.zeros((1, X.shape[1])), np.cumsum(vel[1:] * np.diff(grid)[:, None], axis=0)])
+    np.testing.assert_allclose(path.duals[..., 0], integral, atol=5e-3)
+
+
+def test_iss_is_least_squares_on_its_support():
+    X, y, _ = _planted(p=20, n=60, seed=3)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    path = _engine.iss_path(X, y[:, None], normalize=False, t_ratio=30)
+    for beta in path.coefs[..., 0]:
+        S = beta != 0
+        if S.any():
+            grad = Xc[:, S].T @ (yc - Xc @ beta)
+            assert np.max(np.abs(grad)) < 1e-8 * np.linalg.norm(Xc.T @ yc)
+
+
+@pytest.mark.parametrize("kappa", [5.0, 50.0])
+def test_lbi_ends_at_ols(kappa):
+    X, y, _ = _planted(n=60, p=5, seed=4)
+    path = _engine.lbi_path(X, y[:, None], kappa=kappa, t_ratio=3e3)
+    ols = np.linalg.lstsq(np.column_stack([np.ones(60), X]), y, rcond=None)[0]
+    np.testing.assert_allclose(path.coefs[-1, :, 0], ols[1:], atol=1e-8)
+    assert path.intercepts[-1, 0] == pytest.approx(ols[0], abs=1e-8)
+
+
+def test_iss_ends_at_ols_exactly():
+    X, y, _ = _planted(n=60, p=8, seed=5)
+    path = _engine.iss_path(X, y[:, None], t_ratio=1e4)
+    ols = np.linalg.lstsq(np.column_stack([np.ones(60), X]), y, rcond=None)[0]
+    np.testing.assert_allclose(path.coefs[-1, :, 0], ols[1:], atol=1e-10)
+
+
+def test_lbi_tends_to_iss_as_kappa_grows():
+    X, y, _ = _planted(n=60, p=10, seed=6)
+    iss = _engine.iss_path(X, y[:, None], t_ratio=50)
+    errors = []
+    for kappa in [10.0, 100.0, 1000.0]:
+        lbi = _engine.lbi_path(X, y[:, None], kappa=kappa, times=iss.times)
+        errors.append(np.max(np.abs(lbi.coefs - iss.coefs)[5:]))
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 1e-3 * np.max(np.abs(iss.coefs))
+
+
+@pytest.mark.parametrize("solver", ["lbi", "iss"])
+def test_true_support_enters_first(solver):
+    X, y, beta = _planted(n=200, p=50, k=5, noise=0.5, seed=7)
+    fit = _engine.lbi_path if solver == "lbi" else _engine.iss_path
+    path = fit(X, y[:, None])
+    first = set(path.entry_order()[:5])
+    assert first == set(np.flatnonzero(beta))
+
+
+def test_matches_plain_numpy_loop():
+    X, y, _ = _planted(n=50, p=20, seed=8)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    kappa, alpha = 20.0, 0.01
+    path = _engine.lbi_path(X, y[:, None], kappa=kappa, alpha=alpha, normalize=False,
+                            n_times=40, t_ratio=20)
+    t0, ref, entry = reference_lbi_squared(Xc, yc, kappa, alpha, path.times)
+    assert path.t0 == pytest.approx(t0, rel=1e-13)
+    np.testing.assert_allclose(path.coefs[..., 0], ref, atol=1e-10, rtol=0)
+    finite = np.isfinite(entry)
+    np.testing.assert_array_equal(np.isfinite(path.entry_times[:, 0]), finite)
+    np.testing.assert_allclose(path.entry_times[finite, 0], entry[finite], rtol=1e-12)
+
+
+def test_logistic_matches_plain_numpy_loop():
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((80, 6))
+    y = (X[:, 0] - X[:, 1] + 0.8 * rng.standard_normal(80) > 0).astype(float)
+    kappa, alpha = 10.0, 0.05
+    path = _engine.lbi_path(X, y[:, None], loss="logistic", kappa=kappa, alpha=alpha,
+                            normalize=False, fit_intercept=True, n_times=30, t_ratio=10)
+    Xc = X - X.mean(0)
+    n, p = X.shape
+    b = np.log(y.mean() / (1 - y.mean()))
+    g0 = Xc.T @ (1 / (1 + np.exp(-b)) - y) / n
+    t0 = 1 / np.max(np.abs(g0))
+    z, beta, t, gi = -g0 * t0, np.zeros(p), t0, 1
+    ref = np.zeros((path.n_times, p))
+    ref_b = np.full(path.n_times, b)
+    while gi < path.n_times:
+        r = 1 / (1 + np.exp(-(Xc @ beta + b))) - y
+        z_new = z - alpha * Xc.T @ r / n
+        b_new = b - kappa * alpha * r.mean()
+        while gi < path.n_times and path.times[gi] <= t + alpha:
+            f = (path.times[gi] - t) / alpha
+            ref[gi] = kappa * _shrink(z + f * (z_new - z))
+            ref_b[gi] = b + f * (b_new - b) - X.mean(0) @ ref[gi]
+            gi += 1
+        z, b, t = z_new, b_new, t + alpha
+        beta = kappa * _shrink(z)
+    assert path.t0 == pytest.approx(t0, rel=1e-12)
+    np.testing.assert_allclose(path.coefs[..., 0], ref, atol=1e-10)
+    np.testing.assert_allclose(path.intercepts[:, 0], ref_b, atol=1e-10)
+
+
+def test_group_matches_plain_numpy_loop():
+    X, y, _ = _planted(n=60, p=9, seed=10)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    groups = np.repeat([0, 1, 2], 3)
+    kappa, alpha = 10.0, 0.02
+    path = _engine.lbi_path(X, y[:, None], penalty="group", groups=groups, kappa=kappa,
+                            alpha=alpha, normalize=False, n_times=30, t_ratio=10)
+
+    def block_shrink(z):
+        out = np.zeros_like(z)
+        for g in range(3):
+            zg = z[groups == g]
+            nrm = np.linalg.norm(zg)
+            out[groups == g] = 0 if nrm <= 1 else (1 - 1 / nrm) * zg
+        return out
+
+    n = len(y)
+    g0 = -Xc.T @ yc / n
+    norms = [np.linalg.norm(g0[groups == g]) for g in range(3)]
+    t0 = 1 / max(norms)
+    z, beta, t, gi = -g0 * t0, np.zeros(9), t0, 1
+    ref = np.zeros((path.n_times, 9))
+    while gi < path.n_times:
+        z_new = z - alpha * Xc.T @ (Xc @ beta - yc) / n
+        while gi < path.n_times and path.times[gi] <= t + alpha:
+            f = (path.times[gi] - t) / alpha
+            ref[gi] = kappa * block_shrink(z + f * (z_new - z))
+            gi += 1
+        z, t = z_new, t + alpha
+        beta = kappa * block_shrink(z)
+    np.testing.assert_allclose(path.coefs[..., 0], ref, atol=1e-10)
+    # members of a group enter together
+    et = path.entry_times[:, 0]
+    for g in range(3):
+        assert np.all(et[groups == g] == et[groups == g][0])
+
+
+def test_group_prox_is_safe_at_zero():
+    from sparsestat._kernels._prox import prox_inplace
+
+    z = np.zeros((4, 1))
+    out = np.full((4, 1), np.nan)
+    prox_inplace(z, out, 3.0, False, np.array([0, 2, 4]), np.arange(4))
+    assert np.all(out == 0)
+
+
+def test_logistic_and_multinomial_end_at_mle():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((300, 4))
+    logits = X @ np.array([1.0, -1.0, 0.5, 0.0])
+    y = (rng.random(300) < 1 / (1 + np.exp(-logits))).astype(float)
+    path = _engine.lbi_path(X, y[:, None], loss="logistic", kappa=5, t_ratio=3e3,
+                            normalize=False)
+    mle = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(X, y)
+    np.testing.assert_allclose(path.coefs[-1, :, 0], mle.coef_[0], atol=1e-6)
+    assert path.intercepts[-1, 0] == pytest.approx(mle.intercept_[0], abs=1e-6)
+
+    labels = np.argmax(X[:, :3] + rng.gumbel(size=(300, 3)), axis=1)
+    Y = np.eye(3)[labels]
+    path = _engine.lbi_path(X, Y, loss="multinomial", kappa=5, t_ratio=3e3, normalize=False)
+    mle = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(X, labels)
+    coef = path.coefs[-1].T  # (K, p); softmax is invariant to a common shift per feature
+    np.testing.assert_allclose(coef - coef.mean(0), mle.coef_ - mle.coef_.mean(0), atol=1e-4)
+
+
+def test_p_greater_than_n_ends_at_penalized_interpolant():
+    """LBI tends to argmin ||b||_1 + ||b||^2 / (2 kappa) subject to X b = y."""
+    rng = np.random.default_rng(12)
+    n, p, kappa = 15, 40, 2.0
+    X = rng.standard_normal((n, p))
+    y = X[:, :3] @ np.array([2.0, -1.5, 1.0]) + 0.1 * rng.standard_normal(n)
+    path = _engine.lbi_path(X, y[:, None], kappa=kappa, t_ratio=2e4, normalize=False,
+                            fit_intercept=False)
+    # dual: max_u y^T u - kappa/2 ||shrink(X^T u)||^2, then b = kappa shrink(X^T u)
+    def neg_dual(u):
+        s = _shrink(X.T @ u)
+        return -(y @ u) + 0.5 * kappa * s @ s, -(y - kappa * X @ s)
+
+    u = minimize(neg_dual, np.zeros(n), jac=True, method="L-BFGS-B",
+                 options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 10000}).x
+    b_star = kappa * _shrink(X.T @ u)
+    assert np.max(np.abs(X @ b_star - y)) < 1e-6
+    np.testing.assert_allclose(path.coefs[-1, :, 0], b_star, atol=1e-4)
+
+
+def test_sparse_design_equals_dense():
+    X, y, _ = _planted(n=60, p=15, seed=13)
+    X[np.abs(X) < 0.7] = 0.0
+    for loss, target in [("squared", y), ("logistic", (y > 0).astype(float))]:
+        dense = _engine.lbi_path(X, target[:, None], loss=loss, t_ratio=20)
+        sparse = _engine.lbi_path(sp.csr_matrix(X), target[:, None], loss=loss, t_ratio=20)
+        np.testing.assert_allclose(sparse.coefs, dense.coefs, atol=1e-10)
+        np.testing.assert_allclose(sparse.intercepts, dense.intercepts, atol=1e-10)
+    iss_d = _engine.iss_path(X, y[:, None])
+    iss_s = _engine.iss_path(sp.csc_matrix(X), y[:, None])
+    np.testing.assert_allclose(iss_s.coefs, iss_d.coefs, atol=1e-9)
+
+
+def test_split_lbi_identity_matches_lbi_order():
+    X, y, beta = _planted(n=100, p=15, k=4, seed=14)
+    split = _engine.split_lbi_path(X, y, np.eye(15), t_ratio=50)
+    lbi = _engine.lbi_path(X, y[:, None], t_ratio=50)
+    assert list(split.gamma_path.entry_order()[:4]) == list(lbi.entry_order()[:4])
+    assert set(split.gamma_path.entry_order()[:4]) == set(np.flatnonzero(beta))
+
+
+def test_split_lbi_fused_recovers_pieces_and_sparse_estimate():
+    rng = np.random.default_rng(15)
+    n, p = 120, 20
+    X = rng.standard_normal((n, p))
+    truth = np.repeat([0.0, 2.0, 0.0, -1.0], 5)
+    y = X @ truth + 0.2 * rng.standard_normal(n)
+    D = np.diff(np.eye(p), axis=0)
+    split = _engine.split_lbi_path(X, y, sp.csr_matrix(D), t_ratio=30)
+    jumps = set(split.gamma_path.entry_order()[:3])
+    assert jumps == {4, 9, 14}
+    t = split.gamma_path.times[np.argmax(split.gamma_path.coefs.astype(bool).sum(1) >= 3)]
+    sparse_beta = split.sparse_coef_at(t)
+    assert np.count_nonzero(np.abs(np.diff(sparse_beta)) > 1e-8) <= np.count_nonzero(
+        split.gamma_path.coef_at(t))
+    np.testing.assert_allclose(sparse_beta, truth, atol=0.15)
+
+
+def test_unstable_step_is_refused():
+    X, y, _ = _planted()
+    lam = np.linalg.eigvalsh(np.corrcoef(X.T))[-1]
+    with pytest.raises(ValueError, match="diverge"):
+        _engine.lbi_path(X, y[:, None], kappa=10.0, alpha=2.0 / (10.0 * lam) * 1.01)
+    path = _engine.lbi_path(X, y[:, None], kappa=10.0, alpha=2.0 / (10.0 * lam) * 0.9)
+    assert np.all(np.isfinite(path.coefs))
+
+
+def test_divergence_at_run_time_is_reported(monkeypatch):
+    """A step past the stability bound (bypassing the a-priori check) is caught."""
+    X, y, _ = _planted()
+    monkeypatch.setitem(_engine._STEP_CONSTANT, "squared", 1e6)  # pretend a flat loss
+    with pytest.raises(FloatingPointError, match="diverged"):
+        _engine.lbi_path(X, y[:, None], kappa=10.0, alpha=0.5, t_ratio=1e4)
+
+
+def test_max_iter_cuts_path_with_warning():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y, _ = _planted()
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        path = _engine.lbi_path(X, y[:, None], max_iter=50)
+    assert path.n_times < 100 and path.coefs.shape[0] == path.n_times
+    assert np.all(np.isfinite(path.coefs))
