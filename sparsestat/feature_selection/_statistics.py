@@ -39,7 +39,7 @@ def _standardize(Xaug: np.ndarray) -> np.ndarray:
 def _lcd(Xs, y, classes, *, cv=5, n_jobs=None, Cs=10, n_alphas=100):
     p = Xs.shape[1] // 2
     if classes is None:
-        coef = LassoCV(cv=cv, alphas=n_alphas, n_jobs=n_jobs).fit(Xs, y).coef_
+        coef = LassoCV(cv=cv, alphas=n_alphas, max_iter=5000, n_jobs=n_jobs).fit(Xs, y).coef_
         importance = np.abs(coef)
     else:
         targets = [y == c for c in classes] if len(classes) > 2 else [y == classes[1]]
@@ -52,13 +52,14 @@ def _lcd(Xs, y, classes, *, cv=5, n_jobs=None, Cs=10, n_alphas=100):
     return importance[:p] - importance[p:]
 
 
-def _lsm(Xs, y, classes, *, n_alphas=200, eps=1e-3):
+def _lsm(Xs, y, classes, *, n_alphas=200, eps=1e-2, max_iter=5000):
     n, p2 = Xs.shape
     Y = y[:, None].astype(float) if classes is None else (y[:, None] == classes[None, :]) * 1.0
     Y = Y - Y.mean(axis=0)
     corr = np.sqrt(np.sum((Xs.T @ Y) ** 2, axis=1)) / n
     alphas = corr.max() * np.geomspace(1.0, eps, n_alphas)
-    _, coefs, _ = lasso_path(Xs, Y if classes is not None else Y.ravel(), alphas=alphas)
+    _, coefs, _ = lasso_path(Xs, Y if classes is not None else Y.ravel(), alphas=alphas,
+                             max_iter=max_iter)
     nonzero = np.abs(coefs) > 0
     if nonzero.ndim == 3:       # multi-task: (K, 2p, n_alphas)
         nonzero = nonzero.any(axis=0)

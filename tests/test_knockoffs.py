@@ -1,0 +1,264 @@
+"""Knockoff constructions, s-values, threshold and statistics against theory."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+
+from sparsestat import KnockoffSelector
+from sparsestat.feature_selection._construction import fixed_x_knockoffs, gaussian_knockoffs
+from sparsestat.feature_selection._statistics import knockoff_statistic
+from sparsestat.feature_selection._svalues import equicorrelated_s, sdp_s, to_correlation
+from sparsestat.feature_selection._threshold import knockoff_threshold
+
+
+def ar1(p, rho):
+    return rho ** np.abs(np.subtract.outer(np.arange(p), np.arange(p)))
+
+
+def random_correlation(p, n, seed):
+    A = np.random.default_rng(seed).standard_normal((n, p))
+    A[:, 1] = A[:, 0] + 0.3 * A[:, 1]          # one strongly correlated pair
+    return to_correlation(A.T @ A)[0]
+
+
+def centred_unit_design(n, p, seed, rho=0.5):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p)) @ np.linalg.cholesky(ar1(p, rho)).T
+    X -= X.mean(axis=0)
+    return X / np.linalg.norm(X, axis=0)
+
+
+# ---------------------------------------------------------------- s-values
+
+@pytest.mark.parametrize("R", [ar1(30, 0.5), ar1(15, 0.9), random_correlation(25, 40, 0)],
+                         ids=["ar1-0.5", "ar1-0.9", "random"])
+def test_sdp_is_feasible_and_not_worse_than_equicorrelated(R):
+    s = sdp_s(R)
+    assert np.all(s >= 0) and np.all(s <= 1)
+    assert np.linalg.eigvalsh(2 * R - np.diag(s))[0] >= -1e-10
+    assert s.sum() >= equicorrelated_s(R).sum() - 1e-12
+    s_eq = equicorrelated_s(R)
+    assert np.linalg.eigvalsh(2 * R - np.diag(s_eq))[0] >= -1e-10
+    assert np.all(s_eq <= 1)
+
+
+@pytest.mark.parametrize("r", [0.3, 0.6, 0.95])
+def test_sdp_two_features_closed_form(r):
+    # maximize s1 + s2 with (2 - s1)(2 - s2) >= 4 r^2, s <= 1: s = min(1, 2 - 2|r|)
+    R = np.array([[1.0, r], [r, 1.0]])
+    np.testing.assert_allclose(sdp_s(R), np.full(2, min(1.0, 2 - 2 * r)), atol=1e-5)
+
+
+def test_sdp_optimal_by_a_dual_certificate():
+    # Weak duality: for any Y >= 0, sum(s*) <= 2 tr(R Y) + sum(max(0, 1 - diag(Y))).
+    # Scaled inverses of 2R - diag(s) give nearly tight dual points at the optimum.
+    R = random_correlation(20, 30, 1)
+    s = sdp_s(R)
+    Ginv = np.linalg.inv(2 * R - np.diag(s))
+    bounds = [2 * c * np.trace(R @ Ginv) + np.maximum(0, 1 - c * np.diag(Ginv)).sum()
+              for c in np.geomspace(1e-9, 1e-2, 4000)]
+    assert s.sum() <= min(bounds) + 1e-9           # primal value below a dual value
+    assert min(bounds) - s.sum() <= 1e-3 * len(s)  # and nearly equal: optimal
+
+
+# ---------------------------------------------------------------- constructions
+
+@pytest.mark.parametrize("s_method", ["equi", "sdp"])
+def test_fixed_x_knockoffs_gram_identities(s_method):
+    X = centred_unit_design(120, 25, 0)
+    Sigma = X.T @ X
+    s = equicorrelated_s(Sigma) if s_method == "equi" else sdp_s(Sigma)
+    Xk = fixed_x_knockoffs(X, s, np.random.default_rng(1))
+    np.testing.assert_allclose(Xk.T @ Xk, Sigma, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(X.T @ Xk, Sigma - np.diag(s), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(Xk.sum(axis=0), 0.0, atol=1e-8)   # knockoffs stay centred
+
+
+def test_fixed_x_knockoffs_differ_between_seeds():
+    X = centred_unit_design(80, 10, 2)
+    s = sdp_s(X.T @ X)
+    a = fixed_x_knockoffs(X, s, np.random.default_rng(0))
+    b = fixed_x_knockoffs(X, s, np.random.default_rng(1))
+    assert np.abs(a - b).max() > 0.1
+
+
+def test_gaussian_knockoffs_joint_covariance_monte_carlo():
+    p, n = 5, 40000
+    rng = np.random.default_rng(3)
+    sd = np.array([1.0, 2.0, 0.5, 1.5, 1.0])
+    Sigma = ar1(p, 0.6) * np.outer(sd, sd)
+    mu = np.arange(p, dtype=float)
+    X = mu + rng.standard_normal((n, p)) @ np.linalg.cholesky(Sigma).T
+    R, _ = to_correlation(Sigma)
+    s = sdp_s(R) * sd ** 2
+    Xk = gaussian_knockoffs(X, mu, Sigma, s, rng)
+    G = np.block([[Sigma, Sigma - np.diag(s)], [Sigma - np.diag(s), Sigma]])
+    emp = np.cov(np.hstack([X, Xk]), rowvar=False)
+    # standard error of a sample covariance entry: sqrt((G_ij^2 + G_ii G_jj) / n)
+    se = np.sqrt((G ** 2 + np.outer(np.diag(G), np.diag(G))) / n)
+    assert np.max(np.abs(emp - G) / se) < 4.5     # 55 distinct entries, Gaussian tails
+    np.testing.assert_allclose(Xk.mean(axis=0), mu, atol=5 * np.sqrt(np.diag(Sigma) / n).max())
+
+
+# ---------------------------------------------------------------- threshold
+
+def brute_force_threshold(W, q, offset):
+    """min{t > 0 : (offset + #{W <= -t}) / max(1, #{W >= t}) <= q}, scanning t on a fine grid."""
+    best = np.inf
+    for t in np.abs(W[W != 0]):
+        fdp_hat = (offset + np.sum(W <= -t)) / max(1, np.sum(W >= t))
+        if fdp_hat <= q and t < best:
+            best = t
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("offset", [0, 1])
+def test_threshold_matches_brute_force(seed, offset):
+    rng = np.random.default_rng(seed)
+    W = np.round(rng.standard_normal(60) + rng.binomial(1, 0.3, 60) * 3, 1)  # with ties
+    W[:5] = 0.0
+    for q in [0.05, 0.1, 0.2, 0.5]:
+        assert knockoff_threshold(W, q, offset) == brute_force_threshold(W, q, offset)
+
+
+def test_threshold_selects_nothing_when_impossible():
+    assert knockoff_threshold(np.array([1.0, 2.0, 3.0]), 0.1, 1) == np.inf  # needs >= 10
+    assert knockoff_threshold(np.zeros(5), 0.5, 0) == np.inf
+
+
+# ---------------------------------------------------------------- statistics
+
+@pytest.mark.parametrize("statistic", ["lcd", "lsm", "lbi"])
+def test_statistics_are_antisymmetric_under_swap(statistic):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((100, 8))
+    Xk = rng.standard_normal((100, 8))
+    y = X[:, 0] - Xk[:, 1] + rng.standard_normal(100)
+    W = knockoff_statistic(X, Xk, y, statistic)
+    W_swapped = knockoff_statistic(Xk, X, y, statistic)
+    # lasso coefficients come from coordinate descent run to its tolerance
+    np.testing.assert_allclose(W_swapped, -W, atol=1e-4 if statistic == "lcd" else 1e-10)
+    assert W[0] > 0 and W[1] < 0       # the signal column wins its own comparison
+
+
+def test_lbi_statistic_is_inverse_entry_time_from_the_engine():
+    from sparsestat._engine import lbi_path
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((80, 6))
+    Xk = rng.standard_normal((80, 6))
+    y = 2 * X[:, 0] + X[:, 2] + rng.standard_normal(80)
+    Xs = np.hstack([X, Xk])
+    Xs = (Xs - Xs.mean(0)) / Xs.std(0)
+    tau = lbi_path(Xs, y[:, None], n_times=2).entry_times[:, 0]
+    Z = np.where(np.isfinite(tau), 1 / tau, 0.0)
+    expected = np.maximum(Z[:6], Z[6:]) * np.sign(Z[:6] - Z[6:])
+    np.testing.assert_allclose(knockoff_statistic(X, Xk, y, "lbi"), expected, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- selector
+
+@pytest.mark.parametrize("statistic", ["lcd", "lsm", "lbi"])
+def test_classification_targets_select_the_signal(statistic):
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((400, 15))
+    logits = 2.5 * X[:, :6] @ np.array([1, -1, 1, -1, 1, 1.0])
+    yb = (rng.random(400) < 1 / (1 + np.exp(-logits))).astype(int)
+    sel = KnockoffSelector(fdr=0.2, statistic=statistic, random_state=0).fit(X, yb)
+    assert set(np.flatnonzero(sel.support_)) >= {0, 1, 2, 3, 4, 5}
+    y3 = np.digitize(X[:, :6] @ np.ones(6), [-1.5, 1.5])
+    sel = KnockoffSelector(fdr=0.2, statistic=statistic, random_state=0).fit(X, y3)
+    assert sel.support_[:6].sum() >= 5
+    assert sel.support_[6:].sum() <= 2
+
+
+def test_selector_in_a_pipeline_and_stored_knockoffs():
+    rng = np.random.default_rng(7)
+    X = 3 + 2 * rng.standard_normal((200, 12))
+    y = X[:, :5] @ np.ones(5) + rng.standard_normal(200)
+    sel = KnockoffSelector(fdr=0.2, store_knockoffs=True, random_state=0)
+    pipe = make_pipeline(sel, LinearRegression()).fit(X, y)
+    support = sel.get_support()
+    assert support[:5].all() and support[5:].sum() <= 1
+    assert pipe.predict(X).shape == (200,)
+    assert sel.transform(X).shape == (200, support.sum())
+    # stored knockoffs on the data's scale: same centred Gram, cross Gram minus S
+    Xc = X - X.mean(0)
+    Kc = sel.knockoffs_ - sel.knockoffs_.mean(0)
+    norm = np.linalg.norm(Xc, axis=0)
+    G = (Xc / norm).T @ (Xc / norm)
+    np.testing.assert_allclose((Kc / norm).T @ (Kc / norm), G, atol=1e-8)
+    np.testing.assert_allclose((Xc / norm).T @ (Kc / norm), G - np.diag(sel.s_), atol=1e-8)
+    assert sel.threshold_ == knockoff_threshold(sel.W_, 0.2, 1)
+
+
+def test_same_seed_same_selection_and_offset_zero_is_more_liberal():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((150, 30))
+    y = X[:, :4] @ np.full(4, 0.4) + rng.standard_normal(150)
+    a = KnockoffSelector(fdr=0.3, statistic="lsm", random_state=3).fit(X, y)
+    b = KnockoffSelector(fdr=0.3, statistic="lsm", random_state=3).fit(X, y)
+    np.testing.assert_array_equal(a.W_, b.W_)
+    c = KnockoffSelector(fdr=0.3, statistic="lsm", offset=0, random_state=3).fit(X, y)
+    assert c.threshold_ <= a.threshold_
+
+
+# ---------------------------------------------------------------- bad input
+
+def _data(n=100, p=10, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    return X, X[:, 0] + rng.standard_normal(n)
+
+
+def test_fixed_x_with_too_few_samples_suggests_gaussian():
+    X, y = _data(n=30, p=20)
+    with pytest.raises(ValueError, match=r"n >= 2p \+ 1.*knockoffs='gaussian'"):
+        KnockoffSelector().fit(X, y)
+    # and the suggestion works
+    KnockoffSelector(knockoffs="gaussian", random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("Sigma, match", [
+    (np.ones((10, 10)), "singular"),
+    (np.eye(10) - 0.5 * (np.ones((10, 10)) - np.eye(10)), "not positive semi-definite"),
+    (np.eye(9), r"shape \(9, 9\).*10 features"),
+    (np.triu(np.ones((10, 10))), "not symmetric"),
+    (np.full((10, 10), np.nan), "NaN"),
+])
+def test_bad_sigma(Sigma, match):
+    X, y = _data()
+    with pytest.raises(ValueError, match=match):
+        KnockoffSelector(knockoffs="gaussian", Sigma=Sigma).fit(X, y)
+
+
+def test_collinear_design_is_singular_for_fixed_x():
+    X, y = _data()
+    X[:, 3] = X[:, 1] - X[:, 2]
+    with pytest.raises(ValueError, match="singular"):
+        KnockoffSelector().fit(X, y)
+
+
+@pytest.mark.parametrize("fdr", [0.0, 1.0, 1.5, -0.1])
+def test_fdr_outside_unit_interval(fdr):
+    X, y = _data()
+    with pytest.raises(ValueError, match=r"'fdr' parameter .* range \(0.0, 1.0\)"):
+        KnockoffSelector(fdr=fdr).fit(X, y)
+
+
+def test_constant_columns_are_named():
+    X, y = _data()
+    X[:, [2, 7]] = 1.0
+    with pytest.raises(ValueError, match=r"constant column\(s\) \(indices \[2, 7\]\).*VarianceThreshold"):
+        KnockoffSelector().fit(X, y)
+
+
+def test_nan_input_and_sigma_with_fixed():
+    X, y = _data()
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        KnockoffSelector().fit(X, y)
+    X, y = _data()
+    with pytest.raises(ValueError, match="only by knockoffs='gaussian'"):
+        KnockoffSelector(Sigma=np.eye(10)).fit(X, y)
