@@ -1,0 +1,127 @@
+"""``sparsestat rank``: robust ranking of the items of a CSV of pairwise comparisons."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+
+def _contamination(text: str):
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be 'auto' or a fraction in (0, 0.5], got {text!r}") from None
+    if not 0.0 < value <= 0.5:
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 0.5], got {text!r}")
+    return value
+
+
+def add_parser(subparsers) -> None:
+    """Register the ``rank`` sub-command."""
+    p = subparsers.add_parser(
+        "rank", help="rank items from pairwise comparisons and flag outlier comparisons",
+        description="Rank the items of a CSV file of pairwise comparisons (one comparison per "
+        "row) with HodgeRank and a sparse outlier term; print the ranking and the flagged "
+        "comparisons.",
+    )
+    p.add_argument("data", help="CSV file with a header row")
+    p.add_argument("--left", required=True, help="column of the first item of each comparison")
+    p.add_argument("--right", required=True, help="column of the second item")
+    p.add_argument("--outcome", help="column of the outcome: +1 first preferred, -1 second, or a "
+                   "real margin (default: the first item always won)")
+    p.add_argument("--weight", help="column of nonnegative weights (vote counts)")
+    p.add_argument("--output", help="write the ranking (rank,item,score) to this CSV file")
+    p.add_argument("--contamination", type=_contamination, default="auto",
+                   help="'auto' (default) or the fraction of comparisons to flag")
+    p.add_argument("--per-component", action="store_true",
+                   help="rank within connected components instead of failing on a "
+                   "disconnected comparison graph")
+    p.add_argument("--show", type=int, default=20,
+                   help="how many ranked items and flagged comparisons to print (default 20)")
+    p.set_defaults(func=run)
+
+
+def _column(header, rows, name, path):
+    from sparsestat.cli import CLIError
+
+    if name not in header:
+        raise CLIError(f"column {name!r} not in {path} (columns: {', '.join(header)})")
+    j = header.index(name)
+    short = [i for i, row in enumerate(rows) if len(row) <= j]
+    if short:
+        raise CLIError(f"row {short[0] + 2} of {path} has no value in column {name!r}")
+    return [row[j].strip() for row in rows]
+
+
+def _numbers(values, name, path):
+    from sparsestat.cli import CLIError
+
+    out = np.empty(len(values))
+    for i, v in enumerate(values):
+        try:
+            out[i] = float(v)
+        except ValueError:
+            raise CLIError(f"column {name!r} of {path} must hold numbers; row {i + 2} has "
+                           f"{v!r}") from None
+    if not np.all(np.isfinite(out)):
+        i = int(np.flatnonzero(~np.isfinite(out))[0])
+        raise CLIError(f"column {name!r} of {path} has a NaN or inf value in row {i + 2}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from sparsestat.cli import CLIError, atomic_write, read_csv_table
+    from sparsestat.ranking import RobustPairwiseRanker
+
+    header, rows = read_csv_table(args.data)
+    left = _column(header, rows, args.left, args.data)
+    right = _column(header, rows, args.right, args.data)
+    y = None if args.outcome is None else _numbers(
+        _column(header, rows, args.outcome, args.data), args.outcome, args.data)
+    w = None if args.weight is None else _numbers(
+        _column(header, rows, args.weight, args.data), args.weight, args.data)
+    pairs = np.column_stack([np.array(left, dtype=object), np.array(right, dtype=object)])
+    pairs = pairs.astype(str)
+    ranker = RobustPairwiseRanker(
+        contamination=args.contamination,
+        on_disconnected="per_component" if args.per_component else "raise")
+    try:
+        ranker.fit(pairs, y, sample_weight=w)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+    n = len(ranker.items_)
+    order = np.argsort(-ranker.scores_, kind="stable")
+    comp = f", {ranker.n_components_} components" if ranker.n_components_ > 1 else ""
+    print(f"{n} items, {len(rows)} comparisons{comp}; {int(ranker.outliers_.sum())} flagged "
+          "as outliers")
+    print("rank  score      item")
+    for r, i in enumerate(order[: args.show], start=1):
+        print(f"{r:4d}  {ranker.scores_[i]:+9.4f}  {ranker.items_[i]}")
+    if n > args.show:
+        print(f"  ... ({n - args.show} more)")
+    flagged = np.flatnonzero(ranker.outliers_)
+    if flagged.size:
+        print("flagged comparisons (row, left, right, outcome, outlier size):")
+        yy = np.ones(len(rows)) if y is None else y
+        for k in flagged[np.argsort(ranker.entry_times_[flagged], kind="stable")][: args.show]:
+            print(f"  {k + 2:6d}  {left[k]}  {right[k]}  {yy[k]:+g}  {ranker.gamma_[k]:+.4g}")
+        if flagged.size > args.show:
+            print(f"  ... ({flagged.size - args.show} more)")
+    if args.output:
+        def write(tmp):
+            with open(tmp, "w", newline="") as fh:
+                out = csv.writer(fh)
+                out.writerow(["rank", "item", "score", "component"])
+                for r, i in enumerate(order, start=1):
+                    out.writerow([r, ranker.items_[i], f"{ranker.scores_[i]:.10g}",
+                                  ranker.component_[i]])
+        atomic_write(args.output, write)
+        print(f"ranking written to {Path(args.output)}")
+    return 0

@@ -1,0 +1,47 @@
+"""Demo section: robust ranking of items under a targeted manipulation attack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def run_demo(output_dir: Path) -> None:
+    """Rank 40 items from noisy margins with vote-flipping annotators; plot the outlier path."""
+    from sparsestat.datasets import make_pairwise_comparisons
+    from sparsestat.ranking import RobustPairwiseRanker
+
+    data = make_pairwise_comparisons(n_items=40, n_comparisons=1500, n_annotators=30,
+                                     malicious_fraction=0.15, outcome="margin", noise=0.2,
+                                     behavior="flip", random_state=0)
+    ranker = RobustPairwiseRanker().fit(data.comparisons, data.outcomes)
+    plain = RobustPairwiseRanker(contamination=1e-9).fit(data.comparisons, data.outcomes)
+    truth = data.outliers
+    flagged = ranker.outliers_
+    tp = int(np.sum(flagged & truth))
+    print(f"   {len(data.outcomes)} comparisons of 40 items, {int(truth.sum())} by "
+          f"{len(data.malicious)} vote-flipping annotators")
+    print(f"   flagged {int(flagged.sum())}: precision {tp / max(flagged.sum(), 1):.2f}, "
+          f"recall {tp / max(truth.sum(), 1):.2f}")
+    err_robust = np.abs(ranker.scores_ - (data.scores - data.scores.mean())).mean()
+    err_plain = np.abs(plain.scores_ - (data.scores - data.scores.mean())).mean()
+    print(f"   mean score error: plain HodgeRank {err_plain:.3f}, robust {err_robust:.3f}")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - matplotlib is optional
+        return
+    path = ranker.regularization_path_
+    fig, ax = plt.subplots(figsize=(6, 4))
+    coefs = path.coefs
+    ax.plot(path.times, coefs[:, ~truth], color="tab:blue", lw=0.5, alpha=0.5)
+    ax.plot(path.times, coefs[:, truth], color="tab:red", lw=0.8, alpha=0.7)
+    ax.set_xscale("log")
+    ax.set_xlabel("t (1 / lambda)")
+    ax.set_ylabel("gamma (outlier term)")
+    ax.set_title("Outlier path: red = comparisons of malicious annotators")
+    fig.tight_layout()
+    fig.savefig(Path(output_dir) / "ranking_outlier_path.png", dpi=100)
+    plt.close(fig)
