@@ -86,9 +86,8 @@ def group_scale(norms: torch.Tensor) -> torch.Tensor:
     >>> group_scale(torch.tensor([0.0, 0.5, 2.0]))
     tensor([0.0000, 0.0000, 0.5000])
     """
-    # norms <= 1 (zero included) give exactly 0; 1/norm is only used where norm > 1
-    safe = torch.where(norms > 1, norms, torch.ones_like(norms))
-    return torch.where(norms > 1, 1 - 1 / safe, torch.zeros_like(norms))
+    # norms <= 1 (zero included) are clamped to 1 and give exactly 0
+    return 1 - norms.clamp_min(1).reciprocal()
 
 
 def group_shrink(v: torch.Tensor) -> torch.Tensor:
