@@ -8,6 +8,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sparsestat import LBIClassifier, LBIClassifierCV, LBIRegressor, LBIRegressorCV
+from sparsestat import KnockoffSelector
 
 FAST = dict(n_times=10, t_ratio=10.0)
 
@@ -18,6 +19,8 @@ ESTIMATORS = [
     LBIClassifier(**FAST),
     LBIRegressorCV(cv=3, **FAST),
     LBIClassifierCV(cv=3, **FAST),
+    KnockoffSelector(random_state=0),
+    KnockoffSelector(knockoffs="gaussian", statistic="lbi", random_state=0),
 ]
 
 EXPECTED_FAILED = {}

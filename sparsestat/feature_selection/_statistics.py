@@ -47,7 +47,7 @@ def _lcd(Xs, y, classes, *, cv=5, n_jobs=None, Cs=10, n_alphas=100):
         for target in targets:
             model = LogisticRegressionCV(Cs=Cs, cv=cv, l1_ratios=(1.0,), solver="liblinear",
                                          scoring="neg_log_loss", use_legacy_attributes=False,
-                                         n_jobs=n_jobs)
+                                         max_iter=1000, n_jobs=n_jobs)
             importance = np.maximum(importance, np.abs(model.fit(Xs, target).coef_.ravel()))
     return importance[:p] - importance[p:]
 
