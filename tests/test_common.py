@@ -9,6 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sparsestat import LBIClassifier, LBIClassifierCV, LBIRegressor, LBIRegressorCV
 from sparsestat import KnockoffSelector
+from sparsestat import RobustPairwiseRanker
 
 FAST = dict(n_times=10, t_ratio=10.0)
 
@@ -21,9 +22,48 @@ ESTIMATORS = [
     LBIClassifierCV(cv=3, **FAST),
     KnockoffSelector(random_state=0),
     KnockoffSelector(knockoffs="gaussian", statistic="lbi", random_state=0),
+    RobustPairwiseRanker(**FAST),
 ]
 
-EXPECTED_FAILED = {}
+# RobustPairwiseRanker takes pairwise comparisons (an (m, 2) array of item labels), not
+# a feature matrix: the generic checks' data are not valid comparisons.
+_PAIRWISE_SHAPE = ("X is an (n_comparisons, 2) array of item labels; the check passes a generic "
+                   "numeric X of another width")
+_PAIRWISE_GRAPH = ("the check's X, read as comparisons, holds self-comparisons or too few comparisons "
+                   "to connect its items")
+EXPECTED_FAILED = {
+    "RobustPairwiseRanker": {
+        "check_all_zero_sample_weights_error": _PAIRWISE_SHAPE,
+        "check_dict_unchanged": _PAIRWISE_SHAPE,
+        "check_dont_overwrite_parameters": _PAIRWISE_SHAPE,
+        "check_dtype_object": _PAIRWISE_SHAPE,
+        "check_estimators_dtypes": _PAIRWISE_SHAPE,
+        "check_estimators_nan_inf": _PAIRWISE_SHAPE,
+        "check_estimators_pickle": _PAIRWISE_SHAPE,
+        "check_f_contiguous_array_estimator": _PAIRWISE_SHAPE,
+        "check_fit2d_1feature": _PAIRWISE_SHAPE,
+        "check_fit2d_1sample": _PAIRWISE_SHAPE,
+        "check_fit2d_predict1d": _PAIRWISE_SHAPE,
+        "check_fit_score_takes_y": _PAIRWISE_SHAPE,
+        "check_methods_sample_order_invariance": _PAIRWISE_SHAPE,
+        "check_methods_subset_invariance": _PAIRWISE_SHAPE,
+        "check_n_features_in_after_fitting": _PAIRWISE_SHAPE,
+        "check_pipeline_consistency": _PAIRWISE_SHAPE,
+        "check_positive_only_tag_during_fit": _PAIRWISE_SHAPE,
+        "check_sample_weight_equivalence_on_dense_data": _PAIRWISE_SHAPE,
+        "check_sample_weights_list": _PAIRWISE_SHAPE,
+        "check_sample_weights_pandas_series": _PAIRWISE_SHAPE,
+        "check_estimators_fit_returns_self": _PAIRWISE_GRAPH,
+        "check_estimators_overwrite_params": _PAIRWISE_GRAPH,
+        "check_fit_check_is_fitted": _PAIRWISE_GRAPH,
+        "check_fit_idempotent": _PAIRWISE_GRAPH,
+        "check_n_features_in": _PAIRWISE_GRAPH,
+        "check_readonly_memmap_input": _PAIRWISE_GRAPH,
+        "check_sample_weights_not_an_array": _PAIRWISE_GRAPH,
+        "check_sample_weights_not_overwritten": _PAIRWISE_GRAPH,
+        "check_sample_weights_shape": _PAIRWISE_GRAPH,
+    },
+}
 
 
 def _expected_failed_checks(estimator):

@@ -33,15 +33,15 @@ _BRIDGE_WEIGHT = 1e-6
 def _encode_pairs(X, name="X"):
     """Check an (m, 2) array of item labels; return it as an ndarray."""
     X = np.asarray(X)
+    if X.dtype.kind == "f" and not np.all(np.isfinite(X)):
+        bad = int(np.flatnonzero(~np.isfinite(X).reshape(X.shape[0], -1).all(axis=1))[0])
+        raise ValueError(f"{name} contains NaN or inf item labels (first at row {bad}); "
+                         "item labels must be ints or strings.")
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(
             f"{name} must have shape (n_comparisons, 2): column 0 holds the first item of each "
             f"comparison, column 1 the second; got an array of shape {X.shape}."
         )
-    if X.dtype.kind == "f" and not np.all(np.isfinite(X)):
-        bad = int(np.flatnonzero(~np.all(np.isfinite(X), axis=1))[0])
-        raise ValueError(f"{name} contains NaN or inf item labels (first at row {bad}); "
-                         "item labels must be ints or strings.")
     if X.dtype == object:
         flat = X.ravel()
         missing = [i for i, v in enumerate(flat) if v is None or (isinstance(v, float) and v != v)]
@@ -242,7 +242,7 @@ class RobustPairwiseRanker(BaseEstimator):
 
         fitter = _ScoreFitter(left, right, w, n, Phi, self.solver)
         r_y = fitter.residual(yv)
-        scale = _engine.robust_scale(np.sqrt(w) * r_y)
+        scale = _symmetric_scale(np.sqrt(w) * r_y)
         if scale <= 0:
             scale = float(np.sqrt(np.mean(w * r_y ** 2)))
         tiny = 1e-10 * max(1.0, float(np.max(np.abs(yv))))
@@ -372,7 +372,7 @@ class RobustPairwiseRanker(BaseEstimator):
             d = theta[left] - theta[right]
             r = np.sqrt(w) * (y - d)
             clean = (~flagged) & (w > 0)
-            sigma = _engine.robust_scale(r[clean]) if clean.any() else 0.0
+            sigma = _symmetric_scale(r[clean]) if clean.any() else 0.0
             if sigma <= 0:
                 sigma = float(np.sqrt(np.mean(r[clean] ** 2))) if clean.any() else 0.0
             # fitted residuals are shrunk by sqrt(1 - leverage); undo it on average
@@ -535,6 +535,11 @@ class _ScoreFitter:
                             self.right[support], self.n)
         theta = self._potential(b)
         return v - (theta[self.left] - theta[self.right])
+
+
+def _symmetric_scale(r) -> float:
+    """Normalized median absolute residual (unchanged when comparisons are reoriented)."""
+    return float(1.4826 * np.median(np.abs(r))) if r.size else 0.0
 
 
 def _fit_proba_scale(d, y, w) -> float:

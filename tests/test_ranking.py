@@ -1,0 +1,263 @@
+"""RobustPairwiseRanker: HodgeRank scores, the cycle-space residual, outlier recovery."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from sparsestat import RobustPairwiseRanker
+from sparsestat.datasets import make_pairwise_comparisons
+
+
+def _incidence(pairs, n):
+    C = np.zeros((len(pairs), n))
+    C[np.arange(len(pairs)), pairs[:, 0]] = 1.0
+    C[np.arange(len(pairs)), pairs[:, 1]] = -1.0
+    return C
+
+
+def _wls_hodgerank(pairs, y, w, n):
+    """Weighted least-squares HodgeRank with numpy's lstsq (min-norm => centred)."""
+    C = _incidence(pairs, n)
+    sw = np.sqrt(w)
+    theta, *_ = np.linalg.lstsq(C * sw[:, None], y * sw, rcond=None)
+    return theta - theta.mean()
+
+
+def _random_graph(rng, n, m):
+    left = rng.integers(0, n, m)
+    right = (left + rng.integers(1, n, m)) % n
+    return np.column_stack([left, right])
+
+
+def test_complete_graph_without_noise_recovers_scores_exactly():
+    rng = np.random.default_rng(0)
+    n = 12
+    theta = rng.standard_normal(n)
+    pairs = np.array(list(itertools.combinations(range(n), 2)))
+    y = theta[pairs[:, 0]] - theta[pairs[:, 1]]
+    ranker = RobustPairwiseRanker().fit(pairs, y)
+    np.testing.assert_allclose(ranker.scores_, theta - theta.mean(), atol=1e-10)
+    assert not ranker.outliers_.any()
+    assert list(ranker.ranking_) == list(np.argsort(-theta))
+    assert abs(ranker.scores_.sum()) < 1e-10
+
+
+@pytest.mark.parametrize("solver", ["factorize", "cg"])
+def test_scores_equal_weighted_least_squares_hodgerank(solver):
+    rng = np.random.default_rng(1)
+    n, m = 25, 300
+    pairs = _random_graph(rng, n, m)
+    theta = rng.standard_normal(n)
+    y = theta[pairs[:, 0]] - theta[pairs[:, 1]] + 0.3 * rng.standard_normal(m)
+    w = rng.integers(1, 5, m).astype(float)
+    ranker = RobustPairwiseRanker(solver=solver).fit(pairs, y, sample_weight=w)
+    assert not ranker.outliers_.any()  # Gaussian noise only: nothing flagged
+    np.testing.assert_allclose(ranker.scores_, _wls_hodgerank(pairs, y, w, n), atol=1e-7)
+
+
+def test_refit_without_flagged_comparisons_is_least_squares_on_the_rest():
+    data = make_pairwise_comparisons(20, 400, 10, 0.2, random_state=3, outcome="margin",
+                                     noise=0.1)
+    pairs, y = data.comparisons, data.outcomes
+    ranker = RobustPairwiseRanker().fit(pairs, y)
+    keep = ~ranker.outliers_
+    assert ranker.outliers_.sum() > 20
+    np.testing.assert_allclose(ranker.scores_, _wls_hodgerank(pairs[keep], y[keep],
+                                                              np.ones(keep.sum()), 20),
+                               atol=1e-8)
+    # gamma_ is the refit residual of the flagged comparisons
+    d = ranker.scores_[pairs[:, 0]] - ranker.scores_[pairs[:, 1]]
+    np.testing.assert_allclose(ranker.gamma_[~keep], (y - d)[~keep], atol=1e-12)
+    assert np.all(ranker.gamma_[keep] == 0)
+
+
+def test_repeated_comparisons_are_weighted_like_duplicated_rows():
+    rng = np.random.default_rng(2)
+    n, m = 15, 120
+    pairs = _random_graph(rng, n, m)
+    y = rng.standard_normal(m)
+    counts = rng.integers(1, 4, m)
+    # the outlier term differs (one gamma per weighted row), the least-squares scores do not
+    plain_w = RobustPairwiseRanker(contamination=1e-9).fit(pairs, y, sample_weight=counts)
+    plain_d = RobustPairwiseRanker(contamination=1e-9).fit(np.repeat(pairs, counts, axis=0),
+                                                          np.repeat(y, counts))
+    np.testing.assert_allclose(plain_w.scores_, plain_d.scores_, atol=1e-10)
+
+
+def test_residual_lies_in_the_cycle_space():
+    data = make_pairwise_comparisons(30, 600, 20, 0.1, random_state=4, outcome="margin",
+                                     noise=0.2)
+    pairs, y = data.comparisons, data.outcomes
+    w = np.random.default_rng(4).uniform(0.5, 2.0, len(y))
+    ranker = RobustPairwiseRanker().fit(pairs, y, sample_weight=w)
+    C = _incidence(pairs, 30)
+    r = y - C @ ranker.scores_
+    wc = np.where(ranker.outliers_, 0.0, w)
+    # the residual is orthogonal to every gradient flow: C^T W r = 0
+    assert np.abs(C.T @ (wc * r)).max() < 1e-8 * np.abs(y).max() * len(y)
+    # and after removing the outlier term the whole residual is a cycle
+    assert np.abs(C.T @ (wc * (r - ranker.gamma_))).max() < 1e-8 * len(y)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_planted_flipped_comparisons_are_found(seed):
+    data = make_pairwise_comparisons(40, 1200, 30, 0.1, random_state=seed, outcome="margin",
+                                     noise=0.05, behavior="flip")
+    ranker = RobustPairwiseRanker().fit(data.comparisons, data.outcomes)
+    flagged, truth = ranker.outliers_, data.outliers
+    tp = np.sum(flagged & truth)
+    assert tp / flagged.sum() >= 0.9
+    assert tp / truth.sum() >= 0.9
+    # and the refit scores are much closer to the truth than plain HodgeRank
+    plain = RobustPairwiseRanker(contamination=1e-9).fit(data.comparisons, data.outcomes)
+    target = data.scores - data.scores.mean()
+    assert (np.abs(ranker.scores_ - target).mean()
+            < 0.3 * np.abs(plain.scores_ - target).mean())
+
+
+def test_contamination_fraction_flags_the_earliest_entries():
+    data = make_pairwise_comparisons(30, 500, 20, 0.1, random_state=5, outcome="margin",
+                                     noise=0.1)
+    ranker = RobustPairwiseRanker(contamination=0.06).fit(data.comparisons, data.outcomes)
+    assert ranker.outliers_.sum() == round(0.06 * 500)
+    et = ranker.entry_times_
+    assert et[ranker.outliers_].max() <= et[~ranker.outliers_].min()
+
+
+def test_invariant_to_relabeling_order_and_orientation():
+    data = make_pairwise_comparisons(25, 500, 20, 0.15, random_state=6, outcome="margin",
+                                     noise=0.1)
+    pairs, y = data.comparisons, data.outcomes
+    base = RobustPairwiseRanker().fit(pairs, y)
+    rng = np.random.default_rng(6)
+    # relabel items with strings in a scrambled order
+    perm = rng.permutation(25)
+    names = np.array([f"item{p:03d}" for p in perm])
+    relabeled = RobustPairwiseRanker().fit(names[pairs], y)
+    score_of = dict(zip(relabeled.items_, relabeled.scores_))
+    np.testing.assert_allclose([score_of[names[i]] for i in range(25)], base.scores_,
+                               atol=1e-8)
+    np.testing.assert_array_equal(relabeled.outliers_, base.outliers_)
+    # shuffle the comparisons and flip the orientation of half of them
+    order = rng.permutation(len(y))
+    swap = rng.random(len(y)) < 0.5
+    p2 = pairs[order].copy()
+    y2 = y[order].copy()
+    p2[swap[order]] = p2[swap[order]][:, ::-1]
+    y2[swap[order]] *= -1
+    shuffled = RobustPairwiseRanker().fit(p2, y2)
+    np.testing.assert_allclose(shuffled.scores_, base.scores_, atol=1e-8)
+    np.testing.assert_array_equal(shuffled.outliers_, base.outliers_[order])
+    np.testing.assert_allclose(shuffled.entry_times_, base.entry_times_[order], rtol=1e-8)
+
+
+def test_per_component_ranks_each_component_separately():
+    rng = np.random.default_rng(7)
+    pa = _random_graph(rng, 10, 80)
+    pb = _random_graph(rng, 8, 60) + 10
+    pairs = np.vstack([pa, pb])
+    theta = rng.standard_normal(18)
+    y = theta[pairs[:, 0]] - theta[pairs[:, 1]] + 0.1 * rng.standard_normal(140)
+    ranker = RobustPairwiseRanker(on_disconnected="per_component").fit(pairs, y)
+    assert ranker.n_components_ == 2
+    assert len(set(ranker.component_[:10])) == 1 and len(set(ranker.component_[10:])) == 1
+    a = RobustPairwiseRanker().fit(pa, y[:80])
+    b = RobustPairwiseRanker().fit(pb - 10, y[80:])
+    np.testing.assert_allclose(ranker.scores_, np.concatenate([a.scores_, b.scores_]),
+                               atol=1e-9)
+
+
+def test_item_features_give_linear_scores_for_unseen_items():
+    rng = np.random.default_rng(8)
+    n, d = 30, 3
+    Phi = rng.standard_normal((n, d))
+    beta = np.array([1.0, -2.0, 0.5])
+    pairs = _random_graph(rng, n, 300)
+    y = Phi[pairs[:, 0]] @ beta - Phi[pairs[:, 1]] @ beta
+    ranker = RobustPairwiseRanker().fit(pairs, y, item_features=Phi)
+    np.testing.assert_allclose(ranker.coef_, beta, atol=1e-9)
+    new = rng.standard_normal((5, d))
+    seen = ranker.score_items(Phi)
+    np.testing.assert_allclose(seen, ranker.scores_, atol=1e-9)
+    diff = ranker.score_items(new)[:, None] - ranker.score_items(new)[None, :]
+    np.testing.assert_allclose(diff, (new @ beta)[:, None] - (new @ beta)[None, :], atol=1e-9)
+
+
+def test_predictions_agree_with_scores():
+    data = make_pairwise_comparisons(20, 600, 10, 0.0, random_state=9, score_scale=2.0)
+    ranker = RobustPairwiseRanker().fit(data.comparisons, data.outcomes)
+    d = ranker.decision_function(data.comparisons)
+    np.testing.assert_allclose(d, ranker.scores_[data.comparisons[:, 0]]
+                               - ranker.scores_[data.comparisons[:, 1]])
+    pred = ranker.predict(data.comparisons)
+    np.testing.assert_array_equal(pred, np.where(d >= 0, 1, -1))
+    assert ranker.score(data.comparisons, data.outcomes) == pytest.approx(
+        np.mean(pred == data.outcomes))
+    proba = ranker.predict_proba(data.comparisons)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.all(np.diff(proba[np.argsort(d), 1]) >= -1e-15)
+    # the fitted link is calibrated: mean predicted win rate equals the observed one
+    assert abs(proba[:, 1].mean() - np.mean(data.outcomes > 0)) < 0.02
+    # Bradley-Terry data: the slope is positive and the scores rank like the truth
+    assert ranker.proba_scale_ > 0
+    assert np.corrcoef(ranker.scores_, data.scores)[0, 1] > 0.95
+
+
+def test_string_labels_and_y_none_mean_first_won():
+    pairs = np.array([["a", "b"], ["b", "c"], ["a", "c"], ["c", "d"], ["a", "d"], ["b", "d"]])
+    ranker = RobustPairwiseRanker().fit(pairs)
+    assert list(ranker.ranking_) == ["a", "b", "c", "d"]
+    np.testing.assert_allclose(ranker.scores_, _wls_hodgerank(
+        np.searchsorted(ranker.items_, pairs), np.ones(6), np.ones(6), 4), atol=1e-10)
+
+
+def test_path_starts_empty_and_entries_are_recorded():
+    data = make_pairwise_comparisons(20, 300, 10, 0.1, random_state=10, outcome="margin",
+                                     noise=0.1)
+    ranker = RobustPairwiseRanker(n_times=30).fit(data.comparisons, data.outcomes)
+    path = ranker.regularization_path_
+    assert path.coefs.shape == (30, 300)
+    assert np.all(path.coef_at(0.5 * path.t0) == 0)
+    entered = np.isfinite(ranker.entry_times_)
+    assert np.all(ranker.entry_times_[entered] >= path.t0 * (1 - 1e-12))
+    # the first entry is the comparison with the largest weighted residual of plain HodgeRank
+    C = _incidence(data.comparisons, 20)
+    theta, *_ = np.linalg.lstsq(C, data.outcomes, rcond=None)
+    r = data.outcomes - C @ theta
+    assert np.argmin(ranker.entry_times_) == np.argmax(np.abs(r))
+    np.testing.assert_allclose(path.t0, len(r) / np.abs(r).max(), rtol=1e-10)
+
+
+def test_generator_follows_its_model():
+    data = make_pairwise_comparisons(50, 20000, 40, 0.25, random_state=11)
+    assert len(data.malicious) == 10
+    np.testing.assert_array_equal(data.outliers, np.isin(data.annotators, data.malicious))
+    assert np.all(data.comparisons[:, 0] != data.comparisons[:, 1])
+    honest = ~data.outliers
+    diff = data.scores[data.comparisons[:, 0]] - data.scores[data.comparisons[:, 1]]
+    p = 1.0 / (1.0 + np.exp(-diff[honest]))
+    won = data.outcomes[honest] > 0
+    # Bradley-Terry: observed win rate matches the model (3 standard errors)
+    assert abs(won.mean() - p.mean()) < 3 * np.sqrt(np.sum(p * (1 - p))) / honest.sum()
+    # calibration in bins of the model probability
+    for lo in (0.1, 0.5, 0.8):
+        sel = (p > lo) & (p < lo + 0.1)
+        assert abs(won[sel].mean() - p[sel].mean()) < 4 * 0.5 / np.sqrt(sel.sum())
+    # flippers answer against the truth as often as honest annotators answer with it
+    bad_agree = np.mean((data.outcomes[~honest] > 0) == (diff[~honest] > 0))
+    good_agree = np.mean(won == (diff[honest] > 0))
+    assert abs(bad_agree - (1 - good_agree)) < 0.03
+
+
+def test_generator_promote_and_margin():
+    data = make_pairwise_comparisons(30, 3000, 20, 0.2, random_state=12, behavior="promote",
+                                     n_promoted=2)
+    att = data.outliers
+    winners = np.where(data.outcomes > 0, data.comparisons[:, 0], data.comparisons[:, 1])
+    assert np.all(np.isin(winners[att], data.promoted))
+    assert np.all(data.scores[data.promoted] < np.median(data.scores))
+    margin = make_pairwise_comparisons(30, 5000, 20, 0.0, random_state=13, outcome="margin",
+                                       noise=0.3)
+    d = margin.scores[margin.comparisons[:, 0]] - margin.scores[margin.comparisons[:, 1]]
+    assert abs(np.std(margin.outcomes - d) - 0.3) < 0.02

@@ -1,0 +1,139 @@
+"""Bad input to the ranker, the generator and the ``rank`` command: clear errors."""
+
+import numpy as np
+import pytest
+
+from sparsestat import RobustPairwiseRanker
+from sparsestat.cli import main
+from sparsestat.datasets import make_pairwise_comparisons
+
+PAIRS = np.array([[0, 1], [1, 2], [0, 2], [2, 3], [1, 3], [0, 3]])
+Y = np.array([1.0, 1.0, 2.0, 1.0, 2.0, 3.0])
+
+
+def test_self_comparison():
+    pairs = np.vstack([PAIRS, [[2, 2]]])
+    with pytest.raises(ValueError, match=r"1 self-comparison.*row 6.*remove them"):
+        RobustPairwiseRanker().fit(pairs, np.append(Y, 1.0))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_outcome(bad):
+    y = Y.copy()
+    y[3] = bad
+    with pytest.raises(ValueError, match=r"y contains 1 NaN or inf outcome.*row 3"):
+        RobustPairwiseRanker().fit(PAIRS, y)
+
+
+def test_unknown_items_at_predict():
+    ranker = RobustPairwiseRanker().fit(PAIRS, Y)
+    with pytest.raises(ValueError, match=r"1 item\(s\) not seen during fit: 7"):
+        ranker.predict(np.array([[0, 7], [1, 2]]))
+    with pytest.raises(ValueError, match="not seen during fit"):
+        ranker.decision_function(np.array([[-1, 0]]))
+
+
+def test_fewer_comparisons_than_a_spanning_tree():
+    pairs = np.array([[0, 1], [2, 3], [4, 5]])
+    with pytest.raises(ValueError, match=r"3 comparisons cannot connect 6 items.*at least "
+                                         r"n_items - 1 = 5"):
+        RobustPairwiseRanker().fit(pairs, np.ones(3))
+
+
+def test_disconnected_graph_names_the_components():
+    pairs = np.vstack([PAIRS, PAIRS + 4, PAIRS + 8])
+    with pytest.raises(ValueError, match=r"disconnected: it has 3 connected components.*"
+                                         r"on_disconnected='per_component'"):
+        RobustPairwiseRanker().fit(pairs, np.tile(Y, 3))
+    ranker = RobustPairwiseRanker(on_disconnected="per_component").fit(pairs, np.tile(Y, 3))
+    assert ranker.n_components_ == 3
+
+
+def test_negative_and_invalid_weights():
+    with pytest.raises(ValueError, match=r"1 negative weight.*row 2.*must be >= 0"):
+        RobustPairwiseRanker().fit(PAIRS, Y, sample_weight=[1, 1, -2, 1, 1, 1])
+    with pytest.raises(ValueError, match="NaN or inf"):
+        RobustPairwiseRanker().fit(PAIRS, Y, sample_weight=[1, 1, np.nan, 1, 1, 1])
+    with pytest.raises(ValueError, match="zero for every comparison"):
+        RobustPairwiseRanker().fit(PAIRS, Y, sample_weight=np.zeros(6))
+    with pytest.raises(ValueError, match=r"one weight per comparison.*\(6,\)"):
+        RobustPairwiseRanker().fit(PAIRS, Y, sample_weight=[1, 2])
+
+
+def test_bad_shapes_and_labels():
+    with pytest.raises(ValueError, match=r"shape \(n_comparisons, 2\)"):
+        RobustPairwiseRanker().fit(np.zeros((5, 3)), np.ones(5))
+    with pytest.raises(ValueError, match=r"one outcome per comparison.*\(6,\)"):
+        RobustPairwiseRanker().fit(PAIRS, Y[:4])
+    with pytest.raises(ValueError, match="NaN or inf item labels"):
+        RobustPairwiseRanker().fit(np.array([[0.0, np.nan], [1, 2], [0, 2]]), np.ones(3))
+    mixed = np.array([[0, "a"], ["a", 1], [0, 1]], dtype=object)
+    with pytest.raises(ValueError, match="cannot be sorted together"):
+        RobustPairwiseRanker().fit(mixed, np.ones(3))
+    with pytest.raises(ValueError, match="contamination"):
+        RobustPairwiseRanker(contamination=0.9).fit(PAIRS, Y)
+
+
+def test_item_feature_errors():
+    with pytest.raises(ValueError, match=r"one row per distinct item \(4 items"):
+        RobustPairwiseRanker().fit(PAIRS, Y, item_features=np.ones((3, 2)))
+    with pytest.raises(ValueError, match="needs a ranker fitted with item_features"):
+        RobustPairwiseRanker().fit(PAIRS, Y).score_items(np.ones((2, 2)))
+    ranker = RobustPairwiseRanker().fit(PAIRS, Y, item_features=np.arange(8.0).reshape(4, 2))
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        ranker.score_items(np.ones((2, 3)))
+
+
+def test_generator_errors():
+    with pytest.raises(ValueError, match="n_items must be at least 2"):
+        make_pairwise_comparisons(n_items=1)
+    with pytest.raises(ValueError, match="malicious_fraction"):
+        make_pairwise_comparisons(malicious_fraction=1.5)
+    with pytest.raises(ValueError, match="behavior"):
+        make_pairwise_comparisons(behavior="bribe")
+
+
+def _write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_cli_ranks_and_writes_the_output(tmp_path, capsys):
+    rows = ["a,b,y"] + [f"{p},{q},{v:g}" for (p, q), v in zip(
+        [("x", "y"), ("y", "z"), ("x", "z"), ("z", "w"), ("y", "w"), ("x", "w"), ("w", "x")],
+        [1, 1, 2, 1, 2, 3, 3])]
+    data = _write(tmp_path / "d.csv", "\n".join(rows) + "\n")
+    out = tmp_path / "ranking.csv"
+    assert main(["rank", data, "--left", "a", "--right", "b", "--outcome", "y",
+                 "--contamination", "0.15", "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "1 flagged" in text and "w  x  +3" in text
+    lines = out.read_text().splitlines()
+    assert lines[0] == "rank,item,score,component"
+    assert [ln.split(",")[1] for ln in lines[1:]] == ["x", "y", "z", "w"]
+    assert float(lines[1].split(",")[2]) == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("content, args, message", [
+    ("a,b\nx,y\ny,z\n", ["--left", "a", "--right", "c"], "column 'c' not in"),
+    ("a,b,y\nx,y,1\ny,z,oops\n", ["--left", "a", "--right", "b", "--outcome", "y"],
+     "must hold numbers; row 3"),
+    ("a,b\nx,x\ny,z\n", ["--left", "a", "--right", "b"], "self-comparison"),
+    ("a,b\nx,y\nz,w\n", ["--left", "a", "--right", "b"], "cannot connect 4 items"),
+    ("a,b,w\nx,y,1\ny,z,-1\n", ["--left", "a", "--right", "b", "--weight", "w"],
+     "negative weight"),
+])
+def test_cli_errors_exit_2_without_output(tmp_path, capsys, content, args, message):
+    data = _write(tmp_path / "d.csv", content)
+    out = tmp_path / "ranking.csv"
+    assert main(["rank", data, *args, "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.startswith("sparsestat rank: error:")
+    assert len(err.splitlines()) == 1
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [tmp_path / "d.csv"]
+
+
+def test_cli_missing_file(tmp_path, capsys):
+    assert main(["rank", str(tmp_path / "nope.csv"), "--left", "a", "--right", "b"]) == 2
+    assert "not found" in capsys.readouterr().err
