@@ -693,7 +693,7 @@ def lbi_path_operator(apply_gradient, z0, t0: float, *, kappa: float, alpha: flo
 
 def projected_shift_path(Q, Y, *, penalty="l1", weights=None, kappa=100.0, alpha=None,
                          n_times=100, t_ratio=100.0, times=None, max_active=None,
-                         min_entries=0, max_iter=None):
+                         min_entries=0, max_iter=None, z_start=None, t_start=0.0):
     """LBI path of a sparse shift ``G`` seen through the implicit projection ``I - Q Q^T``.
 
     The loss is ``||(I - Q Q^T)(Y - G)||^2 / (2n)`` with the penalty
@@ -725,6 +725,14 @@ def projected_shift_path(Q, Y, *, penalty="l1", weights=None, kappa=100.0, alpha
         Iterate past the last record time until this many rows have entered.
     max_iter : int, default=None
         Iteration budget.
+    z_start : ndarray of shape (n, K), default=None
+        Start the path at ``t_start`` from this normalized dual variable
+        (``z_i / weights_i``) instead of the analytic jump from zero. Rows
+        outside the unit ball start active (``G_i = kappa * weights_i *
+        prox(z_i)``), rows on the unit sphere enter at the first step if the
+        gradient agrees with their sign. Used to start from a robust fit.
+    t_start : float, default=0.0
+        Start time when ``z_start`` is given.
 
     Returns
     -------
@@ -758,10 +766,14 @@ def projected_shift_path(Q, Y, *, penalty="l1", weights=None, kappa=100.0, alpha
             "range (zero residuals). Check that y is not constant or an exact linear "
             "function of X."
         )
-    t0 = 1.0 / norm0
-    z0 = np.ascontiguousarray(-scaled / norm0)
-    if elementwise:
-        z0 = np.clip(z0, -1.0, 1.0)
+    if z_start is None:
+        t0 = 1.0 / norm0
+        z0 = np.ascontiguousarray(-scaled / norm0)
+        if elementwise:
+            z0 = np.clip(z0, -1.0, 1.0)
+    else:
+        t0 = float(t_start)
+        z0 = np.array(z_start, dtype=float, order="C").reshape(n, K)
     if alpha is None:
         alpha = n / float(kappa)
     grid = np.asarray(times, dtype=float) if times is not None else time_grid(t0, n_times, t_ratio)

@@ -87,7 +87,8 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
     Q : (n, r) C-ordered array with orthonormal columns.
     Y : (n, K) C-ordered targets.
     omega : (n,) positive penalty weights.
-    z0 : (n, K) normalized dual variable at ``t0`` (on the unit ball).
+    z0 : (n, K) normalized dual variable at ``t0`` (rows outside the unit ball
+        start active).
     t0, alpha, kappa : start time, step and damping.
     elementwise, group_ptr, group_idx : the penalty (see ``_prox``).
     grid : increasing record times.
@@ -111,6 +112,8 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
     V = np.empty((n, K))
     grad = np.empty((n, K))
     entry = np.full((n, K), np.inf)
+    prox_inplace(z, G, 1.0, elementwise, group_ptr, group_idx)
+    _scale_rows(G, omega, kappa)
     ptr = np.zeros(n_times + 1, dtype=np.int64)
     rows = np.empty(max(16, 4 * n_times), dtype=np.int64)
     vals = np.empty((rows.shape[0], K))

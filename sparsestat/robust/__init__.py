@@ -1,0 +1,12 @@
+"""Robust regression and outlier detection along the mean-shift path."""
+
+from sparsestat.robust._mean_shift import (
+    MeanShiftOutlierDetector,
+    ShiftFit,
+    auto_cutoff,
+    check_outlier_data,
+    fit_mean_shift,
+)
+
+__all__ = ["MeanShiftOutlierDetector", "ShiftFit", "auto_cutoff", "check_outlier_data",
+           "fit_mean_shift"]

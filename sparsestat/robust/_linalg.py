@@ -1,0 +1,156 @@
+"""Thin orthonormal bases and subset least squares for the mean-shift model.
+
+Everything works with ``Q``, an orthonormal basis of the column space of
+``[1, X]`` (``n x r``), so a least-squares fit on any subset of rows is an
+``r x r`` problem and no ``n x n`` matrix is ever formed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+
+# rows per block when a product over all rows is accumulated blockwise
+_BLOCK = 65536
+
+
+@dataclass
+class ThinBasis:
+    """``A_std[:, perm] = Q R`` with ``A_std`` the standardized ``[1, X]``.
+
+    ``Q`` has ``rank`` orthonormal columns; ``perm[:rank]`` are the columns
+    of ``A_std`` kept (the others are linear combinations of them).
+    """
+
+    Q: np.ndarray
+    R: np.ndarray
+    perm: np.ndarray
+    rank: int
+    mean: np.ndarray
+    scale: np.ndarray
+    fit_intercept: bool
+
+    @property
+    def leverage(self) -> np.ndarray:
+        """Diagonal of the hat matrix, ``h_ii = ||Q_i||^2``."""
+        return np.einsum("ij,ij->i", self.Q, self.Q)
+
+    def coefficients(self, theta: np.ndarray):
+        """Map a fit ``Q theta`` back to ``(coef, intercept)`` on the data's scale.
+
+        ``theta`` has shape (rank, K); returns coef (K, p) and intercept (K,).
+        """
+        r = self.rank
+        b = np.zeros((self.R.shape[1], theta.shape[1]))
+        b[self.perm[:r]] = scipy.linalg.solve_triangular(self.R[:r, :r], theta)
+        if self.fit_intercept:
+            b0, b = b[0], b[1:]
+        else:
+            b0 = np.zeros(theta.shape[1])
+        coef = b / self.scale[:, None]
+        intercept = b0 - self.mean @ coef
+        return coef.T, intercept
+
+
+def thin_basis(X: np.ndarray, fit_intercept: bool = True, rtol: float = 1e-10) -> ThinBasis:
+    """Orthonormal basis of ``[1, X]`` without forming anything of size ``n x n``.
+
+    Columns of ``X`` are centred and scaled first. Moderate sizes use a
+    column-pivoted Householder QR; tall designs (``n * p > 4e6``) use two
+    rounds of Cholesky QR computed in place, blockwise, which keeps the
+    memory at one copy of the design.
+    """
+    n, p = X.shape
+    mean = X.mean(axis=0) if fit_intercept else np.zeros(p)
+    scale = np.sqrt(np.mean((X - mean) ** 2, axis=0)) if n * p <= 4e6 else _block_std(X, mean)
+    scale = np.where(scale > np.finfo(float).eps * max(1.0, float(np.max(scale, initial=0))),
+                     scale, 1.0)
+    ncol = p + int(fit_intercept)
+    A = np.empty((n, ncol))
+    if fit_intercept:
+        A[:, 0] = 1.0
+    for s in range(0, n, _BLOCK):
+        A[s:s + _BLOCK, int(fit_intercept):] = (X[s:s + _BLOCK] - mean) / scale
+    if n * ncol > 4e6:
+        out = _cholesky_qr2(A, rtol)
+        if out is not None:
+            Q, R = out
+            return ThinBasis(Q, R, np.arange(ncol), ncol, mean, scale, fit_intercept)
+    Q, R, perm = scipy.linalg.qr(A, mode="economic", pivoting=True, overwrite_a=True,
+                                 check_finite=False)
+    d = np.abs(np.diag(R))
+    rank = int(np.sum(d > rtol * max(d[0], 1e-300) * max(n, ncol))) if d.size else 0
+    Q = np.ascontiguousarray(Q[:, :rank])
+    return ThinBasis(Q, R, perm, rank, mean, scale, fit_intercept)
+
+
+def _block_std(X, mean):
+    acc = np.zeros(X.shape[1])
+    for s in range(0, X.shape[0], _BLOCK):
+        acc += np.sum((X[s:s + _BLOCK] - mean) ** 2, axis=0)
+    return np.sqrt(acc / X.shape[0])
+
+
+def _cholesky_qr2(A, rtol):
+    """In-place CholeskyQR2; ``None`` if ``A`` is numerically rank deficient."""
+    R_total = np.eye(A.shape[1])
+    for _ in range(2):
+        G = np.zeros((A.shape[1], A.shape[1]))
+        for s in range(0, A.shape[0], _BLOCK):
+            blk = A[s:s + _BLOCK]
+            G += blk.T @ blk
+        try:
+            L = np.linalg.cholesky(G)
+        except np.linalg.LinAlgError:
+            return None
+        d = np.diag(L)
+        if d.min() <= np.sqrt(rtol) * d.max():
+            return None
+        Rinv = scipy.linalg.solve_triangular(L.T, np.eye(A.shape[1]))
+        for s in range(0, A.shape[0], _BLOCK):
+            A[s:s + _BLOCK] = A[s:s + _BLOCK] @ Rinv
+        R_total = L.T @ R_total
+    return A, R_total
+
+
+def subset_fit(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Least-squares ``theta`` of ``Y[mask]`` on ``Q[mask]`` (blockwise; no row copies).
+
+    Uses ``Q^T Q = I``: the Gram matrix of the kept rows is ``I`` minus the
+    Gram matrix of the dropped rows, whichever set is smaller is summed.
+    """
+    r = Q.shape[1]
+    drop = ~mask
+    use_drop = drop.sum() < mask.sum()
+    rows = drop if use_drop else mask
+    G = np.zeros((r, r))
+    b = np.zeros((r, Y.shape[1]))
+    for s in range(0, Q.shape[0], _BLOCK):
+        m = rows[s:s + _BLOCK]
+        if not m.any():
+            continue
+        Qb = Q[s:s + _BLOCK][m]
+        G += Qb.T @ Qb
+        b += Qb.T @ Y[s:s + _BLOCK][m]
+    if use_drop:
+        G = np.eye(r) - G
+        b = full_projection(Q, Y) - b
+    try:
+        return np.linalg.solve(G, b)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(G, b, rcond=None)[0]
+
+
+def full_projection(Q: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """``Q^T Y`` accumulated blockwise."""
+    out = np.zeros((Q.shape[1], Y.shape[1]))
+    for s in range(0, Q.shape[0], _BLOCK):
+        out += Q[s:s + _BLOCK].T @ Y[s:s + _BLOCK]
+    return out
+
+
+def residuals(Q: np.ndarray, Y: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """``Y - Q theta``."""
+    return Y - Q @ theta
