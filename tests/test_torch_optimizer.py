@@ -82,11 +82,12 @@ def _quadratic_grad(w, target, weight):
     return weight * (w - target)
 
 
+@pytest.mark.parametrize("jit", [None, False])  # compiled CPU kernel and torch kernels
 @pytest.mark.parametrize(
     "momentum, dampening, wd, nesterov, kappa",
     [(0.9, 0.0, 1e-2, False, 1.0), (0.5, 0.1, 5e-3, False, 2.0), (0.8, 0.0, 1e-2, True, 0.7), (0.0, 0.0, 0.0, False, 1.0)],
 )
-def test_update_matches_reference_implementation(momentum, dampening, wd, nesterov, kappa):
+def test_update_matches_reference_implementation(momentum, dampening, wd, nesterov, kappa, jit):
     rng = np.random.default_rng(3)
     shapes = {"lasso": (4, 6), "group": (5, 2, 3, 3), None: (5,)}
     lr, mu = 0.2, 1.0
@@ -98,7 +99,7 @@ def test_update_matches_reference_implementation(momentum, dampening, wd, nester
     params = {k: nn.Parameter(torch.tensor(v)) for k, v in inits.items()}
     groups = [{"params": [params[k]], "penalty": k} for k in shapes]
     opt = DessiLBI(groups, lr=lr, kappa=kappa, mu=mu, momentum=momentum,
-                   dampening=dampening, weight_decay=wd, nesterov=nesterov)
+                   dampening=dampening, weight_decay=wd, nesterov=nesterov, jit=jit)
     refs = {k: _RefLBI(inits[k], k, lr, kappa, mu, momentum, dampening, wd, nesterov) for k in shapes}
     for _ in range(30):
         opt.zero_grad()
@@ -242,10 +243,10 @@ def test_proposed_mu_opens_the_path_where_the_default_does_not():
     assert default_supports[-1] == 0
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_checkpoint_continue_is_bit_for_bit(dtype):
+@pytest.mark.parametrize("dtype, jit", [(torch.float32, None), (torch.float64, None), (torch.float32, False)])
+def test_checkpoint_continue_is_bit_for_bit(dtype, jit):
     batches = _batches(30, dtype=dtype)
-    kw = dict(lr=0.3, mu=1.0, momentum=0.9, weight_decay=1e-3)
+    kw = dict(lr=0.3, mu=1.0, momentum=0.9, weight_decay=1e-3, jit=jit)
     ref = _small_net(dtype=dtype)
     ref_opt = DessiLBI(lbi_param_groups(ref), **kw)
     _train(ref, ref_opt, batches)
@@ -419,3 +420,19 @@ def test_momentum_state_matches_sgd_for_unpenalized_groups():
     for p, q in zip(model.parameters(), ref.parameters()):
         assert torch.equal(opt.state[p]["momentum_buffer"], sgd.state[q]["momentum_buffer"])
     copy.deepcopy(opt.state_dict())
+
+
+def test_compiled_and_torch_kernels_agree_in_float32():
+    batches = _batches(30)
+    runs = []
+    for jit in (None, False):
+        model = _small_net()
+        opt = DessiLBI(lbi_param_groups(model), lr=0.3, mu=1.0, jit=jit)
+        _train(model, opt, batches)
+        runs.append((model, opt))
+    (m1, o1), (m2, o2) = runs
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        torch.testing.assert_close(p1, p2, rtol=1e-4, atol=1e-5)
+    for (_, p1, _), (_, p2, _) in zip(o1.penalized_parameters(), o2.penalized_parameters()):
+        torch.testing.assert_close(o1.state[p1]["V"], o2.state[p2]["V"], rtol=1e-4, atol=1e-5)
+    assert 0 < o1.support_ratio()["overall"] < 1

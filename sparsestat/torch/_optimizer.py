@@ -20,9 +20,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 from torch.optim import Optimizer
 
+from ._fused import lbi_group_, lbi_lasso_
 from ._prox import group_norms, group_scale, shrink
 
 __all__ = ["DessiLBI", "PENALTIES"]
@@ -31,6 +33,7 @@ __all__ = ["DessiLBI", "PENALTIES"]
 PENALTIES = ("lasso", "group", None, "auto")
 
 _INF = math.inf
+_NP_FLOAT = {torch.float32: np.float32, torch.float64: np.float64}
 
 
 def _resolve_penalty(penalty: str | None, p: torch.Tensor) -> str | None:
@@ -100,6 +103,11 @@ class DessiLBI(Optimizer):
         Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
     penalty : {'auto', 'lasso', 'group', None}, default='auto'
         Default penalty of groups that do not name one.
+    jit : bool or None, default=None
+        Update ``W``, ``V`` and the entry record of CPU float32/float64
+        contiguous tensors in one compiled pass (numba). ``None`` or ``True``:
+        wherever possible; ``False``: always with torch kernels (any device).
+        The gradient part of the step is torch's in both cases.
 
     Attributes
     ----------
@@ -154,6 +162,7 @@ class DessiLBI(Optimizer):
         nesterov: bool = False,
         *,
         penalty: str | None = "auto",
+        jit: bool | None = None,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -164,6 +173,7 @@ class DessiLBI(Optimizer):
             weight_decay=weight_decay,
             nesterov=nesterov,
             penalty=penalty,
+            jit=jit,
         )
         super().__init__(params, defaults)
 
@@ -217,6 +227,7 @@ class DessiLBI(Optimizer):
         for group in self.param_groups:
             group.setdefault("penalty", "auto")
             group.setdefault("nesterov", False)
+            group.setdefault("jit", None)
 
     # -------------------------------------------------------------------- step
     @torch.no_grad()
@@ -296,23 +307,55 @@ class DessiLBI(Optimizer):
                     grads = bufs
 
             lbi = b["lbi"]
-            if lbi and mu != _INF:
-                w_lbi = [p for p, _, _ in lbi]
-                v_lbi = [s["V"] for _, s, _ in lbi]
-                # Gamma - W with W, Gamma before the step
-                gap = [self._gamma_from(v, pen, kappa) for v, (_, _, pen) in zip(v_lbi, lbi)]
-                torch._foreach_sub_(gap, w_lbi)
-                torch._foreach_add_(v_lbi, gap, alpha=-lr / mu)
-                torch._foreach_add_(params, grads, alpha=-lr_kappa)
-                torch._foreach_add_(w_lbi, gap, alpha=lr_kappa / mu)
-            else:
-                torch._foreach_add_(params, grads, alpha=-lr_kappa)
-
             if lbi:
                 steps = [s["step"] for _, s, _ in lbi]
                 torch._foreach_add_(steps, 1)
-                for p, state, penalty in lbi:
+            if not lbi or mu == _INF:  # mu = inf: exactly SGD at lr * kappa
+                torch._foreach_add_(params, grads, alpha=-lr_kappa)
+                continue
+            c_v, c_w = lr / mu, lr_kappa / mu
+            plain = []
+            for p, state, penalty in lbi:
+                if self._fusable(p, state, group):
+                    # coupling, V and entry in one pass, with W before its gradient step
+                    kernel = lbi_lasso_ if penalty == "lasso" else lbi_group_
+                    rows = p.shape[0] if penalty == "group" else -1
+                    w2, v2 = p.detach(), state["V"]
+                    if penalty == "group":
+                        w2, v2 = w2.view(rows, -1), v2.view(rows, -1)
+                    else:
+                        w2, v2 = w2.view(-1), v2.view(-1)
+                    cast = _NP_FLOAT[p.dtype]  # arithmetic in the parameter's precision
+                    kernel(w2.numpy(), v2.numpy(), state["entry_step"].view(-1).numpy(),
+                           cast(kappa), cast(c_v), cast(c_w), np.float32(state["step"].item()))
+                else:
+                    plain.append((p, state, penalty))
+            if plain:
+                w_lbi = [p for p, _, _ in plain]
+                v_lbi = [s["V"] for _, s, _ in plain]
+                # Gamma - W with W, Gamma before the step
+                gap = [self._gamma_from(v, pen, kappa) for v, (_, _, pen) in zip(v_lbi, plain)]
+                torch._foreach_sub_(gap, w_lbi)
+                torch._foreach_add_(v_lbi, gap, alpha=-c_v)
+                torch._foreach_add_(params, grads, alpha=-lr_kappa)
+                torch._foreach_add_(w_lbi, gap, alpha=c_w)
+                for _, state, penalty in plain:
                     self._record_entry(state, penalty)
+            else:
+                torch._foreach_add_(params, grads, alpha=-lr_kappa)
+
+    @staticmethod
+    def _fusable(p: torch.Tensor, state: dict[str, torch.Tensor], group: dict[str, Any]) -> bool:
+        """Whether the numba kernel can update ``p`` in place (CPU, float32/64, contiguous)."""
+        if group.get("jit") is False:
+            return False
+        return (
+            p.device.type == "cpu"
+            and p.dtype in (torch.float32, torch.float64)
+            and p.is_contiguous()
+            and state["V"].is_contiguous()
+            and p.numel() > 0
+        )
 
     @staticmethod
     def _gamma_from(v: torch.Tensor, penalty: str, kappa: float) -> torch.Tensor:
