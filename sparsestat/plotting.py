@@ -436,7 +436,9 @@ class RegularizationPathDisplay:
         drawstyle = "steps-post" if self.interpolation == "previous" else "default"
         lines = []
         for j in range(coefs.shape[1]):
-            style = {"drawstyle": drawstyle, "label": names[j], "linewidth": 1.5}
+            # colour by coefficient index, so panels and figures of one model agree
+            style = {"drawstyle": drawstyle, "label": names[j], "linewidth": 1.5,
+                     "color": f"C{j % 10}"}
             if not np.isfinite(entry[j]):  # never entered: a flat, quiet line
                 style.update(color="0.75", linewidth=0.8, zorder=1)
             style.update(kwargs)
@@ -482,7 +484,6 @@ class RegularizationPathDisplay:
             style.update(label_kwargs or {})
             texts.append(axis.text(1.01, y, str(names[j]), transform=transform,
                                    clip_on=False, **style))
-        axis.set_ylim(lo, hi)
         return texts
 
 
