@@ -261,3 +261,38 @@ def test_generator_promote_and_margin():
                                        noise=0.3)
     d = margin.scores[margin.comparisons[:, 0]] - margin.scores[margin.comparisons[:, 1]]
     assert abs(np.std(margin.outcomes - d) - 0.3) < 0.02
+
+
+@pytest.mark.parametrize("behavior", ["flip", "random", "promote"])
+def test_malicious_annotators_are_found_from_binary_votes(behavior):
+    frac = 0.03 if behavior == "promote" else 0.2
+    data = make_pairwise_comparisons(60, 5000, 60, frac, random_state=14, behavior=behavior)
+    ranker = RobustPairwiseRanker().fit(data.comparisons, data.outcomes,
+                                        annotators=data.annotators)
+    found = set(ranker.annotator_outliers_.tolist())
+    truth = set(data.malicious.tolist())
+    assert len(found & truth) >= 0.9 * len(truth)
+    assert len(found & truth) >= 0.8 * len(found)
+    np.testing.assert_array_equal(ranker.outliers_, np.isin(data.annotators, list(found)))
+    # every comparison enters together with its annotator
+    for a in ranker.annotators_[:5]:
+        et = ranker.entry_times_[data.annotators == a]
+        assert np.all(et == et[0])
+    # removing them recovers the ranking better than the per-vote model can
+    target = data.scores
+    tau = np.corrcoef(np.argsort(np.argsort(ranker.scores_)), np.argsort(np.argsort(target)))
+    plain = RobustPairwiseRanker(contamination=1e-9).fit(data.comparisons, data.outcomes)
+    tau0 = np.corrcoef(np.argsort(np.argsort(plain.scores_)), np.argsort(np.argsort(target)))
+    assert tau[0, 1] > tau0[0, 1]
+
+
+def test_annotator_contamination_fraction_and_scores():
+    data = make_pairwise_comparisons(30, 2000, 20, 0.2, random_state=15, outcome="margin",
+                                     noise=0.2)
+    ranker = RobustPairwiseRanker(contamination=0.2).fit(
+        data.comparisons, data.outcomes, annotators=data.annotators)
+    assert len(ranker.annotator_outliers_) == 4
+    np.testing.assert_array_equal(np.sort(ranker.annotator_outliers_), data.malicious)
+    keep = ~ranker.outliers_
+    np.testing.assert_allclose(ranker.scores_, _wls_hodgerank(
+        data.comparisons[keep], data.outcomes[keep], np.ones(keep.sum()), 30), atol=1e-8)

@@ -137,3 +137,10 @@ def test_cli_errors_exit_2_without_output(tmp_path, capsys, content, args, messa
 def test_cli_missing_file(tmp_path, capsys):
     assert main(["rank", str(tmp_path / "nope.csv"), "--left", "a", "--right", "b"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_annotator_errors():
+    with pytest.raises(ValueError, match=r"one annotator per comparison.*\(6,\)"):
+        RobustPairwiseRanker().fit(PAIRS, Y, annotators=[1, 2, 3])
+    with pytest.raises(ValueError, match="annotators contains NaN"):
+        RobustPairwiseRanker().fit(PAIRS, Y, annotators=[1.0, 2, np.nan, 1, 2, 1])

@@ -109,6 +109,10 @@ class RobustPairwiseRanker(BaseEstimator):
         The ``gamma`` path (coefficients of shape (n_times, n_comparisons)).
     n_components_ : int
         Connected components of the comparison graph.
+    annotators_ : ndarray
+        Only with ``annotators``: distinct annotator ids.
+    annotator_outliers_ : ndarray
+        Only with ``annotators``: flagged annotator ids.
     component_ : ndarray of shape (n_items,)
         Component index of every item.
     coef_ : ndarray of shape (n_features,)
@@ -179,7 +183,7 @@ class RobustPairwiseRanker(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None, item_features=None):
+    def fit(self, X, y=None, sample_weight=None, item_features=None, annotators=None):
         """Fit scores and flag outlier comparisons.
 
         Parameters
@@ -194,6 +198,11 @@ class RobustPairwiseRanker(BaseEstimator):
         item_features : array-like of shape (n_items, n_features), default=None
             Features of the items, rows in the order of ``np.unique(X)``; scores become
             ``item_features @ coef_`` and unseen items can be scored with :meth:`score_items`.
+        annotators : array-like of shape (n_comparisons,), default=None
+            Who made each comparison. Given, the outlier term is grouped by annotator (a
+            group-sparse path: an annotator enters with all of their comparisons, the group
+            scaled by the square root of its size), and whole annotators are flagged;
+            a float ``contamination`` is then the fraction of annotators.
 
         Returns
         -------
@@ -219,6 +228,7 @@ class RobustPairwiseRanker(BaseEstimator):
         yv = self._check_outcomes(y, m)
         w = self._check_weights(sample_weight, m)
         Phi = self._check_features(item_features, n)
+        groups = self._check_annotators(annotators, m)
 
         n_comp, labels = components(left, right, w, n)
         if Phi is None and n_comp > 1 and self.on_disconnected == "raise":
@@ -249,12 +259,24 @@ class RobustPairwiseRanker(BaseEstimator):
         if scale <= tiny:
             path = self._empty_path(m)
         else:
-            path = self._gamma_path(fitter, r_y / scale, w, m, scale)
+            path = self._gamma_path(fitter, r_y / scale, w, m, scale, groups)
         self.regularization_path_ = path
         self.entry_times_ = path.entry_times
 
-        order = np.lexsort((-np.abs(w * r_y), path.entry_times))
-        flagged = self._select(order, yv, w, left, right, n, Phi, n_comp)
+        if groups is None:
+            order = np.lexsort((-np.abs(w * r_y), path.entry_times))
+            flagged = self._select(order, yv, w, left, right, n, Phi, n_comp)
+        else:
+            labels_g, gid = groups
+            G = labels_g.shape[0]
+            energy = np.bincount(gid, weights=w * r_y ** 2, minlength=G)
+            entry_g = np.full(G, np.inf)
+            np.minimum.at(entry_g, gid, path.entry_times)
+            order = np.lexsort((-energy, entry_g))
+            bad_groups = self._select_groups(order, gid, G, yv, w, left, right, n, Phi, n_comp)
+            flagged = np.isin(gid, bad_groups)
+            self.annotators_ = labels_g
+            self.annotator_outliers_ = labels_g[bad_groups]
         self.outliers_ = flagged
         theta, beta = self._refit(yv, w, flagged, left, right, n, Phi, n_comp)
         self.scores_ = theta
@@ -308,6 +330,24 @@ class RobustPairwiseRanker(BaseEstimator):
         return w / w.mean()
 
     @staticmethod
+    def _check_annotators(annotators, m):
+        if annotators is None:
+            return None
+        a = np.asarray(annotators)
+        if a.ndim != 1 or a.shape[0] != m:
+            raise ValueError(f"annotators must give one annotator per comparison: expected "
+                             f"shape ({m},), got {a.shape}.")
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise ValueError("annotators contains NaN or inf; every comparison needs an "
+                             "annotator id.")
+        try:
+            labels, gid = np.unique(a, return_inverse=True)
+        except TypeError:
+            raise ValueError("annotators mixes id types that cannot be sorted together; use "
+                             "one type.") from None
+        return labels, gid.astype(np.int64).ravel()
+
+    @staticmethod
     def _check_features(item_features, n):
         if item_features is None:
             return None
@@ -326,30 +366,43 @@ class RobustPairwiseRanker(BaseEstimator):
                                   interpolation="linear", t0=np.inf,
                                   info={"solver": "lbi_operator", "empty": True})
 
-    def _gamma_path(self, fitter, r_s, w, m, scale):
-        """LBI path of gamma for the standardized data (residual ``r_s`` of the plain fit)."""
-        left, right = fitter.left, fitter.right
-        g0 = w * r_s
-        norm0 = float(np.max(np.abs(g0)))
+    def _gamma_path(self, fitter, r_s, w, m, scale, groups=None):
+        """LBI path of gamma for the standardized data (residual ``r_s`` of the plain fit).
+
+        With annotator groups the variable is ``u_g = sqrt(|g|) gamma_g`` under a plain
+        group penalty, i.e. a group lasso on gamma weighted by the square root of group sizes.
+        """
+        if groups is None:
+            unscale = np.ones(m)
+            penalty, gid = "l1", None
+            g0 = w * r_s
+            norm0 = float(np.max(np.abs(g0)))
+        else:
+            gid = groups[1]
+            unscale = 1.0 / np.sqrt(np.bincount(gid).astype(float))[gid]
+            penalty = "group"
+            g0 = w * r_s * unscale
+            norm0 = float(np.sqrt(np.max(np.bincount(gid, weights=g0 ** 2))))
         t0 = m / norm0
         alpha = m / (self.kappa * float(np.max(w)))
 
         def gradient(B):
-            gam = B[:, 0]
+            gam = B[:, 0] * unscale
             act = np.flatnonzero(gam)
             if act.size == 0:
                 r = r_s
             else:
                 r = r_s - fitter.residual_sparse(gam, act)
-            return (-(w * r) / m)[:, None]
+            return (-(w * r * unscale) / m)[:, None]
 
         grid = _engine.time_grid(t0, self.n_times, self.t_ratio)
         path = _engine.lbi_path_operator(gradient, (g0 / norm0)[:, None], t0, kappa=self.kappa,
-                                         alpha=alpha, times=grid, max_iter=self.max_iter,
+                                         alpha=alpha, times=grid, penalty=penalty, groups=gid,
+                                         max_iter=self.max_iter,
                                          info={"scale": scale, "solver_graph": fitter.method})
         # back to the data's scale: gamma * s, time / s
         return RegularizationPath(
-            times=path.times / scale, coefs=path.coefs[:, :, 0] * scale,
+            times=path.times / scale, coefs=path.coefs[:, :, 0] * (scale * unscale),
             intercepts=np.zeros(path.times.shape[0]), entry_times=path.entry_times[:, 0] / scale,
             interpolation="linear", t0=path.t0 / scale, n_iter=path.n_iter, info=path.info)
 
@@ -390,6 +443,39 @@ class RobustPairwiseRanker(BaseEstimator):
         flagged = np.zeros(m, dtype=bool)
         flagged[order[:k]] = True
         return flagged
+
+    def _select_groups(self, order, gid, G, y, w, left, right, n, Phi, n_comp):
+        """Flagged annotators: the first ones in path order, their number set by a z-test.
+
+        An annotator's residual energy ``sum w r^2`` over their ``p`` comparisons is compared
+        with ``p`` times the mean energy of a clean comparison, in units of its standard
+        error ``sqrt(p * var)`` (moments of the clean comparisons' ``w r^2``).
+        """
+        if self.contamination != "auto":
+            k = min(int(round(self.contamination * G)), G)
+            return np.sort(order[:k])
+        sizes = np.bincount(gid, weights=(w > 0).astype(float), minlength=G)
+        k, seen = 0, set()
+        for _ in range(50):
+            bad = np.isin(gid, order[:k])
+            theta, _ = self._refit(y, w, bad, left, right, n, Phi, n_comp)
+            e = w * (y - (theta[left] - theta[right])) ** 2
+            clean = (~bad) & (w > 0)
+            if not clean.any():
+                break
+            mu, var = float(e[clean].mean()), float(e[clean].var())
+            if var <= 1e-20 * max(mu * mu, 1e-300):
+                k_new = 0
+            else:
+                energy = np.bincount(gid, weights=e, minlength=G)
+                z = (energy - sizes * mu) / np.sqrt(np.maximum(sizes, 1.0) * var)
+                k_new = int(np.count_nonzero(z > self.threshold))
+            if k_new == k or k_new in seen:
+                k = k_new
+                break
+            seen.add(k)
+            k = k_new
+        return np.sort(order[:k])
 
     def _refit(self, y, w, flagged, left, right, n, Phi, n_comp):
         """Weighted least-squares scores without the flagged comparisons."""
