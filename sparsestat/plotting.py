@@ -73,7 +73,8 @@ class RegularizationPathDisplay:
     coefs : array-like of shape (n_times, n_coefs) or (n_times, n_coefs, n_targets)
         Coefficients at each record time.
     entry_times : array-like of shape (n_coefs,) or (n_coefs, n_targets)
-        Entry time of each coefficient (``np.inf``: never entered).
+        Entry time of each coefficient (``np.inf``: never entered; ``np.nan``:
+        not recorded, read as the first record time where it is nonzero).
     feature_names : sequence of str of length n_coefs, default=None
         Names used for the labels (``None``: ``x0, x1, ...``).
     t_chosen : float, default=None
@@ -403,6 +404,10 @@ class RegularizationPathDisplay:
                 f"entry_times must have shape {coefs.shape[1:]} (one per coefficient and "
                 f"target); got shape {entry.shape}."
             )
+        if np.any(np.isnan(entry)):  # not recorded: the first record time with a nonzero value
+            nonzero = coefs != 0
+            first = np.where(nonzero.any(axis=0), times[np.argmax(nonzero, axis=0)], np.inf)
+            entry = np.where(np.isnan(entry), first, entry)
         if self.interpolation not in ("linear", "previous"):
             raise ValueError(
                 f"interpolation must be 'linear' or 'previous'; got {self.interpolation!r}.")

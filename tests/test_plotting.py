@@ -163,6 +163,28 @@ def test_from_path_on_a_sparsely_stored_path_draws_entered_coefficients():
     assert [t.get_text() for t in disp.texts_] == ["d", "a"]
 
 
+def test_unrecorded_entry_times_are_read_from_the_coefficients():
+    times = np.array([1.0, 2.0, 4.0, 8.0])
+    coefs = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.5], [0.2, 0.0, 0.7], [0.3, 0.0, 0.9]])
+    disp = RegularizationPathDisplay(times, coefs, np.full(3, np.nan)).plot()
+    assert [t.get_text() for t in disp.texts_] == ["x2", "x0"]
+
+
+def test_split_lbi_estimator_draws_the_beta_path():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 12))
+    beta = np.repeat([0.0, 2.0, 0.0], 4)
+    y = X @ beta + 0.2 * rng.standard_normal(60)
+    reg = LBIRegressor(D=np.diff(np.eye(12), axis=0), n_times=30).fit(X, y)
+    disp = RegularizationPathDisplay.from_estimator(reg)
+    for j in range(12):
+        np.testing.assert_array_equal(disp.lines_[j].get_ydata(),
+                                      reg.regularization_path_.coefs[:, j])
+    gamma = RegularizationPathDisplay.from_path(reg.gamma_path_, n_labels=2)
+    # the two jumps of beta (after index 3 and 7) are the first differences to enter
+    assert sorted(t.get_text() for t in gamma.texts_) == ["x3", "x7"]
+
+
 def test_constructor_and_plot_validate_input():
     times = np.array([1.0, 2.0])
     coefs = np.zeros((2, 3))
