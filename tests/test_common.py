@@ -8,7 +8,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sparsestat import LBIClassifier, LBIClassifierCV, LBIRegressor, LBIRegressorCV
-from sparsestat import KnockoffSelector
+from sparsestat import KnockoffSelector, SplitKnockoffSelector
 from sparsestat import RobustPairwiseRanker
 
 FAST = dict(n_times=10, t_ratio=10.0)
@@ -22,6 +22,8 @@ ESTIMATORS = [
     LBIClassifierCV(cv=3, **FAST),
     KnockoffSelector(random_state=0),
     KnockoffSelector(knockoffs="gaussian", statistic="lbi", random_state=0),
+    # the checks' small data sets need a larger knockoff part (n2 >= p + m + 1)
+    SplitKnockoffSelector(split_fraction=0.3, random_state=0),
     RobustPairwiseRanker(**FAST),
 ]
 

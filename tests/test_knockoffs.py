@@ -262,3 +262,90 @@ def test_nan_input_and_sigma_with_fixed():
     X, y = _data()
     with pytest.raises(ValueError, match="only by knockoffs='gaussian'"):
         KnockoffSelector(Sigma=np.eye(10)).fit(X, y)
+
+
+# ---------------------------------------------------------------- split knockoffs
+
+def test_split_knockoff_design_identities():
+    from sparsestat.feature_selection._split import split_knockoff_direction
+    rng = np.random.default_rng(9)
+    n, p, nu = 60, 8, 2.0
+    X = rng.standard_normal((n, p))
+    D = np.diff(np.eye(p), axis=0)
+    m = D.shape[0]
+    A_beta = np.block([[np.ones((n, 1)) / np.sqrt(n), X / np.sqrt(n)],
+                       [np.zeros((m, 1)), D / np.sqrt(nu)]])
+    A_gamma = np.vstack([np.zeros((n, m)), -np.eye(m) / np.sqrt(nu)])
+    Ak, s = split_knockoff_direction(A_beta, A_gamma, "sdp", rng)
+    G = A_gamma.T @ A_gamma
+    Q, _ = np.linalg.qr(A_beta)
+    Sigma = A_gamma.T @ (A_gamma - Q @ (Q.T @ A_gamma))
+    S = np.diag(s * np.diag(Sigma))                      # s on the correlation scale
+    np.testing.assert_allclose(A_beta.T @ Ak, A_beta.T @ A_gamma, atol=1e-8)
+    np.testing.assert_allclose(Ak.T @ Ak, G, atol=1e-8)
+    np.testing.assert_allclose(A_gamma.T @ Ak, G - S, atol=1e-8)
+    assert np.linalg.eigvalsh(2 * Sigma - S)[0] >= -1e-10
+
+
+def test_split_entry_times_match_the_engine():
+    """The discretized dual crossing reproduces Split LBI's exact gamma entry times."""
+    from sparsestat._engine import split_lbi_path
+    from sparsestat.feature_selection._split import entry_from_dual
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((150, 10))
+    beta = np.repeat([0.0, 1.0, -0.5, 0.5, 0.0], 2)
+    y = X @ beta + 0.5 * rng.standard_normal(150)
+    D = np.diff(np.eye(10), axis=0)
+    path = split_lbi_path(X, y, D, n_times=400, t_ratio=50.0)
+    times = np.concatenate([[0.0], path.beta_path.times])
+    Db = np.vstack([path.beta_path.coefs[:1], path.beta_path.coefs]) @ D.T / path.nu
+    F = np.vstack([np.zeros((1, 9)),
+                   np.cumsum(np.diff(times)[:, None] * (Db[1:] + Db[:-1]) / 2, axis=0)])
+    tau, sign = entry_from_dual(times, F)
+    exact = path.gamma_path.entry_times
+    entered = np.isfinite(exact)
+    assert entered.sum() >= 3
+    np.testing.assert_allclose(tau[entered], exact[entered], rtol=0.02)
+    # the sign at entry is the sign of gamma right after it enters
+    after = np.array([path.gamma_path.coef_at(t * 1.05)[i] for i, t in enumerate(exact)
+                      if np.isfinite(t)])
+    np.testing.assert_array_equal(sign[entered], np.sign(after))
+
+
+def test_split_selector_finds_change_points_and_identity():
+    from sparsestat import SplitKnockoffSelector
+    rng = np.random.default_rng(0)
+    n, p = 400, 30
+    X = rng.standard_normal((n, p))
+    beta = np.repeat([0.0, 1.0, -1.0, 0.0, 1.0, 1.0, -1.0, 0.0, 1.0, 0.0], 3)
+    y = X @ beta + rng.standard_normal(n)
+    D = np.diff(np.eye(p), axis=0)
+    gamma = D @ beta
+    sel = SplitKnockoffSelector(fdr=0.2, D=D, random_state=0).fit(X, y)
+    right = sel.support_ & (np.sign(gamma) == sel.signs_) & (gamma != 0)
+    assert right.sum() >= 6 and (sel.support_ & ~right).sum() <= 3
+    # transform keeps the features touched by a selected row of D
+    assert np.array_equal(sel.get_support(), np.abs(D[sel.support_]).sum(0) > 0)
+    # sparse D gives the same answer
+    import scipy.sparse as sp
+    sel_sp = SplitKnockoffSelector(fdr=0.2, D=sp.csr_matrix(D), random_state=0).fit(X, y)
+    np.testing.assert_array_equal(sel_sp.W_, sel.W_)
+
+
+def test_split_bad_input():
+    from sparsestat import SplitKnockoffSelector
+    X, y = _data(n=100, p=10)
+    with pytest.raises(ValueError, match=r"one column per feature.*shape \(7, 8\)"):
+        SplitKnockoffSelector(D=np.diff(np.eye(8), axis=0)).fit(X, y)
+    with pytest.raises(ValueError, match=r"n2 >= p \+ m \+ 1 = 30.*n=25"):
+        SplitKnockoffSelector(D=np.vstack([np.eye(10), np.diff(np.eye(10), axis=0)[:9]])
+                              ).fit(X[:25], y[:25])
+    with pytest.raises(ValueError, match=r"n2 >= p \+ m \+ 1 = 21"):
+        SplitKnockoffSelector().fit(X[:19], y[:19])          # n < p + m
+    with pytest.raises(ValueError, match="'fdr' parameter"):
+        SplitKnockoffSelector(fdr=1.0).fit(X, y)
+    X[:, 4] = 2.0
+    with pytest.raises(ValueError, match="constant column"):
+        SplitKnockoffSelector().fit(X, y)
+    with pytest.raises(ValueError, match="all-zero rows"):
+        SplitKnockoffSelector(D=np.zeros((2, 10))).fit(*_data(n=100, p=10))

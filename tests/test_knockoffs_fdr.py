@@ -11,7 +11,7 @@ nothing.
 import numpy as np
 import pytest
 
-from sparsestat import KnockoffSelector
+from sparsestat import KnockoffSelector, SplitKnockoffSelector
 
 Q = 0.2
 N_REPLICATES = 200
@@ -74,3 +74,30 @@ def test_fdr_controlled_for_each_sampler_over_all_statistics():
     for sampler, values in RESULTS.items():
         assert len(values) >= 300
         _check_fdr(values, sampler)
+
+
+N_SPLIT, P_SPLIT, N_CHANGES, JUMP = 200, 16, 7, 0.5
+D_FUSED = np.diff(np.eye(P_SPLIT), axis=0)
+
+
+def _piecewise_constant_replicate(rng):
+    X = rng.standard_normal((N_SPLIT, P_SPLIT))
+    gamma = np.zeros(P_SPLIT - 1)
+    gamma[rng.choice(P_SPLIT - 1, N_CHANGES, replace=False)] = JUMP * rng.choice([-1, 1], N_CHANGES)
+    beta = np.concatenate([[0.0], np.cumsum(gamma)])
+    y = X @ beta + rng.standard_normal(N_SPLIT)
+    return X, y, D_FUSED @ beta
+
+
+def test_split_knockoffs_control_the_directional_fdr():
+    """A selection is false when gamma_i = 0 or when its reported sign is wrong."""
+    rng = np.random.default_rng(4)
+    fdp, power = [], []
+    for r in range(N_REPLICATES):
+        X, y, gamma = _piecewise_constant_replicate(rng)
+        sel = SplitKnockoffSelector(fdr=Q, D=D_FUSED, random_state=r).fit(X, y)
+        right = sel.support_ & (gamma != 0) & (np.sign(gamma) == sel.signs_)
+        fdp.append((sel.support_ & ~right).sum() / max(1, sel.support_.sum()))
+        power.append(right.sum() / (gamma != 0).sum())
+    _check_fdr(fdp, "split knockoffs (directional)")
+    assert np.mean(power) >= 0.5, f"split knockoffs: power {np.mean(power):.2f} too low"

@@ -7,5 +7,6 @@
 """
 
 from sparsestat.feature_selection._knockoffs import KnockoffSelector
+from sparsestat.feature_selection._split import SplitKnockoffSelector
 
-__all__ = ["KnockoffSelector"]
+__all__ = ["KnockoffSelector", "SplitKnockoffSelector"]

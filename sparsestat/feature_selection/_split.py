@@ -1,0 +1,294 @@
+"""SplitKnockoffSelector: directional FDR control for structural sparsity ``gamma = D beta``.
+
+The model is ``y = X beta + eps`` with a sparse transformation ``gamma = D beta``
+(``D`` the identity, first differences, a graph incidence matrix, ...). Split
+LBI relaxes ``gamma = D beta`` into the lifted linear model
+
+    ytilde = [y / sqrt(n); 0] = A_beta beta + A_gamma gamma + [eps / sqrt(n); 0],
+    A_beta = [[1, X] / sqrt(n); [0, D] / sqrt(nu)],  A_gamma = [0; -I / sqrt(nu)],
+
+and the procedure is:
+
+1. split the samples at random into two parts;
+2. part 1: the Split LBI path gives ``beta(t)`` and, for each row ``i`` of ``D``,
+   the dual ``F_i(t) = int_0^t (D beta(s))_i / nu ds``; ``gamma_i`` enters when
+   ``|F_i|`` reaches 1. Its entry time ``tau_i`` gives ``Z_i = 1 / tau_i`` and
+   the sign of ``F_i`` at entry the direction ``r_i``;
+3. part 2: split knockoffs ``Ak`` of ``A_gamma`` for the lifted design of part 2
+   (``A_beta^T Ak = A_beta^T A_gamma``, ``Ak^T Ak = A_gamma^T A_gamma``,
+   ``A_gamma^T Ak = A_gamma^T A_gamma - diag(s)``); as ``Ak^T Ak`` is diagonal the
+   knockoff dual along the same ``beta(t)`` is ``F_i(t) + t xi_i`` with
+   ``xi = Ak^T ytilde_2`` (mean ``-diag(s) gamma``: it slows the knockoff of a
+   true, correctly signed ``gamma_i`` and speeds up the knockoff of a wrongly
+   signed one); its entry gives ``Zk_i``;
+4. ``W_i = Z_i * sign(Z_i - Zk_i)`` and the knockoff+ threshold; a selection
+   reports the direction ``r_i``. Both entry times use the same discretized
+   crossing rule, so neither side gains from the time grid.
+
+Needs ``n_2 >= p + m + 1`` samples in part 2.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.feature_selection import SelectorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from sparsestat import _engine
+from sparsestat.feature_selection._construction import (
+    conditional_factors,
+    orthogonal_complement_basis,
+)
+from sparsestat.feature_selection._knockoffs import check_no_constant_columns
+from sparsestat.feature_selection._svalues import check_covariance, compute_s, to_correlation
+from sparsestat.feature_selection._threshold import knockoff_threshold
+
+
+def entry_from_dual(times: np.ndarray, F: np.ndarray):
+    """First time each column of ``F`` (recorded at ``times``) reaches ``|F| = 1``.
+
+    ``F`` is interpolated linearly between record times. Returns ``(tau, sign)``
+    with ``tau = inf`` and ``sign = 0`` for a column that never gets there.
+    """
+    hit = np.abs(F) >= 1.0
+    crossed = hit.any(axis=0)
+    k = np.argmax(hit, axis=0)
+    cols = np.arange(F.shape[1])
+    k_prev = np.maximum(k - 1, 0)
+    F_hi, F_lo = F[k, cols], F[k_prev, cols]
+    level = np.sign(F_hi)
+    step = F_hi - F_lo
+    frac = np.where(step != 0, (level - F_lo) / np.where(step != 0, step, 1.0), 1.0)
+    tau = times[k_prev] + np.clip(frac, 0.0, 1.0) * (times[k] - times[k_prev])
+    return np.where(crossed, tau, np.inf), np.where(crossed, level, 0.0)
+
+
+def split_knockoff_direction(A_beta: np.ndarray, A_gamma: np.ndarray, s_method: str,
+                             rng: np.random.Generator):
+    """Split knockoffs ``Ak`` of ``A_gamma`` given the nuisance design ``A_beta``.
+
+    Returns ``(Ak, s)`` with ``s`` the s-values on the correlation scale of
+    ``Sigma = A_gamma^T P A_gamma``, ``P`` the projection off ``col(A_beta)``.
+    """
+    m = A_gamma.shape[1]
+    Q, _ = np.linalg.qr(A_beta)
+    PA = A_gamma - Q @ (Q.T @ A_gamma)
+    Sigma = check_covariance(
+        A_gamma.T @ PA, name="The split design A_gamma^T P A_gamma (rows of D given X)")
+    R, sd = to_correlation(Sigma)
+    s = compute_s(R, s_method)
+    A_mat, L = conditional_factors(Sigma, s * sd ** 2)
+    U = orthogonal_complement_basis(np.hstack([A_beta, A_gamma]), m, rng)
+    Ak = A_gamma - PA @ (np.eye(m) - A_mat) + U @ L.T
+    return Ak, s
+
+
+class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
+    """Split knockoffs: select nonzero ``gamma = D beta`` with directional FDR control.
+
+    For structural sparsity the interesting quantities are the rows of a
+    linear transformation of the coefficients: changes between neighbours
+    (``D`` = first differences), edges of a graph (``D`` = incidence matrix),
+    or the coefficients themselves (``D`` = identity). The selector splits the
+    samples: Split LBI on the first part orders the rows of ``D`` by their entry
+    times and estimates their signs; split knockoffs of the lifted design on the
+    second part provide the comparison; knockoff+ sets the threshold. A
+    selection is *false* when ``gamma_i = 0`` or its reported sign is wrong.
+
+    Parameters
+    ----------
+    fdr : float, default=0.1
+        Target directional false discovery rate in (0, 1).
+    D : array-like or sparse matrix of shape (m, n_features) or None, default=None
+        The transformation; ``None`` is the identity.
+    s_method : {'sdp', 'equi'}, default='sdp'
+        s-values of the split knockoffs.
+    offset : {0, 1}, default=1
+        1 for knockoff+, 0 for knockoff.
+    kappa : float, default=10.0
+        Damping of Split LBI.
+    nu : float or None, default=None
+        Coupling of ``gamma`` and ``D beta``; ``None`` uses the engine's
+        default ``||D||^2 / ||X^T X / n||``.
+    n_times : int, default=200
+        Record times of the path (the resolution of the entry times).
+    t_ratio : float, default=100.0
+        Path length, as the ratio of the last to the first record time.
+    split_fraction : float, default=0.5
+        Fraction of samples in part 1 (path and signs).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the sample split and of the knockoffs.
+
+    Attributes
+    ----------
+    support_ : ndarray of bool of shape (m,)
+        Selected rows of ``D``.
+    signs_ : ndarray of shape (m,)
+        Estimated sign of ``gamma_i`` for the selected rows, 0 elsewhere.
+    W_ : ndarray of shape (m,)
+        Knockoff statistics.
+    threshold_ : float
+        Knockoff(+) threshold (``inf``: nothing selected).
+    Z_, Z_knockoff_ : ndarray of shape (m,)
+        ``1 / entry time`` of each row and of its knockoff (0: never entered).
+    s_ : ndarray of shape (m,)
+        s-values on the correlation scale.
+    nu_ : float
+        Coupling used.
+    n_features_in_ : int
+
+    See Also
+    --------
+    KnockoffSelector : knockoffs for the coefficients themselves.
+
+    Notes
+    -----
+    ``get_support()`` and ``transform`` act on features: a feature is kept
+    when it appears (nonzero entry of ``D``) in a selected row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparsestat import SplitKnockoffSelector
+    >>> rng = np.random.default_rng(0)
+    >>> n, p = 400, 24
+    >>> X = rng.standard_normal((n, p))
+    >>> beta = np.repeat([0.0, 1.0, -1.0, 0.0, 1.0, 2.0, 1.0, 0.0], 3)  # piecewise constant
+    >>> y = X @ beta + rng.standard_normal(n)
+    >>> D = np.diff(np.eye(p), axis=0)                        # first differences
+    >>> np.flatnonzero(D @ beta).tolist()                     # the true change points
+    [2, 5, 8, 11, 14, 17, 20]
+    >>> sel = SplitKnockoffSelector(fdr=0.2, D=D, random_state=0).fit(X, y)
+    >>> np.flatnonzero(sel.support_).tolist()
+    [2, 5, 8, 11, 14, 17, 20, 21]
+    >>> sel.signs_[sel.support_].tolist()
+    [1.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0, -1.0]
+    """
+
+    _parameter_constraints: dict = {
+        "fdr": [Interval(Real, 0, 1, closed="neither")],
+        "D": ["array-like", "sparse matrix", None],
+        "s_method": [StrOptions({"sdp", "equi"})],
+        "offset": [Options(Integral, {0, 1})],
+        "kappa": [Interval(Real, 0, None, closed="neither")],
+        "nu": [Interval(Real, 0, None, closed="neither"), None],
+        "n_times": [Interval(Integral, 2, None, closed="left")],
+        "t_ratio": [Interval(Real, 1, None, closed="neither")],
+        "split_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, fdr=0.1, *, D=None, s_method="sdp", offset=1, kappa=10.0, nu=None,
+                 n_times=200, t_ratio=100.0, split_fraction=0.5, random_state=None):
+        self.fdr = fdr
+        self.D = D
+        self.s_method = s_method
+        self.offset = offset
+        self.kappa = kappa
+        self.nu = nu
+        self.n_times = n_times
+        self.t_ratio = t_ratio
+        self.split_fraction = split_fraction
+        self.random_state = random_state
+
+    def _check_D(self, p):
+        if self.D is None:
+            return np.eye(p)
+        D = check_array(self.D, accept_sparse=("csr", "csc", "coo"), dtype=np.float64,
+                        input_name="D")
+        if D.shape[1] != p:
+            raise ValueError(
+                f"D must have one column per feature: X has {p} features but D has shape "
+                f"{D.shape}. Build D as (m, {p}), e.g. np.diff(np.eye({p}), axis=0) for first "
+                "differences."
+            )
+        D = D.toarray() if sp.issparse(D) else np.asarray(D)
+        empty = np.flatnonzero(~np.any(D != 0, axis=1))
+        if empty.size:
+            raise ValueError(f"D has all-zero rows (indices {empty[:10].tolist()}); drop them.")
+        return D
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Select the nonzero rows of ``D beta`` with their signs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Continuous target.
+
+        Returns
+        -------
+        self : SplitKnockoffSelector
+        """
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, ensure_min_samples=3)
+        y = np.asarray(y, dtype=float)
+        check_no_constant_columns(X)
+        if np.ptp(y) == 0:
+            raise ValueError("y is constant; no feature can be associated with it.")
+        n, p = X.shape
+        D = self._check_D(p)
+        m = D.shape[0]
+        n1 = int(round(self.split_fraction * n))
+        n2 = n - n1
+        need = p + m + 1
+        if n2 < need or n1 < 2:
+            raise ValueError(
+                f"Split knockoffs need n2 >= p + m + 1 = {need} samples in the knockoff part "
+                f"(p={p} features, m={m} rows of D) and at least 2 in the path part; with n={n} "
+                f"and split_fraction={self.split_fraction:g} the parts have n1={n1}, n2={n2}. "
+                f"Provide at least {int(np.ceil(need / (1 - self.split_fraction)))} samples, "
+                "lower split_fraction, or use fewer rows in D."
+            )
+        rs = check_random_state(self.random_state)
+        rng = np.random.default_rng(rs.randint(2 ** 31 - 1))
+        perm = rng.permutation(n)
+        part1, part2 = perm[:n1], perm[n1:]
+
+        # part 1: Split LBI path, entry times and signs of gamma
+        path = _engine.split_lbi_path(X[part1], y[part1], D, kappa=self.kappa, nu=self.nu,
+                                      n_times=self.n_times, t_ratio=self.t_ratio)
+        nu = path.nu
+        times = np.concatenate([[0.0], path.beta_path.times])
+        betas = path.beta_path.coefs
+        Dbeta = np.vstack([betas[:1] @ D.T, betas @ D.T]) / nu  # beta = beta(t0) on [0, t0]
+        F = np.vstack([np.zeros((1, m)),
+                       np.cumsum(np.diff(times)[:, None] * (Dbeta[1:] + Dbeta[:-1]) / 2, axis=0)])
+        tau, direction = entry_from_dual(times, F)
+
+        # part 2: split knockoffs and the knockoff duals along the same beta(t)
+        X2, y2 = X[part2], y[part2]
+        sqn, sqnu = np.sqrt(n2), np.sqrt(nu)
+        A_beta = np.block([[np.ones((n2, 1)) / sqn, X2 / sqn], [np.zeros((m, 1)), D / sqnu]])
+        A_gamma = np.vstack([np.zeros((n2, m)), -np.eye(m) / sqnu])
+        Ak, s = split_knockoff_direction(A_beta, A_gamma, self.s_method, rng)
+        xi = Ak[:n2].T @ y2 / sqn
+        tau_k, _ = entry_from_dual(times, F + times[:, None] * xi[None, :])
+
+        Z = np.where(np.isfinite(tau), 1.0 / tau, 0.0)
+        Zk = np.where(np.isfinite(tau_k), 1.0 / tau_k, 0.0)
+        self.W_ = Z * np.sign(Z - Zk)
+        self.threshold_ = knockoff_threshold(self.W_, self.fdr, self.offset)
+        self.support_ = self.W_ >= self.threshold_
+        self.signs_ = np.where(self.support_, direction, 0.0)
+        self.Z_, self.Z_knockoff_ = Z, Zk
+        self.s_ = s
+        self.nu_ = nu
+        self._feature_mask = np.any(D[self.support_] != 0, axis=0)
+        return self
+
+    def _get_support_mask(self):
+        check_is_fitted(self, "support_")
+        return self._feature_mask
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
