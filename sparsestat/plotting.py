@@ -122,7 +122,7 @@ class RegularizationPathDisplay:
     True
     """
 
-    def __init__(self, times, coefs, entry_times, *, feature_names=None, t_chosen=None,
+    def __init__(self, times, coefs, entry_times, feature_names=None, t_chosen=None,
                  interpolation="linear", estimator_name=None, target_names=None):
         self.times = times
         self.coefs = coefs
