@@ -141,6 +141,9 @@ def test_statistics_are_antisymmetric_under_swap(statistic):
     # lasso coefficients come from coordinate descent run to its tolerance
     np.testing.assert_allclose(W_swapped, -W, atol=1e-4 if statistic == "lcd" else 1e-10)
     assert W[0] > 0 and W[1] < 0       # the signal column wins its own comparison
+    if statistic == "lbi":             # LBI is exactly equivariant to the column order
+        W_shuffled = knockoff_statistic(X, Xk, y, statistic, rng=np.random.default_rng(0))
+        np.testing.assert_allclose(W_shuffled, W, atol=1e-10)
 
 
 def test_lbi_statistic_is_inverse_entry_time_from_the_engine():

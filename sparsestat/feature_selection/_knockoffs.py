@@ -218,7 +218,8 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         params = dict(self.statistic_params or {})
         if self.statistic == "lcd":
             params.setdefault("n_jobs", self.n_jobs)
-        self.W_ = knockoff_statistic(X_stat, Xk_stat, y, self.statistic, classes, **params)
+        self.W_ = knockoff_statistic(X_stat, Xk_stat, y, self.statistic, classes, rng=rng,
+                                     **params)
         self.threshold_ = knockoff_threshold(self.W_, self.fdr, self.offset)
         self.support_ = self.W_ >= self.threshold_
         self.s_ = s

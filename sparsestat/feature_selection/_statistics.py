@@ -37,19 +37,18 @@ def _standardize(Xaug: np.ndarray) -> np.ndarray:
 
 
 def _lcd(Xs, y, classes, *, cv=5, n_jobs=None, Cs=10, n_alphas=100):
-    p = Xs.shape[1] // 2
     if classes is None:
         coef = LassoCV(cv=cv, alphas=n_alphas, max_iter=5000, n_jobs=n_jobs).fit(Xs, y).coef_
         importance = np.abs(coef)
     else:
         targets = [y == c for c in classes] if len(classes) > 2 else [y == classes[1]]
-        importance = np.zeros(2 * p)
+        importance = np.zeros(Xs.shape[1])
         for target in targets:
             model = LogisticRegressionCV(Cs=Cs, cv=cv, l1_ratios=(1.0,), solver="liblinear",
                                          scoring="neg_log_loss", use_legacy_attributes=False,
                                          max_iter=1000, n_jobs=n_jobs)
             importance = np.maximum(importance, np.abs(model.fit(Xs, target).coef_.ravel()))
-    return importance[:p] - importance[p:]
+    return importance
 
 
 def _lsm(Xs, y, classes, *, n_alphas=200, eps=1e-2, max_iter=5000):
@@ -64,8 +63,7 @@ def _lsm(Xs, y, classes, *, n_alphas=200, eps=1e-2, max_iter=5000):
     if nonzero.ndim == 3:       # multi-task: (K, 2p, n_alphas)
         nonzero = nonzero.any(axis=0)
     entered = nonzero.any(axis=1)
-    Z = np.where(entered, alphas[np.argmax(nonzero, axis=1)], 0.0)
-    return signed_max(Z[: p2 // 2], Z[p2 // 2:])
+    return np.where(entered, alphas[np.argmax(nonzero, axis=1)], 0.0)
 
 
 def _lbi(Xs, y, classes, *, kappa=10.0, t_ratio=100.0, n_times=2, max_iter=None):
@@ -78,16 +76,16 @@ def _lbi(Xs, y, classes, *, kappa=10.0, t_ratio=100.0, n_times=2, max_iter=None)
     path = _engine.lbi_path(Xs, Y, loss=loss, kappa=kappa, t_ratio=t_ratio, n_times=n_times,
                             max_iter=max_iter)
     tau = path.entry_times.min(axis=1)
-    Z = np.where(np.isfinite(tau), 1.0 / tau, 0.0)
-    p = Xs.shape[1] // 2
-    return signed_max(Z[:p], Z[p:])
+    return np.where(np.isfinite(tau), 1.0 / tau, 0.0)
 
 
+# each returns the importance Z of the 2p columns
 _DISPATCH = {"lcd": _lcd, "lsm": _lsm, "lbi": _lbi}
 
 
 def knockoff_statistic(X: np.ndarray, Xk: np.ndarray, y: np.ndarray, statistic: str,
-                       classes=None, **params) -> np.ndarray:
+                       classes=None, rng: np.random.Generator | None = None,
+                       **params) -> np.ndarray:
     """Statistics ``W`` (length p) for features ``X`` and knockoffs ``Xk``.
 
     Parameters
@@ -98,6 +96,10 @@ def knockoff_statistic(X: np.ndarray, Xk: np.ndarray, y: np.ndarray, statistic: 
     statistic : {'lcd', 'lsm', 'lbi'}
     classes : ndarray or None
         Sorted class labels for a classification target.
+    rng : numpy Generator or None
+        When given, the ``2p`` columns are fitted in a random order, so that a
+        solver stopped at its tolerance (coordinate descent sweeps columns in
+        order) favours neither the features nor the knockoffs.
     **params :
         Options of the statistic: ``cv``, ``Cs``, ``n_alphas``, ``n_jobs`` (lcd);
         ``n_alphas``, ``eps`` (lsm); ``kappa``, ``t_ratio``, ``n_times``,
@@ -106,4 +108,10 @@ def knockoff_statistic(X: np.ndarray, Xk: np.ndarray, y: np.ndarray, statistic: 
     if statistic not in _DISPATCH:
         raise ValueError(f"statistic must be one of {STATISTICS}; got {statistic!r}.")
     Xs = _standardize(np.hstack([X, Xk]))
-    return _DISPATCH[statistic](Xs, y, classes, **params)
+    order = np.arange(Xs.shape[1]) if rng is None else rng.permutation(Xs.shape[1])
+    Z = np.empty(Xs.shape[1])
+    Z[order] = _DISPATCH[statistic](np.asfortranarray(Xs[:, order]), y, classes, **params)
+    p = X.shape[1]
+    if statistic == "lcd":
+        return Z[:p] - Z[p:]
+    return signed_max(Z[:p], Z[p:])
