@@ -199,7 +199,9 @@ class RegularizationPathDisplay:
             idx = np.flatnonzero(entered)
             coefs = np.asarray(path.coefs_of(idx), dtype=float)
             entry_times = entry_times[idx]
-            names = [names[i] for i in idx] if names is not None else [f"x{i}" for i in idx]
+            # a path stored sparsely has one coefficient per sample (e.g. mean shifts)
+            names = [names[i] for i in idx] if names is not None else \
+                [f"sample {i}" for i in idx]
         else:
             coefs = np.asarray(path.coefs, dtype=float)
         all_target_names = target_names
@@ -278,9 +280,10 @@ class RegularizationPathDisplay:
                 raise ValueError(f"t_chosen must be a float, None or 'auto'; got {t_chosen!r}.")
             t_chosen = (float(path_estimator.t_) if hasattr(path_estimator, "cv_scores_")
                         else None)
-        if feature_names is None:
-            feature_names = default_names
         entry = np.asarray(path.entry_times)
+        if feature_names is None and default_names is not None \
+                and len(default_names) == entry.shape[0]:
+            feature_names = default_names  # only when the path's coefficients are the features
         target_names = None
         if entry.ndim > 1 and entry.shape[1] > 1:
             target_names = _target_names_of(path_estimator, entry.shape[1])
@@ -507,6 +510,8 @@ def _check_feature_names(feature_names, n_coefs: int):
 def _select_target(coefs, entry_times, target, target_names):
     """Keep one target column, squeeze a single one, or keep them all."""
     if coefs.ndim == 2:
+        if entry_times.ndim == 2 and entry_times.shape[1] == 1:  # a squeezed single target
+            entry_times = entry_times[:, 0]
         if target not in (None, 0):
             raise ValueError(f"The path has a single target; got target={target!r}.")
         return coefs, entry_times, None

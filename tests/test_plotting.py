@@ -161,6 +161,8 @@ def test_from_path_on_a_sparsely_stored_path_draws_entered_coefficients():
     assert disp.lines_.shape == (2,)
     np.testing.assert_array_equal(disp.lines_[1].get_ydata(), dense[:, 3])
     assert [t.get_text() for t in disp.texts_] == ["d", "a"]
+    default = RegularizationPathDisplay.from_path(path)
+    assert [t.get_text() for t in default.texts_] == ["sample 3", "sample 0"]
 
 
 def test_unrecorded_entry_times_are_read_from_the_coefficients():
