@@ -24,28 +24,31 @@ __all__ = ["lbi_lasso_", "lbi_group_"]
 @njit(cache=True, nogil=True)
 def lbi_lasso_(w, v, entry, kappa, c_v, c_w, step):  # pragma: no cover - compiled
     """Elementwise (lasso) coupling, V update and entry record, in place."""
+    one = np.ones(1, dtype=v.dtype)[0]  # float32 arrays stay in float32 (vectorized)
     for i in range(w.shape[0]):
         vi = v[i]
         # branch-free so that the loop vectorizes: shrink(v) = v - clip(v, -1, 1)
-        gap = kappa * (vi - min(max(vi, -1.0), 1.0)) - w[i]
+        gap = kappa * (vi - min(max(vi, -one), one)) - w[i]
         vi = vi - c_v * gap
         v[i] = vi
         w[i] = w[i] + c_w * gap
         e = entry[i]
-        entry[i] = min(e, step) if abs(vi) > 1.0 else e
+        entry[i] = min(e, step) if abs(vi) > one else e
 
 
 @njit(cache=True, nogil=True)
 def lbi_group_(w, v, entry, kappa, c_v, c_w, step):  # pragma: no cover - compiled
     """Group (per row) coupling, V update and entry record, in place; w, v are 2-D."""
     n_rows, n_cols = w.shape
+    zero = np.zeros(1, dtype=v.dtype)[0]  # float32 arrays stay in float32
+    one = zero + 1
     for r in range(n_rows):
-        sq = 0.0
+        sq = zero
         for j in range(n_cols):
             sq += v[r, j] * v[r, j]
         norm = np.sqrt(sq)
-        scale = kappa * (1.0 - 1.0 / norm) if norm > 1.0 else 0.0
-        sq_new = 0.0
+        scale = kappa * (one - one / norm) if norm > one else zero
+        sq_new = zero
         for j in range(n_cols):
             vj = v[r, j]
             gap = scale * vj - w[r, j]
@@ -53,5 +56,5 @@ def lbi_group_(w, v, entry, kappa, c_v, c_w, step):  # pragma: no cover - compil
             v[r, j] = vj
             w[r, j] = w[r, j] + c_w * gap
             sq_new += vj * vj
-        if sq_new > 1.0 and entry[r] > step:
+        if sq_new > one and entry[r] > step:
             entry[r] = step

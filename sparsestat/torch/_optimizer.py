@@ -248,110 +248,118 @@ class DessiLBI(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+
+        # One bucket per (SGD hyper-parameters, device, dtype), across parameter
+        # groups, so the gradient part runs as few foreach kernels as torch's SGD.
+        buckets: dict[tuple, tuple[list, list, list, list]] = {}
         for index, group in enumerate(self.param_groups):
-            self._step_group(group, index)
+            sgd_key = (group["lr"] * group["kappa"], group["momentum"], group["dampening"],
+                       group["weight_decay"], group["nesterov"])
+            default_penalty = group["penalty"]
+            for j, p in enumerate(group["params"]):
+                grad = p.grad
+                if grad is None:
+                    continue
+                if grad.is_sparse:
+                    name = list(self._named(group, index))[j][0]
+                    raise RuntimeError(
+                        f"DessiLBI does not support sparse gradients (parameter {name}); "
+                        f"use dense gradients, e.g. nn.Embedding(..., sparse=False)"
+                    )
+                state = self.state[p]
+                key = (sgd_key, p.device, p.dtype)
+                b = buckets.get(key)
+                if b is None:
+                    b = buckets[key] = ([], [], [], [])
+                b[0].append(p)
+                b[1].append(grad)
+                b[2].append(state.get("momentum_buffer"))
+                penalty = _resolve_penalty(default_penalty, p)
+                if penalty is not None:
+                    if "V" not in state:
+                        state["step"] = torch.zeros((), dtype=torch.int64)
+                        state["V"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                        shape = p.shape if penalty == "lasso" else p.shape[:1]
+                        state["entry_step"] = torch.full(shape, _INF, dtype=torch.float32, device=p.device)
+                    b[3].append((p, state, penalty, group))
+
+        for (sgd_key, _, _), (params, grads, bufs, lbi) in buckets.items():
+            self._step_bucket(params, grads, bufs, lbi, *sgd_key)
         return loss
 
-    def _step_group(self, group: dict[str, Any], index: int) -> None:
-        lr, kappa, mu = group["lr"], group["kappa"], group["mu"]
-        momentum, dampening = group["momentum"], group["dampening"]
-        weight_decay, nesterov = group["weight_decay"], group["nesterov"]
-        lr_kappa = lr * kappa
-
-        # bucket by (device, dtype) so the foreach kernels see uniform lists
-        buckets: dict[tuple, dict[str, list]] = {}
-        for name, p in self._named(group, index):
-            if p.grad is None:
-                continue
-            if p.grad.is_sparse:
-                raise RuntimeError(
-                    f"DessiLBI does not support sparse gradients (parameter {name}); "
-                    f"use dense gradients, e.g. nn.Embedding(..., sparse=False)"
-                )
-            penalty = _resolve_penalty(group["penalty"], p)
-            state = self.state[p]
-            b = buckets.setdefault(
-                (p.device, p.dtype),
-                {"params": [], "grads": [], "bufs": [], "lbi": []},
-            )
-            b["params"].append(p)
-            b["grads"].append(p.grad)
-            b["bufs"].append(state.get("momentum_buffer"))
-            if penalty is not None:
-                if "V" not in state:
-                    state["step"] = torch.zeros((), dtype=torch.int64)
-                    state["V"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    shape = p.shape if penalty == "lasso" else p.shape[:1]
-                    state["entry_step"] = torch.full(shape, _INF, dtype=torch.float32, device=p.device)
-                b["lbi"].append((p, state, penalty))
-
-        for b in buckets.values():
-            params, grads = b["params"], b["grads"]
-            if weight_decay != 0:
-                grads = torch._foreach_add(grads, params, alpha=weight_decay)
-            if momentum != 0:
-                bufs = b["bufs"]
-                if any(buf is None for buf in bufs):
-                    for i, p in enumerate(params):
-                        if bufs[i] is None:
-                            bufs[i] = grads[i].detach().clone()
-                            self.state[p]["momentum_buffer"] = bufs[i]
-                        else:
-                            bufs[i].mul_(momentum).add_(grads[i], alpha=1 - dampening)
-                else:
-                    torch._foreach_mul_(bufs, momentum)
-                    torch._foreach_add_(bufs, grads, alpha=1 - dampening)
-                if nesterov:
-                    grads = torch._foreach_add(grads, bufs, alpha=momentum)
-                else:
-                    grads = bufs
-
-            lbi = b["lbi"]
-            if lbi:
-                steps = [s["step"] for _, s, _ in lbi]
-                torch._foreach_add_(steps, 1)
-            if not lbi or mu == _INF:  # mu = inf: exactly SGD at lr * kappa
-                torch._foreach_add_(params, grads, alpha=-lr_kappa)
-                continue
-            c_v, c_w = lr / mu, lr_kappa / mu
-            plain = []
-            for p, state, penalty in lbi:
-                if self._fusable(p, state, group):
-                    # coupling, V and entry in one pass, with W before its gradient step
-                    kernel = lbi_lasso_ if penalty == "lasso" else lbi_group_
-                    rows = p.shape[0] if penalty == "group" else -1
-                    w2, v2 = p.detach(), state["V"]
-                    if penalty == "group":
-                        w2, v2 = w2.view(rows, -1), v2.view(rows, -1)
+    def _step_bucket(self, params, grads, bufs, lbi, lr_kappa, momentum, dampening, weight_decay, nesterov):
+        """SGD part with torch's foreach kernels, then the Split LBI coupling."""
+        if weight_decay != 0:
+            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        if momentum != 0:
+            if any(buf is None for buf in bufs):
+                for i, p in enumerate(params):
+                    if bufs[i] is None:
+                        bufs[i] = grads[i].detach().clone()
+                        self.state[p]["momentum_buffer"] = bufs[i]
                     else:
-                        w2, v2 = w2.view(-1), v2.view(-1)
-                    cast = _NP_FLOAT[p.dtype]  # arithmetic in the parameter's precision
-                    kernel(w2.numpy(), v2.numpy(), state["entry_step"].view(-1).numpy(),
-                           cast(kappa), cast(c_v), cast(c_w), np.float32(state["step"].item()))
-                else:
-                    plain.append((p, state, penalty))
-            if plain:
-                w_lbi = [p for p, _, _ in plain]
-                v_lbi = [s["V"] for _, s, _ in plain]
-                # Gamma - W with W, Gamma before the step
-                gap = [self._gamma_from(v, pen, kappa) for v, (_, _, pen) in zip(v_lbi, plain)]
-                torch._foreach_sub_(gap, w_lbi)
-                torch._foreach_add_(v_lbi, gap, alpha=-c_v)
-                torch._foreach_add_(params, grads, alpha=-lr_kappa)
-                torch._foreach_add_(w_lbi, gap, alpha=c_w)
-                for _, state, penalty in plain:
-                    self._record_entry(state, penalty)
+                        bufs[i].mul_(momentum).add_(grads[i], alpha=1 - dampening)
             else:
-                torch._foreach_add_(params, grads, alpha=-lr_kappa)
+                torch._foreach_mul_(bufs, momentum)
+                torch._foreach_add_(bufs, grads, alpha=1 - dampening)
+            if nesterov:
+                grads = torch._foreach_add(grads, bufs, alpha=momentum)
+            else:
+                grads = bufs
+
+        if lbi:
+            torch._foreach_add_([s["step"] for _, s, _, _ in lbi], 1)
+        # torch-kernel coupling, bucketed by coefficients: (kappa, c_v, c_w) -> items
+        plain: dict[tuple, list] = {}
+        for p, state, penalty, group in lbi:
+            mu = group["mu"]
+            if mu == _INF:  # no coupling: exactly SGD at lr * kappa
+                continue
+            kappa, lr = group["kappa"], group["lr"]
+            c_v, c_w = lr / mu, lr * kappa / mu
+            if group["jit"] is not False and self._fusable(p, state):
+                # coupling, V and entry in one pass, with W before its gradient step
+                w_np, v_np, e_np = self._numpy_views(p, state, penalty)
+                cast = _NP_FLOAT[p.dtype]  # arithmetic in the parameter's precision
+                kernel = lbi_group_ if penalty == "group" else lbi_lasso_
+                kernel(w_np, v_np, e_np, cast(kappa), cast(c_v), cast(c_w),
+                       np.float32(state["step"].item()))
+            else:
+                plain.setdefault((kappa, c_v, c_w), []).append((p, state, penalty))
+
+        gaps = []
+        for (kappa, c_v, _), items in plain.items():
+            w_lbi = [p for p, _, _ in items]
+            v_lbi = [s["V"] for _, s, _ in items]
+            # Gamma - W with W, Gamma before the step
+            gap = [self._gamma_from(v, pen, kappa) for v, (_, _, pen) in zip(v_lbi, items)]
+            torch._foreach_sub_(gap, w_lbi)
+            torch._foreach_add_(v_lbi, gap, alpha=-c_v)
+            gaps.append(gap)
+        torch._foreach_add_(params, grads, alpha=-lr_kappa)
+        for ((_, _, c_w), items), gap in zip(plain.items(), gaps):
+            torch._foreach_add_([p for p, _, _ in items], gap, alpha=c_w)
+            for _, state, penalty in items:
+                self._record_entry(state, penalty)
+
+    def _numpy_views(self, p: torch.Tensor, state: dict[str, torch.Tensor], penalty: str) -> tuple:
+        """Zero-copy numpy views of W, V and the entry record, cached while the tensors stay the same."""
+        cache = self.__dict__.setdefault("_np_views", {})
+        key = (id(p), p.data_ptr(), id(state["V"]), id(state["entry_step"]))
+        views = cache.get(id(p))
+        if views is None or views[0] != key:
+            rows = p.shape[0] if penalty == "group" else None
+            w, v = p.detach(), state["V"]
+            w, v = (w.view(rows, -1), v.view(rows, -1)) if rows else (w.view(-1), v.view(-1))
+            views = cache[id(p)] = (key, w.numpy(), v.numpy(), state["entry_step"].view(-1).numpy())
+        return views[1:]
 
     @staticmethod
-    def _fusable(p: torch.Tensor, state: dict[str, torch.Tensor], group: dict[str, Any]) -> bool:
+    def _fusable(p: torch.Tensor, state: dict[str, torch.Tensor]) -> bool:
         """Whether the numba kernel can update ``p`` in place (CPU, float32/64, contiguous)."""
-        if group.get("jit") is False:
-            return False
         return (
             p.device.type == "cpu"
-            and p.dtype in (torch.float32, torch.float64)
+            and p.dtype in _NP_FLOAT
             and p.is_contiguous()
             and state["V"].is_contiguous()
             and p.numel() > 0
@@ -398,6 +406,7 @@ class DessiLBI(Optimizer):
             As returned by :meth:`state_dict` (possibly through ``torch.save``).
         """
         entries = {k: s["entry_step"] for k, s in state_dict["state"].items() if "entry_step" in s}
+        self.__dict__.pop("_np_views", None)
         super().load_state_dict(state_dict)
         # the base class casts floating state to the parameter's dtype; the entry
         # record stays float32 (exact step counts) whatever the parameter dtype
