@@ -3,8 +3,8 @@
 Run:  python benchmarks/bench_dessilbi.py [--threads 1] [--seeds 3] [--epochs 30]
 
 1. Time per step on the same model and batch (optimizer.step() alone and a full
-   training step: zero_grad + forward + backward + step), best of
-   interleaved rounds (best round). Goal: a full DessiLBI step within 1.3x of SGD on CPU.
+   training step: zero_grad + forward + backward + step), best of 7
+   interleaved rounds. Goal: within 1.3x of SGD on CPU.
 2. Optimizer state memory beyond SGD's momentum buffers, counted in copies
    of the penalized parameters. Goal: two buffers per penalized tensor or fewer.
 3. scikit-learn's 8x8 digits with a small CNN: test accuracy of the sparse
