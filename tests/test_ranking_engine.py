@@ -69,7 +69,8 @@ def test_gamma_path_equals_lbi_with_a_dense_cycle_projection():
     ys = y / s
     g0 = wn * (P @ ys)
     t0 = m / np.abs(g0).max()
-    alpha = m / (kappa * wn.max())
+    alpha = path.info["alpha"]
+    assert kappa * alpha * wn.max() / m <= 1.0 + 1e-12  # stable: kappa alpha ||H|| <= 1
     grid = path.times * s
     coefs, entry = _reference_lbi(lambda g: -(wn * (P @ (ys - g))) / m, g0 / np.abs(g0).max(),
                                   t0, alpha, kappa, grid)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import cg, splu
 
@@ -38,6 +39,32 @@ def node_divergence(v, left, right, n_nodes: int) -> np.ndarray:
     """``C^T v``: net flow of the edge values ``v`` into every node."""
     return (np.bincount(left, weights=v, minlength=n_nodes)
             - np.bincount(right, weights=v, minlength=n_nodes))
+
+
+@njit(cache=True)
+def sparse_divergence(v, w, left, right, n_nodes):
+    """``C^T (w * v)`` for edge values ``v`` that are mostly zero; returns it and ``nnz(v)``."""
+    out = np.zeros(n_nodes)
+    nnz = 0
+    for k in range(v.shape[0]):
+        if v[k] != 0.0:
+            f = w[k] * v[k]
+            out[left[k]] += f
+            out[right[k]] -= f
+            nnz += 1
+    return out, nnz
+
+
+@njit(cache=True)
+def cycle_gradient(r0, v, theta, w, scale, left, right, inv_m, out):
+    """Gradient of the cycle-space loss for the edge variable ``u`` with ``gamma = scale * u``.
+
+    ``v`` is ``gamma``, ``theta`` the potential fitted to it: the residual is
+    ``r = r0 - (v - C theta)`` and ``out = -scale * w * r * inv_m``.
+    """
+    for k in range(r0.shape[0]):
+        r = r0[k] - v[k] + theta[left[k]] - theta[right[k]]
+        out[k] = -scale[k] * w[k] * r * inv_m
 
 
 def laplacian(left, right, weight, n_nodes: int) -> sp.csr_matrix:

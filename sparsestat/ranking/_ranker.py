@@ -24,10 +24,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
 from sparsestat.path import RegularizationPath
-from sparsestat.ranking._graph import LaplacianSolver, components, node_divergence
+from sparsestat.ranking._graph import (LaplacianSolver, components, cycle_gradient, node_divergence,
+                                       sparse_divergence)
 
 # weight given to flagged comparisons in the refit when dropping them would split the graph
 _BRIDGE_WEIGHT = 1e-6
+# fewest LBI steps from t0 to t_ratio * t0
+_MIN_STEPS = 256
 
 
 def _encode_pairs(X, name="X"):
@@ -250,7 +253,8 @@ class RobustPairwiseRanker(BaseEstimator):
         self.component_ = labels
         self._left, self._right = left, right
 
-        fitter = _ScoreFitter(left, right, w, n, Phi, self.solver)
+        # the path's solves need less accuracy than the final refit (CG only)
+        fitter = _ScoreFitter(left, right, w, n, Phi, self.solver, tol=1e-8)
         r_y = fitter.residual(yv)
         scale = _symmetric_scale(np.sqrt(w) * r_y)
         if scale <= 0:
@@ -384,16 +388,23 @@ class RobustPairwiseRanker(BaseEstimator):
             g0 = w * r_s * unscale
             norm0 = float(np.sqrt(np.max(np.bincount(gid, weights=g0 ** 2))))
         t0 = m / norm0
-        alpha = m / (self.kappa * float(np.max(w)))
+        # the Hessian D P^T W P D / m is bounded by D W D / m (P is a W-orthogonal projection)
+        alpha = m / (self.kappa * float(np.max(w * unscale ** 2)))
+        # at least _MIN_STEPS steps along the path, so that entries are resolved in time
+        alpha = min(alpha, t0 * (self.t_ratio - 1.0) / _MIN_STEPS)
+
+        left, right = fitter.left, fitter.right
+        gam = np.empty(m)
+        out = np.empty((m, 1))
+        n_nodes = fitter.n
+        zero_theta = np.zeros(n_nodes)
 
         def gradient(B):
-            gam = B[:, 0] * unscale
-            act = np.flatnonzero(gam)
-            if act.size == 0:
-                r = r_s
-            else:
-                r = r_s - fitter.residual_sparse(gam, act)
-            return (-(w * r * unscale) / m)[:, None]
+            np.multiply(B[:, 0], unscale, out=gam)
+            b, nnz = sparse_divergence(gam, w, left, right, n_nodes)
+            theta = fitter.potential(b) if nnz else zero_theta
+            cycle_gradient(r_s, gam, theta, w, unscale, left, right, 1.0 / m, out[:, 0])
+            return out
 
         grid = _engine.time_grid(t0, self.n_times, self.t_ratio)
         path = _engine.lbi_path_operator(gradient, (g0 / norm0)[:, None], t0, kappa=self.kappa,
@@ -580,12 +591,12 @@ class _ScoreFitter:
     features ``theta = Phi beta`` (a small dense solve with ``Phi^T L Phi``).
     """
 
-    def __init__(self, left, right, w, n, Phi, method):
+    def __init__(self, left, right, w, n, Phi, method, tol=1e-10):
         self.left, self.right, self.w, self.n = left, right, w, n
         self.Phi = Phi
         self.beta = None
         if Phi is None:
-            self.solver = LaplacianSolver(left, right, w, n, method=method)
+            self.solver = LaplacianSolver(left, right, w, n, method=method, tol=tol)
             self.method = self.solver.method
         else:
             self.solver = None
@@ -597,6 +608,10 @@ class _ScoreFitter:
             cut = max(float(vals[-1]), 0.0) * 1e-10 * A.shape[0]
             inv = np.where(vals > cut, 1.0 / np.where(vals > cut, vals, 1.0), 0.0)
             self._Ainv = (vecs * inv) @ vecs.T
+
+    def potential(self, b):
+        """Potentials ``theta`` with ``C^T W C theta = b`` (``theta = Phi beta`` with features)."""
+        return self._potential(b)
 
     def _potential(self, b):
         if self.Phi is None:
@@ -615,12 +630,6 @@ class _ScoreFitter:
         theta = self.fit(v)
         return v - (theta[self.left] - theta[self.right])
 
-    def residual_sparse(self, v, support) -> np.ndarray:
-        """:meth:`residual` for ``v`` that is zero outside ``support``."""
-        b = node_divergence(self.w[support] * v[support], self.left[support],
-                            self.right[support], self.n)
-        theta = self._potential(b)
-        return v - (theta[self.left] - theta[self.right])
 
 
 def _symmetric_scale(r) -> float:
