@@ -36,6 +36,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--outcome", help="column of the outcome: +1 first preferred, -1 second, or a "
                    "real margin (default: the first item always won)")
     p.add_argument("--weight", help="column of nonnegative weights (vote counts)")
+    p.add_argument("--annotator", help="column of annotator ids: flag whole annotators "
+                   "(group-sparse outlier path) instead of single comparisons")
     p.add_argument("--output", help="write the ranking (rank,item,score) to this CSV file")
     p.add_argument("--contamination", type=_contamination, default="auto",
                    help="'auto' (default) or the fraction of comparisons to flag")
@@ -86,13 +88,15 @@ def run(args: argparse.Namespace) -> int:
         _column(header, rows, args.outcome, args.data), args.outcome, args.data)
     w = None if args.weight is None else _numbers(
         _column(header, rows, args.weight, args.data), args.weight, args.data)
+    ann = None if args.annotator is None else np.array(
+        _column(header, rows, args.annotator, args.data), dtype=str)
     pairs = np.column_stack([np.array(left, dtype=object), np.array(right, dtype=object)])
     pairs = pairs.astype(str)
     ranker = RobustPairwiseRanker(
         contamination=args.contamination,
         on_disconnected="per_component" if args.per_component else "raise")
     try:
-        ranker.fit(pairs, y, sample_weight=w)
+        ranker.fit(pairs, y, sample_weight=w, annotators=ann)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
 
@@ -106,6 +110,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r:4d}  {ranker.scores_[i]:+9.4f}  {ranker.items_[i]}")
     if n > args.show:
         print(f"  ... ({n - args.show} more)")
+    if ann is not None:
+        bad = ranker.annotator_outliers_
+        print(f"flagged annotators ({len(bad)} of {len(ranker.annotators_)}): "
+              + (", ".join(map(str, bad[: args.show])) or "none")
+              + (" ..." if len(bad) > args.show else ""))
     flagged = np.flatnonzero(ranker.outliers_)
     if flagged.size:
         print("flagged comparisons (row, left, right, outcome, outlier size):")
