@@ -18,6 +18,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.stats import norm
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -76,7 +77,9 @@ class RobustPairwiseRanker(BaseEstimator):
     threshold : float, default=3.0
         Cut-off on ``|residual| * sqrt(weight) / sigma`` used by
         ``contamination='auto'``; ``sigma`` is the normalized median absolute
-        deviation of the clean residuals.
+        deviation of the clean residuals (corrected for the average leverage).
+        With ``annotators``: the least cut-off on an annotator's z-score (see
+        ``fit``).
     kappa : float, default=10.0
         LBI damping; larger is closer to the exact inverse scale space path and
         costs proportionally more iterations.
@@ -205,7 +208,10 @@ class RobustPairwiseRanker(BaseEstimator):
             Who made each comparison. Given, the outlier term is grouped by annotator (a
             group-sparse path: an annotator enters with all of their comparisons, the group
             scaled by the square root of its size), and whole annotators are flagged;
-            a float ``contamination`` is then the fraction of annotators.
+            a float ``contamination`` is then the fraction of annotators. With
+            ``contamination='auto'`` an annotator is flagged when the residual energy of their
+            comparisons exceeds its expectation by more than
+            ``max(threshold, z_{1 - 0.05 / n_annotators})`` standard errors (skewness-corrected).
 
         Returns
         -------
@@ -460,12 +466,15 @@ class RobustPairwiseRanker(BaseEstimator):
 
         An annotator's residual energy ``sum w r^2`` over their ``p`` comparisons is compared
         with ``p`` times the mean energy of a clean comparison, in units of its standard
-        error ``sqrt(p * var)`` (moments of the clean comparisons' ``w r^2``).
+        error ``sqrt(p * var)`` (moments of the clean comparisons' ``w r^2``). The cut-off
+        is ``max(threshold, z_{1 - 0.05 / G})`` corrected for the skewness of the energies.
         """
         if self.contamination != "auto":
             k = min(int(round(self.contamination * G)), G)
             return np.sort(order[:k])
         sizes = np.bincount(gid, weights=(w > 0).astype(float), minlength=G)
+        # one-sided, family-wise 5% over the G annotators, and never below threshold
+        cut0 = max(float(self.threshold), float(norm.isf(0.05 / G)))
         k, seen = 0, set()
         for _ in range(50):
             bad = np.isin(gid, order[:k])
@@ -479,8 +488,12 @@ class RobustPairwiseRanker(BaseEstimator):
                 k_new = 0
             else:
                 energy = np.bincount(gid, weights=e, minlength=G)
-                z = (energy - sizes * mu) / np.sqrt(np.maximum(sizes, 1.0) * var)
-                k_new = int(np.count_nonzero(z > self.threshold))
+                p = np.maximum(sizes, 1.0)
+                z = (energy - p * mu) / np.sqrt(p * var)
+                # Cornish-Fisher: the sum of p skewed terms has skewness skew / sqrt(p)
+                skew = float(np.mean((e[clean] - mu) ** 3)) / var ** 1.5
+                cut = cut0 + (cut0 ** 2 - 1.0) * skew / (6.0 * np.sqrt(p))
+                k_new = int(np.count_nonzero(z > cut))
             if k_new == k or k_new in seen:
                 k = k_new
                 break
