@@ -1,0 +1,111 @@
+"""Path solvers side by side: sparsestat LBI / ISS against scikit-learn's
+lasso_path (100 alphas, eps=1e-3) and lars_path.
+
+For each problem: wall time for a 100-point path, the best l2 estimation error
+along the path, support-recovery AUC of the entry order, and the peak memory
+the call allocates (tracemalloc). Run: ``python benchmarks/bench_paths.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tracemalloc
+
+import numpy as np
+from sklearn.linear_model import lars_path, lasso_path
+from sklearn.metrics import roc_auc_score
+
+from sparsestat import _engine
+
+
+def make_problem(n, p, k, seed=0, snr=5.0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    beta = np.zeros(p)
+    support = rng.choice(p, k, replace=False)
+    beta[support] = rng.choice([-1, 1], k) * rng.uniform(1.0, 3.0, k)
+    signal = X @ beta
+    y = signal + rng.standard_normal(n) * np.std(signal) / np.sqrt(snr)
+    return X, y, beta
+
+
+def standardize(X, y):
+    Xc = X - X.mean(0)
+    Xs = Xc / Xc.std(0)
+    return Xs, y - y.mean()
+
+
+def measure(fn):
+    tracemalloc.start()
+    start = time.perf_counter()
+    out = fn()
+    elapsed = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return out, elapsed, peak
+
+
+def entry_scores_from_coefs(coefs, times):
+    """Score = 1 / first time a coefficient is nonzero (0 if never)."""
+    nz = coefs != 0
+    first = np.where(nz.any(axis=0), np.argmax(nz, axis=0), -1)
+    return np.where(first >= 0, 1.0 / times[np.maximum(first, 0)], 0.0)
+
+
+def run(n, p, k, seed=0):
+    X, y, beta = make_problem(n, p, k, seed)
+    Xs, yc = standardize(X, y)
+    scale = (X - X.mean(0)).std(0)
+    truth = beta != 0
+    rows = []
+
+    def best_err(coefs_std):  # coefs (n_times, p) on the standardized scale
+        return float(np.min(np.linalg.norm(coefs_std / scale - beta, axis=1)))
+
+    (alphas, coefs, _), t, mem = measure(lambda: lasso_path(Xs, yc, n_alphas=100, eps=1e-3))
+    rows.append(("lasso_path", t, best_err(coefs.T), roc_auc_score(
+        truth, entry_scores_from_coefs(coefs.T, 1 / alphas)), mem))
+    (alphas_l, _, coefs_l), t, mem = measure(lambda: lars_path(Xs, yc, method="lasso"))
+    rows.append(("lars_path", t, best_err(coefs_l.T), roc_auc_score(
+        truth, entry_scores_from_coefs(coefs_l.T, 1 / np.maximum(alphas_l, 1e-300))), mem))
+    for kappa in (10.0, 100.0):
+        path, t, mem = measure(lambda: _engine.lbi_path(X, y[:, None], kappa=kappa,
+                                                        n_times=100, t_ratio=1000.0))
+        score = 1 / path.entry_times[:, 0]
+        rows.append((f"LBI kappa={kappa:g}", t, best_err(path.coefs[..., 0] * scale),
+                     roc_auc_score(truth, score), mem))
+    path, t, mem = measure(lambda: _engine.iss_path(X, y[:, None], n_times=100, t_ratio=1000.0))
+    rows.append(("ISS", t, best_err(path.coefs[..., 0] * scale),
+                 roc_auc_score(truth, 1 / path.entry_times[:, 0]), mem))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller problems")
+    args = parser.parse_args()
+    problems = [(500, 5000, 20), (20000, 200, 20)]
+    if args.quick:
+        problems = [(200, 1000, 10), (5000, 100, 10)]
+    # first-call compile cost (numba caches to disk; a fresh install pays it once)
+    X, y, _ = make_problem(50, 10, 3)
+    start = time.perf_counter()
+    _engine.lbi_path(X, y[:, None])
+    _engine.iss_path(X, y[:, None])
+    print(f"warm-up (compile or load cached kernels): {time.perf_counter() - start:.2f} s\n")
+    for n, p, k in problems:
+        X_bytes = n * p * 8
+        print(f"n={n}, p={p}, {k} true features (X is {X_bytes / 2**20:.1f} MiB)")
+        rows = run(n, p, k)
+        ref = {r[0]: r[1] for r in rows}
+        print(f"{'method':<16}{'time s':>9}{'vs lasso':>10}{'vs lars':>9}{'best l2 err':>13}"
+              f"{'AUC':>7}{'peak MiB':>10}")
+        for name, t, err, auc, mem in rows:
+            print(f"{name:<16}{t:>9.3f}{t / ref['lasso_path']:>10.2f}{t / ref['lars_path']:>9.2f}"
+                  f"{err:>13.4f}{auc:>7.3f}{mem / 2**20:>10.1f}")
+        print()
+
+
+if __name__ == "__main__":
+    main()
