@@ -11,6 +11,7 @@ Run:  python benchmarks/bench_dessilbi.py [--threads 1] [--seeds 3] [--epochs 30
    network W* = W * 1[Gamma != 0] and the share of penalized weights outside the
    support, against dense SGD and magnitude pruning of the SGD network at the
    same per-layer sparsity (without and with masked fine-tuning).
+4. The same CNN for a range of mu (the path's clock) around propose_mu's choice.
 """
 
 from __future__ import annotations
@@ -186,6 +187,23 @@ def digits_runs(seed, epochs, batch, lr, kappa, sgd_lr, ft_lr, finetune_epochs):
     return out, mu, ratios, n_small, n_dense
 
 
+def mu_sweep(seed, epochs, batch, lr, kappa):
+    """W and W* accuracy and sparsity for mu from propose_mu at several fractions, and mu = 100."""
+    Xtr, ytr, Xte, yte = digits_split(seed)
+    n_steps = epochs * int(np.ceil(len(Xtr) / batch))
+    rows = []
+    for fraction in (0.025, 0.05, 0.1, 0.2, 0.5, None):
+        mu = 100.0 if fraction is None else propose_mu(n_steps, lr, kappa, fraction=fraction)
+        model = digits_cnn(seed)
+        opt = DessiLBI(lbi_param_groups(model), lr=lr, kappa=kappa, mu=mu, momentum=0.9)
+        train(model, opt, Xtr, ytr, epochs, batch, seed)
+        acc_w = accuracy(model, Xte, yte)
+        with opt.sparse_weights():
+            acc_s = accuracy(model, Xte, yte)
+        rows.append((fraction, mu, mu / (lr * kappa), acc_w, acc_s, 1 - opt.support_ratio()["overall"]))
+    return n_steps, rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads for every measurement")
@@ -249,6 +267,14 @@ def main(argv=None):
         pr = np.mean([p for _, p, _ in rows[k]])
         tt = np.mean([t for _, _, t in rows[k]])
         print(f"| {k} | {np.mean(accs):.4f} | {min(accs):.4f} | {pr:.1%} | {tt:.2f} |")
+
+    n_steps, rows = mu_sweep(0, args.epochs, args.batch, args.lr, args.kappa)
+    print(f"\n## Choosing mu: digits CNN, {n_steps} steps, lr {args.lr}, kappa {args.kappa}, seed 0\n")
+    print("| mu | from | clock mu/(lr*kappa) in steps | acc W | acc W* | penalized weights pruned |")
+    print("|---|---|---|---|---|---|")
+    for fraction, mu, clock, acc_w, acc_s, pruned in rows:
+        src = "default" if fraction is None else f"propose_mu(fraction={fraction})"
+        print(f"| {mu:g} | {src} | {clock:g} | {acc_w:.4f} | {acc_s:.4f} | {pruned:.1%} |")
 
 
 if __name__ == "__main__":
