@@ -79,3 +79,29 @@ def test_gamma_path_equals_lbi_with_a_dense_cycle_projection():
     finite = np.isfinite(entry)
     np.testing.assert_array_equal(np.isfinite(path.entry_times), finite)
     np.testing.assert_allclose(path.entry_times[finite] * s, entry[finite], rtol=1e-8)
+
+
+def test_graph_operators_against_dense_matrices():
+    from sparsestat.ranking._graph import (LaplacianSolver, incidence_matrix, laplacian,
+                                           node_divergence)
+
+    rng = np.random.default_rng(3)
+    n = 12
+    left = np.concatenate([rng.integers(0, 6, 40), rng.integers(6, 12, 40)])
+    right = np.concatenate([(left[:40] + rng.integers(1, 6, 40)) % 6,
+                            6 + (left[40:] - 6 + rng.integers(1, 6, 40)) % 6])
+    w = rng.uniform(0.2, 2.0, 80)
+    C = np.zeros((80, n))
+    C[np.arange(80), left] += 1.0
+    C[np.arange(80), right] -= 1.0
+    np.testing.assert_array_equal(incidence_matrix(left, right, n).toarray(), C)
+    L = C.T @ np.diag(w) @ C
+    np.testing.assert_allclose(laplacian(left, right, w, n).toarray(), L, atol=1e-12)
+    v = rng.standard_normal(80)
+    np.testing.assert_allclose(node_divergence(v, left, right, n), C.T @ v, atol=1e-12)
+    b = C.T @ (w * v)
+    expected = np.linalg.pinv(L) @ b  # min-norm: mean zero on each of the 2 components
+    for method in ("factorize", "cg"):
+        solver = LaplacianSolver(left, right, w, n, method=method, tol=1e-12)
+        assert solver.n_components == 2
+        np.testing.assert_allclose(solver.solve(b), expected, atol=1e-9)

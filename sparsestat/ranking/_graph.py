@@ -30,11 +30,6 @@ def incidence_matrix(left, right, n_nodes: int) -> sp.csr_matrix:
     return sp.csr_matrix((vals, (rows, cols)), shape=(m, n_nodes))
 
 
-def edge_difference(theta, left, right) -> np.ndarray:
-    """``C theta``: the potential difference along every edge."""
-    return theta[left] - theta[right]
-
-
 def node_divergence(v, left, right, n_nodes: int) -> np.ndarray:
     """``C^T v``: net flow of the edge values ``v`` into every node."""
     return (np.bincount(left, weights=v, minlength=n_nodes)

@@ -25,8 +25,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
 from sparsestat.path import RegularizationPath
-from sparsestat.ranking._graph import (LaplacianSolver, components, cycle_gradient, node_divergence,
-                                       sparse_divergence)
+from sparsestat.ranking._graph import (LaplacianSolver, components, cycle_gradient, laplacian,
+                                       node_divergence, sparse_divergence)
 
 # weight given to flagged comparisons in the refit when dropping them would split the graph
 _BRIDGE_WEIGHT = 1e-6
@@ -614,8 +614,6 @@ class _ScoreFitter:
         else:
             self.solver = None
             self.method = "features"
-            from sparsestat.ranking._graph import laplacian
-
             A = Phi.T @ (laplacian(left, right, w, n) @ Phi)
             vals, vecs = np.linalg.eigh(A)
             cut = max(float(vals[-1]), 0.0) * 1e-10 * A.shape[0]
