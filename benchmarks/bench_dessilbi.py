@@ -3,7 +3,7 @@
 Run:  python benchmarks/bench_dessilbi.py [--threads 1] [--seeds 3] [--epochs 30]
 
 1. Time per step on the same model and batch (optimizer.step() alone and a full
-   training step: zero_grad + forward + backward + step), best of 7
+   training step: zero_grad + forward + backward + step), best of 11
    interleaved rounds. Goal: within 1.3x of SGD on CPU.
 2. Optimizer state memory beyond SGD's momentum buffers, counted in copies
    of the penalized parameters. Goal: two buffers per penalized tensor or fewer.
@@ -77,7 +77,7 @@ def train(model, opt, Xtr, ytr, epochs, batch, seed, after_step=None):
 
 
 # ------------------------------------------------------------------------- 1. speed
-def time_steps(make_model, x, y, rounds=7, reps=30):
+def time_steps(make_model, x, y, rounds=11, reps=30):
     model_a, model_b = make_model(0), make_model(0)
     opts = {
         "SGD": (model_a, torch.optim.SGD(model_a.parameters(), lr=0.01, momentum=0.9)),
@@ -220,7 +220,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, CPU, torch.set_num_threads({args.threads})\n")
 
-    print("## Time per step (ms, best of 7 interleaved rounds of 30 steps)\n")
+    print("## Time per step (ms, best of 11 interleaved rounds of 30 steps)\n")
     print("| model | batch | SGD step | DessiLBI step | ratio | SGD full step | DessiLBI full step | ratio |")
     print("|---|---|---|---|---|---|---|---|")
     g = torch.Generator().manual_seed(0)

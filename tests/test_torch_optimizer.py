@@ -146,20 +146,24 @@ def _train(model, opt, batches):
         opt.step(closure)
 
 
-@pytest.mark.parametrize("mu", [math.inf, 1e30])
+@pytest.mark.parametrize("mu, jit, exact", [(math.inf, None, True), (1e30, False, True), (1e30, None, False)])
 @pytest.mark.parametrize("momentum, wd, nesterov", [(0.9, 1e-3, False), (0.9, 0.0, True), (0.0, 1e-2, False)])
-def test_infinite_mu_is_exactly_sgd_at_lr_kappa(mu, momentum, wd, nesterov):
+def test_infinite_mu_is_exactly_sgd_at_lr_kappa(mu, jit, exact, momentum, wd, nesterov):
+    # bit for bit with torch kernels; the compiled kernel rounds its own way (float32 ulps)
     lr, kappa = 0.05, 3.0
     m1, m2 = _small_net(), _small_net()
     opt1 = DessiLBI(lbi_param_groups(m1), lr=lr, kappa=kappa, mu=mu, momentum=momentum,
-                    weight_decay=wd, nesterov=nesterov)
+                    weight_decay=wd, nesterov=nesterov, jit=jit)
     opt2 = torch.optim.SGD(m2.parameters(), lr=lr * kappa, momentum=momentum,
                            weight_decay=wd, nesterov=nesterov)
     batches = _batches(12)
     _train(m1, opt1, batches)
     _train(m2, opt2, batches)
     for (n, p1), p2 in zip(m1.named_parameters(), m2.parameters()):
-        assert torch.equal(p1, p2), n
+        if exact:
+            assert torch.equal(p1, p2), n
+        else:
+            torch.testing.assert_close(p1, p2, rtol=1e-5, atol=1e-6)
     assert opt1.support_ratio()["overall"] == 0.0
 
 

@@ -1,16 +1,19 @@
-"""Fused CPU kernels for the Split LBI part of a DessiLBI step (numba, one pass per tensor).
+"""Fused CPU kernels: a whole DessiLBI step for one tensor in one pass over memory (numba).
 
-Each kernel runs before the gradient step on a parameter ``w`` (flattened, or
-rows x features for the group penalty) and, in one sweep over memory::
+For a penalized parameter ``w`` (flattened for the lasso penalty, rows x
+features for the group penalty) with gradient ``g``, each kernel performs::
 
-    gamma = kappa * prox(v)                 (from v before the step)
+    d     = g + wd * w                              (weight decay)
+    buf   = d  (first step)  or  momentum * buf + (1 - dampening) * d
+    d     = d + momentum * buf  (nesterov)  or  buf           (when momentum != 0)
+    gamma = kappa * prox(v)                         (v, w before this step)
     gap   = gamma - w
-    v    <- v - c_v * gap                   c_v = lr / mu
-    w    <- w + c_w * gap                   c_w = lr * kappa / mu
+    v    <- v - c_v * gap                           c_v = lr / mu
+    w    <- w - lr_kappa * d + c_w * gap            c_w = lr * kappa / mu
     entry <- min(entry, step) where prox(v) != 0 after the update
 
-The gradient step ``w <- w - lr*kappa*d`` is left to torch (same kernels as
-``torch.optim.SGD``).
+which is the torch-kernel path of :class:`DessiLBI` with the same arithmetic
+per element (rounding may differ in the last bit).
 """
 
 from __future__ import annotations
@@ -18,30 +21,40 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["lbi_lasso_", "lbi_group_"]
+__all__ = ["dessilbi_lasso_", "dessilbi_group_"]
 
 
 @njit(cache=True, nogil=True)
-def lbi_lasso_(w, v, entry, kappa, c_v, c_w, step):  # pragma: no cover - compiled
-    """Elementwise (lasso) coupling, V update and entry record, in place."""
+def dessilbi_lasso_(w, v, entry, g, buf, kappa, c_v, c_w, lr_kappa, momentum, damp,
+                    wd, nesterov, first, step):  # pragma: no cover - compiled
+    """One elementwise (lasso) DessiLBI step, in place on w, v, buf and entry."""
     one = np.ones(1, dtype=v.dtype)[0]  # float32 arrays stay in float32 (vectorized)
+    use_momentum = momentum != 0
     for i in range(w.shape[0]):
+        wi = w[i]
+        d = g[i] + wd * wi
+        if use_momentum:
+            b = d if first else momentum * buf[i] + damp * d
+            buf[i] = b
+            d = d + momentum * b if nesterov else b
         vi = v[i]
-        # branch-free so that the loop vectorizes: shrink(v) = v - clip(v, -1, 1)
-        gap = kappa * (vi - min(max(vi, -one), one)) - w[i]
+        # branch-free shrink(v) = v - clip(v, -1, 1)
+        gap = kappa * (vi - min(max(vi, -one), one)) - wi
         vi = vi - c_v * gap
         v[i] = vi
-        w[i] = w[i] + c_w * gap
+        w[i] = wi - lr_kappa * d + c_w * gap
         e = entry[i]
         entry[i] = min(e, step) if abs(vi) > one else e
 
 
 @njit(cache=True, nogil=True)
-def lbi_group_(w, v, entry, kappa, c_v, c_w, step):  # pragma: no cover - compiled
-    """Group (per row) coupling, V update and entry record, in place; w, v are 2-D."""
+def dessilbi_group_(w, v, entry, g, buf, kappa, c_v, c_w, lr_kappa, momentum, damp,
+                    wd, nesterov, first, step):  # pragma: no cover - compiled
+    """One group (per row) DessiLBI step, in place; w, v, g, buf are rows x features."""
     n_rows, n_cols = w.shape
     zero = np.zeros(1, dtype=v.dtype)[0]  # float32 arrays stay in float32
     one = zero + 1
+    use_momentum = momentum != 0
     for r in range(n_rows):
         sq = zero
         for j in range(n_cols):
@@ -50,11 +63,17 @@ def lbi_group_(w, v, entry, kappa, c_v, c_w, step):  # pragma: no cover - compil
         scale = kappa * (one - one / norm) if norm > one else zero
         sq_new = zero
         for j in range(n_cols):
+            wj = w[r, j]
+            d = g[r, j] + wd * wj
+            if use_momentum:
+                b = d if first else momentum * buf[r, j] + damp * d
+                buf[r, j] = b
+                d = d + momentum * b if nesterov else b
             vj = v[r, j]
-            gap = scale * vj - w[r, j]
+            gap = scale * vj - wj
             vj = vj - c_v * gap
             v[r, j] = vj
-            w[r, j] = w[r, j] + c_w * gap
+            w[r, j] = wj - lr_kappa * d + c_w * gap
             sq_new += vj * vj
         if sq_new > one and entry[r] > step:
             entry[r] = step

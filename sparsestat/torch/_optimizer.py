@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.optim import Optimizer
 
-from ._fused import lbi_group_, lbi_lasso_
+from ._fused import dessilbi_group_, dessilbi_lasso_
 from ._prox import group_norms, group_scale, shrink
 
 __all__ = ["DessiLBI", "PENALTIES"]
@@ -104,10 +104,10 @@ class DessiLBI(Optimizer):
     penalty : {'auto', 'lasso', 'group', None}, default='auto'
         Default penalty of groups that do not name one.
     jit : bool or None, default=None
-        Update ``W``, ``V`` and the entry record of CPU float32/float64
-        contiguous tensors in one compiled pass (numba). ``None`` or ``True``:
+        Step penalized CPU float32/float64 contiguous tensors in one compiled
+        pass (numba) instead of a dozen torch kernels. ``None`` or ``True``:
         wherever possible; ``False``: always with torch kernels (any device).
-        The gradient part of the step is torch's in both cases.
+        Unpenalized tensors and ``mu = inf`` always use torch's SGD kernels.
 
     Attributes
     ----------
@@ -250,12 +250,15 @@ class DessiLBI(Optimizer):
                 loss = closure()
 
         # One bucket per (SGD hyper-parameters, device, dtype), across parameter
-        # groups, so the gradient part runs as few foreach kernels as torch's SGD.
+        # groups, so the torch-kernel path runs as few foreach kernels as SGD;
+        # penalized CPU tensors take the one-pass compiled kernel instead.
         buckets: dict[tuple, tuple[list, list, list, list]] = {}
+        fused: list[tuple] = []
         for index, group in enumerate(self.param_groups):
             sgd_key = (group["lr"] * group["kappa"], group["momentum"], group["dampening"],
                        group["weight_decay"], group["nesterov"])
             default_penalty = group["penalty"]
+            jit = group["jit"] is not False and group["mu"] != _INF
             for j, p in enumerate(group["params"]):
                 grad = p.grad
                 if grad is None:
@@ -267,6 +270,15 @@ class DessiLBI(Optimizer):
                         f"use dense gradients, e.g. nn.Embedding(..., sparse=False)"
                     )
                 state = self.state[p]
+                penalty = _resolve_penalty(default_penalty, p)
+                if penalty is not None and "V" not in state:
+                    state["step"] = torch.zeros((), dtype=torch.int64)
+                    state["V"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    shape = p.shape if penalty == "lasso" else p.shape[:1]
+                    state["entry_step"] = torch.full(shape, _INF, dtype=torch.float32, device=p.device)
+                if penalty is not None and jit and self._fusable(p, grad, state):
+                    fused.append((p, grad, state, penalty, group))
+                    continue
                 key = (sgd_key, p.device, p.dtype)
                 b = buckets.get(key)
                 if b is None:
@@ -274,18 +286,31 @@ class DessiLBI(Optimizer):
                 b[0].append(p)
                 b[1].append(grad)
                 b[2].append(state.get("momentum_buffer"))
-                penalty = _resolve_penalty(default_penalty, p)
                 if penalty is not None:
-                    if "V" not in state:
-                        state["step"] = torch.zeros((), dtype=torch.int64)
-                        state["V"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                        shape = p.shape if penalty == "lasso" else p.shape[:1]
-                        state["entry_step"] = torch.full(shape, _INF, dtype=torch.float32, device=p.device)
                     b[3].append((p, state, penalty, group))
 
         for (sgd_key, _, _), (params, grads, bufs, lbi) in buckets.items():
             self._step_bucket(params, grads, bufs, lbi, *sgd_key)
+        if fused:
+            self._step_fused(fused)
         return loss
+
+    def _step_fused(self, items: list[tuple]) -> None:
+        """Whole step of penalized CPU tensors, one compiled pass each."""
+        torch._foreach_add_([state["step"] for _, _, state, _, _ in items], 1)
+        for p, grad, state, penalty, group in items:
+            lr, kappa, mu, momentum = group["lr"], group["kappa"], group["mu"], group["momentum"]
+            first = momentum != 0 and "momentum_buffer" not in state
+            if first:
+                state["momentum_buffer"] = torch.empty_like(p, memory_format=torch.contiguous_format)
+            w_np, v_np, e_np, b_np = self._numpy_views(p, state, penalty)
+            g = grad.view(p.shape[0], -1) if penalty == "group" else grad.view(-1)
+            cast = _NP_FLOAT[p.dtype]  # arithmetic in the parameter's precision
+            kernel = dessilbi_group_ if penalty == "group" else dessilbi_lasso_
+            kernel(w_np, v_np, e_np, g.numpy(), b_np,
+                   cast(kappa), cast(lr / mu), cast(lr * kappa / mu), cast(lr * kappa),
+                   cast(momentum), cast(1 - group["dampening"]), cast(group["weight_decay"]),
+                   bool(group["nesterov"]), first, np.float32(state["step"].item()))
 
     def _step_bucket(self, params, grads, bufs, lbi, lr_kappa, momentum, dampening, weight_decay, nesterov):
         """SGD part with torch's foreach kernels, then the Split LBI coupling."""
@@ -309,24 +334,13 @@ class DessiLBI(Optimizer):
 
         if lbi:
             torch._foreach_add_([s["step"] for _, s, _, _ in lbi], 1)
-        # torch-kernel coupling, bucketed by coefficients: (kappa, c_v, c_w) -> items
+        # coupling bucketed by coefficients: (kappa, c_v, c_w) -> items
         plain: dict[tuple, list] = {}
         for p, state, penalty, group in lbi:
             mu = group["mu"]
-            if mu == _INF:  # no coupling: exactly SGD at lr * kappa
-                continue
-            kappa, lr = group["kappa"], group["lr"]
-            c_v, c_w = lr / mu, lr * kappa / mu
-            if group["jit"] is not False and self._fusable(p, state):
-                # coupling, V and entry in one pass, with W before its gradient step
-                w_np, v_np, e_np = self._numpy_views(p, state, penalty)
-                cast = _NP_FLOAT[p.dtype]  # arithmetic in the parameter's precision
-                kernel = lbi_group_ if penalty == "group" else lbi_lasso_
-                kernel(w_np, v_np, e_np, cast(kappa), cast(c_v), cast(c_w),
-                       np.float32(state["step"].item()))
-            else:
-                plain.setdefault((kappa, c_v, c_w), []).append((p, state, penalty))
-
+            if mu != _INF:  # mu = inf: no coupling, exactly SGD at lr * kappa
+                lr, kappa = group["lr"], group["kappa"]
+                plain.setdefault((kappa, lr / mu, lr * kappa / mu), []).append((p, state, penalty))
         gaps = []
         for (kappa, c_v, _), items in plain.items():
             w_lbi = [p for p, _, _ in items]
@@ -343,26 +357,35 @@ class DessiLBI(Optimizer):
                 self._record_entry(state, penalty)
 
     def _numpy_views(self, p: torch.Tensor, state: dict[str, torch.Tensor], penalty: str) -> tuple:
-        """Zero-copy numpy views of W, V and the entry record, cached while the tensors stay the same."""
+        """Zero-copy numpy views of W, V, the entry record and the momentum buffer (cached)."""
         cache = self.__dict__.setdefault("_np_views", {})
-        key = (id(p), p.data_ptr(), id(state["V"]), id(state["entry_step"]))
+        buf = state.get("momentum_buffer")
+        key = (p.data_ptr(), id(state["V"]), id(state["entry_step"]), id(buf))
         views = cache.get(id(p))
         if views is None or views[0] != key:
             rows = p.shape[0] if penalty == "group" else None
-            w, v = p.detach(), state["V"]
-            w, v = (w.view(rows, -1), v.view(rows, -1)) if rows else (w.view(-1), v.view(-1))
-            views = cache[id(p)] = (key, w.numpy(), v.numpy(), state["entry_step"].view(-1).numpy())
+
+            def flat(t):
+                return t.view(rows, -1).numpy() if rows else t.view(-1).numpy()
+
+            b = flat(buf) if buf is not None else np.empty((0, 0) if rows else 0, dtype=_NP_FLOAT[p.dtype])
+            views = cache[id(p)] = (key, flat(p.detach()), flat(state["V"]),
+                                    state["entry_step"].view(-1).numpy(), b)
         return views[1:]
 
     @staticmethod
-    def _fusable(p: torch.Tensor, state: dict[str, torch.Tensor]) -> bool:
-        """Whether the numba kernel can update ``p`` in place (CPU, float32/64, contiguous)."""
+    def _fusable(p: torch.Tensor, grad: torch.Tensor, state: dict[str, torch.Tensor]) -> bool:
+        """Whether the compiled kernel can update ``p`` in place (CPU, float32/64, contiguous)."""
+        buf = state.get("momentum_buffer")
         return (
             p.device.type == "cpu"
             and p.dtype in _NP_FLOAT
-            and p.is_contiguous()
-            and state["V"].is_contiguous()
+            and grad.dtype == p.dtype
             and p.numel() > 0
+            and p.is_contiguous()
+            and grad.is_contiguous()
+            and state["V"].is_contiguous()
+            and (buf is None or buf.is_contiguous())
         )
 
     @staticmethod
