@@ -18,6 +18,9 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import cg, splu
+from scipy.special import expit
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -25,11 +28,15 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
 from sparsestat.path import RegularizationPath
-from sparsestat.ranking._graph import (LaplacianSolver, components, cycle_gradient, laplacian,
+from sparsestat.ranking._graph import (_FACTORIZE_MAX_NODES, LaplacianSolver, components, cycle_gradient, laplacian,
                                        node_divergence, sparse_divergence)
 
 # weight given to flagged comparisons in the refit when dropping them would split the graph
 _BRIDGE_WEIGHT = 1e-6
+# ridge on Bradley-Terry scores, relative to the mean weighted degree / 2
+_LOGISTIC_RIDGE = 1e-3
+# false-discovery rate of the 'auto' rule for +1/-1 votes
+_VOTE_FDR = 0.1
 # fewest LBI steps from t0 to t_ratio * t0
 _MIN_STEPS = 256
 
@@ -96,6 +103,14 @@ class RobustPairwiseRanker(BaseEstimator):
     on_disconnected : {'raise', 'per_component'}, default='raise'
         A disconnected comparison graph has no common scale: raise an error, or
         rank within each connected component (scores centred per component).
+    link : {'linear', 'logistic'}, default='linear'
+        ``'linear'``: least squares (HodgeRank), for margins or ``+1 / -1``
+        outcomes. ``'logistic'``: the Bradley--Terry model
+        ``P(y_k = +1) = 1 / (1 + exp(-(theta_i - theta_j + gamma_k)))`` for
+        ``+1 / -1`` outcomes (with a small ridge on ``theta`` so that an item
+        that never lost keeps a finite score); scores are log-odds. Each path
+        step then takes one Newton step on ``theta`` (a Laplacian solve with the
+        weights ``w p (1 - p)``). Not available with ``item_features``.
 
     Attributes
     ----------
@@ -108,7 +123,9 @@ class RobustPairwiseRanker(BaseEstimator):
     outliers_ : ndarray of shape (n_comparisons,) of bool
         Flagged comparisons.
     gamma_ : ndarray of shape (n_comparisons,)
-        Outlier magnitudes: the refit residual of flagged comparisons, 0 elsewhere.
+        Outlier magnitudes, 0 for clean comparisons: the refit residual of flagged
+        comparisons (``link='linear'``), or their ``gamma`` at the end of the path
+        (``link='logistic'``).
     entry_times_ : ndarray of shape (n_comparisons,)
         Time each comparison's ``gamma`` enters the path (``np.inf``: never).
     regularization_path_ : RegularizationPath
@@ -127,7 +144,7 @@ class RobustPairwiseRanker(BaseEstimator):
         Only with ``item_features``.
     proba_scale_ : float
         Slope ``a`` of ``P(first preferred) = 1 / (1 + exp(-a * score difference))``,
-        fitted on the clean comparisons.
+        fitted on the clean comparisons (1 for ``link='logistic'``).
     n_features_in_ : int
         Always 2 (the two items of a comparison).
 
@@ -167,10 +184,12 @@ class RobustPairwiseRanker(BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "solver": [StrOptions({"auto", "factorize", "cg"})],
         "on_disconnected": [StrOptions({"raise", "per_component"})],
+        "link": [StrOptions({"linear", "logistic"})],
     }
 
     def __init__(self, contamination="auto", *, threshold=3.0, kappa=10.0, n_times=100,
-                 t_ratio=100.0, max_iter=None, solver="auto", on_disconnected="raise"):
+                 t_ratio=100.0, max_iter=None, solver="auto", on_disconnected="raise",
+                 link="linear"):
         self.contamination = contamination
         self.threshold = threshold
         self.kappa = kappa
@@ -179,6 +198,7 @@ class RobustPairwiseRanker(BaseEstimator):
         self.max_iter = max_iter
         self.solver = solver
         self.on_disconnected = on_disconnected
+        self.link = link
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -259,17 +279,25 @@ class RobustPairwiseRanker(BaseEstimator):
         self.component_ = labels
         self._left, self._right = left, right
 
-        # the path's solves need less accuracy than the final refit (CG only)
-        fitter = _ScoreFitter(left, right, w, n, Phi, self.solver, tol=1e-8)
-        r_y = fitter.residual(yv)
-        scale = _symmetric_scale(np.sqrt(w) * r_y)
-        if scale <= 0:
-            scale = float(np.sqrt(np.mean(w * r_y ** 2)))
-        tiny = 1e-10 * max(1.0, float(np.max(np.abs(yv))))
-        if scale <= tiny:
-            path = self._empty_path(m)
+        if self.link == "logistic":
+            if Phi is not None:
+                raise ValueError("item_features is supported with link='linear' only.")
+            if not np.all(np.abs(yv) == 1.0):
+                raise ValueError("link='logistic' needs +1 / -1 outcomes; use link='linear' "
+                                 "for real-valued margins.")
+            path, r_y = self._logistic_path(yv, w, left, right, n, m, groups)
         else:
-            path = self._gamma_path(fitter, r_y / scale, w, m, scale, groups)
+            # the path's solves need less accuracy than the final refit (CG only)
+            fitter = _ScoreFitter(left, right, w, n, Phi, self.solver, tol=1e-8)
+            r_y = fitter.residual(yv)
+            scale = _symmetric_scale(np.sqrt(w) * r_y)
+            if scale <= 0:
+                scale = float(np.sqrt(np.mean(w * r_y ** 2)))
+            tiny = 1e-10 * max(1.0, float(np.max(np.abs(yv))))
+            if scale <= tiny:
+                path = self._empty_path(m)
+            else:
+                path = self._gamma_path(fitter, r_y / scale, w, m, scale, groups)
         self.regularization_path_ = path
         self.entry_times_ = path.entry_times
 
@@ -294,10 +322,15 @@ class RobustPairwiseRanker(BaseEstimator):
             self.coef_ = beta
             self.intercept_ = float(theta.mean() - (Phi @ beta).mean()) if n else 0.0
         self.ranking_ = items[np.argsort(-theta, kind="stable")]
-        resid = yv - (theta[left] - theta[right])
-        self.gamma_ = np.where(flagged, resid, 0.0)
-        self.proba_scale_ = _fit_proba_scale(theta[left] - theta[right], yv,
-                                             np.where(flagged, 0.0, w))
+        if self.link == "logistic":
+            end = path.coefs[-1] if path.coefs.shape[0] else np.zeros(m)
+            self.gamma_ = np.where(flagged, end, 0.0)
+            self.proba_scale_ = 1.0
+        else:
+            resid = yv - (theta[left] - theta[right])
+            self.gamma_ = np.where(flagged, resid, 0.0)
+            self.proba_scale_ = _fit_proba_scale(theta[left] - theta[right], yv,
+                                                 np.where(flagged, 0.0, w))
         return self
 
     # ------------------------------------------------------------------ checks
@@ -423,6 +456,52 @@ class RobustPairwiseRanker(BaseEstimator):
             intercepts=np.zeros(path.times.shape[0]), entry_times=path.entry_times[:, 0] / scale,
             interpolation="linear", t0=path.t0 / scale, n_iter=path.n_iter, info=path.info)
 
+    def _logistic_path(self, y, w, left, right, n, m, groups):
+        """LBI path of gamma for the Bradley-Terry loss, theta profiled by Newton steps.
+
+        Returns the path and the starting residual ``t - p`` (for tie-breaking the order).
+        """
+        t = 0.5 * (y + 1.0)
+        bt = _BradleyTerry(left, right, w, n, t, self.solver)
+        theta = bt.fit(np.zeros(m))
+        r0 = t - expit(theta[left] - theta[right])
+        if groups is None:
+            unscale, penalty, gid = np.ones(m), "l1", None
+            norm0 = float(np.max(np.abs(w * r0)))
+        else:
+            gid = groups[1]
+            unscale = 1.0 / np.sqrt(np.bincount(gid).astype(float))[gid]
+            penalty = "group"
+            norm0 = float(np.sqrt(np.max(np.bincount(gid, weights=(w * r0 * unscale) ** 2))))
+        if norm0 <= 1e-12:
+            return self._empty_path(m), r0
+        t0 = m / norm0
+        # the logistic curvature is at most 1/4: alpha = 4 m / (kappa max w u^2)
+        alpha = 4.0 * m / (self.kappa * float(np.max(w * unscale ** 2)))
+        alpha = min(alpha, t0 * (self.t_ratio - 1.0) / _MIN_STEPS)
+        state = {"theta": theta}
+        out = np.empty((m, 1))
+
+        def gradient(B):
+            gam = B[:, 0] * unscale
+            th = bt.newton_step(state["theta"], gam)
+            state["theta"] = th
+            p = expit(th[left] - th[right] + gam)
+            out[:, 0] = (w * (p - t) * unscale) / m
+            return out
+
+        z0 = (w * r0 * unscale / norm0)[:, None]
+        grid = _engine.time_grid(t0, self.n_times, self.t_ratio)
+        path = _engine.lbi_path_operator(gradient, z0, t0, kappa=self.kappa, alpha=alpha,
+                                         times=grid, penalty=penalty, groups=gid,
+                                         max_iter=self.max_iter,
+                                         info={"link": "logistic", "scale": 1.0})
+        path = RegularizationPath(
+            times=path.times, coefs=path.coefs[:, :, 0] * unscale,
+            intercepts=np.zeros(path.times.shape[0]), entry_times=path.entry_times[:, 0],
+            interpolation="linear", t0=path.t0, n_iter=path.n_iter, info=path.info)
+        return path, r0
+
     # ------------------------------------------------------------------ selection
     def _select(self, order, y, w, left, right, n, Phi, n_comp):
         m = y.shape[0]
@@ -434,14 +513,27 @@ class RobustPairwiseRanker(BaseEstimator):
             return flagged
         k = 0
         seen = set()
+        binary = bool(np.all(np.abs(y) == 1.0))
         flagged = np.zeros(m, dtype=bool)
         for _ in range(50):
             flagged = np.zeros(m, dtype=bool)
             flagged[order[:k]] = True
             theta, _ = self._refit(y, w, flagged, left, right, n, Phi, n_comp)
             d = theta[left] - theta[right]
-            r = np.sqrt(w) * (y - d)
             clean = (~flagged) & (w > 0)
+            if binary:
+                if self.link == "logistic":
+                    p = expit(d)
+                else:
+                    p = expit(_fit_proba_scale(d, y, np.where(clean, w, 0.0)) * d)
+                k_new = _excess_upsets(p, y, w)
+                if k_new == k or k_new in seen:
+                    k = k_new
+                    break
+                seen.add(k)
+                k = k_new
+                continue
+            r = np.sqrt(w) * (y - d)
             sigma = _symmetric_scale(r[clean]) if clean.any() else 0.0
             if sigma <= 0:
                 sigma = float(np.sqrt(np.mean(r[clean] ** 2))) if clean.any() else 0.0
@@ -479,7 +571,11 @@ class RobustPairwiseRanker(BaseEstimator):
         for _ in range(50):
             bad = np.isin(gid, order[:k])
             theta, _ = self._refit(y, w, bad, left, right, n, Phi, n_comp)
-            e = w * (y - (theta[left] - theta[right])) ** 2
+            d = theta[left] - theta[right]
+            if self.link == "logistic":
+                e = 2.0 * w * np.logaddexp(0.0, -y * d)  # deviance
+            else:
+                e = w * (y - d) ** 2
             clean = (~bad) & (w > 0)
             if not clean.any():
                 break
@@ -502,13 +598,16 @@ class RobustPairwiseRanker(BaseEstimator):
         return np.sort(order[:k])
 
     def _refit(self, y, w, flagged, left, right, n, Phi, n_comp):
-        """Weighted least-squares scores without the flagged comparisons."""
+        """Weighted least-squares (or Bradley-Terry) scores without the flagged comparisons."""
         wc = np.where(flagged, 0.0, w)
         if flagged.any() and Phi is None:
             n_clean, _ = components(left, right, wc, n)
             if n_clean > n_comp:
                 # dropping them would split the graph: keep them with a tiny weight
                 wc = np.where(flagged, _BRIDGE_WEIGHT * w, w)
+        if self.link == "logistic":
+            bt = _BradleyTerry(left, right, wc, n, 0.5 * (y + 1.0), self.solver)
+            return bt.fit(np.zeros(y.shape[0])), None
         fitter = _ScoreFitter(left, right, wc, n, Phi, self.solver)
         theta = fitter.fit(y)
         return theta, fitter.beta
@@ -641,6 +740,74 @@ class _ScoreFitter:
         theta = self.fit(v)
         return v - (theta[self.left] - theta[self.right])
 
+
+
+class _BradleyTerry:
+    """Ridge-stabilized Bradley-Terry scores with an offset per comparison, by Newton steps.
+
+    Minimizes ``sum_k w_k log(1 + exp(-s_k (theta_i - theta_j + o_k))) + ridge ||theta||^2 / 2``
+    (``s_k = 2 t_k - 1``); each Newton step solves ``(C^T diag(w p (1 - p)) C + ridge I) d = g``.
+    """
+
+    def __init__(self, left, right, w, n, t, method):
+        self.left, self.right, self.w, self.n, self.t = left, right, w, n, t
+        self.ridge = _LOGISTIC_RIDGE * float(w.sum()) / max(n, 1)
+        if method == "auto":
+            method = "factorize" if n <= _FACTORIZE_MAX_NODES else "cg"
+        self.method = method
+        self.n_components, self.labels = components(left, right, w, n)
+
+    def newton_step(self, theta, offset):
+        left, right = self.left, self.right
+        eta = theta[left] - theta[right] + offset
+        p = expit(eta)
+        g = node_divergence(self.w * (p - self.t), left, right, self.n) + self.ridge * theta
+        H = laplacian(left, right, self.w * p * (1.0 - p), self.n)
+        H = (H + self.ridge * sp.identity(self.n, format="csr")).tocsc()
+        if self.method == "factorize":
+            step = splu(H).solve(g)
+        else:
+            d = H.diagonal()
+            step, _ = cg(H, g, rtol=1e-10, atol=0.0, M=sp.diags(1.0 / d))
+        return theta - step
+
+    def fit(self, offset, theta0=None, max_iter=100, tol=1e-10):
+        theta = np.zeros(self.n) if theta0 is None else theta0.copy()
+        for _ in range(max_iter):
+            new = self.newton_step(theta, offset)
+            done = np.max(np.abs(new - theta)) <= tol * max(1.0, np.max(np.abs(new)))
+            theta = new
+            if done:
+                break
+        counts = np.bincount(self.labels, minlength=self.n_components).astype(float)
+        means = np.bincount(self.labels, weights=theta, minlength=self.n_components) / counts
+        return theta - means[self.labels]
+
+
+def _excess_upsets(p, y, w, fdr=_VOTE_FDR) -> int:
+    """How many +1/-1 votes are upsets beyond what the fitted model explains.
+
+    ``p`` is the fitted probability that the first item is preferred. A vote whose
+    observed outcome has probability ``u < q`` is a candidate; under the model the
+    expected (weighted) number of such upsets is ``E0(q) = sum_k m_k 1[m_k < q]`` with
+    ``m_k = min(p_k, 1 - p_k)``. Returns the number of candidates at the largest ``q`` with
+    ``E0(q) / N(q) <= fdr`` (a false-discovery rate estimated from the model), 0 if none.
+    """
+    keep = w > 0
+    p, y, w = p[keep], y[keep], w[keep]
+    u = np.where(y > 0, p, 1.0 - p)         # probability of the observed outcome
+    mk = np.minimum(p, 1.0 - p)
+    cand = np.sort(u[u < 0.5])
+    if cand.size == 0:
+        return 0
+    order_u = np.argsort(u)
+    n_obs = np.searchsorted(u[order_u], cand, side="right")  # N(q) at q = cand (unweighted)
+    w_obs = np.cumsum(w[order_u])[n_obs - 1]
+    order_m = np.argsort(mk)
+    cum_m = np.concatenate([[0.0], np.cumsum((w * mk)[order_m])])
+    e0 = cum_m[np.searchsorted(mk[order_m], cand, side="right")]
+    ok = np.flatnonzero(e0 <= fdr * w_obs)
+    return int(n_obs[ok[-1]]) if ok.size else 0
 
 
 def _symmetric_scale(r) -> float:
