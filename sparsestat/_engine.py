@@ -693,7 +693,8 @@ def lbi_path_operator(apply_gradient, z0, t0: float, *, kappa: float, alpha: flo
 
 def projected_shift_path(Q, Y, *, penalty="l1", weights=None, kappa=100.0, alpha=None,
                          n_times=100, t_ratio=100.0, times=None, max_active=None,
-                         min_entries=0, max_iter=None, z_start=None, t_start=0.0):
+                         min_entries=0, max_iter=None, z_start=None, t_start=0.0,
+                         max_nnz=None):
     """LBI path of a sparse shift ``G`` seen through the implicit projection ``I - Q Q^T``.
 
     The loss is ``||(I - Q Q^T)(Y - G)||^2 / (2n)`` with the penalty
@@ -733,6 +734,11 @@ def projected_shift_path(Q, Y, *, penalty="l1", weights=None, kappa=100.0, alpha
         gradient agrees with their sign. Used to start from a robust fit.
     t_start : float, default=0.0
         Start time when ``z_start`` is given.
+    max_nnz : int, default=None
+        Memory budget of the recorded path in nonzero rows over all record
+        times (``None``: ``max(2 n K, 10^6)``). Past it the record is thinned:
+        every other record time is dropped (the path keeps fewer, evenly
+        spread times; entry times stay exact).
 
     Returns
     -------
@@ -742,7 +748,7 @@ def projected_shift_path(Q, Y, *, penalty="l1", weights=None, kappa=100.0, alpha
         ``info['alpha']`` the step; ``info['t_end']`` the last time reached.
     """
     from sparsestat._kernels._projected import (
-        DIVERGED, SUPPORT, project_out, projected_lbi_path)
+        DIVERGED, MAX_ITER, SUPPORT, project_out, projected_lbi_path)
     from sparsestat.path import SparseRegularizationPath
 
     Q = np.ascontiguousarray(Q, dtype=float)
@@ -781,19 +787,21 @@ def projected_shift_path(Q, Y, *, penalty="l1", weights=None, kappa=100.0, alpha
     budget = int(max_iter) if max_iter is not None else needed + (10 * needed + 100
                                                                    if min_entries else 0)
     cap = n if max_active is None else int(max_active)
-    ptr, rows, vals, entry, n_iter, status, t_end, _, _ = projected_lbi_path(
+    nnz_cap = max(2 * n * K, 10 ** 6) if max_nnz is None else int(max_nnz)
+    ptr, rows, vals, rec, entry, n_iter, status, t_end, _, _ = projected_lbi_path(
         Q, Y, omega, z0, float(t0), float(alpha), float(kappa), elementwise, gptr, gidx,
-        np.ascontiguousarray(grid), budget, cap, int(min_entries))
+        np.ascontiguousarray(grid), budget, cap, int(min_entries), nnz_cap)
     if status == DIVERGED:
         raise FloatingPointError(
             f"LBI diverged at t={t_end:.4g}: the step alpha={alpha:.4g} is too large for "
             f"kappa={kappa:g} (stability needs kappa * alpha / n < 2); use alpha=None."
         )
     n_rec = ptr.shape[0] - 1
-    if n_rec < grid.shape[0] and status != SUPPORT:
+    if status == MAX_ITER:
         warnings.warn(
-            f"The path stopped at t={t_end:.4g} after max_iter={budget} iterations; "
-            f"{n_rec} of {grid.shape[0]} record times were reached. Increase max_iter.",
+            f"The path stopped at t={t_end:.4g} after max_iter={budget} iterations, before "
+            f"the last record time {grid[-1]:.4g} (or before min_entries={min_entries} rows "
+            "entered). Increase max_iter.",
             ConvergenceWarning, stacklevel=3,
         )
     cols = (rows[:, None] * K + np.arange(K)[None, :]).ravel()
@@ -801,7 +809,7 @@ def projected_shift_path(Q, Y, *, penalty="l1", weights=None, kappa=100.0, alpha
     coefs.eliminate_zeros()
     names = {0: "ok", 1: "max_iter", SUPPORT: "support"}
     return SparseRegularizationPath(
-        times=grid[:n_rec].copy(), coefs=coefs, intercepts=np.zeros((n_rec, K)),
+        times=grid[rec].copy(), coefs=coefs, intercepts=np.zeros((n_rec, K)),
         entry_times=entry, interpolation="linear", t0=float(t0), n_iter=int(n_iter),
         info={"solver": "lbi_projected", "penalty": penalty, "kappa": float(kappa),
               "alpha": float(alpha), "status": names.get(int(status), "max_iter"),

@@ -32,13 +32,25 @@ OK, MAX_ITER, DIVERGED, SUPPORT = 0, 1, 2, 3
 
 @njit(cache=True)
 def project_out(Q, V, out):
-    """``out = (I - Q Q^T) V`` for ``V`` of shape (n, K) (C-ordered)."""
-    C = np.dot(Q.T, V)
-    QC = np.dot(Q, C)
-    n, K = V.shape
+    """``out = (I - Q Q^T) V`` for ``V`` of shape (n, K): two passes over the rows.
+
+    Plain loops rather than BLAS: for a tall ``Q`` with a few columns they
+    run at memory speed on one core and do not compete for threads.
+    """
+    n, r = Q.shape
+    K = V.shape[1]
+    C = np.zeros((r, K))
+    for i in range(n):
+        for a in range(r):
+            qa = Q[i, a]
+            for k in range(K):
+                C[a, k] += qa * V[i, k]
     for i in range(n):
         for k in range(K):
-            out[i, k] = V[i, k] - QC[i, k]
+            s = V[i, k]
+            for a in range(r):
+                s -= Q[i, a] * C[a, k]
+            out[i, k] = s
 
 
 @njit(cache=True)
@@ -78,8 +90,28 @@ def _scale_rows(G, omega, kappa):
 
 
 @njit(cache=True)
+def _thin_records(ptr, rows, vals, rec_grid, n_rec):
+    """Keep every other recorded snapshot (in place); return the new counts."""
+    K = vals.shape[1]
+    new_n = 0
+    new_nnz = 0
+    for j in range(0, n_rec, 2):
+        s0 = ptr[j]
+        s1 = ptr[j + 1]
+        for q in range(s0, s1):
+            rows[new_nnz] = rows[q]
+            for k in range(K):
+                vals[new_nnz, k] = vals[q, k]
+            new_nnz += 1
+        rec_grid[new_n] = rec_grid[j]
+        new_n += 1
+        ptr[new_n] = new_nnz
+    return new_n, new_nnz
+
+
+@njit(cache=True)
 def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr,
-                       group_idx, grid, max_iter, max_active, min_entries):
+                       group_idx, grid, max_iter, max_active, min_entries, max_nnz):
     """LBI for the projected mean-shift loss, recorded sparsely on ``grid``.
 
     Parameters
@@ -96,11 +128,15 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
     max_active : stop once more rows than this are nonzero.
     min_entries : keep iterating past the last record time until this many
         rows have entered (or the budget / support cap stops the path).
+    max_nnz : record budget (nonzero rows over all snapshots); when it is
+        exceeded every other snapshot is dropped and only every other grid
+        time is recorded from then on, so memory stays ``O(max_nnz)``.
 
     Returns
     -------
-    ptr (n_rec + 1,), rows (nnz,), vals (nnz, K), entry (n, K), n_iter, status,
-    t_end, zt (n, K), G (n, K)
+    ptr (n_rec + 1,), rows (nnz,), vals (nnz, K), rec_grid (n_rec,) indices of
+    the grid times recorded, entry (n, K), n_iter, status, t_end, zt (n, K),
+    G (n, K)
     """
     n, K = Y.shape
     n_times = grid.shape[0]
@@ -115,6 +151,9 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
     prox_inplace(z, G, 1.0, elementwise, group_ptr, group_idx)
     _scale_rows(G, omega, kappa)
     ptr = np.zeros(n_times + 1, dtype=np.int64)
+    rec_grid = np.zeros(n_times, dtype=np.int64)
+    n_rec = 0
+    stride = 1
     rows = np.empty(max(16, 4 * n_times), dtype=np.int64)
     vals = np.empty((rows.shape[0], K))
     nnz = 0
@@ -122,8 +161,10 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
     t = t0
     gi = 0
     while gi < n_times and grid[gi] <= t0:
+        rec_grid[n_rec] = gi
+        n_rec += 1
+        ptr[n_rec] = nnz
         gi += 1
-        ptr[gi] = nnz
     n_entered = 0
     status = MAX_ITER
     k_iter = 0
@@ -146,17 +187,23 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
             break
         record_entries(z, z_new, t, alpha, entry, elementwise, group_ptr, group_idx)
         while gi < n_times and grid[gi] <= t + alpha:
-            f = (grid[gi] - t) / alpha
-            if f < 0.0:
-                f = 0.0
-            for i in range(n):
-                for k in range(K):
-                    zz[i, k] = z[i, k] + f * (z_new[i, k] - z[i, k])
-            prox_inplace(zz, tmp, 1.0, elementwise, group_ptr, group_idx)
-            _scale_rows(tmp, omega, kappa)
-            rows, vals, nnz = _append_rows(tmp, rows, vals, nnz)
+            if gi % stride == 0:
+                f = (grid[gi] - t) / alpha
+                if f < 0.0:
+                    f = 0.0
+                for i in range(n):
+                    for k in range(K):
+                        zz[i, k] = z[i, k] + f * (z_new[i, k] - z[i, k])
+                prox_inplace(zz, tmp, 1.0, elementwise, group_ptr, group_idx)
+                _scale_rows(tmp, omega, kappa)
+                rows, vals, nnz = _append_rows(tmp, rows, vals, nnz)
+                rec_grid[n_rec] = gi
+                n_rec += 1
+                ptr[n_rec] = nnz
+                if nnz > max_nnz and n_rec > 2:
+                    n_rec, nnz = _thin_records(ptr, rows, vals, rec_grid, n_rec)
+                    stride *= 2
             gi += 1
-            ptr[gi] = nnz
         z, z_new = z_new, z
         prox_inplace(z, G, 1.0, elementwise, group_ptr, group_idx)
         _scale_rows(G, omega, kappa)
@@ -178,5 +225,82 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
             break
     if status == MAX_ITER and gi >= n_times and n_entered >= min_entries:
         status = OK
-    return ptr[: gi + 1], rows[:nnz].copy(), vals[:nnz].copy(), entry, k_iter, status, \
-        t, z, G
+    return ptr[: n_rec + 1].copy(), rows[:nnz].copy(), vals[:nnz].copy(), \
+        rec_grid[:n_rec].copy(), entry, k_iter, status, t, z, G
+
+
+@njit(cache=True)
+def masked_gram(Q, Y, mask, G, b):
+    """``G = Q[mask]^T Q[mask]`` and ``b = Q[mask]^T Y[mask]`` without copying rows."""
+    n, r = Q.shape
+    K = Y.shape[1]
+    G[:, :] = 0.0
+    b[:, :] = 0.0
+    for i in range(n):
+        if not mask[i]:
+            continue
+        for a in range(r):
+            qa = Q[i, a]
+            for c in range(a, r):
+                G[a, c] += qa * Q[i, c]
+            for k in range(K):
+                b[a, k] += qa * Y[i, k]
+    for a in range(r):
+        for c in range(a):
+            G[a, c] = G[c, a]
+
+
+@njit(cache=True)
+def transpose_times(Q, Y, out):
+    """``out = Q^T Y`` by a single pass over the rows (tall, thin ``Q``)."""
+    n, r = Q.shape
+    K = Y.shape[1]
+    out[:, :] = 0.0
+    for i in range(n):
+        for a in range(r):
+            qa = Q[i, a]
+            for k in range(K):
+                out[a, k] += qa * Y[i, k]
+
+
+@njit(cache=True)
+def right_multiply_inplace(A, M):
+    """``A <- A M`` row by row (``M`` small and square)."""
+    n, r = A.shape
+    row = np.empty(r)
+    for i in range(n):
+        for c in range(r):
+            s = 0.0
+            for a in range(r):
+                s += A[i, a] * M[a, c]
+            row[c] = s
+        for c in range(r):
+            A[i, c] = row[c]
+
+
+@njit(cache=True)
+def row_quadratic(Q, rows, M, out):
+    """``out[j] = q_i^T M q_i`` for ``i = rows[j]``."""
+    r = Q.shape[1]
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        s = 0.0
+        for a in range(r):
+            t = 0.0
+            for c in range(r):
+                t += M[a, c] * Q[i, c]
+            s += Q[i, a] * t
+        out[j] = s
+
+
+@njit(cache=True)
+def residuals_inplace(Q, Y, theta, out):
+    """``out = Y - Q theta``."""
+    n, r = Q.shape
+    K = Y.shape[1]
+    for i in range(n):
+        for k in range(K):
+            s = Y[i, k]
+            for a in range(r):
+                s -= Q[i, a] * theta[a, k]
+            out[i, k] = s

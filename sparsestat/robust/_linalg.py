@@ -12,6 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from sparsestat._kernels._projected import (
+    masked_gram,
+    residuals_inplace,
+    right_multiply_inplace,
+    transpose_times,
+)
+
 # rows per block when a product over all rows is accumulated blockwise
 _BLOCK = 65536
 
@@ -96,11 +103,11 @@ def _block_std(X, mean):
 def _cholesky_qr2(A, rtol):
     """In-place CholeskyQR2; ``None`` if ``A`` is numerically rank deficient."""
     R_total = np.eye(A.shape[1])
+    mask = np.ones(A.shape[0], dtype=bool)
+    empty = np.zeros((A.shape[0], 0))
     for _ in range(2):
-        G = np.zeros((A.shape[1], A.shape[1]))
-        for s in range(0, A.shape[0], _BLOCK):
-            blk = A[s:s + _BLOCK]
-            G += blk.T @ blk
+        G = np.empty((A.shape[1], A.shape[1]))
+        masked_gram(A, empty, mask, G, np.empty((A.shape[1], 0)))
         try:
             L = np.linalg.cholesky(G)
         except np.linalg.LinAlgError:
@@ -109,31 +116,25 @@ def _cholesky_qr2(A, rtol):
         if d.min() <= np.sqrt(rtol) * d.max():
             return None
         Rinv = scipy.linalg.solve_triangular(L.T, np.eye(A.shape[1]))
-        for s in range(0, A.shape[0], _BLOCK):
-            A[s:s + _BLOCK] = A[s:s + _BLOCK] @ Rinv
+        right_multiply_inplace(A, Rinv)
         R_total = L.T @ R_total
     return A, R_total
 
 
-def subset_fit(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Least-squares ``theta`` of ``Y[mask]`` on ``Q[mask]`` (blockwise; no row copies).
+def subset_fit(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray,
+               orthonormal: bool = True) -> np.ndarray:
+    """Least-squares ``theta`` of ``Y[mask]`` on ``Q[mask]``, accumulated blockwise.
 
-    Uses ``Q^T Q = I``: the Gram matrix of the kept rows is ``I`` minus the
-    Gram matrix of the dropped rows, whichever set is smaller is summed.
+    With ``orthonormal=True`` (``Q^T Q = I``) the Gram matrix of the kept rows
+    is ``I`` minus that of the dropped rows; the smaller set is summed.
     """
     r = Q.shape[1]
     drop = ~mask
-    use_drop = drop.sum() < mask.sum()
+    use_drop = orthonormal and 2 * int(drop.sum()) < Q.shape[0]
     rows = drop if use_drop else mask
-    G = np.zeros((r, r))
-    b = np.zeros((r, Y.shape[1]))
-    for s in range(0, Q.shape[0], _BLOCK):
-        m = rows[s:s + _BLOCK]
-        if not m.any():
-            continue
-        Qb = Q[s:s + _BLOCK][m]
-        G += Qb.T @ Qb
-        b += Qb.T @ Y[s:s + _BLOCK][m]
+    G = np.empty((r, r))
+    b = np.empty((r, Y.shape[1]))
+    masked_gram(Q, np.ascontiguousarray(Y, dtype=float), rows, G, b)
     if use_drop:
         G = np.eye(r) - G
         b = full_projection(Q, Y) - b
@@ -144,13 +145,15 @@ def subset_fit(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def full_projection(Q: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """``Q^T Y`` accumulated blockwise."""
-    out = np.zeros((Q.shape[1], Y.shape[1]))
-    for s in range(0, Q.shape[0], _BLOCK):
-        out += Q[s:s + _BLOCK].T @ Y[s:s + _BLOCK]
+    """``Q^T Y`` in one pass over the rows."""
+    out = np.empty((Q.shape[1], Y.shape[1]))
+    transpose_times(Q, np.ascontiguousarray(Y, dtype=float), out)
     return out
 
 
 def residuals(Q: np.ndarray, Y: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """``Y - Q theta``."""
-    return Y - Q @ theta
+    out = np.empty(Y.shape)
+    residuals_inplace(Q, np.ascontiguousarray(Y, dtype=float),
+                      np.ascontiguousarray(theta, dtype=float), out)
+    return out

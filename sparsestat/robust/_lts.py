@@ -48,15 +48,15 @@ def _smallest(d: np.ndarray, h: int) -> np.ndarray:
     return mask
 
 
-def _c_steps(Q, Y, mask, h, n_steps):
+def _c_steps(Q, Y, mask, h, n_steps, orthonormal=True, rtol=1e-12):
     obj = np.inf
     theta = None
     for _ in range(n_steps):
-        theta = subset_fit(Q, Y, mask)
+        theta = subset_fit(Q, Y, mask, orthonormal)
         d = np.sum(residuals(Q, Y, theta) ** 2, axis=1)
         new = _smallest(d, h)
         new_obj = float(np.sum(d[new]))
-        if np.array_equal(new, mask) or new_obj >= obj * (1 - 1e-12):
+        if np.array_equal(new, mask) or new_obj >= obj * (1 - rtol):
             mask = new
             obj = min(obj, new_obj)
             break
@@ -84,7 +84,7 @@ def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int 
             continue
         d = np.sum((Ys - Qs @ theta) ** 2, axis=1)
         mask = _smallest(d, hs)
-        theta, mask, obj = _c_steps(Qs, Ys, mask, hs, 2)
+        theta, mask, obj = _c_steps(Qs, Ys, mask, hs, 2, orthonormal=m == n)
         candidates.append((obj, mask))
     if not candidates:  # every elemental set singular: start from all rows
         candidates = [(0.0, np.ones(m, dtype=bool))]
@@ -97,11 +97,15 @@ def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int 
             continue
         seen.append(mask_s)
         if m < n:
-            theta = subset_fit(Qs, Ys, mask_s)
+            theta = subset_fit(Qs, Ys, mask_s, orthonormal=False)
             mask = _smallest(np.sum(residuals(Q, Y, theta) ** 2, axis=1), h)
         else:
             mask = mask_s
-        theta, mask, obj = _c_steps(Q, Y, mask, h, 100)
+        # all rows: iterate to convergence (a relative tolerance for very large n,
+        # where the last C-steps only swap a few rows of equal residual)
+        large = n > 100_000
+        theta, mask, obj = _c_steps(Q, Y, mask, h, 10 if large else 100,
+                                    rtol=1e-4 if large else 1e-12)
         if obj < best[0]:
             best = (obj, theta, mask)
     _, theta, mask = best

@@ -18,7 +18,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
-from sparsestat.robust._linalg import ThinBasis, residuals, subset_fit, thin_basis
+from sparsestat._kernels._projected import masked_gram, row_quadratic
+from sparsestat.robust._linalg import (
+    ThinBasis,
+    full_projection,
+    residuals,
+    subset_fit,
+    thin_basis,
+)
 from sparsestat.robust._lts import lts_start
 
 
@@ -196,20 +203,19 @@ def _deletion_statistic(Q, Y, flagged, K):
     """
     keep = ~flagged
     r = Q.shape[1]
-    theta = subset_fit(Q, Y, keep)
-    Qf = Q[flagged]
-    Rf = Y[flagged] - Qf @ theta
-    Rk = residuals(Q, Y, theta)[keep]
-    sigma = float(np.sqrt(np.sum(Rk ** 2) / (max(int(keep.sum()) - r, 1) * K)))
-    G = np.eye(r) - Qf.T @ Qf          # Gram matrix of the kept rows
-    try:
-        sol = np.linalg.solve(G, Qf.T)
-    except np.linalg.LinAlgError:
-        sol = np.linalg.lstsq(G, Qf.T, rcond=None)[0]
-    h_ext = np.einsum("ij,ji->i", Qf, sol)
+    rows = np.flatnonzero(flagged)
+    G_f = np.empty((r, r))
+    b_f = np.empty((r, Y.shape[1]))
+    masked_gram(Q, Y, flagged, G_f, b_f)
+    G = np.eye(r) - G_f                  # Gram matrix of the kept rows
+    theta = np.linalg.lstsq(G, full_projection(Q, Y) - b_f, rcond=None)[0]
+    R = residuals(Q, Y, theta)
+    sigma = float(np.sqrt(np.sum(R[keep] ** 2) / (max(int(keep.sum()) - r, 1) * K)))
+    h_ext = np.empty(rows.size)
+    row_quadratic(Q, rows, np.linalg.pinv(G), h_ext)
     out = np.zeros(Q.shape[0])
-    norms = np.sqrt(np.sum(Rf ** 2, axis=1) / K)
-    out[flagged] = norms / (max(sigma, 1e-300) * np.sqrt(1.0 + np.maximum(h_ext, 0.0)))
+    norms = np.sqrt(np.sum(R[rows] ** 2, axis=1) / K)
+    out[rows] = norms / (max(sigma, 1e-300) * np.sqrt(1.0 + np.maximum(h_ext, 0.0)))
     return out
 
 
@@ -490,14 +496,31 @@ def check_outlier_data(X: np.ndarray, Y: np.ndarray, fit_intercept: bool = True)
             "y is constant: there is no variation to fit, so no sample can be an outlier. "
             "Check that the right target column was passed."
         )
-    Z = np.column_stack([X, Y])
-    _, first, counts = np.unique(Z, axis=0, return_index=True, return_counts=True)
-    if np.any(counts > 1):
-        dup = np.flatnonzero(counts > 1)
-        rows = np.flatnonzero((Z == Z[first[dup[0]]]).all(axis=1)) + 1
+    dup = duplicated_rows(X, Y)
+    if dup.size:
         raise ValueError(
-            f"X, y contain {int(np.sum(counts[dup] - 1))} duplicated sample(s) (e.g. rows "
-            f"{', '.join(map(str, rows[:4]))}, 1-based, are identical). Repeated samples mask "
-            "each other in outlier detection: remove the duplicates (e.g. "
-            "np.unique(np.column_stack([X, y]), axis=0)) before fitting."
+            f"X, y contain {dup.size} duplicated sample(s) (e.g. row {dup[0, 1] + 1} repeats "
+            f"row {dup[0, 0] + 1}, 1-based). Repeated samples mask each other in outlier "
+            "detection: remove the duplicates (e.g. np.unique(np.column_stack([X, y]), "
+            "axis=0)) before fitting."
         )
+
+
+def duplicated_rows(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Pairs ``(first, repeat)`` of identical samples (rows of ``[X, Y]``), 0-based.
+
+    Rows are hashed by a fixed random projection, sorted by hash, and only
+    rows with equal hashes are compared exactly: ``O(n log n)`` time and
+    ``O(n)`` extra memory.
+    """
+    w = np.random.default_rng(20240607).standard_normal(X.shape[1] + Y.shape[1])
+    key = X @ w[:X.shape[1]] + Y @ w[X.shape[1]:]
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    same = np.flatnonzero(ks[1:] == ks[:-1])
+    pairs = []
+    for j in same:
+        a, b = order[j], order[j + 1]
+        if np.array_equal(X[a], X[b]) and np.array_equal(Y[a], Y[b]):
+            pairs.append((min(a, b), max(a, b)))
+    return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
