@@ -82,6 +82,19 @@ class Design:
             G = self.dense.T @ (self.dense * w[:, None])
         return np.asfortranarray(G / self.n_samples)
 
+    def diag_max(self) -> float:
+        """Largest diagonal entry of ``X_std^T X_std / n`` (1 for standardized columns)."""
+        if self.is_sparse:
+            X = sp.csc_matrix((self.data, self.indices, self.indptr),
+                              shape=(self.n_samples, self.n_features))
+            sq = np.asarray(X.multiply(X).sum(axis=0)).ravel() / self.n_samples
+            colmean = np.asarray(X.sum(axis=0)).ravel() / self.n_samples
+            mu = self.kernel_mean
+            d = sq - 2 * mu * colmean + mu ** 2
+        else:
+            d = np.einsum("ij,ij->j", self.dense, self.dense) / self.n_samples
+        return float(np.max(d, initial=0.0))
+
     def spectral_norm_sq(self, w=None) -> float:
         """Largest eigenvalue of ``X_std^T W X_std / n`` (``W = diag(w)``, default identity)."""
         n, p = self.n_samples, self.n_features
@@ -340,6 +353,7 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         lam = design.spectral_norm_sq(None if sample_weight is None or gram_mode else w)
     # curvature bound of the loss: ||X^T W X / n|| times 1, 1/4 (logistic), 1/2 (multinomial)
     curvature = lam / _STEP_CONSTANT[loss]
+    alpha_given = alpha
     if alpha is None:
         alpha = 1.0 / (kappa * max(curvature, 1e-300))
     elif kappa * alpha * curvature >= 2.0:
@@ -353,10 +367,13 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
     needed = int(np.ceil(max(grid[-1] - t0, 0.0) / alpha)) + 1
     budget = needed if max_iter is None else int(max_iter)
 
+    # the default step adapts to the active block (squared loss); a given alpha is fixed
+    adaptive = alpha_given is None and gram_mode
     out = _kernels.lbi_path(
         *design.args, np.asfortranarray(Y), w, loss_code, delta, gram_mode, H,
         np.ascontiguousarray(c), z0, np.asarray(b0, dtype=float), bool(fit_intercept and not gram_mode),
-        t0, float(alpha), float(kappa), elementwise, gptr, gidx, grid, budget, record_duals)
+        t0, float(alpha), float(kappa), elementwise, gptr, gidx, grid, budget, record_duals,
+        adaptive, _STEP_CONSTANT[loss], design.diag_max() if adaptive else 1.0)
     coefs, intercepts, duals, entry, n_iter, status, t_end, *_ = out
     if status == _DIVERGED:
         raise FloatingPointError(
@@ -815,4 +832,158 @@ def projected_shift_path(Q, Y, *, penalty="l1", weights=None, kappa=100.0, alpha
               "alpha": float(alpha), "status": names.get(int(status), "max_iter"),
               "t_end": float(t_end)},
         n_targets=K, squeeze=False,
+    )
+
+
+def projected_shift_iss_path(Q, Y, *, weights=None, n_times=100, t_ratio=100.0, times=None,
+                             max_active=None, min_entries=0, max_knots=None, z_start=None,
+                             t_start=0.0, penalty="l1", tol=1e-10):
+    """Exact inverse scale space path of the shift model of :func:`projected_shift_path`.
+
+    The ``kappa -> infinity`` limit of the LBI path, for one target and the
+    weighted l1 penalty. Between knots the shift ``G`` is constant and the
+    normalized dual moves linearly, ``rho_i' = ((I - QQ^T)(Y - G))_i / (n w_i)``;
+    at a knot the rows on the unit sphere solve the sign-constrained least
+    squares problem ``min ||(I - QQ^T)(Y - G)||`` over their shifts, i.e. each
+    active shift is the residual of its row against the fit without the active
+    rows (an ``r x r`` Woodbury solve, ``r`` the columns of ``Q``). One knot
+    per entering row, ``O(n r)`` each: meant for small and moderate ``n``.
+
+    Parameters are those of :func:`projected_shift_path` (``max_knots``
+    bounds the number of knots); ``Y`` must have one column.
+
+    Returns
+    -------
+    SparseRegularizationPath
+        Interpolation ``'previous'`` (the path is piecewise constant).
+    """
+    from sparsestat._kernels._projected import project_out
+    from sparsestat.path import SparseRegularizationPath
+
+    Q = np.ascontiguousarray(Q, dtype=float)
+    Y = np.ascontiguousarray(Y, dtype=float)
+    n, K = Y.shape
+    if K != 1 or penalty != "l1":
+        raise ValueError(
+            "The exact ISS shift path handles one target with the l1 penalty; use the LBI "
+            "path (solver='lbi') for several targets."
+        )
+    y = Y[:, 0]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    c_res = np.empty((n, 1))
+    project_out(Q, Y, c_res)
+    c_res = c_res[:, 0]                      # (I - QQ^T) y
+    scale = max(float(np.max(np.abs(c_res))), 1e-300)
+    if scale <= 1e-14 * max(1.0, float(np.abs(y).max())):
+        raise ValueError(
+            "The shift path is empty: the targets are fitted exactly by the projection's "
+            "range (zero residuals). Check that y is not constant or an exact linear "
+            "function of X."
+        )
+
+    def velocity(G):
+        V = np.empty((n, 1))
+        project_out(Q, (y - G)[:, None], V)
+        return V[:, 0] / (n * w)
+
+    if z_start is None:
+        v0 = c_res / (n * w)
+        t0 = 1.0 / float(np.max(np.abs(v0)))
+        rho = np.clip(t0 * v0, -1.0, 1.0)
+    else:
+        t0 = float(t_start)
+        rho = np.clip(np.asarray(z_start, dtype=float).reshape(n), -1.0, 1.0)
+    on = np.abs(rho) >= 1.0 - 1e-12
+    rho[on] = np.sign(rho[on])
+    grid = np.asarray(times, dtype=float) if times is not None else time_grid(t0, n_times, t_ratio)
+    cap = n if max_active is None else int(max_active)
+    budget = int(max_knots) if max_knots is not None else 4 * n + 10
+    G = np.zeros(n)
+    free = np.zeros(n, dtype=bool)
+    entry = np.full(n, np.inf)
+    snapshots, rec_times = [], []
+    gi = 0
+    while gi < len(grid) and grid[gi] <= t0:
+        snapshots.append((np.zeros(0, dtype=np.int64), np.zeros(0)))
+        rec_times.append(grid[gi])
+        gi += 1
+
+    def solve(F):
+        idx = np.flatnonzero(F)
+        out = np.zeros(n)
+        if idx.size:
+            QF = Q[idx]
+            M = np.eye(Q.shape[1]) - QF.T @ QF
+            rhs = QF.T @ c_res[idx]
+            out[idx] = c_res[idx] + QF @ np.linalg.lstsq(M, rhs, rcond=None)[0]
+        return out
+
+    t = t0
+    status = "max_iter"
+    n_knots = 0
+    v = velocity(G)
+    while n_knots < budget:
+        # ---- sign-constrained least squares on the boundary set (active-set loop)
+        for _ in range(4 * n + 10):
+            want = on & ~free & (rho * v > tol * scale / n)
+            if not want.any():
+                break
+            j = int(np.argmax(np.where(want, rho * v / np.maximum(np.abs(rho), 1), -np.inf)))
+            free[j] = True
+            G = solve(free)
+            bad = free & (G * rho <= 0)
+            while bad.any():
+                free &= ~bad
+                G = solve(free)
+                bad = free & (G * rho <= 0)
+            v = velocity(G)
+        newly = free & ~np.isfinite(entry)
+        entry[newly] = t
+        # boundary rows at zero whose dual moves inwards leave the boundary
+        leave = on & ~free & (rho * v <= tol * scale / n)
+        on &= ~leave
+        # ---- next knot: the first inactive dual to reach the unit sphere
+        moving = ~on & (np.abs(v) > 0)
+        dt = np.inf
+        nxt = -1
+        if moving.any():
+            target = np.sign(v[moving])
+            steps = (target - rho[moving]) / v[moving]
+            k = int(np.argmin(steps))
+            dt = float(steps[k])
+            nxt = int(np.flatnonzero(moving)[k])
+        idx = np.flatnonzero(free)
+        while gi < len(grid) and grid[gi] <= t + dt:
+            snapshots.append((idx, G[idx].copy()))
+            rec_times.append(grid[gi])
+            gi += 1
+        n_entered = int(np.isfinite(entry).sum())
+        if free.sum() > cap:
+            status = "support"
+            break
+        if (gi >= len(grid) and n_entered >= min_entries) or nxt < 0:
+            status = "ok"
+            break
+        rho[~on] += dt * v[~on]
+        t += dt
+        rho[nxt] = np.sign(v[nxt])
+        on[nxt] = True
+        n_knots += 1
+    if status == "max_iter":
+        warnings.warn(
+            f"The ISS shift path stopped after max_knots={budget} knots at t={t:.4g}.",
+            ConvergenceWarning, stacklevel=3,
+        )
+    ptr = np.concatenate([[0], np.cumsum([s[0].size for s in snapshots])]).astype(np.int64)
+    cols = np.concatenate([s[0] for s in snapshots]) if snapshots else np.zeros(0, np.int64)
+    vals = np.concatenate([s[1] for s in snapshots]) if snapshots else np.zeros(0)
+    coefs = sp.csr_matrix((vals, cols, ptr), shape=(len(snapshots), n))
+    coefs.eliminate_zeros()
+    return SparseRegularizationPath(
+        times=np.asarray(rec_times), coefs=coefs, intercepts=np.zeros((len(snapshots), 1)),
+        entry_times=entry[:, None], interpolation="previous", t0=float(t0),
+        n_iter=int(n_knots),
+        info={"solver": "iss_projected", "penalty": "l1", "status": status,
+              "t_end": float(t)},
+        n_targets=1, squeeze=False,
     )
