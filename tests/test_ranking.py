@@ -296,3 +296,63 @@ def test_annotator_contamination_fraction_and_scores():
     keep = ~ranker.outliers_
     np.testing.assert_allclose(ranker.scores_, _wls_hodgerank(
         data.comparisons[keep], data.outcomes[keep], np.ones(keep.sum()), 30), atol=1e-8)
+
+
+def _bradley_terry_reference(pairs, y, w, n, ridge):
+    """Penalized Bradley-Terry MLE with scipy's L-BFGS (independent of the package)."""
+    from scipy.optimize import minimize
+
+    def f(theta):
+        d = theta[pairs[:, 0]] - theta[pairs[:, 1]]
+        loss = np.sum(w * np.logaddexp(0.0, -y * d)) + 0.5 * ridge * theta @ theta
+        g = -w * y / (1.0 + np.exp(y * d))
+        grad = (np.bincount(pairs[:, 0], g, n) - np.bincount(pairs[:, 1], g, n)
+                + ridge * theta)
+        return loss, grad
+
+    res = minimize(f, np.zeros(n), jac=True, method="L-BFGS-B",
+                   options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 10000})
+    return res.x - res.x.mean()
+
+
+def test_logistic_link_is_the_bradley_terry_fit():
+    data = make_pairwise_comparisons(25, 1500, 20, 0.0, random_state=16)
+    w = np.random.default_rng(16).integers(1, 4, 1500).astype(float)
+    ranker = RobustPairwiseRanker(link="logistic").fit(data.comparisons, data.outcomes,
+                                                       sample_weight=w)
+    assert not ranker.outliers_.any()
+    wn = w / w.mean()
+    ref = _bradley_terry_reference(data.comparisons, data.outcomes, wn, 25,
+                                   1e-3 * wn.sum() / 25)
+    np.testing.assert_allclose(ranker.scores_, ref, atol=1e-6)
+    # log-odds: predict_proba is the Bradley-Terry probability
+    d = ranker.decision_function(data.comparisons[:5])
+    np.testing.assert_allclose(ranker.predict_proba(data.comparisons[:5])[:, 1],
+                               1.0 / (1.0 + np.exp(-d)))
+
+
+def test_logistic_link_finds_malicious_annotators():
+    data = make_pairwise_comparisons(40, 3000, 30, 0.2, random_state=17, behavior="flip")
+    ranker = RobustPairwiseRanker(link="logistic").fit(data.comparisons, data.outcomes,
+                                                       annotators=data.annotators)
+    np.testing.assert_array_equal(np.sort(ranker.annotator_outliers_), data.malicious)
+    keep = ~ranker.outliers_
+    ref = _bradley_terry_reference(data.comparisons[keep], data.outcomes[keep],
+                                   np.ones(keep.sum()), 40, 1e-3 * keep.sum() / 40)
+    np.testing.assert_allclose(ranker.scores_, ref, atol=1e-6)
+
+
+def test_excess_upsets_counts_votes_the_model_cannot_explain():
+    from sparsestat.ranking._ranker import _excess_upsets
+
+    rng = np.random.default_rng(18)
+    p = rng.uniform(0.02, 0.98, 20000)
+    y = np.where(rng.random(20000) < p, 1.0, -1.0)
+    w = np.ones(20000)
+    # votes drawn from the model: no excess
+    assert _excess_upsets(p, y, w) <= 20
+    # plus 300 votes against near-certain outcomes: all of them stand out
+    p2 = np.concatenate([p, np.full(300, 0.995)])
+    y2 = np.concatenate([y, -np.ones(300)])
+    k = _excess_upsets(p2, y2, np.ones(20300))
+    assert 300 <= k <= 300 / 0.9

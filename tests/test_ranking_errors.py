@@ -159,3 +159,11 @@ def test_cli_flags_annotators(tmp_path, capsys):
     assert line.startswith(f"flagged annotators ({len(data.malicious)} of 15)")
     for a in data.malicious:
         assert f"ann{a}" in line
+
+
+def test_logistic_link_errors():
+    with pytest.raises(ValueError, match=r"needs \+1 / -1 outcomes"):
+        RobustPairwiseRanker(link="logistic").fit(PAIRS, Y)
+    with pytest.raises(ValueError, match="link='linear' only"):
+        RobustPairwiseRanker(link="logistic").fit(PAIRS, np.ones(6),
+                                                  item_features=np.ones((4, 2)))
