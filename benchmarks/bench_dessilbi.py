@@ -78,10 +78,11 @@ def train(model, opt, Xtr, ytr, epochs, batch, seed, after_step=None):
 
 # ------------------------------------------------------------------------- 1. speed
 def time_steps(make_model, x, y, rounds=11, reps=30):
-    model_a, model_b = make_model(0), make_model(0)
+    model_a, model_b, model_c = make_model(0), make_model(0), make_model(0)
     opts = {
         "SGD": (model_a, torch.optim.SGD(model_a.parameters(), lr=0.01, momentum=0.9)),
         "DessiLBI": (model_b, DessiLBI(lbi_param_groups(model_b), lr=0.01, mu=100.0)),
+        "DessiLBI jit=False": (model_c, DessiLBI(lbi_param_groups(model_c), lr=0.01, mu=100.0, jit=False)),
     }
 
     def full_step(model, opt):
@@ -221,8 +222,9 @@ def main(argv=None):
     print(f"torch {torch.__version__}, CPU, torch.set_num_threads({args.threads})\n")
 
     print("## Time per step (ms, best of 11 interleaved rounds of 30 steps)\n")
-    print("| model | batch | SGD step | DessiLBI step | ratio | SGD full step | DessiLBI full step | ratio |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | batch | SGD step | DessiLBI step | ratio | jit=False step | ratio "
+          "| SGD full step | DessiLBI full step | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     g = torch.Generator().manual_seed(0)
     cases = [
         ("digits CNN (37k params)", digits_cnn, torch.randn(32, 1, 8, 8, generator=g), 32),
@@ -231,8 +233,9 @@ def main(argv=None):
     for name, make, x, b in cases:
         y = torch.randint(0, 10, (b,), generator=g)
         r = time_steps(make, x, y)
-        s, d = r["SGD"], r["DessiLBI"]
+        s, d, t = r["SGD"], r["DessiLBI"], r["DessiLBI jit=False"]
         print(f"| {name} | {b} | {s['step']:.3f} | {d['step']:.3f} | {d['step'] / s['step']:.2f}x "
+              f"| {t['step']:.3f} | {t['step'] / s['step']:.2f}x "
               f"| {s['full']:.3f} | {d['full']:.3f} | {d['full'] / s['full']:.2f}x |")
 
     print("\n## Optimizer memory beyond SGD (momentum buffers are common to both)\n")
