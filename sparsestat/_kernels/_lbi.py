@@ -13,6 +13,14 @@ are solved exactly inside their step.
 For the squared loss the gradient is ``H B - c`` with ``H = X^T X / n`` and
 ``c = X^T Y / n``; columns of ``H`` are computed once when a coordinate first
 becomes active and cached, so one iteration costs ``O(p |active|)``.
+
+Step size. A fixed ``alpha`` is used as given. With ``adaptive=True`` (squared
+loss) the step follows the active block instead: the recursion only feeds
+back through active coordinates, so it is stable while
+``kappa * alpha * ||H_AA|| < 2``. The step is ``c / (kappa (1.1 L_A + d))`` with
+``L_A`` a warm-started power-iteration estimate of ``||H_AA||`` and ``d`` the
+largest diagonal of ``H`` (one more coordinate entering raises ``||H_AA||`` by at
+most ``d``), and never below the globally stable ``alpha``.
 """
 
 import numpy as np
@@ -46,9 +54,47 @@ def _record(z_old, z_new, b_old, b_new, t, step, grid, gi, kappa, elementwise,
 
 
 @njit(cache=True)
+def _active_block_norm(cache, slot, active, n_active, v, n_power):
+    """Power-iteration estimate of ``||H_AA||`` warm-started at ``v`` (updated in place)."""
+    if n_active == 0:
+        return 0.0
+    x = np.empty(n_active)
+    y = np.empty(n_active)
+    nrm = 0.0
+    for a in range(n_active):
+        x[a] = v[active[a]]
+        nrm += x[a] * x[a]
+    if nrm == 0.0:
+        x[:] = 1.0
+        nrm = n_active
+    x /= np.sqrt(nrm)
+    lam = 0.0
+    for _ in range(n_power):
+        for a in range(n_active):
+            s = 0.0
+            col = slot[active[a]]
+            for b_ in range(n_active):
+                s += cache[active[b_], col] * x[b_]
+            y[a] = s
+        nrm = np.sqrt(np.sum(y * y))
+        if nrm == 0.0:
+            break
+        lam_new = nrm
+        x[:] = y / nrm
+        if abs(lam_new - lam) <= 1e-3 * lam_new:
+            lam = lam_new
+            break
+        lam = lam_new
+    for a in range(n_active):
+        v[active[a]] = x[a]
+    return lam
+
+
+@njit(cache=True)
 def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
              use_gram, H, c, z0, b0, fit_intercept, t0, alpha, kappa,
-             elementwise, group_ptr, group_idx, grid, max_iter, record_duals):
+             elementwise, group_ptr, group_idx, grid, max_iter, record_duals,
+             adaptive, step_constant, diag_max):
     """Run LBI from the analytic start ``(z0, t0)`` until the last grid time.
 
     Parameters
@@ -76,7 +122,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     fit_intercept : bool
         Whether the intercept takes gradient steps (direct mode only).
     t0, alpha, kappa : float
-        Start time, step and damping.
+        Start time, step (the smallest step with ``adaptive``) and damping.
     elementwise, group_ptr, group_idx :
         The penalty (see :mod:`sparsestat._kernels._prox`).
     grid : (n_times,) array
@@ -85,6 +131,10 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         Iteration budget.
     record_duals : bool
         Also record ``rho = z - prox(z)`` on the grid.
+    adaptive : bool
+        Gram mode only: size each step by the active block (see module docstring).
+    step_constant, diag_max : float
+        ``c`` and ``d`` of the adaptive step.
 
     Returns
     -------
@@ -125,6 +175,9 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     eta = np.zeros((K, n)).T
     G = np.zeros((K, n)).T
 
+    power_vec = np.zeros(p)
+    step = alpha
+    changed = False
     t = t0
     gi = 0
     # the grid times at (or before) t0 see B = 0 exactly
@@ -186,30 +239,39 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                     s_ += G[i, k]
                 gb[k] = s_ / n if fit_intercept else 0.0
         # ---- the step
+        if adaptive and changed:
+            lam_a = _active_block_norm(cache, slot, active, n_active, power_vec, 8)
+            step = max(alpha, step_constant / (kappa * (1.1 * lam_a + diag_max)))
         big = 0.0
         for j in range(p):
             for k in range(K):
-                z_new[j, k] = z[j, k] - alpha * grad[j, k]
+                z_new[j, k] = z[j, k] - step * grad[j, k]
                 big = max(big, abs(z_new[j, k]))
         for k in range(K):
-            b_new[k] = b[k] - kappa * alpha * gb[k]
+            b_new[k] = b[k] - kappa * step * gb[k]
         if not finite or not np.isfinite(big) or big * kappa > 1e100:
             status = DIVERGED
             break
-        record_entries(z, z_new, t, alpha, entry, elementwise, group_ptr, group_idx)
-        gi = _record(z, z_new, b, b_new, t, alpha, grid, gi, kappa, elementwise,
+        record_entries(z, z_new, t, step, entry, elementwise, group_ptr, group_idx)
+        gi = _record(z, z_new, b, b_new, t, step, grid, gi, kappa, elementwise,
                      group_ptr, group_idx, coefs, intercepts, duals, zz, tmp)
         z[:, :] = z_new
         b[:] = b_new
         prox_inplace(z, B, kappa, elementwise, group_ptr, group_idx)
+        previous = n_active
         n_active = 0
+        changed = False
         for j in range(p):
             for k in range(K):
                 if B[j, k] != 0.0:
+                    if n_active >= previous or active[n_active] != j:
+                        changed = True
                     active[n_active] = j
                     n_active += 1
                     break
-        t += alpha
+        if n_active != previous:
+            changed = True
+        t += step
         k_iter += 1
     if gi >= n_times and status == MAX_ITER:
         status = OK
