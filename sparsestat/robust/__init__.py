@@ -1,5 +1,6 @@
 """Robust regression and outlier detection along the mean-shift path."""
 
+from sparsestat.robust._fixed import mean_shift_fixed
 from sparsestat.robust._mean_shift import (
     MeanShiftOutlierDetector,
     ShiftFit,
@@ -9,4 +10,4 @@ from sparsestat.robust._mean_shift import (
 )
 
 __all__ = ["MeanShiftOutlierDetector", "ShiftFit", "auto_cutoff", "check_outlier_data",
-           "fit_mean_shift"]
+           "fit_mean_shift", "mean_shift_fixed"]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+from sklearn.utils import check_random_state
 
 from sparsestat.robust._linalg import residuals, subset_fit
 
@@ -67,7 +68,7 @@ def _c_steps(Q, Y, mask, h, n_steps, orthonormal=True, rtol=1e-12):
 def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int = 10,
               subsample: int = 2000, random_state=None) -> RobustStart:
     """Least trimmed squares fit of ``Y`` on ``Q`` with a consistent robust scale."""
-    rng = np.random.default_rng(random_state)
+    rng = check_random_state(random_state)
     n, r = Q.shape
     K = Y.shape[1]
     h = (n + r + 1) // 2

@@ -119,13 +119,9 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
     max_active = max(n // 2, k_min + 1)
     truncation = _consistency(c, K)
     flagged = None
+    if not np.isfinite(sigma) or sigma <= 1e-12:
+        return _exact_fit(Q, Ys, R, col_scale, basis, c, omega, contamination, k_min)
     for _ in range(5):
-        if not np.isfinite(sigma) or sigma <= 0:
-            raise ValueError(
-                "The robust scale of the residuals is zero: more than half of the samples "
-                "are fitted exactly by a linear model. Outlier detection needs noisy data; "
-                "check for duplicated or degenerate samples."
-            )
         Yt = np.ascontiguousarray(Ys / sigma)
         if start == "lts":
             # the early stretch of the path is integrated against the robust fit
@@ -180,6 +176,35 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
     path.info.update(stop_time=float(t_star), cutoff=float(c), scale=float(sigma))
     return ShiftFit(path=path, entry_times=entry, order=order, stop_time=float(t_star),
                     outliers=outliers, scale=col_scale * sigma, basis=basis, cutoff=c,
+                    weights=omega)
+
+
+def _exact_fit(Q, Ys, R, col_scale, basis, c, omega, contamination, k_min):
+    """More than half of the samples lie exactly on a plane: its outliers are the rest.
+
+    The robust scale is zero, so no path is needed (the exact-fit property of
+    high-breakdown regression): samples off the plane are flagged.
+    """
+    from scipy import sparse
+
+    from sparsestat.path import SparseRegularizationPath
+
+    n, K = Ys.shape
+    dist = np.sqrt(np.sum(R ** 2, axis=1))
+    off = dist > 1e-9 * max(1.0, float(np.max(np.abs(Ys))))
+    entry = np.where(off, 0.0, np.inf)
+    order = np.lexsort((-dist, entry))
+    if contamination == "auto":
+        outliers = off
+    else:
+        outliers = np.zeros(n, dtype=bool)
+        outliers[order[:k_min]] = True
+    path = SparseRegularizationPath(
+        times=np.zeros(1), coefs=sparse.csr_matrix((1, n * K)), intercepts=np.zeros((1, K)),
+        entry_times=entry[:, None].repeat(K, axis=1), interpolation="previous", t0=0.0,
+        info={"solver": "exact_fit", "status": "ok"}, n_targets=K, squeeze=False)
+    return ShiftFit(path=path, entry_times=entry, order=order, stop_time=0.0,
+                    outliers=outliers, scale=np.zeros(K), basis=basis, cutoff=c,
                     weights=omega)
 
 
@@ -287,15 +312,15 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
     solver : {'lbi', 'iss'}, default='lbi'
         ``'iss'`` is the exact inverse scale space path (the
         ``kappa -> infinity`` limit), one knot per entering sample; use it
-        for small and moderate ``n``.
+        for small and moderate ``n`` and a single target.
     kappa : float, default=100.0
         LBI damping, in units of the robust scale; larger is less biased and
         needs more iterations (about ``2 kappa / c_n`` to the stopping time).
     n_times : int, default=100
         Number of record times of ``regularization_path_``.
-    t_ratio : float, default=100.0
-        The record grid spans at least ``t0 .. t_ratio * t0`` and always
-        reaches twice the stopping time.
+    t_ratio : float, default=2.0
+        The path is followed up to ``t_ratio`` times the stopping time ``t*``
+        (the record grid is geometric from the path's start to there).
     fit_intercept : bool, default=True
         Include the intercept column in the model.
     start : {'lts', 'none'}, default='lts'
@@ -333,6 +358,8 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         The time ``t*`` of the ``'auto'`` rule.
     cutoff_ : float
         The cutoff ``c_n`` used.
+    n_iter_ : int
+        LBI iterations (or ISS knots) of the final path.
     regularization_path_ : SparseRegularizationPath
         The path of ``gamma`` (stored sparsely: ``O(n)`` memory for a
         bounded support).
@@ -429,6 +456,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         self.ranking_ = res.order
         self.scale_ = float(res.scale[0]) if single else res.scale
         self.stop_time_ = res.stop_time
+        self.n_iter_ = max(int(res.path.n_iter), 1)
         self.cutoff_ = res.cutoff
         path = res.path
         path.squeeze = single
