@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import tracemalloc
 
 import numpy as np
 from scipy.stats import kendalltau
@@ -53,15 +52,19 @@ def _methods(n_items):
             return est.scores_, est.outliers_
         return run
 
-    def with_annotators(data):
-        est = RobustPairwiseRanker().fit(data.comparisons, data.outcomes,
-                                         annotators=data.annotators)
-        return est.scores_, est.outliers_
+    def with_annotators(**kw):
+        def run(data):
+            est = RobustPairwiseRanker(**kw).fit(data.comparisons, data.outcomes,
+                                                 annotators=data.annotators)
+            return est.scores_, est.outliers_
+        return run
 
     methods = {
         "HodgeRank (LS)": ours(contamination=1e-12),
-        "robust, per vote": ours(),
-        "robust, by annotator": with_annotators,
+        "robust LS, per vote": ours(),
+        "robust LS, by annotator": with_annotators(),
+        "robust logistic, per vote": ours(link="logistic"),
+        "robust logistic, by annotator": with_annotators(link="logistic"),
     }
     if choix is not None:
         methods["choix ilsr_pairwise"] = lambda d: (
@@ -102,37 +105,69 @@ def accuracy_table(n_items, n_comparisons, n_annotators, seeds):
                   f"{fmt(prec)} | {fmt(rec)} |")
 
 
-def scale_table(n_items, n_comparisons, n_annotators, with_choix):
-    print(f"\n### Scale: {n_items} items, {n_comparisons} comparisons (5% careless "
-          "annotators)\n")
+def _rss_kib(field, reset_peak=False):
+    """Resident memory of this process from /proc (Linux), in KiB."""
+    if reset_peak:
+        with open("/proc/self/clear_refs", "w") as fh:  # resets VmHWM to the current RSS
+            fh.write("5")
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    return float("nan")
+
+
+def _scale_child(method, n_items, n_comparisons, n_annotators, queue):
+    """One large fit in a fresh process: wall time and peak resident memory of the fit."""
     data = make_pairwise_comparisons(n_items, n_comparisons, n_annotators, 0.05,
                                      random_state=0, behavior="random")
-    print("| method | time (s) | peak memory (MB) | bytes per (m + n) | Kendall tau | "
+    wins = _wins(data) if method == "choix" else None
+    if method != "choix":  # compile the kernels outside the timing
+        small = make_pairwise_comparisons(20, 300, 10, 0.1, random_state=0)
+        RobustPairwiseRanker(solver="cg").fit(small.comparisons, small.outcomes,
+                                              annotators=small.annotators)
+    base = _rss_kib("VmRSS", reset_peak=True)
+    t = time.perf_counter()
+    if method == "choix":
+        scores = choix.ilsr_pairwise(n_items, wins, alpha=1e-4)
+        n_iter = "-"
+    else:
+        ann = data.annotators if method == "annotators" else None
+        est = RobustPairwiseRanker(n_times=10).fit(data.comparisons, data.outcomes,
+                                                   annotators=ann)
+        scores, n_iter = est.scores_, est.regularization_path_.n_iter
+    elapsed = time.perf_counter() - t
+    peak = _rss_kib("VmHWM") - base
+    queue.put((elapsed, peak * 1024.0, kendalltau(scores, data.scores)[0], n_iter))
+
+
+def scale_table(n_items, n_comparisons, n_annotators, with_choix, limit=600.0):
+    import multiprocessing as mp
+
+    print(f"\n### Scale: {n_items} items, {n_comparisons} comparisons (5% careless "
+          "annotators), one process per fit\n")
+    print("| method | time (s) | extra peak RSS (MB) | bytes per (m + n) | Kendall tau | "
           "LBI iterations |")
     print("|---|---|---|---|---|---|")
-    for label, kw in [("robust, per vote (n_times=10)", {}),
-                      ("robust, by annotator (n_times=10)", {"annotators": data.annotators})]:
-        tracemalloc.start()
-        t = time.perf_counter()
-        est = RobustPairwiseRanker(n_times=10).fit(data.comparisons, data.outcomes, **kw)
-        elapsed = time.perf_counter() - t
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        tau = kendalltau(est.scores_, data.scores)[0]
-        print(f"| {label} | {elapsed:.1f} | {peak / 2**20:.0f} | "
-              f"{peak / (n_items + n_comparisons):.0f} | {tau:.3f} | "
-              f"{est.regularization_path_.n_iter} |")
+    runs = [("robust LS, per vote (n_times=10)", "votes"),
+            ("robust LS, by annotator (n_times=10)", "annotators")]
     if with_choix and choix is not None:
-        wins = _wins(data)
-        tracemalloc.start()
-        t = time.perf_counter()
-        params = choix.ilsr_pairwise(n_items, wins, alpha=1e-4)
-        elapsed = time.perf_counter() - t
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        tau = kendalltau(params, data.scores)[0]
-        print(f"| choix ilsr_pairwise | {elapsed:.1f} | {peak / 2**20:.0f} | "
-              f"{peak / (n_items + n_comparisons):.0f} | {tau:.3f} | - |")
+        runs.append(("choix ilsr_pairwise", "choix"))
+    ctx = mp.get_context("spawn")
+    for label, method in runs:
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_scale_child,
+                           args=(method, n_items, n_comparisons, n_annotators, queue))
+        proc.start()
+        proc.join(limit)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join()
+            print(f"| {label} | > {limit:.0f} (stopped) | - | - | - | - |")
+            continue
+        elapsed, peak, tau, n_iter = queue.get()
+        print(f"| {label} | {elapsed:.1f} | {peak / 2**20:.0f} | "
+              f"{peak / (n_items + n_comparisons):.0f} | {tau:.3f} | {n_iter} |")
 
 
 def main():
