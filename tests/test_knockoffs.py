@@ -138,8 +138,10 @@ def test_statistics_are_antisymmetric_under_swap(statistic):
     y = X[:, 0] - Xk[:, 1] + rng.standard_normal(100)
     W = knockoff_statistic(X, Xk, y, statistic)
     W_swapped = knockoff_statistic(Xk, X, y, statistic)
-    # lasso coefficients come from coordinate descent run to its tolerance
-    np.testing.assert_allclose(W_swapped, -W, atol=1e-4 if statistic == "lcd" else 1e-10)
+    # lasso coefficients come from coordinate descent run to its tolerance (lcd), and a
+    # coefficient at the edge of entering may enter one grid value later (lsm: 1.5 %)
+    tol = {"lcd": dict(atol=1e-4), "lsm": dict(rtol=0.02), "lbi": dict(atol=1e-10)}
+    np.testing.assert_allclose(W_swapped, -W, **tol[statistic])
     assert W[0] > 0 and W[1] < 0       # the signal column wins its own comparison
     if statistic == "lbi":             # LBI is exactly equivariant to the column order
         W_shuffled = knockoff_statistic(X, Xk, y, statistic, rng=np.random.default_rng(0))
@@ -154,7 +156,7 @@ def test_lbi_statistic_is_inverse_entry_time_from_the_engine():
     y = 2 * X[:, 0] + X[:, 2] + rng.standard_normal(80)
     Xs = np.hstack([X, Xk])
     Xs = (Xs - Xs.mean(0)) / Xs.std(0)
-    tau = lbi_path(Xs, y[:, None], n_times=2).entry_times[:, 0]
+    tau = lbi_path(Xs, y[:, None], n_times=2, t_ratio=10.0).entry_times[:, 0]
     Z = np.where(np.isfinite(tau), 1 / tau, 0.0)
     expected = np.maximum(Z[:6], Z[6:]) * np.sign(Z[:6] - Z[6:])
     np.testing.assert_allclose(knockoff_statistic(X, Xk, y, "lbi"), expected, rtol=1e-12)

@@ -51,7 +51,7 @@ def _lcd(Xs, y, classes, *, cv=5, n_jobs=None, Cs=10, n_alphas=100):
     return importance
 
 
-def _lsm(Xs, y, classes, *, n_alphas=200, eps=1e-2, max_iter=5000):
+def _lsm(Xs, y, classes, *, n_alphas=200, eps=0.05, max_iter=5000):
     n, p2 = Xs.shape
     Y = y[:, None].astype(float) if classes is None else (y[:, None] == classes[None, :]) * 1.0
     Y = Y - Y.mean(axis=0)
@@ -66,7 +66,7 @@ def _lsm(Xs, y, classes, *, n_alphas=200, eps=1e-2, max_iter=5000):
     return np.where(entered, alphas[np.argmax(nonzero, axis=1)], 0.0)
 
 
-def _lbi(Xs, y, classes, *, kappa=10.0, t_ratio=100.0, n_times=2, max_iter=None):
+def _lbi(Xs, y, classes, *, kappa=10.0, t_ratio=10.0, n_times=2, max_iter=None):
     if classes is None:
         Y, loss = y[:, None].astype(float), "squared"
     elif len(classes) == 2:

@@ -100,6 +100,14 @@ def _barrier_parts(R2, s, mu):
     return value, c
 
 
+def _inverse_from_cholesky(c):
+    """Inverse of ``c c^T`` from its lower Cholesky factor (LAPACK potri)."""
+    inv, info = linalg.lapack.dpotri(c, lower=True)
+    if info != 0:
+        raise linalg.LinAlgError("potri failed")
+    return np.tril(inv) + np.tril(inv, -1).T
+
+
 def _barrier_value(R2, s, mu):
     parts = _barrier_parts(R2, s, mu)
     return np.inf if parts is None else parts[0]
@@ -139,26 +147,30 @@ def sdp_s(R: np.ndarray, *, tol: float = 1e-6, max_newton: int = 50) -> np.ndarr
     s_equi = equicorrelated_s(R)
     # strictly feasible start inside the box and inside the PSD constraint
     s = np.full(p, 0.5 * min(max(s_equi[0], 1e-8), 1.0))
-    mu = 0.1
-    mu_final = tol / 3.0
+    mu, mu_final = 0.1, tol / 3.0
     while True:
+        # centering: damped Newton on the barrier objective for this mu, to a
+        # scale-free Newton decrement (tight only at the last mu)
+        center_tol = 1e-10 if mu <= mu_final else 1e-3
         for _ in range(max_newton):
             value, c = _barrier_parts(R2, s, mu)
-            Ginv = linalg.cho_solve((c, True), np.eye(p), check_finite=False)
-            dG = np.diag(Ginv)
-            grad = -1.0 + mu * (dG - 1.0 / s + 1.0 / (1.0 - s))
+            Ginv = _inverse_from_cholesky(c)
+            grad = -1.0 + mu * (np.diag(Ginv) - 1.0 / s + 1.0 / (1.0 - s))
             H = mu * (Ginv * Ginv)
             H[np.diag_indices(p)] += mu * (1.0 / s ** 2 + 1.0 / (1.0 - s) ** 2)
             try:
-                step = -linalg.solve(H, grad, assume_a="pos", check_finite=False)
+                step = -linalg.cho_solve(linalg.cho_factor(H, check_finite=False), grad,
+                                         check_finite=False)
             except linalg.LinAlgError:
                 step = -grad / np.diag(H)
             decrement = -float(grad @ step)
-            if decrement / 2.0 <= 1e-10 * max(1.0, mu * p):
+            if decrement / (2.0 * mu) <= center_tol:
                 break
-            # backtracking line search that stays strictly feasible
-            eta = 1.0
-            while eta > 1e-12:
+            # longest step that stays inside the box, then backtracking (Armijo)
+            with np.errstate(divide="ignore"):
+                room = np.where(step < 0, -s / step, np.where(step > 0, (1.0 - s) / step, np.inf))
+            eta = min(1.0, 0.99 * float(room.min()))
+            while eta > 1e-14:
                 trial = s + eta * step
                 if _barrier_value(R2, trial, mu) <= value - 0.25 * eta * decrement:
                     break
@@ -168,7 +180,7 @@ def sdp_s(R: np.ndarray, *, tol: float = 1e-6, max_newton: int = 50) -> np.ndarr
             s = trial
         if mu <= mu_final:
             break
-        mu = max(mu / 10.0, mu_final)
+        mu = max(mu / 20.0, mu_final)
     if s.sum() < s_equi.sum():
         return s_equi
     return s
