@@ -146,14 +146,15 @@ def test_annotator_errors():
         RobustPairwiseRanker().fit(PAIRS, Y, annotators=[1.0, 2, np.nan, 1, 2, 1])
 
 
-def test_cli_flags_annotators(tmp_path, capsys):
+@pytest.mark.parametrize("link", ["linear", "logistic"])
+def test_cli_flags_annotators(tmp_path, capsys, link):
     data = make_pairwise_comparisons(20, 1500, 15, 0.2, random_state=0, behavior="flip")
     lines = ["first,second,outcome,who"] + [
         f"i{a},i{b},{int(v)},ann{h}" for (a, b), v, h in
         zip(data.comparisons, data.outcomes, data.annotators)]
     path = _write(tmp_path / "votes.csv", "\n".join(lines) + "\n")
     assert main(["rank", path, "--left", "first", "--right", "second", "--outcome", "outcome",
-                 "--annotator", "who"]) == 0
+                 "--annotator", "who", "--link", link]) == 0
     text = capsys.readouterr().out
     line = [ln for ln in text.splitlines() if ln.startswith("flagged annotators")][0]
     assert line.startswith(f"flagged annotators ({len(data.malicious)} of 15)")

@@ -41,6 +41,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--output", help="write the ranking (rank,item,score) to this CSV file")
     p.add_argument("--contamination", type=_contamination, default="auto",
                    help="'auto' (default) or the fraction of comparisons to flag")
+    p.add_argument("--link", choices=["linear", "logistic"], default="linear",
+                   help="least squares (default) or Bradley-Terry for +1/-1 outcomes")
     p.add_argument("--per-component", action="store_true",
                    help="rank within connected components instead of failing on a "
                    "disconnected comparison graph")
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     pairs = np.column_stack([np.array(left, dtype=object), np.array(right, dtype=object)])
     pairs = pairs.astype(str)
     ranker = RobustPairwiseRanker(
-        contamination=args.contamination,
+        contamination=args.contamination, link=args.link,
         on_disconnected="per_component" if args.per_component else "raise")
     try:
         ranker.fit(pairs, y, sample_weight=w, annotators=ann)
