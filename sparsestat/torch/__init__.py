@@ -6,8 +6,8 @@ Install it with ``pip install "sparsestat[torch]"``.
 Contents: :class:`DessiLBI` (a ``torch.optim.Optimizer``),
 :func:`lbi_param_groups` (penalties by layer type), :func:`propose_mu`
 (coupling for a training budget), the proximal maps :func:`shrink` and
-:func:`group_shrink`, and :mod:`sparsestat.torch.prune` (masks, smaller models,
-fine-tuning).
+:func:`group_shrink`, :mod:`sparsestat.torch.prune` (masks, smaller models,
+fine-tuning) and :func:`grow` (widen layers the path has fully selected).
 """
 
 try:
@@ -19,6 +19,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "(or pick a build for your platform at https://pytorch.org)."
     ) from exc
 
+from ._grow import grow
 from ._mu import propose_mu
 from ._optimizer import PENALTIES, DessiLBI
 from ._param_groups import lbi_param_groups
@@ -30,6 +31,7 @@ __all__ = [
     "group_norms",
     "group_scale",
     "group_shrink",
+    "grow",
     "lbi_param_groups",
     "propose_mu",
     "shrink",
