@@ -343,16 +343,16 @@ def test_logistic_link_finds_malicious_annotators():
 
 
 def test_excess_upsets_counts_votes_the_model_cannot_explain():
-    from sparsestat.ranking._ranker import _excess_upsets
+    from sparsestat.ranking._selection import excess_upsets
 
     rng = np.random.default_rng(18)
     p = rng.uniform(0.02, 0.98, 20000)
     y = np.where(rng.random(20000) < p, 1.0, -1.0)
     w = np.ones(20000)
     # votes drawn from the model: no excess
-    assert _excess_upsets(p, y, w) <= 20
+    assert excess_upsets(p, y, w) <= 20
     # plus 300 votes against near-certain outcomes: all of them stand out
     p2 = np.concatenate([p, np.full(300, 0.995)])
     y2 = np.concatenate([y, -np.ones(300)])
-    k = _excess_upsets(p2, y2, np.ones(20300))
+    k = excess_upsets(p2, y2, np.ones(20300))
     assert 300 <= k <= 300 / 0.9

@@ -38,11 +38,12 @@ def test_operator_driver_matches_the_numba_kernel_on_least_squares():
     X /= np.sqrt((X ** 2).mean(0))
     y = 2 * X[:, 0] - X[:, 3] + 0.3 * rng.standard_normal(n)
     y -= y.mean()
-    ref = _engine.lbi_path(X, y[:, None], fit_intercept=False, normalize=False, kappa=10,
-                           n_times=25)
     H, c = X.T @ X / n, X.T @ y / n
+    alpha = 1.0 / (10 * np.linalg.eigvalsh(H)[-1])
+    ref = _engine.lbi_path(X, y[:, None], fit_intercept=False, normalize=False, kappa=10,
+                           alpha=alpha, n_times=25)
     op = _engine.lbi_path_operator(lambda B: H @ B - c[:, None], c[:, None] * ref.t0, ref.t0,
-                                   kappa=10, alpha=ref.info["alpha"], times=ref.times)
+                                   kappa=10, alpha=alpha, times=ref.times)
     np.testing.assert_allclose(op.coefs, ref.coefs, atol=1e-12)
     np.testing.assert_allclose(op.entry_times, ref.entry_times, rtol=1e-12)
     assert op.n_iter == ref.n_iter

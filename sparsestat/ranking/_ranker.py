@@ -14,12 +14,9 @@ that enter early disagree with every consistent ranking.
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.linalg import cg, splu
 from scipy.special import expit
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, _fit_context
@@ -28,15 +25,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
 from sparsestat.path import RegularizationPath
-from sparsestat.ranking._graph import (_FACTORIZE_MAX_NODES, LaplacianSolver, components, cycle_gradient, laplacian,
-                                       node_divergence, sparse_divergence)
+from sparsestat.ranking._graph import components, cycle_gradient, sparse_divergence
+from sparsestat.ranking._scores import BradleyTerry, ScoreFitter, fit_proba_scale
+from sparsestat.ranking._selection import excess_upsets, symmetric_scale
 
 # weight given to flagged comparisons in the refit when dropping them would split the graph
 _BRIDGE_WEIGHT = 1e-6
-# ridge on Bradley-Terry scores, relative to the mean weighted degree / 2
-_LOGISTIC_RIDGE = 1e-3
-# false-discovery rate of the 'auto' rule for +1/-1 votes
-_VOTE_FDR = 0.1
 # fewest LBI steps from t0 to t_ratio * t0
 _MIN_STEPS = 256
 
@@ -288,9 +282,9 @@ class RobustPairwiseRanker(BaseEstimator):
             path, r_y = self._logistic_path(yv, w, left, right, n, m, groups)
         else:
             # the path's solves need less accuracy than the final refit (CG only)
-            fitter = _ScoreFitter(left, right, w, n, Phi, self.solver, tol=1e-8)
+            fitter = ScoreFitter(left, right, w, n, Phi, self.solver, tol=1e-8)
             r_y = fitter.residual(yv)
-            scale = _symmetric_scale(np.sqrt(w) * r_y)
+            scale = symmetric_scale(np.sqrt(w) * r_y)
             if scale <= 0:
                 scale = float(np.sqrt(np.mean(w * r_y ** 2)))
             tiny = 1e-10 * max(1.0, float(np.max(np.abs(yv))))
@@ -329,7 +323,7 @@ class RobustPairwiseRanker(BaseEstimator):
         else:
             resid = yv - (theta[left] - theta[right])
             self.gamma_ = np.where(flagged, resid, 0.0)
-            self.proba_scale_ = _fit_proba_scale(theta[left] - theta[right], yv,
+            self.proba_scale_ = fit_proba_scale(theta[left] - theta[right], yv,
                                                  np.where(flagged, 0.0, w))
         return self
 
@@ -462,7 +456,7 @@ class RobustPairwiseRanker(BaseEstimator):
         Returns the path and the starting residual ``t - p`` (for tie-breaking the order).
         """
         t = 0.5 * (y + 1.0)
-        bt = _BradleyTerry(left, right, w, n, t, self.solver)
+        bt = BradleyTerry(left, right, w, n, t, self.solver)
         theta = bt.fit(np.zeros(m))
         r0 = t - expit(theta[left] - theta[right])
         if groups is None:
@@ -525,8 +519,8 @@ class RobustPairwiseRanker(BaseEstimator):
                 if self.link == "logistic":
                     p = expit(d)
                 else:
-                    p = expit(_fit_proba_scale(d, y, np.where(clean, w, 0.0)) * d)
-                k_new = _excess_upsets(p, y, w)
+                    p = expit(fit_proba_scale(d, y, np.where(clean, w, 0.0)) * d)
+                k_new = excess_upsets(p, y, w)
                 if k_new == k or k_new in seen:
                     k = k_new
                     break
@@ -534,7 +528,7 @@ class RobustPairwiseRanker(BaseEstimator):
                 k = k_new
                 continue
             r = np.sqrt(w) * (y - d)
-            sigma = _symmetric_scale(r[clean]) if clean.any() else 0.0
+            sigma = symmetric_scale(r[clean]) if clean.any() else 0.0
             if sigma <= 0:
                 sigma = float(np.sqrt(np.mean(r[clean] ** 2))) if clean.any() else 0.0
             # fitted residuals are shrunk by sqrt(1 - leverage); undo it on average
@@ -606,9 +600,9 @@ class RobustPairwiseRanker(BaseEstimator):
                 # dropping them would split the graph: keep them with a tiny weight
                 wc = np.where(flagged, _BRIDGE_WEIGHT * w, w)
         if self.link == "logistic":
-            bt = _BradleyTerry(left, right, wc, n, 0.5 * (y + 1.0), self.solver)
+            bt = BradleyTerry(left, right, wc, n, 0.5 * (y + 1.0), self.solver)
             return bt.fit(np.zeros(y.shape[0])), None
-        fitter = _ScoreFitter(left, right, wc, n, Phi, self.solver)
+        fitter = ScoreFitter(left, right, wc, n, Phi, self.solver)
         theta = fitter.fit(y)
         return theta, fitter.beta
 
@@ -694,146 +688,3 @@ class RobustPairwiseRanker(BaseEstimator):
         if not np.all(np.isfinite(F)):
             raise ValueError("item_features contains NaN or inf.")
         return F @ self.coef_ + self.intercept_
-
-
-class _ScoreFitter:
-    """Weighted least-squares potentials on a graph: ``theta = argmin ||v - C theta||_W``.
-
-    Without features ``theta`` is any node potential (a Laplacian solve); with
-    features ``theta = Phi beta`` (a small dense solve with ``Phi^T L Phi``).
-    """
-
-    def __init__(self, left, right, w, n, Phi, method, tol=1e-10):
-        self.left, self.right, self.w, self.n = left, right, w, n
-        self.Phi = Phi
-        self.beta = None
-        if Phi is None:
-            self.solver = LaplacianSolver(left, right, w, n, method=method, tol=tol)
-            self.method = self.solver.method
-        else:
-            self.solver = None
-            self.method = "features"
-            A = Phi.T @ (laplacian(left, right, w, n) @ Phi)
-            vals, vecs = np.linalg.eigh(A)
-            cut = max(float(vals[-1]), 0.0) * 1e-10 * A.shape[0]
-            inv = np.where(vals > cut, 1.0 / np.where(vals > cut, vals, 1.0), 0.0)
-            self._Ainv = (vecs * inv) @ vecs.T
-
-    def potential(self, b):
-        """Potentials ``theta`` with ``C^T W C theta = b`` (``theta = Phi beta`` with features)."""
-        return self._potential(b)
-
-    def _potential(self, b):
-        if self.Phi is None:
-            return self.solver.solve(b)
-        self.beta = self._Ainv @ (self.Phi.T @ b)
-        theta = self.Phi @ self.beta
-        return theta - theta.mean()
-
-    def fit(self, v) -> np.ndarray:
-        """Potentials of the weighted least-squares fit to the edge values ``v``."""
-        b = node_divergence(self.w * v, self.left, self.right, self.n)
-        return self._potential(b)
-
-    def residual(self, v) -> np.ndarray:
-        """``v - C theta(v)``: the projection of ``v`` onto the cycle space."""
-        theta = self.fit(v)
-        return v - (theta[self.left] - theta[self.right])
-
-
-
-class _BradleyTerry:
-    """Ridge-stabilized Bradley-Terry scores with an offset per comparison, by Newton steps.
-
-    Minimizes ``sum_k w_k log(1 + exp(-s_k (theta_i - theta_j + o_k))) + ridge ||theta||^2 / 2``
-    (``s_k = 2 t_k - 1``); each Newton step solves ``(C^T diag(w p (1 - p)) C + ridge I) d = g``.
-    """
-
-    def __init__(self, left, right, w, n, t, method):
-        self.left, self.right, self.w, self.n, self.t = left, right, w, n, t
-        self.ridge = _LOGISTIC_RIDGE * float(w.sum()) / max(n, 1)
-        if method == "auto":
-            method = "factorize" if n <= _FACTORIZE_MAX_NODES else "cg"
-        self.method = method
-        self.n_components, self.labels = components(left, right, w, n)
-
-    def newton_step(self, theta, offset):
-        left, right = self.left, self.right
-        eta = theta[left] - theta[right] + offset
-        p = expit(eta)
-        g = node_divergence(self.w * (p - self.t), left, right, self.n) + self.ridge * theta
-        H = laplacian(left, right, self.w * p * (1.0 - p), self.n)
-        H = (H + self.ridge * sp.identity(self.n, format="csr")).tocsc()
-        if self.method == "factorize":
-            step = splu(H).solve(g)
-        else:
-            d = H.diagonal()
-            step, _ = cg(H, g, rtol=1e-10, atol=0.0, M=sp.diags(1.0 / d))
-        return theta - step
-
-    def fit(self, offset, theta0=None, max_iter=100, tol=1e-10):
-        theta = np.zeros(self.n) if theta0 is None else theta0.copy()
-        for _ in range(max_iter):
-            new = self.newton_step(theta, offset)
-            done = np.max(np.abs(new - theta)) <= tol * max(1.0, np.max(np.abs(new)))
-            theta = new
-            if done:
-                break
-        counts = np.bincount(self.labels, minlength=self.n_components).astype(float)
-        means = np.bincount(self.labels, weights=theta, minlength=self.n_components) / counts
-        return theta - means[self.labels]
-
-
-def _excess_upsets(p, y, w, fdr=_VOTE_FDR) -> int:
-    """How many +1/-1 votes are upsets beyond what the fitted model explains.
-
-    ``p`` is the fitted probability that the first item is preferred. A vote whose
-    observed outcome has probability ``u < q`` is a candidate; under the model the
-    expected (weighted) number of such upsets is ``E0(q) = sum_k m_k 1[m_k < q]`` with
-    ``m_k = min(p_k, 1 - p_k)``. Returns the number of candidates at the largest ``q`` with
-    ``E0(q) / N(q) <= fdr`` (a false-discovery rate estimated from the model), 0 if none.
-    """
-    keep = w > 0
-    p, y, w = p[keep], y[keep], w[keep]
-    u = np.where(y > 0, p, 1.0 - p)         # probability of the observed outcome
-    mk = np.minimum(p, 1.0 - p)
-    cand = np.sort(u[u < 0.5])
-    if cand.size == 0:
-        return 0
-    order_u = np.argsort(u)
-    n_obs = np.searchsorted(u[order_u], cand, side="right")  # N(q) at q = cand (unweighted)
-    w_obs = np.cumsum(w[order_u])[n_obs - 1]
-    order_m = np.argsort(mk)
-    cum_m = np.concatenate([[0.0], np.cumsum((w * mk)[order_m])])
-    e0 = cum_m[np.searchsorted(mk[order_m], cand, side="right")]
-    ok = np.flatnonzero(e0 <= fdr * w_obs)
-    return int(n_obs[ok[-1]]) if ok.size else 0
-
-
-def _symmetric_scale(r) -> float:
-    """Normalized median absolute residual (unchanged when comparisons are reoriented)."""
-    return float(1.4826 * np.median(np.abs(r))) if r.size else 0.0
-
-
-def _fit_proba_scale(d, y, w) -> float:
-    """Slope of a logistic link ``P(y > 0) = sigmoid(a d)`` (ridge-stabilized Newton)."""
-    target = 0.5 * (np.sign(y) + 1.0)
-    keep = w > 0
-    d, target, w = d[keep], target[keep], w[keep]
-    if d.size == 0 or not np.any(d != 0):
-        return 1.0
-    ridge = 1e-6 * w.sum() * max(1.0, float(np.mean(d ** 2)))
-    a = 0.0
-    for _ in range(100):
-        p = 0.5 * (1.0 + np.tanh(0.5 * a * d))
-        grad = np.sum(w * (p - target) * d) + ridge * a
-        hess = np.sum(w * p * (1 - p) * d * d) + ridge
-        step = grad / hess
-        a -= step
-        if abs(step) <= 1e-10 * max(1.0, abs(a)):
-            break
-    if not np.isfinite(a):  # pragma: no cover - the ridge keeps it finite
-        warnings.warn("could not fit the probability link; using slope 1", RuntimeWarning,
-                      stacklevel=3)
-        return 1.0
-    return float(a)
