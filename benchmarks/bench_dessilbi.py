@@ -82,7 +82,9 @@ def time_steps(make_model, x, y, rounds=11, reps=30):
     opts = {
         "SGD": (model_a, torch.optim.SGD(model_a.parameters(), lr=0.01, momentum=0.9)),
         "DessiLBI": (model_b, DessiLBI(lbi_param_groups(model_b), lr=0.01, mu=100.0)),
-        "DessiLBI jit=False": (model_c, DessiLBI(lbi_param_groups(model_c), lr=0.01, mu=100.0, jit=False)),
+        "DessiLBI jit=False": (
+            model_c, DessiLBI(lbi_param_groups(model_c), lr=0.01, mu=100.0, jit=False)
+        ),
     }
 
     def full_step(model, opt):
@@ -201,21 +203,25 @@ def mu_sweep(seed, epochs, batch, lr, kappa):
         acc_w = accuracy(model, Xte, yte)
         with opt.sparse_weights():
             acc_s = accuracy(model, Xte, yte)
-        rows.append((fraction, mu, mu / (lr * kappa), acc_w, acc_s, 1 - opt.support_ratio()["overall"]))
+        pruned = 1 - opt.support_ratio()["overall"]
+        rows.append((fraction, mu, mu / (lr * kappa), acc_w, acc_s, pruned))
     return n_steps, rows
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads for every measurement")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch.set_num_threads for every measurement")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--finetune-epochs", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=0.2, help="DessiLBI lr (its SGD step is lr * kappa)")
+    ap.add_argument("--lr", type=float, default=0.2,
+                    help="DessiLBI lr (its SGD step is lr * kappa)")
     ap.add_argument("--kappa", type=float, default=0.5)
     ap.add_argument("--sgd-lr", type=float, default=0.05,
-                    help="SGD lr (best of 0.1, 0.05, 0.02, 0.01 here; 0.1 diverges on 2 of 3 seeds)")
+                    help="SGD lr (best of 0.1, 0.05, 0.02, 0.01 here; "
+                         "0.1 diverges on 2 of 3 seeds)")
     ap.add_argument("--ft-lr", type=float, default=0.01, help="lr of the masked fine-tuning (SGD)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -239,8 +245,8 @@ def main(argv=None):
               f"| {s['full']:.3f} | {d['full']:.3f} | {d['full'] / s['full']:.2f}x |")
 
     print("\n## Optimizer memory beyond SGD (momentum buffers are common to both)\n")
-    print("| model | penalized params (MB) | extra state (MB) | extra buffers per penalized tensor |"
-          " lasso tensors | group tensors |")
+    print("| model | penalized params (MB) | extra state (MB) "
+          "| extra buffers per penalized tensor | lasso tensors | group tensors |")
     print("|---|---|---|---|---|---|")
     for name, make, x, b in cases:
         y = torch.randint(0, 10, (b,), generator=g)
@@ -248,20 +254,24 @@ def main(argv=None):
         print(f"| {name} | {pen_bytes / 2**20:.3f} | {extra / 2**20:.3f} | {extra / pen_bytes:.2f} "
               f"| {per.get('lasso', float('nan')):.2f} | {per.get('group', float('nan')):.2f} |")
 
-    print(f"\n## Digits CNN (8x8, 70/30 split, {args.epochs} epochs, batch {args.batch}, momentum 0.9; "
-          f"DessiLBI lr {args.lr}, kappa {args.kappa}; SGD lr {args.sgd_lr}; masked fine-tune "
+    print(f"\n## Digits CNN (8x8, 70/30 split, {args.epochs} epochs, batch {args.batch}, "
+          f"momentum 0.9; DessiLBI lr {args.lr}, kappa {args.kappa}; SGD lr {args.sgd_lr}; "
+          f"masked fine-tune "
           f"{args.finetune_epochs} epochs at lr {args.ft_lr}; {args.seeds} seeds)\n")
     rows: dict[str, list] = {}
     for seed in range(args.seeds):
-        out, mu, ratios, n_small, n_dense = digits_runs(seed, args.epochs, args.batch, args.lr, args.kappa,
-                                                        args.sgd_lr, args.ft_lr, args.finetune_epochs)
+        out, mu, ratios, n_small, n_dense = digits_runs(
+            seed, args.epochs, args.batch, args.lr, args.kappa, args.sgd_lr, args.ft_lr,
+            args.finetune_epochs,
+        )
         for k, v in out.items():
             rows.setdefault(k, []).append(v)
         layer_txt = ", ".join(f"{k} {v:.3f}" for k, v in ratios.items())
         print(f"seed {seed}: mu = propose_mu(...) = {mu:g}; support ratio: {layer_txt}; "
               f"shrunk model {n_small} of {n_dense} parameters")
     print()
-    print("| method | test accuracy (mean) | min over seeds | penalized weights pruned | train time (s) |")
+    print("| method | test accuracy (mean) | min over seeds | penalized weights pruned "
+          "| train time (s) |")
     print("|---|---|---|---|---|")
     order = ["SGD, dense", "SGD + magnitude pruning", "SGD + magnitude pruning + fine-tune",
              "DessiLBI, W (dense)", "DessiLBI, W* = W on supp(Gamma)", "DessiLBI, W* + fine-tune"]
@@ -272,8 +282,10 @@ def main(argv=None):
         print(f"| {k} | {np.mean(accs):.4f} | {min(accs):.4f} | {pr:.1%} | {tt:.2f} |")
 
     n_steps, rows = mu_sweep(0, args.epochs, args.batch, args.lr, args.kappa)
-    print(f"\n## Choosing mu: digits CNN, {n_steps} steps, lr {args.lr}, kappa {args.kappa}, seed 0\n")
-    print("| mu | from | clock mu/(lr*kappa) in steps | acc W | acc W* | penalized weights pruned |")
+    print(f"\n## Choosing mu: digits CNN, {n_steps} steps, lr {args.lr}, kappa {args.kappa}, "
+          f"seed 0\n")
+    print("| mu | from | clock mu/(lr*kappa) in steps | acc W | acc W* "
+          "| penalized weights pruned |")
     print("|---|---|---|---|---|---|")
     for fraction, mu, clock, acc_w, acc_s, pruned in rows:
         src = "default" if fraction is None else f"propose_mu(fraction={fraction})"

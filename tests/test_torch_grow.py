@@ -68,7 +68,9 @@ def test_grow_widens_selected_layers_and_keeps_function_and_state():
             assert torch.equal(new[block], val), (name, key)
             rest = new.clone()
             rest[block] = math.inf if key == "entry_step" else 0
-            fill = torch.full_like(rest, math.inf) if key == "entry_step" else torch.zeros_like(rest)
+            fill = torch.zeros_like(rest)
+            if key == "entry_step":
+                fill.fill_(math.inf)
             assert torch.equal(rest, fill), (name, key)
     for name in added:
         w = dict(big.named_parameters())[name + ".weight"]

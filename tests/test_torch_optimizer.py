@@ -85,7 +85,12 @@ def _quadratic_grad(w, target, weight):
 @pytest.mark.parametrize("jit", [None, False])  # compiled CPU kernel and torch kernels
 @pytest.mark.parametrize(
     "momentum, dampening, wd, nesterov, kappa",
-    [(0.9, 0.0, 1e-2, False, 1.0), (0.5, 0.1, 5e-3, False, 2.0), (0.8, 0.0, 1e-2, True, 0.7), (0.0, 0.0, 0.0, False, 1.0)],
+    [
+        (0.9, 0.0, 1e-2, False, 1.0),
+        (0.5, 0.1, 5e-3, False, 2.0),
+        (0.8, 0.0, 1e-2, True, 0.7),
+        (0.0, 0.0, 0.0, False, 1.0),
+    ],
 )
 def test_update_matches_reference_implementation(momentum, dampening, wd, nesterov, kappa, jit):
     rng = np.random.default_rng(3)
@@ -93,18 +98,24 @@ def test_update_matches_reference_implementation(momentum, dampening, wd, nester
     lr, mu = 0.2, 1.0
     inits = {k: 0.1 * rng.normal(size=s) for k, s in shapes.items()}
     # sparse targets: half of the weights / filters have nothing to learn
-    targets = {k: rng.normal(scale=3.0, size=s) * (rng.uniform(size=s[:1] if k == "group" else s) < 0.5).reshape(
-        (-1,) + (1,) * (len(s) - 1) if k == "group" else s) for k, s in shapes.items()}
+    targets = {}
+    for k, s in shapes.items():
+        units = s[:1] if k == "group" else s
+        active = (rng.uniform(size=units) < 0.5).reshape(units + (1,) * (len(s) - len(units)))
+        targets[k] = rng.normal(scale=3.0, size=s) * active
     weights = {k: rng.uniform(0.2, 2.0, size=s) for k, s in shapes.items()}
     params = {k: nn.Parameter(torch.tensor(v)) for k, v in inits.items()}
     groups = [{"params": [params[k]], "penalty": k} for k in shapes]
     opt = DessiLBI(groups, lr=lr, kappa=kappa, mu=mu, momentum=momentum,
                    dampening=dampening, weight_decay=wd, nesterov=nesterov, jit=jit)
-    refs = {k: _RefLBI(inits[k], k, lr, kappa, mu, momentum, dampening, wd, nesterov) for k in shapes}
+    refs = {k: _RefLBI(inits[k], k, lr, kappa, mu, momentum, dampening, wd, nesterov)
+            for k in shapes}
     for _ in range(30):
         opt.zero_grad()
-        loss = sum(0.5 * (torch.tensor(weights[k]) * (params[k] - torch.tensor(targets[k])) ** 2).sum()
-                   for k in shapes)
+        loss = sum(
+            0.5 * (torch.tensor(weights[k]) * (params[k] - torch.tensor(targets[k])) ** 2).sum()
+            for k in shapes
+        )
         loss.backward()
         opt.step()
         for k in shapes:
@@ -112,8 +123,9 @@ def test_update_matches_reference_implementation(momentum, dampening, wd, nester
     for k in shapes:
         np.testing.assert_allclose(params[k].detach().numpy(), refs[k].w, rtol=1e-10, atol=1e-12)
     for k in ("lasso", "group"):
-        np.testing.assert_allclose(opt.state[params[k]]["V"].numpy(), refs[k].v, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(opt.gamma(params[k]).numpy(), refs[k].gamma(), rtol=1e-10, atol=1e-12)
+        v, gamma = opt.state[params[k]]["V"].numpy(), opt.gamma(params[k]).numpy()
+        np.testing.assert_allclose(v, refs[k].v, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(gamma, refs[k].gamma(), rtol=1e-10, atol=1e-12)
         np.testing.assert_array_equal(opt.entry_step(params[k]).numpy(), refs[k].entry)
         sel = refs[k].entry
         # the run is informative: some units entered, some did not, at different steps
@@ -146,8 +158,12 @@ def _train(model, opt, batches):
         opt.step(closure)
 
 
-@pytest.mark.parametrize("mu, jit, exact", [(math.inf, None, True), (1e30, False, True), (1e30, None, False)])
-@pytest.mark.parametrize("momentum, wd, nesterov", [(0.9, 1e-3, False), (0.9, 0.0, True), (0.0, 1e-2, False)])
+@pytest.mark.parametrize(
+    "mu, jit, exact", [(math.inf, None, True), (1e30, False, True), (1e30, None, False)]
+)
+@pytest.mark.parametrize(
+    "momentum, wd, nesterov", [(0.9, 1e-3, False), (0.9, 0.0, True), (0.0, 1e-2, False)]
+)
 def test_infinite_mu_is_exactly_sgd_at_lr_kappa(mu, jit, exact, momentum, wd, nesterov):
     # bit for bit with torch kernels; the compiled kernel rounds its own way (float32 ulps)
     lr, kappa = 0.05, 3.0
@@ -169,8 +185,8 @@ def test_infinite_mu_is_exactly_sgd_at_lr_kappa(mu, jit, exact, momentum, wd, ne
 
 def test_group_prox_identities():
     g = torch.Generator().manual_seed(0)
-    v = torch.randn(50, 3, 2, 2, generator=g, dtype=torch.float64) * torch.linspace(0, 1.5, 50,
-                                                                                    dtype=torch.float64).reshape(-1, 1, 1, 1)
+    scale = torch.linspace(0, 1.5, 50, dtype=torch.float64).reshape(-1, 1, 1, 1)
+    v = torch.randn(50, 3, 2, 2, generator=g, dtype=torch.float64) * scale
     v[7] = 0.0
     out = group_shrink(v)
     assert not torch.isnan(out).any()
@@ -247,7 +263,9 @@ def test_proposed_mu_opens_the_path_where_the_default_does_not():
     assert default_supports[-1] == 0
 
 
-@pytest.mark.parametrize("dtype, jit", [(torch.float32, None), (torch.float64, None), (torch.float32, False)])
+@pytest.mark.parametrize(
+    "dtype, jit", [(torch.float32, None), (torch.float64, None), (torch.float32, False)]
+)
 def test_checkpoint_continue_is_bit_for_bit(dtype, jit):
     batches = _batches(30, dtype=dtype)
     kw = dict(lr=0.3, mu=1.0, momentum=0.9, weight_decay=1e-3, jit=jit)
@@ -273,7 +291,8 @@ def test_checkpoint_continue_is_bit_for_bit(dtype, jit):
         assert sd1["state"][k].keys() == sd2["state"][k].keys()
         for key, val in sd1["state"][k].items():
             assert isinstance(val, torch.Tensor)
-            assert val.dtype == sd2["state"][k][key].dtype and torch.equal(val, sd2["state"][k][key])
+            other = sd2["state"][k][key]
+            assert val.dtype == other.dtype and torch.equal(val, other)
     _train(model2, opt2, batches[15:])
     for (n, p1), p2 in zip(ref.named_parameters(), model2.parameters()):
         assert torch.equal(p1, p2), n
@@ -329,7 +348,8 @@ def test_inspection_and_sparse_weights_restore_exactly():
     sup = opt.support(fc)
     assert ratios["4.weight"] == pytest.approx(sup.float().mean().item())
     n_sel = sum(int(opt.support(p).sum()) for _, p, _ in opt.penalized_parameters())
-    assert ratios["overall"] == pytest.approx(n_sel / (conv.numel() + fc.numel() + model[6].weight.numel()))
+    n_pen = conv.numel() + fc.numel() + model[6].weight.numel()
+    assert ratios["overall"] == pytest.approx(n_sel / n_pen)
     csup = opt.support(conv)
     assert (csup.reshape(4, -1).all(1) | (~csup).reshape(4, -1).all(1)).all()  # whole filters
     assert torch.equal(csup.reshape(4, -1)[:, 0], torch.isfinite(opt.entry_step(conv)))

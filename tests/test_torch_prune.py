@@ -1,4 +1,4 @@
-"""Pruning helpers: masks by support / entry order / magnitude, masked fine-tuning, smaller models."""
+"""Pruning: masks by support, entry order or magnitude; masked fine-tuning; smaller models."""
 
 import math
 
@@ -69,7 +69,10 @@ def test_entry_masks_keep_the_earliest_units(keep):
             continue
         assert entry[units].max() <= entry[~units].min()
         v = opt.state[p]["V"]
-        closeness = (v.reshape(v.shape[0], -1).norm(dim=1) if penalty == "group" else v.abs().ravel()).numpy()
+        if penalty == "group":
+            closeness = v.reshape(v.shape[0], -1).norm(dim=1).numpy()
+        else:
+            closeness = v.abs().ravel().numpy()
         never = np.isinf(entry)
         if (units & never).any() and (~units & never).any():  # ties broken by |V|
             assert closeness[units & never].min() >= closeness[~units & never].max()

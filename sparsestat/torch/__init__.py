@@ -11,13 +11,14 @@ fine-tuning) and :func:`grow` (widen layers the path has fully selected).
 """
 
 try:
-    import torch as _torch  # noqa: F401
+    import torch as _torch
 except ImportError as exc:  # pragma: no cover - exercised only without torch
     raise ImportError(
         "sparsestat.torch needs PyTorch, which is not installed. "
         'Install it with: pip install "sparsestat[torch]" '
         "(or pick a build for your platform at https://pytorch.org)."
     ) from exc
+del _torch
 
 from ._grow import grow
 from ._mu import propose_mu

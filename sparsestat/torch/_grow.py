@@ -73,8 +73,10 @@ def _widen_bn(bn: nn.Module, n_new: int) -> nn.Module:
     new = copy.deepcopy(bn)
     if bn.affine:
         w, b = bn.weight.detach(), bn.bias.detach()
-        new.weight = nn.Parameter(torch.cat([w, w.new_ones(n_new)]), requires_grad=bn.weight.requires_grad)
-        new.bias = nn.Parameter(torch.cat([b, b.new_zeros(n_new)]), requires_grad=bn.bias.requires_grad)
+        new.weight = nn.Parameter(torch.cat([w, w.new_ones(n_new)]),
+                                  requires_grad=bn.weight.requires_grad)
+        new.bias = nn.Parameter(torch.cat([b, b.new_zeros(n_new)]),
+                                requires_grad=bn.bias.requires_grad)
     if bn.running_mean is not None:
         new.running_mean = torch.cat([bn.running_mean, bn.running_mean.new_zeros(n_new)])
         new.running_var = torch.cat([bn.running_var, bn.running_var.new_ones(n_new)])
@@ -82,7 +84,9 @@ def _widen_bn(bn: nn.Module, n_new: int) -> nn.Module:
     return new
 
 
-def _extend_state(old: dict[str, torch.Tensor], new_param: torch.Tensor, penalty: str | None) -> dict:
+def _extend_state(
+    old: dict[str, torch.Tensor], new_param: torch.Tensor, penalty: str | None
+) -> dict[str, torch.Tensor]:
     """Optimizer state of a widened tensor: old values in the leading block, fresh elsewhere."""
     out: dict[str, torch.Tensor] = {}
     for key, val in old.items():
@@ -165,12 +169,15 @@ def grow(
         raise TypeError(f"grow needs an nn.Sequential, got {type(model).__name__}")
     if not isinstance(optimizer, DessiLBI):
         raise TypeError(f"optimizer must be a DessiLBI, got {type(optimizer).__name__}")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
+            or not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
         raise ValueError(f"factor must be positive, got {factor!r}")
     if any("param_names" not in g for g in optimizer.param_groups):
-        raise ValueError("grow needs named parameter groups; build them with lbi_param_groups(model)")
+        raise ValueError(
+            "grow needs named parameter groups; build them with lbi_param_groups(model)"
+        )
     chain = _named_chain(model)
     for _, m in chain:
         if isinstance(m, _CONV) and m.groups != 1:
@@ -198,7 +205,8 @@ def grow(
         nxt_name, nxt = chain[layers[pos + 1]]
         flattened = any(isinstance(m, nn.Flatten) for _, m in chain[i + 1:layers[pos + 1]])
         per = nxt.weight.shape[1] // layer.weight.shape[0] if flattened else 1
-        _set_module(new_model, nxt_name, _widen_in(dict(_named_chain(new_model))[nxt_name], n_new * per))
+        current = dict(_named_chain(new_model))[nxt_name]
+        _set_module(new_model, nxt_name, _widen_in(current, n_new * per))
         new_chain = dict(_named_chain(new_model))
 
     # rebuild the optimizer over the new parameters, same groups, state carried over
@@ -214,5 +222,7 @@ def grow(
     for g_old, g_new in zip(optimizer.param_groups, new_opt.param_groups):
         for p_old, p_new in zip(g_old["params"], g_new["params"]):
             if p_old in optimizer.state:
-                new_opt.state[p_new] = _extend_state(optimizer.state[p_old], p_new, penalized.get(id(p_old)))
+                new_opt.state[p_new] = _extend_state(
+                    optimizer.state[p_old], p_new, penalized.get(id(p_old))
+                )
     return new_model, new_opt, added

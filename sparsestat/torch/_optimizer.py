@@ -208,7 +208,9 @@ class DessiLBI(Optimizer):
             )
         for name, p in self._named(group, index):
             if not p.is_floating_point():
-                raise TypeError(f"parameter {name} has dtype {p.dtype}; DessiLBI needs floating point")
+                raise TypeError(
+                    f"parameter {name} has dtype {p.dtype}; DessiLBI needs floating point"
+                )
             if penalty == "group" and p.dim() < 2:
                 raise ValueError(
                     f"penalty='group' needs a tensor with at least 2 dimensions (output units "
@@ -275,7 +277,9 @@ class DessiLBI(Optimizer):
                     state["step"] = torch.zeros((), dtype=torch.int64)
                     state["V"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     shape = p.shape if penalty == "lasso" else p.shape[:1]
-                    state["entry_step"] = torch.full(shape, _INF, dtype=torch.float32, device=p.device)
+                    state["entry_step"] = torch.full(
+                        shape, _INF, dtype=torch.float32, device=p.device
+                    )
                 if penalty is not None and jit and self._fusable(p, grad, state):
                     fused.append((p, grad, state, penalty, group))
                     continue
@@ -302,7 +306,9 @@ class DessiLBI(Optimizer):
             lr, kappa, mu, momentum = group["lr"], group["kappa"], group["mu"], group["momentum"]
             first = momentum != 0 and "momentum_buffer" not in state
             if first:
-                state["momentum_buffer"] = torch.empty_like(p, memory_format=torch.contiguous_format)
+                state["momentum_buffer"] = torch.empty_like(
+                    p, memory_format=torch.contiguous_format
+                )
             w_np, v_np, e_np, b_np = self._numpy_views(p, state, penalty)
             g = grad.view(p.shape[0], -1) if penalty == "group" else grad.view(-1)
             cast = _NP_FLOAT[p.dtype]  # arithmetic in the parameter's precision
@@ -312,7 +318,9 @@ class DessiLBI(Optimizer):
                    cast(momentum), cast(1 - group["dampening"]), cast(group["weight_decay"]),
                    bool(group["nesterov"]), first, np.float32(state["step"].item()))
 
-    def _step_bucket(self, params, grads, bufs, lbi, lr_kappa, momentum, dampening, weight_decay, nesterov):
+    def _step_bucket(
+        self, params, grads, bufs, lbi, lr_kappa, momentum, dampening, weight_decay, nesterov
+    ) -> None:
         """SGD part with torch's foreach kernels, then the Split LBI coupling."""
         if weight_decay != 0:
             grads = torch._foreach_add(grads, params, alpha=weight_decay)
@@ -368,7 +376,10 @@ class DessiLBI(Optimizer):
             def flat(t):
                 return t.view(rows, -1).numpy() if rows else t.view(-1).numpy()
 
-            b = flat(buf) if buf is not None else np.empty((0, 0) if rows else 0, dtype=_NP_FLOAT[p.dtype])
+            if buf is not None:
+                b = flat(buf)
+            else:  # momentum = 0: the kernel never reads it
+                b = np.empty((0, 0) if rows else 0, dtype=_NP_FLOAT[p.dtype])
             views = cache[id(p)] = (key, flat(p.detach()), flat(state["V"]),
                                     state["entry_step"].view(-1).numpy(), b)
         return views[1:]

@@ -52,8 +52,11 @@ def lbi_param_groups(
     >>> from torch import nn
     >>> from sparsestat.torch import lbi_param_groups
     >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))
-    >>> [(g["penalty"], [n for n, _ in g["params"]]) for g in lbi_param_groups(net)]
-    [('group', ['0.weight']), ('lasso', ['3.weight']), (None, ['0.bias', '1.weight', '1.bias', '3.bias'])]
+    >>> for g in lbi_param_groups(net):
+    ...     print(g["penalty"], [name for name, _ in g["params"]])
+    group ['0.weight']
+    lasso ['3.weight']
+    None ['0.bias', '1.weight', '1.bias', '3.bias']
     """
     for label, value in (("conv", conv), ("linear", linear), ("other", other)):
         if value not in _VALID:

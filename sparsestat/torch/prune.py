@@ -96,7 +96,9 @@ def compute_masks(
             raise ValueError("keep is only used with by='entry'; the support sets its own size")
         return {p: optimizer.support(p) for _, p, _ in optimizer.penalized_parameters()}
     if keep is None:
-        raise ValueError("by='entry' needs keep, the fraction of weights / units to keep per tensor")
+        raise ValueError(
+            "by='entry' needs keep, the fraction of weights / units to keep per tensor"
+        )
     _check_keep(keep)
     masks = {}
     for _, p, penalty in optimizer.penalized_parameters():
@@ -161,7 +163,9 @@ def magnitude_masks(
         w = p.detach()
         if structured:
             if w.dim() < 2:
-                raise ValueError(f"structured pruning needs tensors with >= 2 dims, got shape {tuple(w.shape)}")
+                raise ValueError(
+                    f"structured pruning needs tensors with >= 2 dims, got shape {tuple(w.shape)}"
+                )
             unit = _top_units(group_norms(w).double(), _n_keep(w.shape[0], frac))
             masks[p] = _expand_units(unit, w.shape)
         else:
@@ -214,7 +218,9 @@ class MaskHandle:
 
     def __init__(self, masks: dict[torch.Tensor, torch.Tensor]) -> None:
         self.masks = masks
-        self._hooks = [p.register_hook(self._make_hook(m)) for p, m in masks.items() if p.requires_grad]
+        self._hooks = [
+            p.register_hook(self._make_hook(m)) for p, m in masks.items() if p.requires_grad
+        ]
 
     @staticmethod
     def _make_hook(mask: torch.Tensor):
@@ -270,7 +276,8 @@ def apply_masks(
     >>> from torch import nn
     >>> from sparsestat.torch.prune import apply_masks
     >>> lin = nn.Linear(3, 2)
-    >>> handle = apply_masks(lin, {lin.weight: torch.tensor([[True, False, True], [False, False, False]])})
+    >>> mask = torch.tensor([[True, False, True], [False, False, False]])
+    >>> handle = apply_masks(lin, {lin.weight: mask})
     >>> float(lin.weight.detach()[1].abs().sum()), float(lin.bias.detach()[1])
     (0.0, 0.0)
     >>> lin(torch.ones(1, 3)).sum().backward()
@@ -283,7 +290,10 @@ def apply_masks(
         if id(p) not in own:
             raise ValueError("a mask refers to a tensor that is not a parameter of this model")
         if m.shape != p.shape or m.dtype != torch.bool:
-            raise ValueError(f"mask must be a bool tensor of shape {tuple(p.shape)}, got {m.dtype} {tuple(m.shape)}")
+            raise ValueError(
+                f"mask must be a bool tensor of shape {tuple(p.shape)}, "
+                f"got {m.dtype} {tuple(m.shape)}"
+            )
         full[p] = m.to(p.device)
     if remove_dead_units:
         in_chain = isinstance(model, nn.Sequential)
@@ -351,8 +361,10 @@ def shrink_sequential(model: nn.Sequential) -> nn.Sequential:
     >>> mask = torch.ones(3, 4, dtype=torch.bool); mask[1] = False
     >>> _ = apply_masks(net, {net[0].weight: mask})
     >>> small = shrink_sequential(net)
-    >>> small[0], small[2]
-    (Linear(in_features=4, out_features=2, bias=True), Linear(in_features=2, out_features=2, bias=True))
+    >>> small[0]
+    Linear(in_features=4, out_features=2, bias=True)
+    >>> small[2]
+    Linear(in_features=2, out_features=2, bias=True)
     >>> x = torch.randn(5, 4)
     >>> torch.allclose(small(x), net(x))
     True
@@ -365,8 +377,8 @@ def shrink_sequential(model: nn.Sequential) -> nn.Sequential:
             raise ValueError(f"cannot shrink {m}: only groups=1 convolutions are supported")
         if not isinstance(m, _CONV + _BN + _PASS_THROUGH + (nn.Linear, nn.Flatten)):
             raise ValueError(
-                f"cannot shrink a chain containing {type(m).__name__}; supported: Conv1d/2d/3d, Linear, "
-                f"BatchNorm, Flatten and zero-preserving activations, pooling and dropout"
+                f"cannot shrink a chain containing {type(m).__name__}; supported: Conv1d/2d/3d, "
+                f"Linear, BatchNorm, Flatten and zero-preserving activations, pooling and dropout"
             )
         if isinstance(m, nn.Flatten) and (m.start_dim != 1 or m.end_dim != -1):
             raise ValueError("only nn.Flatten(start_dim=1) is supported")
@@ -382,11 +394,15 @@ def shrink_sequential(model: nn.Sequential) -> nn.Sequential:
             w = m.weight.detach()
             if keep_in is not None and isinstance(m, nn.Linear) and flattened:
                 per = m.in_features // n_channels
-                keep_feat = (keep_in.reshape(-1, 1) * per + torch.arange(per, device=w.device)).reshape(-1)
+                offsets = torch.arange(per, device=w.device)
+                keep_feat = (keep_in.reshape(-1, 1) * per + offsets).reshape(-1)
             else:
                 keep_feat = keep_in
             bn = _following_bn(chain, i)
-            alive = _alive_units(m, bn) if i != last else torch.ones(w.shape[0], dtype=torch.bool, device=w.device)
+            if i == last:  # the output layer keeps all its units
+                alive = torch.ones(w.shape[0], dtype=torch.bool, device=w.device)
+            else:
+                alive = _alive_units(m, bn)
             if not bool(alive.any()):
                 alive[0] = True  # keep one unit so the chain stays well formed
             rows = torch.nonzero(alive).flatten()
@@ -394,7 +410,8 @@ def shrink_sequential(model: nn.Sequential) -> nn.Sequential:
             new = copy.deepcopy(m)
             new.weight = nn.Parameter(new_w.clone(), requires_grad=m.weight.requires_grad)
             if m.bias is not None:
-                new.bias = nn.Parameter(m.bias.detach()[rows].clone(), requires_grad=m.bias.requires_grad)
+                new.bias = nn.Parameter(m.bias.detach()[rows].clone(),
+                                        requires_grad=m.bias.requires_grad)
             if isinstance(m, nn.Linear):
                 new.in_features, new.out_features = new_w.shape[1], new_w.shape[0]
             else:
@@ -408,7 +425,8 @@ def shrink_sequential(model: nn.Sequential) -> nn.Sequential:
                 for name in ("weight", "bias"):
                     t = getattr(m, name)
                     if t is not None:
-                        setattr(new, name, nn.Parameter(t.detach()[idx].clone(), requires_grad=t.requires_grad))
+                        kept = nn.Parameter(t.detach()[idx].clone(), requires_grad=t.requires_grad)
+                        setattr(new, name, kept)
                 for name in ("running_mean", "running_var"):
                     t = getattr(m, name)
                     if t is not None:
