@@ -22,12 +22,14 @@ from sparsestat import __version__
 # modules that define ``add_parser(subparsers)`` for one sub-command each
 _COMMANDS: list[str] = [
     "sparsestat.ranking._cli",
+    "sparsestat.robust._cli",
 ]
 
 # (title, "module:function") called as function(output_dir: Path) -> None
 _DEMOS: list[tuple[str, str]] = [
     ("Sparse regression paths (LBI / ISS)", "sparsestat.linear_model._demo:run_demo"),
     ("Robust ranking from pairwise comparisons", "sparsestat.ranking._demo:run_demo"),
+    ("Robust regression and outliers (stackloss)", "sparsestat.robust._demo:run_demo"),
 ]
 
 

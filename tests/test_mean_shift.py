@@ -396,6 +396,8 @@ def test_duplicated_rows_refused():
     y2 = np.append(y, y[5])
     with pytest.raises(ValueError, match=r"duplicated sample.*row 22 repeats row 6"):
         MeanShiftOutlierDetector().fit(X2, y2)
+    kept = MeanShiftOutlierDetector(duplicates="keep", random_state=0).fit(X2, y2)
+    assert set(np.flatnonzero(kept.outliers_) + 1) == {1, 3, 4, 21}
     # the same x with a different response is a legitimate replicate
     y2[-1] += 1.0
     MeanShiftOutlierDetector(random_state=0).fit(X2, y2)
@@ -425,3 +427,17 @@ def test_load_stackloss():
     assert data.feature_names == ["AIRFLOW", "WATERTEMP", "ACIDCONC"]
     assert list(data.outliers + 1) == [1, 3, 4, 21]
     np.testing.assert_allclose(data.target[:3], [42.0, 37.0, 37.0])
+
+
+def test_hawkins_bradu_kass_masking_data():
+    # Hawkins, Bradu & Kass (1984): rows 1-10 are bad leverage points that mask each
+    # other, rows 11-14 are good leverage points that least squares and Huber flag
+    from pathlib import Path
+
+    data = np.loadtxt(Path(__file__).parent / "data" / "hbk.csv", delimiter=",", skiprows=1)
+    X, y = data[:, :3], data[:, 3]
+    for solver in ["lbi", "iss"]:
+        det = MeanShiftOutlierDetector(solver=solver, random_state=0).fit(X, y)
+        assert set(np.flatnonzero(det.outliers_) + 1) == set(range(1, 11))
+    plain = MeanShiftOutlierDetector(start="none").fit(X, y)
+    assert set(np.flatnonzero(plain.outliers_) + 1) == {11, 12, 13, 14}

@@ -35,12 +35,36 @@ class RobustStart:
     scale: float            # reweighted, consistent sigma
     core: np.ndarray        # bool (n,): rows kept by the reweighting step
     raw_scale: float        # LTS scale before reweighting
+    m_scale: float          # bisquare M-scale of the LTS residuals (50% breakdown)
 
 
 def _consistency(frac: float, K: int) -> float:
     """``E[chi2_K | chi2_K <= q] / K`` with ``P(chi2_K <= q) = frac``."""
     q = stats.chi2.ppf(frac, K)
     return float(stats.chi2.cdf(q, K + 2) / frac)
+
+
+def m_scale(d: np.ndarray, K: int = 1, n_iter: int = 100) -> float:
+    """Bisquare M-scale (50% breakdown, consistent at the normal) of residual norms.
+
+    ``d`` holds squared residual norms over ``K`` columns; solves
+    ``mean(rho(sqrt(d / K) / (c s))) = 1/2`` with Tukey's ``rho`` and
+    ``c = 1.5476`` by the usual fixed-point iteration.
+    """
+    c = 1.5476
+    r = np.sqrt(np.asarray(d, dtype=float) / K)
+    s = float(np.median(r)) / 0.6745
+    if s <= 0:
+        return 0.0
+    for _ in range(n_iter):
+        u2 = np.minimum((r / (c * s)) ** 2, 1.0)
+        rho = 1.0 - (1.0 - u2) ** 3
+        new = s * np.sqrt(np.mean(rho) / 0.5)
+        if abs(new - s) <= 1e-10 * s:
+            s = new
+            break
+        s = new
+    return float(s)
 
 
 def _smallest(d: np.ndarray, h: int) -> np.ndarray:
@@ -112,6 +136,7 @@ def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int 
     _, theta, mask = best
     R = residuals(Q, Y, theta)
     d = np.sum(R ** 2, axis=1)
+    mscale = m_scale(d, K)
     raw = np.sqrt(np.sum(np.sort(d)[:h]) / (h * K * _consistency(h / n, K)))
     if raw <= 0:
         raw = np.sqrt(np.mean(d) / K)
@@ -128,4 +153,4 @@ def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int 
     if not np.isfinite(scale) or scale <= 0:
         scale = raw
     return RobustStart(theta=theta, residuals=R, scale=float(scale), core=core,
-                       raw_scale=float(raw))
+                       raw_scale=float(raw), m_scale=mscale)

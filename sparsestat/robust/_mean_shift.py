@@ -109,7 +109,9 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
     omega = np.sqrt(np.maximum(1.0 - lev, 1e-12))
     if start == "lts":
         rs = lts_start(Q, Ys, random_state=random_state)
-        sigma, R = rs.scale, rs.residuals
+        # the reweighted LTS scale is efficient but biased down in small samples (its
+        # h-subset fits too well); the M-scale of the same residuals uses all of them
+        sigma, R = max(rs.scale, rs.m_scale), rs.residuals
     else:
         R = residuals(Q, Ys, subset_fit(Q, Ys, np.ones(n, dtype=bool)))
         sigma = float(np.sqrt(np.median(np.sum(R ** 2, axis=1)) / stats.chi2.ppf(0.5, K)))
@@ -331,6 +333,10 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         The threshold ``c_n`` in robust standard deviations.
     max_iter : int, default=None
         LBI iteration budget (``None``: as many as the grid needs).
+    duplicates : {'raise', 'keep'}, default='raise'
+        Samples that repeat exactly (same ``x`` and ``y``) usually come from a
+        data-handling error and, as outliers, support each other: ``'raise'``
+        refuses them with the rows named; ``'keep'`` fits them as given.
     random_state : int, RandomState instance or None, default=None
         Seeds the random subsets of the robust start.
 
@@ -391,12 +397,13 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         "start": [StrOptions({"lts", "none"})],
         "cutoff": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "duplicates": [StrOptions({"raise", "keep"})],
         "random_state": ["random_state"],
     }
 
     def __init__(self, contamination="auto", *, solver="lbi", kappa=100.0, n_times=100,
                  t_ratio=2.0, fit_intercept=True, start="lts", cutoff="auto",
-                 max_iter=None, random_state=None):
+                 max_iter=None, duplicates="raise", random_state=None):
         self.contamination = contamination
         self.solver = solver
         self.kappa = kappa
@@ -406,6 +413,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         self.start = start
         self.cutoff = cutoff
         self.max_iter = max_iter
+        self.duplicates = duplicates
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -433,7 +441,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
                              dtype=np.float64)
         Y = y.reshape(y.shape[0], -1)
-        check_outlier_data(X, Y, self.fit_intercept)
+        check_outlier_data(X, Y, self.fit_intercept, self.duplicates == "raise")
         res = fit_mean_shift(
             X, Y, contamination=self.contamination, solver=self.solver, kappa=self.kappa,
             n_times=self.n_times, t_ratio=self.t_ratio, fit_intercept=self.fit_intercept,
@@ -508,7 +516,8 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         return float(r2_score(y[keep], pred[keep], sample_weight=w))
 
 
-def check_outlier_data(X: np.ndarray, Y: np.ndarray, fit_intercept: bool = True) -> None:
+def check_outlier_data(X: np.ndarray, Y: np.ndarray, fit_intercept: bool = True,
+                       refuse_duplicates: bool = True) -> None:
     """Refuse inputs the mean-shift model cannot use, with a message that says why."""
     n, p = X.shape
     r = p + int(fit_intercept)
@@ -524,13 +533,13 @@ def check_outlier_data(X: np.ndarray, Y: np.ndarray, fit_intercept: bool = True)
             "y is constant: there is no variation to fit, so no sample can be an outlier. "
             "Check that the right target column was passed."
         )
-    dup = duplicated_rows(X, Y)
+    dup = duplicated_rows(X, Y) if refuse_duplicates else np.zeros((0, 2))
     if dup.size:
         raise ValueError(
-            f"X, y contain {dup.size} duplicated sample(s) (e.g. row {dup[0, 1] + 1} repeats "
-            f"row {dup[0, 0] + 1}, 1-based). Repeated samples mask each other in outlier "
-            "detection: remove the duplicates (e.g. np.unique(np.column_stack([X, y]), "
-            "axis=0)) before fitting."
+            f"X, y contain {dup.shape[0]} duplicated sample(s) (e.g. row {dup[0, 1] + 1} "
+            f"repeats row {dup[0, 0] + 1}, 1-based). Repeated samples usually come from a "
+            "data-handling error and, as outliers, support each other: remove the duplicates (e.g. np.unique(np.column_stack([X, y]), "
+            "axis=0)) or pass duplicates='keep'."
         )
 
 
