@@ -33,6 +33,8 @@ from sparsestat.ranking._selection import excess_upsets, symmetric_scale
 _BRIDGE_WEIGHT = 1e-6
 # fewest LBI steps from t0 to t_ratio * t0
 _MIN_STEPS = 256
+# relative residual of the warm-started CG solves along the path
+_PATH_CG_TOL = 1e-6
 
 
 def _encode_pairs(X, name="X"):
@@ -281,9 +283,11 @@ class RobustPairwiseRanker(BaseEstimator):
                                  "for real-valued margins.")
             path, r_y = self._logistic_path(yv, w, left, right, n, m, groups)
         else:
-            # the path's solves need less accuracy than the final refit (CG only)
-            fitter = ScoreFitter(left, right, w, n, Phi, self.solver, tol=1e-8)
+            fitter = ScoreFitter(left, right, w, n, Phi, self.solver)
             r_y = fitter.residual(yv)
+            if fitter.solver is not None:
+                # the path's solves need less accuracy than the start and the refit (CG only)
+                fitter.solver.tol = _PATH_CG_TOL
             scale = symmetric_scale(np.sqrt(w) * r_y)
             if scale <= 0:
                 scale = float(np.sqrt(np.mean(w * r_y ** 2)))
