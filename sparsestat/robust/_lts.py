@@ -115,7 +115,8 @@ def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int 
         candidates = [(0.0, np.ones(m, dtype=bool))]
     candidates.sort(key=lambda c: c[0])
     best = (np.inf, None, None)
-    n_keep = n_best if n <= 100_000 else 2
+    large = n > 20_000
+    n_keep = 3 if large else n_best
     seen = []
     for _, mask_s in candidates[:n_keep]:
         if any(np.array_equal(mask_s, s) for s in seen):
@@ -126,11 +127,10 @@ def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int 
             mask = _smallest(np.sum(residuals(Q, Y, theta) ** 2, axis=1), h)
         else:
             mask = mask_s
-        # all rows: iterate to convergence (a relative tolerance for very large n,
-        # where the last C-steps only swap a few rows of equal residual)
-        large = n > 100_000
-        theta, mask, obj = _c_steps(Q, Y, mask, h, 10 if large else 100,
-                                    rtol=1e-4 if large else 1e-12)
+        # all rows: iterate to convergence (for large n up to a relative tolerance:
+        # the last C-steps only swap a few rows of nearly equal residual)
+        theta, mask, obj = _c_steps(Q, Y, mask, h, 15 if large else 100,
+                                    rtol=1e-6 if large else 1e-12)
         if obj < best[0]:
             best = (obj, theta, mask)
     _, theta, mask = best
