@@ -174,17 +174,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one seed")
     parser.add_argument("--no-scale", action="store_true", help="skip the large fit")
+    parser.add_argument("--scale-only", action="store_true", help="only the large fit")
     args = parser.parse_args()
     # compile the numba kernels outside the timings
     warm = make_pairwise_comparisons(20, 300, 10, 0.1, random_state=0)
     RobustPairwiseRanker().fit(warm.comparisons, warm.outcomes, annotators=warm.annotators)
     RobustPairwiseRanker(solver="cg").fit(warm.comparisons, warm.outcomes)
     if args.quick:
-        accuracy_table(50, 3000, 50, seeds=[0])
+        if not args.scale_only:
+            accuracy_table(50, 3000, 50, seeds=[0])
         if not args.no_scale:
             scale_table(2000, 100_000, 200, with_choix=True)
     else:
-        accuracy_table(100, 8000, 100, seeds=[0, 1, 2])
+        if not args.scale_only:
+            accuracy_table(100, 8000, 100, seeds=[0, 1, 2])
         if not args.no_scale:
             scale_table(10_000, 1_000_000, 1000, with_choix=True)
 
