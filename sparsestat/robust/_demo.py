@@ -35,9 +35,9 @@ def run_demo(output_dir: Path) -> None:
     print(f"   robust fit: {det.intercept_:.2f} + "
           + " + ".join(f"{c:.3f}*{n}" for c, n in zip(det.coef_, data.feature_names))
           + f"  (robust scale {det.scale_:.2f})")
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
+    from importlib.util import find_spec
+
+    if find_spec("matplotlib") is None:
         print('   (outliers_path.png skipped: matplotlib missing; pip install "sparsestat[plot]")')
         return
     from sparsestat.robust._cli import save_path_plot

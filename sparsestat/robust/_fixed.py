@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils.validation import check_array, check_X_y
+from sklearn.utils.validation import check_X_y
 
 from sparsestat._kernels._projected import project_out
 from sparsestat.robust._linalg import subset_fit, thin_basis

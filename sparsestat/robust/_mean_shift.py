@@ -41,7 +41,7 @@ def auto_cutoff(n_samples: int, n_targets: int = 1) -> float:
     --------
     >>> from sparsestat.robust import auto_cutoff
     >>> round(auto_cutoff(21), 2), round(auto_cutoff(1000), 2)
-    (2.5, 3.89)
+    (2.5, 3.48)
     """
     a = min(0.0124, 0.5 / max(int(n_samples), 1))
     return float(np.sqrt(stats.chi2.isf(a, n_targets)))
