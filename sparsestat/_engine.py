@@ -370,7 +370,7 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
     # the default step adapts to the active block (squared loss); a given alpha is fixed
     adaptive = alpha_given is None and gram_mode
     out = _kernels.lbi_path(
-        *design.args, np.asfortranarray(Y), w, loss_code, delta, gram_mode, H,
+        *design.args, np.asfortranarray(Y), w, loss_code, delta, gram_mode, np.ascontiguousarray(H),
         np.ascontiguousarray(c), z0, np.asarray(b0, dtype=float), bool(fit_intercept and not gram_mode),
         t0, float(alpha), float(kappa), elementwise, gptr, gidx, grid, budget, record_duals,
         adaptive, _STEP_CONSTANT[loss], design.diag_max() if adaptive else 1.0)

@@ -1,7 +1,10 @@
 """Fused CPU kernels: a whole DessiLBI step for one tensor in one pass over memory (numba).
 
 For a penalized parameter ``w`` (flattened for the lasso penalty, rows x
-features for the group penalty) with gradient ``g``, each kernel performs::
+features for the group penalty) with gradient ``g`` and the coefficients
+``coef = [kappa, c_v, c_w, lr_kappa, momentum, 1 - dampening, wd, nesterov]``
+(one array in the parameter's dtype: fewer arguments to dispatch), each kernel
+performs::
 
     d     = g + wd * w                              (weight decay)
     buf   = d  (first step)  or  momentum * buf + (1 - dampening) * d
@@ -25,9 +28,10 @@ __all__ = ["dessilbi_lasso_", "dessilbi_group_"]
 
 
 @njit(cache=True, nogil=True)
-def dessilbi_lasso_(w, v, entry, g, buf, kappa, c_v, c_w, lr_kappa, momentum, damp,
-                    wd, nesterov, first, step):  # pragma: no cover - compiled
+def dessilbi_lasso_(w, v, entry, g, buf, coef, first, step):  # pragma: no cover - compiled
     """One elementwise (lasso) DessiLBI step, in place on w, v, buf and entry."""
+    kappa, c_v, c_w, lr_kappa = coef[0], coef[1], coef[2], coef[3]
+    momentum, damp, wd, nesterov = coef[4], coef[5], coef[6], coef[7] != 0
     one = np.ones(1, dtype=v.dtype)[0]  # float32 arrays stay in float32 (vectorized)
     use_momentum = momentum != 0
     for i in range(w.shape[0]):
@@ -48,9 +52,10 @@ def dessilbi_lasso_(w, v, entry, g, buf, kappa, c_v, c_w, lr_kappa, momentum, da
 
 
 @njit(cache=True, nogil=True)
-def dessilbi_group_(w, v, entry, g, buf, kappa, c_v, c_w, lr_kappa, momentum, damp,
-                    wd, nesterov, first, step):  # pragma: no cover - compiled
+def dessilbi_group_(w, v, entry, g, buf, coef, first, step):  # pragma: no cover - compiled
     """One group (per row) DessiLBI step, in place; w, v, g, buf are rows x features."""
+    kappa, c_v, c_w, lr_kappa = coef[0], coef[1], coef[2], coef[3]
+    momentum, damp, wd, nesterov = coef[4], coef[5], coef[6], coef[7] != 0
     n_rows, n_cols = w.shape
     zero = np.zeros(1, dtype=v.dtype)[0]  # float32 arrays stay in float32
     one = zero + 1

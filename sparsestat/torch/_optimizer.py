@@ -302,21 +302,26 @@ class DessiLBI(Optimizer):
     def _step_fused(self, items: list[tuple]) -> None:
         """Whole step of penalized CPU tensors, one compiled pass each."""
         torch._foreach_add_([state["step"] for _, _, state, _, _ in items], 1)
+        coefs: dict[tuple, np.ndarray] = {}
         for p, grad, state, penalty, group in items:
-            lr, kappa, mu, momentum = group["lr"], group["kappa"], group["mu"], group["momentum"]
-            first = momentum != 0 and "momentum_buffer" not in state
+            coef = coefs.get((id(group), p.dtype))
+            if coef is None:  # in the parameter's precision
+                lr, kappa, mu = group["lr"], group["kappa"], group["mu"]
+                coef = coefs[id(group), p.dtype] = np.array(
+                    [kappa, lr / mu, lr * kappa / mu, lr * kappa, group["momentum"],
+                     1 - group["dampening"], group["weight_decay"], float(group["nesterov"])],
+                    dtype=_NP_FLOAT[p.dtype],
+                )
+            first = group["momentum"] != 0 and "momentum_buffer" not in state
             if first:
                 state["momentum_buffer"] = torch.empty_like(
                     p, memory_format=torch.contiguous_format
                 )
             w_np, v_np, e_np, b_np = self._numpy_views(p, state, penalty)
             g = grad.view(p.shape[0], -1) if penalty == "group" else grad.view(-1)
-            cast = _NP_FLOAT[p.dtype]  # arithmetic in the parameter's precision
             kernel = dessilbi_group_ if penalty == "group" else dessilbi_lasso_
-            kernel(w_np, v_np, e_np, g.numpy(), b_np,
-                   cast(kappa), cast(lr / mu), cast(lr * kappa / mu), cast(lr * kappa),
-                   cast(momentum), cast(1 - group["dampening"]), cast(group["weight_decay"]),
-                   bool(group["nesterov"]), first, np.float32(state["step"].item()))
+            kernel(w_np, v_np, e_np, g.numpy(), b_np, coef, first,
+                   np.float32(state["step"].item()))
 
     def _step_bucket(
         self, params, grads, bufs, lbi, lr_kappa, momentum, dampening, weight_decay, nesterov
