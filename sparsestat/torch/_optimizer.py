@@ -16,7 +16,7 @@ so the optimizer keeps two buffers per penalized tensor beyond SGD's momentum
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -233,7 +233,7 @@ class DessiLBI(Optimizer):
 
     # -------------------------------------------------------------------- step
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Take one optimization step.
 
         Parameters
