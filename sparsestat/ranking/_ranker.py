@@ -254,6 +254,12 @@ class RobustPairwiseRanker(BaseEstimator):
         w = self._check_weights(sample_weight, m)
         Phi = self._check_features(item_features, n)
         groups = self._check_annotators(annotators, m)
+        if self.link == "logistic":
+            if Phi is not None:
+                raise ValueError("item_features is supported with link='linear' only.")
+            if not np.all(np.abs(yv) == 1.0):
+                raise ValueError("link='logistic' needs +1 / -1 outcomes; use link='linear' "
+                                 "for real-valued margins.")
 
         n_comp, labels = components(left, right, w, n)
         if Phi is None and n_comp > 1 and self.on_disconnected == "raise":
@@ -273,14 +279,8 @@ class RobustPairwiseRanker(BaseEstimator):
         self.items_ = items
         self.n_components_ = n_comp
         self.component_ = labels
-        self._left, self._right = left, right
 
         if self.link == "logistic":
-            if Phi is not None:
-                raise ValueError("item_features is supported with link='linear' only.")
-            if not np.all(np.abs(yv) == 1.0):
-                raise ValueError("link='logistic' needs +1 / -1 outcomes; use link='linear' "
-                                 "for real-valued margins.")
             path, r_y = self._logistic_path(yv, w, left, right, n, m, groups)
         else:
             fitter = ScoreFitter(left, right, w, n, Phi, self.solver)
