@@ -41,6 +41,10 @@ def test_complete_graph_without_noise_recovers_scores_exactly():
     assert not ranker.outliers_.any()
     assert list(ranker.ranking_) == list(np.argsort(-theta))
     assert abs(ranker.scores_.sum()) < 1e-10
+    # the outlier path is empty: nothing ever enters
+    path = ranker.regularization_path_
+    assert np.all(np.isinf(ranker.entry_times_)) and path.t0 == np.inf
+    assert not np.any(path.coef_at(1e6)) and not np.any(path.support_at(1.0))
 
 
 @pytest.mark.parametrize("solver", ["factorize", "cg"])

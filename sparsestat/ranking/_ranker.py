@@ -402,8 +402,9 @@ class RobustPairwiseRanker(BaseEstimator):
 
     # ------------------------------------------------------------------ path
     def _empty_path(self, m):
-        return RegularizationPath(times=np.zeros(0), coefs=np.zeros((0, m)),
-                                  intercepts=np.zeros(0), entry_times=np.full(m, np.inf),
+        """The path of data that every ranking fits exactly: gamma stays zero (t0 = inf)."""
+        return RegularizationPath(times=np.ones(1), coefs=np.zeros((1, m)),
+                                  intercepts=np.zeros(1), entry_times=np.full(m, np.inf),
                                   interpolation="linear", t0=np.inf,
                                   info={"solver": "lbi_operator", "empty": True})
 
