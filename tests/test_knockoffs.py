@@ -148,6 +148,25 @@ def test_statistics_are_antisymmetric_under_swap(statistic):
         np.testing.assert_allclose(W_shuffled, W, atol=1e-10)
 
 
+@pytest.mark.parametrize("statistic, params", [("lcd", {"penalty": "cp"}), ("lbi", {})])
+def test_fixed_x_statistics_use_only_sufficient_statistics(statistic, params):
+    """A rotation of the rows that fixes the constant vector keeps the Gram matrix and
+    [X, Xk]^T y, so a fixed-X statistic (Cp-tuned lasso, LBI) must not change."""
+    rng = np.random.default_rng(11)
+    n = 90
+    X = rng.standard_normal((n, 6))
+    Xk = rng.standard_normal((n, 6))
+    y = X[:, 0] - X[:, 3] + rng.standard_normal(n)
+    v = rng.standard_normal(n)
+    v -= v.mean()
+    v /= np.linalg.norm(v)
+    Q = np.eye(n) - 2 * np.outer(v, v)        # orthogonal, Q @ ones = ones
+    W = knockoff_statistic(X, Xk, y, statistic, **params)
+    W_rot = knockoff_statistic(Q @ X, Q @ Xk, Q @ y, statistic, **params)
+    np.testing.assert_allclose(W_rot, W, atol=1e-6)
+    assert np.count_nonzero(W) >= 3
+
+
 def test_lbi_statistic_is_inverse_entry_time_from_the_engine():
     from sparsestat._engine import lbi_path
     rng = np.random.default_rng(5)

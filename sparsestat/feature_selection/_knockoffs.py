@@ -218,6 +218,8 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         params = dict(self.statistic_params or {})
         if self.statistic == "lcd":
             params.setdefault("n_jobs", self.n_jobs)
+            # fixed-X statistics may use only the Gram matrix and [X, Xk]^T y
+            params.setdefault("penalty", "cp" if self.knockoffs == "fixed" else "cv")
         self.W_ = knockoff_statistic(X_stat, Xk_stat, y, self.statistic, classes, rng=rng,
                                      **params)
         self.threshold_ = knockoff_threshold(self.W_, self.fdr, self.offset)

@@ -7,7 +7,10 @@ that is all the knockoff filter needs for its FDR guarantee.
 
 - ``'lcd'``: lasso coefficient difference ``|b_j| - |b_{j+p}|`` at the
   cross-validated penalty (``LassoCV``; l1-logistic ``LogisticRegressionCV``
-  for class labels, one-vs-rest with the largest coefficient over classes);
+  for class labels, one-vs-rest with the largest coefficient over classes), or
+  (``penalty='cp'``, used with fixed-X knockoffs) at the penalty minimizing
+  Mallows' Cp, a function of the Gram matrix and ``[X, Xk]^T y`` only, as the
+  fixed-X guarantee requires (cross-validation splits rows and is not);
 - ``'lsm'``: signed max of the entry points ``lambda`` on the lasso path
   (``lasso_path``; the multi-task lasso on one-hot labels for classes);
 - ``'lbi'``: signed max of ``Z = 1 / tau``, ``tau`` the entry time of the
@@ -36,9 +39,32 @@ def _standardize(Xaug: np.ndarray) -> np.ndarray:
     return Xc / np.where(sd > 0, sd, 1.0)
 
 
-def _lcd(Xs, y, classes, *, cv=5, n_jobs=None, Cs=10, n_alphas=100):
+def _lasso_cp(Xs, y, *, n_alphas=100, eps=1e-3, max_iter=5000):
+    """Lasso coefficients at the penalty minimizing Mallows' Cp along the path.
+
+    Everything is computed from the Gram matrix, ``Xs^T y`` and ``||y||^2`` (the
+    noise variance from the least-squares fit on all columns), the sufficient
+    statistics a fixed-X knockoff statistic may use.
+    """
+    n = Xs.shape[0]
+    yc = y - y.mean()
+    G = Xs.T @ Xs
+    Xy = Xs.T @ yc
+    alphas = np.abs(Xy).max() / n * np.geomspace(1.0, eps, n_alphas)
+    _, coefs, _ = lasso_path(Xs, yc, alphas=alphas, precompute=G, Xy=Xy, max_iter=max_iter)
+    rss = yc @ yc - 2 * coefs.T @ Xy + np.einsum("ja,jk,ka->a", coefs, G, coefs)
+    ols, _, rank, _ = np.linalg.lstsq(G, Xy, rcond=None)
+    sigma2 = max(yc @ yc - Xy @ ols, 0.0) / max(n - rank - 1, 1)
+    cp = rss + 2.0 * sigma2 * np.count_nonzero(coefs, axis=0)
+    return coefs[:, int(np.argmin(cp))]
+
+
+def _lcd(Xs, y, classes, *, penalty="cv", cv=5, n_jobs=None, Cs=10, n_alphas=100):
     if classes is None:
-        coef = LassoCV(cv=cv, alphas=n_alphas, max_iter=5000, n_jobs=n_jobs).fit(Xs, y).coef_
+        if penalty == "cp":
+            coef = _lasso_cp(Xs, y, n_alphas=n_alphas)
+        else:
+            coef = LassoCV(cv=cv, alphas=n_alphas, max_iter=5000, n_jobs=n_jobs).fit(Xs, y).coef_
         importance = np.abs(coef)
     else:
         targets = [y == c for c in classes] if len(classes) > 2 else [y == classes[1]]
@@ -101,7 +127,8 @@ def knockoff_statistic(X: np.ndarray, Xk: np.ndarray, y: np.ndarray, statistic: 
         solver stopped at its tolerance (coordinate descent sweeps columns in
         order) favours neither the features nor the knockoffs.
     **params :
-        Options of the statistic: ``cv``, ``Cs``, ``n_alphas``, ``n_jobs`` (lcd);
+        Options of the statistic: ``penalty`` ('cv' or 'cp'), ``cv``, ``Cs``,
+        ``n_alphas``, ``n_jobs`` (lcd);
         ``n_alphas``, ``eps`` (lsm); ``kappa``, ``t_ratio``, ``n_times``,
         ``max_iter`` (lbi).
     """
