@@ -17,10 +17,14 @@ becomes active and cached, so one iteration costs ``O(p |active|)``.
 Step size. A fixed ``alpha`` is used as given. With ``adaptive=True`` (squared
 loss) the step follows the active block instead: the recursion only feeds
 back through active coordinates, so it is stable while
-``kappa * alpha * ||H_AA|| < 2``. The step is ``c / (kappa (1.1 L_A + d))`` with
-``L_A`` a warm-started power-iteration estimate of ``||H_AA||`` and ``d`` the
-largest diagonal of ``H`` (one more coordinate entering raises ``||H_AA||`` by at
-most ``d``), and never below the globally stable ``alpha``.
+``kappa * alpha * ||H_AA|| < 2``. Each coordinate joining the active set raises
+``||H_AA||`` by at most ``d``, the largest diagonal of ``H`` (``||[X_A x_j]||^2 <=
+||X_A||^2 + ||x_j||^2``), and leaving never raises it; so with ``L`` a
+warm-started power-iteration estimate of ``||H_AA||`` at some earlier active set
+and ``m`` the coordinates that joined since, the step
+``c / (kappa (1.1 L + d (m + 1)))`` stays stable even if one more coordinate
+joins within the step. ``L`` is re-estimated once ``d m`` exceeds ``L / 4``, and
+the step is never below the globally stable ``alpha``.
 """
 
 import numpy as np
@@ -71,10 +75,10 @@ def _active_block_norm(cache, slot, active, n_active, v, n_power):
     lam = 0.0
     for _ in range(n_power):
         for a in range(n_active):
+            row = cache[slot[active[a]]]  # the Gram column of active[a]
             s = 0.0
-            col = slot[active[a]]
             for b_ in range(n_active):
-                s += cache[active[b_], col] * x[b_]
+                s += row[active[b_]] * x[b_]
             y[a] = s
         nrm = np.sqrt(np.sum(y * y))
         if nrm == 0.0:
@@ -163,21 +167,26 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     n_active = 0
     # Gram column cache (gram mode)
     full_gram = H.shape[0] == p
+    # cache[s] holds the Gram column of the feature in slot s (rows: C-contiguous)
     slot = np.full(p, -1, dtype=np.int64)
     if use_gram and full_gram:
         for j in range(p):
             slot[j] = j
         cache = H
+        n_cached = p
     else:
         cap = 16 if p > 16 else p
-        cache = np.zeros((cap if use_gram else 0, p)).T
-    n_cached = 0
+        cache = np.zeros((cap if use_gram else 0, p))
+        n_cached = 0
+    coef_by_slot = np.zeros((cache.shape[0], K))
     eta = np.zeros((K, n)).T
     G = np.zeros((K, n)).T
 
     power_vec = np.zeros(p)
     step = alpha
-    changed = False
+    joined = 0          # coordinates that joined the active set since the last estimate
+    lam_a = 0.0
+    was_active = np.zeros(p, dtype=np.bool_)
     t = t0
     gi = 0
     # the grid times at (or before) t0 see B = 0 exactly
@@ -196,27 +205,24 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
             break
         # ---- gradient at (B, b)
         if use_gram:
-            for j in range(p):
-                for k in range(K):
-                    grad[j, k] = -c[j, k]
+            coef_by_slot[:n_cached] = 0.0
             for a in range(n_active):
                 j = active[a]
                 s = slot[j]
                 if s < 0:
-                    if n_cached == cache.shape[1]:
-                        bigger = np.zeros((2 * cache.shape[1], p)).T
-                        bigger[:, :n_cached] = cache[:, :n_cached]
+                    if n_cached == cache.shape[0]:
+                        bigger = np.zeros((2 * cache.shape[0], p))
+                        bigger[:n_cached] = cache[:n_cached]
                         cache = bigger
-                    gram_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, n,
-                                cache[:, n_cached])
+                        coef_by_slot = np.zeros((cache.shape[0], K))
+                    gram_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, n, cache[n_cached])
                     slot[j] = n_cached
                     s = n_cached
                     n_cached += 1
                 for k in range(K):
-                    bjk = B[j, k]
-                    if bjk != 0.0:
-                        for i in range(p):
-                            grad[i, k] += cache[i, s] * bjk
+                    coef_by_slot[s, k] = B[j, k]
+            # grad = H_{:, cached} B_cached - c, one BLAS product over the cached columns
+            grad[:, :] = np.dot(cache[:n_cached].T, coef_by_slot[:n_cached]) - c
             finite = True
             for k in range(K):
                 gb[k] = 0.0
@@ -239,9 +245,11 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                     s_ += G[i, k]
                 gb[k] = s_ / n if fit_intercept else 0.0
         # ---- the step
-        if adaptive and changed:
-            lam_a = _active_block_norm(cache, slot, active, n_active, power_vec, 8)
-            step = max(alpha, step_constant / (kappa * (1.1 * lam_a + diag_max)))
+        if adaptive:
+            if joined > 0 and 4.0 * diag_max * joined > lam_a:
+                lam_a = _active_block_norm(cache, slot, active, n_active, power_vec, 4)
+                joined = 0
+            step = max(alpha, step_constant / (kappa * (1.1 * lam_a + diag_max * (joined + 1))))
         big = 0.0
         for j in range(p):
             for k in range(K):
@@ -258,19 +266,19 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         z[:, :] = z_new
         b[:] = b_new
         prox_inplace(z, B, kappa, elementwise, group_ptr, group_idx)
-        previous = n_active
         n_active = 0
-        changed = False
         for j in range(p):
+            nonzero = False
             for k in range(K):
                 if B[j, k] != 0.0:
-                    if n_active >= previous or active[n_active] != j:
-                        changed = True
-                    active[n_active] = j
-                    n_active += 1
+                    nonzero = True
                     break
-        if n_active != previous:
-            changed = True
+            if nonzero:
+                active[n_active] = j
+                n_active += 1
+                if not was_active[j]:
+                    joined += 1
+            was_active[j] = nonzero
         t += step
         k_iter += 1
     if gi >= n_times and status == MAX_ITER:
