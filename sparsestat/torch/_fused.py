@@ -13,7 +13,8 @@ performs::
     gap   = gamma - w
     v    <- v - c_v * gap                           c_v = lr / mu
     w    <- w - lr_kappa * d + c_w * gap            c_w = lr * kappa / mu
-    entry <- min(entry, step) where prox(v) != 0 after the update
+    entry <- min(entry, step) where prox(v) != 0 after the update (a second pass,
+             only on steps where some |v| or group norm crossed 1)
 
 which is the torch-kernel path of :class:`DessiLBI` with the same arithmetic
 per element (rounding may differ in the last bit).
@@ -34,6 +35,7 @@ def dessilbi_lasso_(w, v, entry, g, buf, coef, first, step):  # pragma: no cover
     momentum, damp, wd, nesterov = coef[4], coef[5], coef[6], coef[7] != 0
     one = np.ones(1, dtype=v.dtype)[0]  # float32 arrays stay in float32 (vectorized)
     use_momentum = momentum != 0
+    crossed = 0
     for i in range(w.shape[0]):
         wi = w[i]
         d = g[i] + wd * wi
@@ -41,14 +43,19 @@ def dessilbi_lasso_(w, v, entry, g, buf, coef, first, step):  # pragma: no cover
             b = d if first else momentum * buf[i] + damp * d
             buf[i] = b
             d = d + momentum * b if nesterov else b
-        vi = v[i]
+        v0 = v[i]
         # branch-free shrink(v) = v - clip(v, -1, 1)
-        gap = kappa * (vi - min(max(vi, -one), one)) - wi
-        vi = vi - c_v * gap
+        gap = kappa * (v0 - min(max(v0, -one), one)) - wi
+        vi = v0 - c_v * gap
         v[i] = vi
         w[i] = wi - lr_kappa * d + c_w * gap
-        e = entry[i]
-        entry[i] = min(e, step) if abs(vi) > one else e
+        crossed += (abs(vi) > one) & (abs(v0) <= one)
+    # a weight enters when |v| first exceeds 1, so the record only changes on
+    # steps where some |v| crossed 1: then (rarely) one more pass
+    if crossed:
+        for i in range(w.shape[0]):
+            if abs(v[i]) > one and entry[i] > step:
+                entry[i] = step
 
 
 @njit(cache=True, nogil=True)
