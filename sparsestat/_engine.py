@@ -458,7 +458,8 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
             entry[:, k] = np.inf
             continue
         ck, dk, ek, nk, status, t_end, *_ = _kernels.iss_path(
-            *design.args, n, H, np.ascontiguousarray(C[:, k]), float(1.0 / cmax[k]), grid,
+            *design.args, n, np.ascontiguousarray(H), np.ascontiguousarray(C[:, k]),
+            float(1.0 / cmax[k]), grid,
             max_knots, record_duals, tol)
         reached = min(reached, ck.shape[0])
         coefs[: ck.shape[0], :, k] = ck

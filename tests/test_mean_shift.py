@@ -441,3 +441,15 @@ def test_hawkins_bradu_kass_masking_data():
         assert set(np.flatnonzero(det.outliers_) + 1) == set(range(1, 11))
     plain = MeanShiftOutlierDetector(start="none").fit(X, y)
     assert set(np.flatnonzero(plain.outliers_) + 1) == {11, 12, 13, 14}
+
+
+def test_small_samples_without_outliers_flag_almost_nothing():
+    # trimmed scales are biased down in small samples; the stopping rule must not turn
+    # that into flagged clean samples
+    flagged = []
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((30, 5))
+        y = X @ rng.standard_normal(5) + rng.standard_normal(30)
+        flagged.append(MeanShiftOutlierDetector(random_state=0).fit(X, y).n_outliers_)
+    assert np.mean(flagged) <= 1.5   # about 3 per data set without the start-scale guard

@@ -109,9 +109,8 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
     omega = np.sqrt(np.maximum(1.0 - lev, 1e-12))
     if start == "lts":
         rs = lts_start(Q, Ys, random_state=random_state)
-        # the reweighted LTS scale is efficient but biased down in small samples (its
-        # h-subset fits too well); the M-scale of the same residuals uses all of them
-        sigma, R = max(rs.scale, rs.m_scale), rs.residuals
+        R = rs.residuals
+        sigma = _start_scale(Q, Ys, R, max(rs.scale, rs.m_scale), c, K)
     else:
         R = residuals(Q, Ys, subset_fit(Q, Ys, np.ones(n, dtype=bool)))
         sigma = float(np.sqrt(np.median(np.sum(R ** 2, axis=1)) / stats.chi2.ppf(0.5, K)))
@@ -160,11 +159,11 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
             flagged = new
             break
         flagged = new
-        # refit on the samples kept and re-estimate the scale (consistent for the
-        # normal model truncated at the cutoff); repeat until the flagged set is stable
+        # re-estimate the scale on the samples kept (consistent for the normal model
+        # truncated at the cutoff) and repeat until the flagged set is stable; the path
+        # keeps starting from the robust fit's residuals
         theta = subset_fit(Q, Ys, ~flagged)
-        R = residuals(Q, Ys, theta)
-        sigma = _inlier_scale(R, ~flagged, Q.shape[1], K, truncation)
+        sigma = _inlier_scale(residuals(Q, Ys, theta), ~flagged, Q.shape[1], K, truncation)
     tie = -np.sqrt(np.sum(R ** 2, axis=1))
     order = np.lexsort((tie, entry))
     if contamination == "auto":
@@ -214,6 +213,27 @@ def _consistency(c, K):
     """``E[chi2_K | chi2_K <= c^2] / K``: variance factor of residuals kept by the cutoff."""
     frac = stats.chi2.cdf(c * c, K)
     return float(stats.chi2.cdf(c * c, K + 2) / frac)
+
+
+def _start_scale(Q, Y, R, sigma, c, K):
+    """Scale the stopping rule starts from: least squares without the clear outliers.
+
+    Scales of a trimmed high-breakdown fit are biased down in small samples: the
+    best of many half-samples fits too well (for n = 30, p = 5 by a factor near 2), and
+    a scale that is too small makes the flagged set and the inlier scale reinforce
+    each other. So only the samples beyond ``2 c`` robust deviations are set aside
+    and the scale is that of least squares on the rest (consistent for the normal
+    model cut at ``2 c``); the refinement that follows moves it to the fixed point
+    of the stopping rule from there.
+    """
+    u = np.sqrt(np.sum(R ** 2, axis=1)) / max(sigma, 1e-300)
+    keep = u <= 2.0 * c
+    if keep.sum() <= Q.shape[1] + 1:
+        return sigma
+    theta = subset_fit(Q, Y, keep)
+    refit = _inlier_scale(residuals(Q, Y, theta), keep, Q.shape[1], K,
+                          _consistency(2.0 * c, K))
+    return max(sigma, refit)
 
 
 def _inlier_scale(R, keep, r, K, truncation):
