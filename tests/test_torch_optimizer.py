@@ -460,3 +460,20 @@ def test_compiled_and_torch_kernels_agree_in_float32():
     for (_, p1, _), (_, p2, _) in zip(o1.penalized_parameters(), o2.penalized_parameters()):
         torch.testing.assert_close(o1.state[p1]["V"], o2.state[p2]["V"], rtol=1e-4, atol=1e-5)
     assert 0 < o1.support_ratio()["overall"] < 1
+
+
+def test_lr_scheduler_drives_the_step_like_sgd():
+    # with mu = inf the optimizer is SGD at lr * kappa, also under a schedule
+    m1, m2 = _small_net(), _small_net()
+    opt1 = DessiLBI(lbi_param_groups(m1), lr=0.2, kappa=0.25, mu=math.inf)
+    opt2 = torch.optim.SGD(m2.parameters(), lr=0.05, momentum=0.9)
+    s1 = torch.optim.lr_scheduler.StepLR(opt1, step_size=2, gamma=0.5)
+    s2 = torch.optim.lr_scheduler.StepLR(opt2, step_size=2, gamma=0.5)
+    for batch in _batches(8):
+        _train(m1, opt1, [batch])
+        _train(m2, opt2, [batch])
+        s1.step()
+        s2.step()
+    assert opt1.param_groups[0]["lr"] == 0.2 / 16
+    for p1, p2 in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(p1, p2)
