@@ -39,7 +39,7 @@ def _standardize(Xaug: np.ndarray) -> np.ndarray:
     return Xc / np.where(sd > 0, sd, 1.0)
 
 
-def _lasso_cp(Xs, y, *, n_alphas=100, eps=1e-3, max_iter=5000):
+def _lasso_cp(Xs, y, *, n_alphas=100, eps=1e-2, max_iter=5000):
     """Lasso coefficients at the penalty minimizing Mallows' Cp along the path.
 
     Everything is computed from the Gram matrix, ``Xs^T y`` and ``||y||^2`` (the
@@ -52,19 +52,20 @@ def _lasso_cp(Xs, y, *, n_alphas=100, eps=1e-3, max_iter=5000):
     Xy = Xs.T @ yc
     alphas = np.abs(Xy).max() / n * np.geomspace(1.0, eps, n_alphas)
     _, coefs, _ = lasso_path(Xs, yc, alphas=alphas, precompute=G, Xy=Xy, max_iter=max_iter)
-    rss = yc @ yc - 2 * coefs.T @ Xy + np.einsum("ja,jk,ka->a", coefs, G, coefs)
+    rss = yc @ yc - 2 * coefs.T @ Xy + np.sum(coefs * (G @ coefs), axis=0)
     ols, _, rank, _ = np.linalg.lstsq(G, Xy, rcond=None)
     sigma2 = max(yc @ yc - Xy @ ols, 0.0) / max(n - rank - 1, 1)
     cp = rss + 2.0 * sigma2 * np.count_nonzero(coefs, axis=0)
     return coefs[:, int(np.argmin(cp))]
 
 
-def _lcd(Xs, y, classes, *, penalty="cv", cv=5, n_jobs=None, Cs=10, n_alphas=100):
+def _lcd(Xs, y, classes, *, penalty="cv", cv=5, n_jobs=None, Cs=10, n_alphas=100, eps=1e-2):
     if classes is None:
         if penalty == "cp":
-            coef = _lasso_cp(Xs, y, n_alphas=n_alphas)
+            coef = _lasso_cp(Xs, y, n_alphas=n_alphas, eps=eps)
         else:
-            coef = LassoCV(cv=cv, alphas=n_alphas, max_iter=5000, n_jobs=n_jobs).fit(Xs, y).coef_
+            coef = LassoCV(cv=cv, alphas=n_alphas, eps=eps, max_iter=5000,
+                           n_jobs=n_jobs).fit(Xs, y).coef_
         importance = np.abs(coef)
     else:
         targets = [y == c for c in classes] if len(classes) > 2 else [y == classes[1]]
