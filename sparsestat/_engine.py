@@ -600,8 +600,10 @@ def split_lbi_path(X, y, D, *, penalty="l1", groups=None, kappa=10.0, alpha=None
     coefs = betas / design.scale[None, :]
     intercepts = y_mean - coefs @ design.mean
     info = {"solver": "split_lbi", "kappa": float(kappa), "alpha": float(alpha), "nu": float(nu)}
+    nonzero = coefs != 0  # beta is not penalized: its "entry" is its first nonzero record
+    beta_entry = np.where(nonzero.any(axis=0), grid[np.argmax(nonzero, axis=0)], np.inf)
     beta_path = RegularizationPath(times=grid, coefs=coefs, intercepts=intercepts,
-                                   entry_times=np.full(p, np.nan), interpolation="linear",
+                                   entry_times=beta_entry, interpolation="linear",
                                    t0=t0, n_iter=int(n_iter), info=info)
     gamma_path = RegularizationPath(times=grid, coefs=gammas, intercepts=np.zeros(grid.shape[0]),
                                     entry_times=entry, interpolation="linear", t0=t0,

@@ -274,7 +274,8 @@ def test_fdr_outside_unit_interval(fdr):
 def test_constant_columns_are_named():
     X, y = _data()
     X[:, [2, 7]] = 1.0
-    with pytest.raises(ValueError, match=r"constant column\(s\) \(indices \[2, 7\]\).*VarianceThreshold"):
+    with pytest.raises(ValueError,
+                       match=r"constant column\(s\) \(indices \[2, 7\]\).*VarianceThreshold"):
         KnockoffSelector().fit(X, y)
 
 

@@ -18,7 +18,7 @@ from scipy import linalg
 
 
 def conditional_factors(Sigma: np.ndarray, s: np.ndarray):
-    """``(A, L)`` with ``A = I - Sigma^{-1} diag(s)`` and ``L L^T = 2 diag(s) - diag(s) Sigma^{-1} diag(s)``.
+    """``(A, L)``: ``A = I - Sigma^{-1} S`` and ``L L^T = 2 S - S Sigma^{-1} S``, ``S = diag(s)``.
 
     ``L`` comes from a symmetric eigendecomposition with round-off negative
     eigenvalues set to zero, so it exists on the boundary of feasibility.

@@ -207,11 +207,9 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
             Xk = Xk * norm + mean
         else:
             mean = X.mean(axis=0)
-            if self.Sigma is None:
-                Sigma = LedoitWolf().fit(X).covariance_
-            else:
-                Sigma = check_covariance(self.Sigma, p)
-            R, sd = to_correlation(check_covariance(Sigma, p))
+            Sigma = LedoitWolf().fit(X).covariance_ if self.Sigma is None else self.Sigma
+            Sigma = check_covariance(Sigma, p)
+            R, sd = to_correlation(Sigma)
             s = compute_s(R, self.s_method)
             Xk = gaussian_knockoffs(X, mean, Sigma, s * sd ** 2, rng)
             X_stat, Xk_stat = X, Xk
