@@ -55,6 +55,9 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -89,6 +92,8 @@ def read_csv_table(path: str | os.PathLike):
 
 def _run_demo(args: argparse.Namespace) -> int:
     out = Path(args.output_dir).resolve()
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--output-dir {str(out)!r} exists and is not a folder; choose another path")
     out.mkdir(parents=True, exist_ok=True)
     print(f"sparsestat {__version__} demo; figures go to {out}")
     for title, target in _DEMOS:
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as exc:
         print(f"sparsestat {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"sparsestat {args.command}: error: {msg}", file=sys.stderr)
         return 2

@@ -222,3 +222,21 @@ def test_iss_refuses_other_losses():
     X, y, _ = _regression()
     with pytest.raises(ValueError, match="solver='iss'"):
         LBIRegressor(solver="iss", loss="huber").fit(X, y)
+
+
+def test_split_sparse_intercept_keeps_prediction_at_the_mean():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((80, 6)) + 3.0
+    y = X @ np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0]) + 0.1 * rng.standard_normal(80)
+    reg = LBIRegressor(D=np.diff(np.eye(6), axis=0), t_ratio=10).fit(X, y)
+    xbar = X.mean(axis=0)
+    assert xbar @ reg.sparse_coef_ + reg.sparse_intercept_ == pytest.approx(
+        xbar @ reg.coef_ + reg.intercept_)
+    assert np.all(np.isfinite(reg.regularization_path_.entry_times) |
+                  np.isinf(reg.regularization_path_.entry_times))
+
+
+def test_cv_warns_when_best_time_is_the_grid_end():
+    X, y, _ = _regression(n=200, p=5, noise=0.1)
+    with pytest.warns(UserWarning, match="Increase t_ratio"):
+        LBIRegressorCV(cv=3, t_ratio=1.5, n_times=5).fit(X, y)

@@ -47,9 +47,9 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
     """Sparse logistic (binary) or multinomial regression read off an LBI path.
 
     The path starts at the intercept-only model at ``t0`` and features enter
-    as ``t`` grows; with ``penalty='group'`` (the default for more than two
-    classes would be ``'l1'``; ``'group'`` selects a feature for all classes
-    at once) the rows of ``coef_`` enter together.
+    as ``t`` grows. With more than two classes, ``penalty='l1'`` lets each
+    class pick its own features, while ``penalty='group'`` selects a feature
+    for all classes at once (the rows of ``coef_`` enter together).
 
     Parameters
     ----------

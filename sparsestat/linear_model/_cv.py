@@ -9,6 +9,7 @@ the best.
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -100,6 +101,12 @@ class _PathCV:
         if self.one_standard_error and len(splits) > 1:
             se = scores.std(axis=0, ddof=1) / np.sqrt(len(splits))
             best = int(np.flatnonzero(mean >= mean[best] - se[best])[0])
+        if best == times.shape[0] - 1 and times.shape[0] > 2:
+            warnings.warn(
+                f"The best cross-validated time is the last one on the grid (t={times[-1]:.4g});"
+                " the optimum may lie later on the path. Increase t_ratio.",
+                UserWarning, stacklevel=3,
+            )
         self.cv_scores_ = scores
         self.cv_mean_scores_ = mean
         self.times_ = times

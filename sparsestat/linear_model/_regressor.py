@@ -86,6 +86,9 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
     sparse_coef_ : ndarray of shape (n_features,)
         Split LBI only: ``coef_`` projected so that ``D coef`` has the sparsity
         of ``gamma_``.
+    sparse_intercept_ : float
+        Split LBI only: the intercept that goes with ``sparse_coef_`` (it keeps
+        the prediction at the mean of X unchanged).
     gamma_path_ : RegularizationPath
         Split LBI only: the path of ``gamma``.
     n_iter_ : int
@@ -213,6 +216,7 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         if self.solver != "lbi" or self.loss != "squared":
             raise ValueError("With D given the path is Split LBI: use solver='lbi', "
                              "loss='squared'.")
+        x_mean = np.asarray(X.mean(axis=0)).ravel()
         D = self.D
         if not hasattr(D, "shape") or np.ndim(D) != 2:
             D = np.atleast_2d(np.asarray(D, dtype=float))
@@ -231,6 +235,7 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         self.gamma_path_ = split.gamma_path
         self.gamma_ = split.gamma_path.coef_at(self.t_)
         self.sparse_coef_ = split.sparse_coef_at(self.t_)
+        self.sparse_intercept_ = float(self.intercept_ + (self.coef_ - self.sparse_coef_) @ x_mean)
         self.entry_times_ = split.gamma_path.entry_times
         self.nu_ = split.nu
         return self
