@@ -162,7 +162,7 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, t0, grid,
         for j in range(p):
             if in_a[j] and slot[j] < 0:
                 if n_cached == cache.shape[0]:
-                    bigger = np.zeros((2 * cache.shape[0], p))
+                    bigger = np.zeros((min(p, cache.shape[0] + cache.shape[0] // 2 + 1), p))
                     bigger[:n_cached] = cache[:n_cached]
                     cache = bigger
                     coef_by_slot = np.zeros(cache.shape[0])

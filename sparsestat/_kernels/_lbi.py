@@ -211,7 +211,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                 s = slot[j]
                 if s < 0:
                     if n_cached == cache.shape[0]:
-                        bigger = np.zeros((2 * cache.shape[0], p))
+                        bigger = np.zeros((min(p, cache.shape[0] + cache.shape[0] // 2 + 1), p))
                         bigger[:n_cached] = cache[:n_cached]
                         cache = bigger
                         coef_by_slot = np.zeros((cache.shape[0], K))
