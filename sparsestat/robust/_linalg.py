@@ -134,7 +134,7 @@ def subset_fit(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray,
     rows = drop if use_drop else mask
     G = np.empty((r, r))
     b = np.empty((r, Y.shape[1]))
-    masked_gram(Q, np.ascontiguousarray(Y, dtype=float), rows, G, b)
+    masked_gram(Q, as_kernel_array(Y), rows, G, b)
     if use_drop:
         G = np.eye(r) - G
         b = full_projection(Q, Y) - b
@@ -144,16 +144,21 @@ def subset_fit(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray,
         return np.linalg.lstsq(G, b, rcond=None)[0]
 
 
+def as_kernel_array(A: np.ndarray) -> np.ndarray:
+    """C-ordered, writeable float64 (one compiled signature per kernel)."""
+    return np.require(A, dtype=np.float64, requirements=["C", "W"])
+
+
 def full_projection(Q: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """``Q^T Y`` in one pass over the rows."""
     out = np.empty((Q.shape[1], Y.shape[1]))
-    transpose_times(Q, np.ascontiguousarray(Y, dtype=float), out)
+    transpose_times(Q, as_kernel_array(Y), out)
     return out
 
 
 def residuals(Q: np.ndarray, Y: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """``Y - Q theta``."""
     out = np.empty(Y.shape)
-    residuals_inplace(Q, np.ascontiguousarray(Y, dtype=float),
+    residuals_inplace(Q, as_kernel_array(Y),
                       np.ascontiguousarray(theta, dtype=float), out)
     return out

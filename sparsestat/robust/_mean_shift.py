@@ -21,6 +21,7 @@ from sparsestat import _engine
 from sparsestat._kernels._projected import masked_gram, row_quadratic
 from sparsestat.robust._linalg import (
     ThinBasis,
+    as_kernel_array,
     full_projection,
     residuals,
     subset_fit,
@@ -253,7 +254,7 @@ def _deletion_statistic(Q, Y, flagged, K):
     rows = np.flatnonzero(flagged)
     G_f = np.empty((r, r))
     b_f = np.empty((r, Y.shape[1]))
-    masked_gram(Q, Y, flagged, G_f, b_f)
+    masked_gram(Q, as_kernel_array(Y), flagged, G_f, b_f)
     G = np.eye(r) - G_f                  # Gram matrix of the kept rows
     theta = np.linalg.lstsq(G, full_projection(Q, Y) - b_f, rcond=None)[0]
     R = residuals(Q, Y, theta)
