@@ -17,6 +17,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import expit
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, _fit_context
@@ -205,7 +206,9 @@ class RobustPairwiseRanker(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None, item_features=None, annotators=None):
+    def fit(self, X: ArrayLike, y: ArrayLike | None = None,
+            sample_weight: ArrayLike | None = None, item_features: ArrayLike | None = None,
+            annotators: ArrayLike | None = None) -> RobustPairwiseRanker:
         """Fit scores and flag outlier comparisons.
 
         Parameters
@@ -630,7 +633,7 @@ class RobustPairwiseRanker(BaseEstimator):
                              "use score_items for new items.")
         return pos.reshape(-1, 2)
 
-    def decision_function(self, pairs) -> np.ndarray:
+    def decision_function(self, pairs: ArrayLike) -> np.ndarray:
         """Score difference ``score(first) - score(second)`` of each pair.
 
         Parameters
@@ -645,11 +648,11 @@ class RobustPairwiseRanker(BaseEstimator):
         idx = self._pair_indices(pairs)
         return self.scores_[idx[:, 0]] - self.scores_[idx[:, 1]]
 
-    def predict(self, pairs) -> np.ndarray:
+    def predict(self, pairs: ArrayLike) -> np.ndarray:
         """``+1`` where the first item is preferred, ``-1`` otherwise (ties: ``+1``)."""
         return np.where(self.decision_function(pairs) >= 0, 1, -1)
 
-    def predict_proba(self, pairs) -> np.ndarray:
+    def predict_proba(self, pairs: ArrayLike) -> np.ndarray:
         """Probabilities ``[P(second preferred), P(first preferred)]`` of each pair.
 
         A logistic link on the score difference with the slope ``proba_scale_``.
@@ -658,7 +661,8 @@ class RobustPairwiseRanker(BaseEstimator):
         p1 = 0.5 * (1.0 + np.tanh(0.5 * self.proba_scale_ * d))
         return np.column_stack([1.0 - p1, p1])
 
-    def score(self, pairs, y=None, sample_weight=None) -> float:
+    def score(self, pairs: ArrayLike, y: ArrayLike | None = None,
+              sample_weight: ArrayLike | None = None) -> float:
         """Weighted fraction of comparisons whose winner the scores predict.
 
         ``y`` as in :meth:`fit`; comparisons with ``y == 0`` (ties) are ignored.
@@ -671,7 +675,7 @@ class RobustPairwiseRanker(BaseEstimator):
             raise ValueError("score needs at least one comparison with a nonzero outcome.")
         return float(np.sum(w * (pred == np.sign(yv))) / w.sum())
 
-    def score_items(self, item_features) -> np.ndarray:
+    def score_items(self, item_features: ArrayLike) -> np.ndarray:
         """Scores of (possibly unseen) items from their features.
 
         Parameters
