@@ -164,7 +164,7 @@ epsilon, max_iter
     >>> X = rng.standard_normal((200, 30))
     >>> y = X[:, :3] @ [3.0, -2.0, 1.5] + rng.standard_normal(200)
     >>> reg = LBIRegressorCV(cv=5).fit(X, y)
-    >>> sorted(np.flatnonzero(np.abs(reg.coef_) > 0.5))
+    >>> np.flatnonzero(np.abs(reg.coef_) > 0.5).tolist()
     [0, 1, 2]
     """
 
