@@ -32,8 +32,8 @@ def run_demo(output_dir: Path) -> None:
     ransac = RANSACRegressor(random_state=0).fit(X, y)
     r_rows = np.flatnonzero(~ransac.inlier_mask_) + 1
     print(f"   HuberRegressor flags {h_rows.tolist()};  RANSACRegressor flags {r_rows.tolist()}")
-    print(f"   robust fit: {det.intercept_:.2f} + "
-          + " + ".join(f"{c:.3f}*{n}" for c, n in zip(det.coef_, data.feature_names))
+    print(f"   robust fit: {det.intercept_:.2f} "
+          + " ".join(f"{c:+.3f}*{n}" for c, n in zip(det.coef_, data.feature_names))
           + f"  (robust scale {det.scale_:.2f})")
     from importlib.util import find_spec
 
