@@ -685,7 +685,8 @@ def lbi_path_operator(apply_gradient, z0, t0: float, *, kappa: float, alpha: flo
         grad = np.asarray(apply_gradient(B), dtype=float).reshape(p, K)
         np.multiply(grad, -alpha, out=z_new)
         z_new += z
-        if not np.all(np.isfinite(z_new)) or kappa * np.max(np.abs(z_new)) > 1e100:
+        big = float(np.max(np.abs(z_new), initial=0.0))  # NaN / inf propagate
+        if not np.isfinite(big) or kappa * big > 1e100:
             raise FloatingPointError(
                 f"LBI diverged at t={t:.4g}: the step alpha={alpha:.4g} is too large for "
                 f"kappa={kappa:g}; lower alpha (kappa * alpha * ||Hessian|| must stay below 2)."
