@@ -106,3 +106,19 @@ def test_graph_operators_against_dense_matrices():
         solver = LaplacianSolver(left, right, w, n, method=method, tol=1e-12)
         assert solver.n_components == 2
         np.testing.assert_allclose(solver.solve(b), expected, atol=1e-9)
+
+
+def test_operator_driver_reports_divergence_and_budget():
+    import pytest
+    from sklearn.exceptions import ConvergenceWarning
+
+    H = np.array([[2.0, 0.0], [0.0, 1.0]])
+    c = np.array([1.0, 0.5])
+    grid = np.geomspace(1.0, 100.0, 10)
+    with pytest.raises(FloatingPointError, match="diverged.*lower alpha"):
+        _engine.lbi_path_operator(lambda B: H @ B - c[:, None], c / 2, 0.5, kappa=10,
+                                  alpha=5.0, times=np.geomspace(1.0, 1e4, 10))
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        path = _engine.lbi_path_operator(lambda B: H @ B - c[:, None], c / 2, 0.5, kappa=10,
+                                         alpha=0.01, times=grid, max_iter=3)
+    assert path.n_times < len(grid) and path.n_iter == 3
