@@ -453,3 +453,16 @@ def test_small_samples_without_outliers_flag_almost_nothing():
         y = X @ rng.standard_normal(5) + rng.standard_normal(30)
         flagged.append(MeanShiftOutlierDetector(random_state=0).fit(X, y).n_outliers_)
     assert np.mean(flagged) <= 1.5   # about 3 per data set without the start-scale guard
+
+
+def test_without_intercept():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((120, 2)) + 3.0
+    y = X @ [1.5, -0.5] + 0.3 * rng.standard_normal(120)
+    y[:6] += 5.0
+    det = MeanShiftOutlierDetector(fit_intercept=False, random_state=0).fit(X, y)
+    assert det.outliers_[:6].all() and det.n_outliers_ <= 7
+    keep = ~det.outliers_
+    beta = np.linalg.lstsq(X[keep], y[keep], rcond=None)[0]
+    np.testing.assert_allclose(det.coef_, beta, atol=1e-8)
+    assert det.intercept_ == 0.0
