@@ -74,10 +74,13 @@ class RobustPairwiseRanker(BaseEstimator):
     Parameters
     ----------
     contamination : 'auto' or float in (0, 0.5]
-        ``'auto'``: flag the comparisons whose standardized refit residual
-        exceeds ``threshold`` (the set is taken in path order and refit until it
-        is stable). A float: flag that fraction of comparisons, earliest path
-        entries first.
+        ``'auto'``: for margins, flag the comparisons whose standardized refit
+        residual exceeds ``threshold``; for ``+1 / -1`` outcomes, the votes that
+        are upsets beyond what the refit model explains, at a model-estimated
+        false-discovery rate of 10%; with ``annotators``, the annotators whose
+        residual energy is too large (see ``fit``). The flagged set is always
+        taken in path order and refit until it is stable. A float: flag that
+        fraction of comparisons (of annotators), earliest path entries first.
     threshold : float, default=3.0
         Cut-off on ``|residual| * sqrt(weight) / sigma`` used by
         ``contamination='auto'``; ``sigma`` is the normalized median absolute
