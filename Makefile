@@ -1,6 +1,8 @@
 # Two entry points on a fresh machine with Python 3.11:
 #   make demo   - create .venv, install sparsestat, run `sparsestat demo`
-#   make test   - create .venv with the test extras, run the whole test suite (notebooks included)
+#   make test   - create .venv with the test and docs extras, run the whole test suite: tests,
+#                 docstring examples (doctests), notebooks, and the docs build (warnings = errors)
+#   make docs   - build the documentation into docs/_build/html (warnings = errors)
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -19,7 +21,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) install "torch==$(TORCH_VERSION)"
-	$(PIP) install -e ".[plot,torch,test]"
+	$(PIP) install -e ".[plot,torch,test,docs]"
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -31,9 +33,13 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	MPLBACKEND=Agg $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
+docs: $(VENV)/.installed-test
+	MPLBACKEND=Agg $(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+	@echo "Documentation: docs/_build/html/index.html"
+
 bench: $(VENV)/.installed-test
 	$(PIP) install -e ".[bench]"
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info docs/_build
+	rm -rf $(VENV) build dist *.egg-info docs/_build docs/_generated
