@@ -64,10 +64,11 @@ class ThinBasis:
 def thin_basis(X: np.ndarray, fit_intercept: bool = True, rtol: float = 1e-10) -> ThinBasis:
     """Orthonormal basis of ``[1, X]`` without forming anything of size ``n x n``.
 
-    Columns of ``X`` are centred and scaled first. Moderate sizes use a
-    column-pivoted Householder QR; tall designs (``n * p > 4e6``) use two
-    rounds of Cholesky QR computed in place, blockwise, which keeps the
-    memory at one copy of the design.
+    Columns of ``X`` are centred and scaled first. Two rounds of Cholesky QR
+    computed in place (one pass over the rows each, memory: one copy of the
+    design) are used when the design is well conditioned; otherwise, or when
+    it is rank deficient, a column-pivoted Householder QR keeps the
+    independent columns.
     """
     n, p = X.shape
     mean = X.mean(axis=0) if fit_intercept else np.zeros(p)
@@ -80,8 +81,8 @@ def thin_basis(X: np.ndarray, fit_intercept: bool = True, rtol: float = 1e-10) -
         A[:, 0] = 1.0
     for s in range(0, n, _BLOCK):
         A[s:s + _BLOCK, int(fit_intercept):] = (X[s:s + _BLOCK] - mean) / scale
-    if n * ncol > 4e6:
-        out = _cholesky_qr2(A, rtol)
+    if n >= 2 * ncol:
+        out = _cholesky_qr2(A.copy() if n * ncol <= 4e6 else A, rtol)
         if out is not None:
             Q, R = out
             return ThinBasis(Q, R, np.arange(ncol), ncol, mean, scale, fit_intercept)
@@ -101,20 +102,26 @@ def _block_std(X, mean):
 
 
 def _cholesky_qr2(A, rtol):
-    """In-place CholeskyQR2; ``None`` if ``A`` is numerically rank deficient."""
+    """In-place CholeskyQR2 (``A`` becomes ``Q``); ``None``, ``A`` untouched, if ill conditioned.
+
+    The first round refuses a design whose Cholesky factor has a diagonal ratio
+    below ``sqrt(rtol)`` (condition number above about ``1e5``), so that the
+    second round, on a nearly orthonormal matrix, is accurate to machine precision.
+    """
     R_total = np.eye(A.shape[1])
     mask = np.ones(A.shape[0], dtype=bool)
     empty = np.zeros((A.shape[0], 0))
-    for _ in range(2):
+    for round_ in range(2):
         G = np.empty((A.shape[1], A.shape[1]))
         masked_gram(A, empty, mask, G, np.empty((A.shape[1], 0)))
         try:
             L = np.linalg.cholesky(G)
         except np.linalg.LinAlgError:
-            return None
-        d = np.diag(L)
-        if d.min() <= np.sqrt(rtol) * d.max():
-            return None
+            L = None
+        if L is None or np.diag(L).min() <= np.sqrt(rtol) * np.diag(L).max():
+            if round_ == 0:
+                return None
+            break                      # keep the first round (already nearly orthonormal)
         Rinv = scipy.linalg.solve_triangular(L.T, np.eye(A.shape[1]))
         right_multiply_inplace(A, Rinv)
         R_total = L.T @ R_total
@@ -122,11 +129,12 @@ def _cholesky_qr2(A, rtol):
 
 
 def subset_fit(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray,
-               orthonormal: bool = True) -> np.ndarray:
+               orthonormal: bool = True, QtY: np.ndarray | None = None) -> np.ndarray:
     """Least-squares ``theta`` of ``Y[mask]`` on ``Q[mask]``, accumulated blockwise.
 
     With ``orthonormal=True`` (``Q^T Q = I``) the Gram matrix of the kept rows
-    is ``I`` minus that of the dropped rows; the smaller set is summed.
+    is ``I`` minus that of the dropped rows; the smaller set is summed
+    (``QtY``, if given, is ``Q^T Y``, computed once by the caller).
     """
     r = Q.shape[1]
     drop = ~mask
@@ -137,7 +145,7 @@ def subset_fit(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray,
     masked_gram(Q, as_kernel_array(Y), rows, G, b)
     if use_drop:
         G = np.eye(r) - G
-        b = full_projection(Q, Y) - b
+        b = (full_projection(Q, Y) if QtY is None else QtY) - b
     try:
         return np.linalg.solve(G, b)
     except np.linalg.LinAlgError:

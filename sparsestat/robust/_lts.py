@@ -23,7 +23,7 @@ import numpy as np
 from scipy import stats
 from sklearn.utils import check_random_state
 
-from sparsestat.robust._linalg import residuals, subset_fit
+from sparsestat.robust._linalg import full_projection, residuals, subset_fit
 
 
 @dataclass
@@ -73,11 +73,11 @@ def _smallest(d: np.ndarray, h: int) -> np.ndarray:
     return mask
 
 
-def _c_steps(Q, Y, mask, h, n_steps, orthonormal=True, rtol=1e-12):
+def _c_steps(Q, Y, mask, h, n_steps, orthonormal=True, rtol=1e-12, QtY=None):
     obj = np.inf
     theta = None
     for _ in range(n_steps):
-        theta = subset_fit(Q, Y, mask, orthonormal)
+        theta = subset_fit(Q, Y, mask, orthonormal, QtY)
         d = np.sum(residuals(Q, Y, theta) ** 2, axis=1)
         new = _smallest(d, h)
         new_obj = float(np.sum(d[new]))
@@ -100,6 +100,7 @@ def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int 
     sub = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
     Qs, Ys = np.ascontiguousarray(Q[sub]), np.ascontiguousarray(Y[sub])
     hs = max(r + 1, int(np.ceil(h * m / n)))
+    QtY = full_projection(Q, Y)
     candidates = []
     for _ in range(n_starts):
         J = rng.choice(m, size=r, replace=False)
@@ -109,7 +110,8 @@ def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int 
             continue
         d = np.sum((Ys - Qs @ theta) ** 2, axis=1)
         mask = _smallest(d, hs)
-        theta, mask, obj = _c_steps(Qs, Ys, mask, hs, 2, orthonormal=m == n)
+        theta, mask, obj = _c_steps(Qs, Ys, mask, hs, 2, orthonormal=m == n,
+                                    QtY=QtY if m == n else None)
         candidates.append((obj, mask))
     if not candidates:  # every elemental set singular: start from all rows
         candidates = [(0.0, np.ones(m, dtype=bool))]
@@ -130,7 +132,7 @@ def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int 
         # all rows: iterate to convergence (for large n up to a relative tolerance:
         # the last C-steps only swap a few rows of nearly equal residual)
         theta, mask, obj = _c_steps(Q, Y, mask, h, 15 if large else 100,
-                                    rtol=1e-6 if large else 1e-12)
+                                    rtol=1e-6 if large else 1e-12, QtY=QtY)
         if obj < best[0]:
             best = (obj, theta, mask)
     _, theta, mask = best
