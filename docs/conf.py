@@ -57,7 +57,7 @@ for _name in sorted(_wanted):
 # -- autodoc / autosummary / numpydoc ------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = False
-autodoc_default_options = {"members": False, "inherited-members": False}
+autodoc_default_options: dict = {}
 autodoc_typehints = "none"  # types are in the numpydoc Parameters sections
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -148,6 +148,20 @@ def _rewrite_source(app, docname, source):
     source[0] = text
 
 
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """Document the members a class gets from sparsestat, not those of scikit-learn's mixins
+    (``score``, metadata-routing ``set_*_request``) or of ``torch.optim.Optimizer``: their
+    docstrings link into those projects' own documentation."""
+    if what != "class" or skip:
+        return None
+    func = getattr(obj, "fget", obj)
+    module = getattr(func, "__module__", None)
+    if module is not None and not module.startswith("sparsestat"):
+        return True
+    return None
+
+
 def setup(app):
     app.connect("source-read", _rewrite_source)
+    app.connect("autodoc-skip-member", _skip_foreign_members)
     return {"parallel_read_safe": True}
