@@ -99,15 +99,15 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
 
     Attributes
     ----------
-    W_ : ndarray of shape (n_features_in_,)
+    W_ : ndarray of shape (n_features,)
         Knockoff statistics.
     threshold_ : float
         Knockoff(+) threshold; ``inf`` when nothing is selected.
-    support_ : ndarray of bool of shape (n_features_in_,)
+    support_ : ndarray of bool of shape (n_features,)
         Selected features (``W_ >= threshold_``); also ``get_support()``.
-    s_ : ndarray of shape (n_features_in_,)
+    s_ : ndarray of shape (n_features,)
         s-values on the correlation scale.
-    knockoffs_ : ndarray of shape (n_samples, n_features_in_)
+    knockoffs_ : ndarray of shape (n_samples, n_features)
         The knockoffs, only when ``store_knockoffs=True``.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
