@@ -214,6 +214,23 @@ class MaskHandle:
     masks : dict
         ``{parameter: bool mask}`` including the biases / norm parameters of
         removed units when ``remove_dead_units=True``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from sparsestat.torch.prune import apply_masks
+    >>> lin = nn.Linear(3, 2)
+    >>> mask = torch.tensor([[True, False, True], [True, True, False]])
+    >>> handle = apply_masks(lin, {lin.weight: mask})
+    >>> round(handle.sparsity(), 3)
+    0.333
+    >>> opt = torch.optim.Adam(lin.parameters(), lr=0.1)
+    >>> lin(torch.ones(1, 3)).sum().backward()
+    >>> opt.step()
+    >>> lin.weight.detach()[~mask].tolist()  # the masked weights stay at zero
+    [0.0, 0.0]
+    >>> handle.remove()
     """
 
     def __init__(self, masks: dict[torch.Tensor, torch.Tensor]) -> None:
