@@ -82,6 +82,8 @@ html_theme_options = {
     "footer_end": [],
 }
 html_show_sourcelink = False
+# pages without sub-pages need no section navigation on the left
+html_sidebars = {page: [] for page in ("index", "getting_started", "benchmarks", "parallel")}
 html_last_updated_fmt = None
 
 # nothing is fetched from the network while building
