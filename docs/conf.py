@@ -76,6 +76,7 @@ html_title = f"sparsestat {release}"
 html_static_path = []
 html_theme_options = {
     "navigation_with_keys": False,
+    "header_links_before_dropdown": 8,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],
     "footer_start": ["copyright"],
@@ -83,7 +84,7 @@ html_theme_options = {
 }
 html_show_sourcelink = False
 # pages without sub-pages need no section navigation on the left
-html_sidebars = {page: [] for page in ("index", "getting_started", "benchmarks", "parallel")}
+html_sidebars = {page: [] for page in ("index", "getting_started", "benchmarks", "parallel", "cli")}
 html_last_updated_fmt = None
 
 # nothing is fetched from the network while building
@@ -98,6 +99,7 @@ linkcheck_ignore = [r".*"]
 #    ``<!-- benchmark-section: PAGE.md -->`` is replaced by the section of PAGE.md whose
 #    heading contains "Benchmark" (up to the next heading of the same or a higher level),
 #    its own heading dropped and its sub-headings placed under the including heading.
+# 3. ``cli.md`` shows the ``--help`` of every sub-command, generated from the parser.
 import re  # noqa: E402
 
 from sphinx.util import logging as _sphinx_logging  # noqa: E402
@@ -140,11 +142,39 @@ def _benchmark_section(page: str, docname: str) -> str:
     return "\n".join(out).strip() + f"\n\nFrom the [{page[:-3]} guide]({page}).\n"
 
 
+_CLI_MARK = "<!-- cli-help -->"
+
+
+def _cli_help() -> str:
+    """``--help`` of ``sparsestat`` and each sub-command, as Markdown."""
+    import argparse
+
+    from sparsestat.cli import build_parser
+
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "92"
+    try:
+        parser = build_parser()
+        parts = [("sparsestat", parser)]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parts += [(f"sparsestat {name}", sub) for name, sub in action.choices.items()]
+        return "\n".join(f"## `{title}`\n\n```text\n{p.format_help().rstrip()}\n```\n"
+                         for title, p in parts)
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+
+
 def _rewrite_source(app, docname, source):
     text = source[0]
     depth = docname.count("/")
     target = "../" * depth + "_generated/notebooks/"
     text = _NB_LINK.sub(lambda m: f"]({target}{m.group(1)})", text)
+    if docname == "cli":
+        text = text.replace(_CLI_MARK, _cli_help())
     if docname == "benchmarks":
         text = _BENCH_MARK.sub(lambda m: _benchmark_section(m.group(1), docname), text)
     source[0] = text

@@ -125,7 +125,7 @@ def test_docs_build_without_warnings(tmp_path):
     assert proc.returncode == 0, f"sphinx-build failed:\n{log[-6000:]}"
     assert "WARNING" not in log and "ERROR" not in log, log[-6000:]
     # every user guide page, notebook and API entry became a page
-    for page in ("index", "getting_started", "api", "benchmarks", "parallel", "notebooks"):
+    for page in ("index", "getting_started", "api", "cli", "benchmarks", "parallel", "notebooks"):
         assert (out / f"{page}.html").is_file(), page
     for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
         assert (out / "_generated" / "notebooks" / f"{notebook.stem}.html").is_file(), notebook.name
