@@ -318,12 +318,16 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     w = w / w.mean()
     loss_code = LOSSES[loss]
-    # the squared loss iterates on Gram columns; weighted sparse designs go the direct way
-    gram_mode = loss == "squared" and not (sp.issparse(X) and sample_weight is not None)
+    # The squared loss iterates on Gram columns. Weights enter a dense design as
+    # sqrt(w)-scaled rows; a weighted sparse design (whose rows cannot be scaled under
+    # implicit centering) uses the full weighted Gram matrix, or the direct way when p
+    # is too large for it.
+    weighted_sparse = sp.issparse(X) and sample_weight is not None
+    gram_mode = loss == "squared" and not (weighted_sparse and p > max(n, 2000))
     if design is None:
         design = prepare_design(X, center=fit_intercept, normalize=normalize,
                                 sample_weight=None if sample_weight is None else w,
-                                sqrt_weight_rows=gram_mode)
+                                sqrt_weight_rows=gram_mode and not weighted_sparse)
     elementwise, gptr, gidx = _penalty_arrays(penalty, groups, p, K)
 
     delta = _huber_threshold(design, Y, w, epsilon) if loss == "huber" else 0.0
@@ -331,10 +335,10 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
     if gram_mode:
         if not fit_intercept:
             b0 = np.zeros(K)
-        Yk = (Y - b0) * np.sqrt(w)[:, None]
-        c = design.transpose_product(Yk) / n
+        row_w = w if weighted_sparse else np.sqrt(w)
+        c = design.transpose_product((Y - b0) * row_w[:, None]) / n
         grad0 = -c
-        H = design.gram() if p <= max(n, 2000) else _EMPTY_F
+        H = design.gram(w if weighted_sparse else None) if p <= max(n, 2000) else _EMPTY_F
     else:
         eta = np.asfortranarray(np.broadcast_to(b0, (n, K)), dtype=float)
         G = np.zeros((n, K), order="F")
@@ -376,7 +380,8 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         *design.args, np.asfortranarray(Y), w, loss_code, delta, gram_mode, np.ascontiguousarray(H),
         np.ascontiguousarray(c), z0, np.asarray(b0, dtype=float), bool(fit_intercept and not gram_mode),
         t0, float(alpha), float(kappa), elementwise, gptr, gidx, grid, budget, record_duals,
-        adaptive, _ADAPTIVE_STEP * _STEP_CONSTANT[loss], design.diag_max() if adaptive else 1.0)
+        adaptive, _ADAPTIVE_STEP * _STEP_CONSTANT[loss],
+        (float(np.max(np.diag(H))) if H.shape[0] else design.diag_max()) if adaptive else 1.0)
     coefs, intercepts, duals, entry, n_iter, status, t_end, *_ = out
     if status == _DIVERGED:
         raise FloatingPointError(
