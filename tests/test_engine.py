@@ -336,3 +336,19 @@ def test_max_iter_cuts_path_with_warning():
         path = _engine.lbi_path(X, y[:, None], max_iter=50)
     assert path.n_times < 100 and path.coefs.shape[0] == path.n_times
     assert np.all(np.isfinite(path.coefs))
+
+
+def test_iss_p_greater_than_n_ends_at_basis_pursuit():
+    """The ISS path ends at argmin ||b||_1 subject to X b = y (solved here as an LP)."""
+    from scipy.optimize import linprog
+
+    rng = np.random.default_rng(16)
+    n, p = 15, 40
+    X = rng.standard_normal((n, p))
+    y = X[:, :3] @ np.array([2.0, -1.5, 1.0]) + 0.1 * rng.standard_normal(n)
+    path = _engine.iss_path(X, y[:, None], normalize=False, fit_intercept=False, t_ratio=1e6)
+    # b = u - v, u, v >= 0, minimize sum(u + v) subject to X (u - v) = y
+    lp = linprog(np.ones(2 * p), A_eq=np.hstack([X, -X]), b_eq=y, bounds=(0, None),
+                 method="highs")
+    b_star = lp.x[:p] - lp.x[p:]
+    np.testing.assert_allclose(path.coefs[-1, :, 0], b_star, atol=1e-7)
