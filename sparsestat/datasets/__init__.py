@@ -8,8 +8,6 @@ from importlib import import_module
 
 # public name -> module that defines it
 _PUBLIC = {
-    "make_sparse_regression": "sparsestat.datasets._regression",
-    "make_sparse_classification": "sparsestat.datasets._regression",
     "load_stackloss": "sparsestat.datasets._robust",
     "make_outlier_regression": "sparsestat.datasets._robust",
     "make_pairwise_comparisons": "sparsestat.datasets._pairwise",
