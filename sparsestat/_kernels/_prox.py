@@ -14,6 +14,18 @@ _CACHE = True
 
 
 @njit(cache=_CACHE)
+def group_norm(z, group_ptr, group_idx, g):
+    """Euclidean norm of group ``g`` of ``z`` (its features across all columns)."""
+    K = z.shape[1]
+    sq = 0.0
+    for ii in range(group_ptr[g], group_ptr[g + 1]):
+        j = group_idx[ii]
+        for k in range(K):
+            sq += z[j, k] * z[j, k]
+    return np.sqrt(sq)
+
+
+@njit(cache=_CACHE)
 def prox_inplace(z, out, scale, elementwise, group_ptr, group_idx):
     """``out = scale * prox(z)``; shrink for l1, block shrink for groups.
 
@@ -34,12 +46,7 @@ def prox_inplace(z, out, scale, elementwise, group_ptr, group_idx):
         return
     n_groups = group_ptr.shape[0] - 1
     for g in range(n_groups):
-        sq = 0.0
-        for ii in range(group_ptr[g], group_ptr[g + 1]):
-            j = group_idx[ii]
-            for k in range(K):
-                sq += z[j, k] * z[j, k]
-        nrm = np.sqrt(sq)
+        nrm = group_norm(z, group_ptr, group_idx, g)
         factor = 0.0
         if nrm > 1.0:
             factor = scale * (1.0 - 1.0 / nrm)
@@ -60,12 +67,7 @@ def dual_inplace(z, out, elementwise, group_ptr, group_idx):
         return
     n_groups = group_ptr.shape[0] - 1
     for g in range(n_groups):
-        sq = 0.0
-        for ii in range(group_ptr[g], group_ptr[g + 1]):
-            j = group_idx[ii]
-            for k in range(K):
-                sq += z[j, k] * z[j, k]
-        nrm = np.sqrt(sq)
+        nrm = group_norm(z, group_ptr, group_idx, g)
         factor = 1.0 if nrm <= 1.0 else 1.0 / nrm
         for ii in range(group_ptr[g], group_ptr[g + 1]):
             j = group_idx[ii]

@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from sparsestat import _engine
 
@@ -48,6 +49,25 @@ def warn_constant_columns(X) -> np.ndarray:
             UserWarning, stacklevel=3,
         )
     return const
+
+
+def validate_fit_input(estimator, X, y, sample_weight, *, regression: bool):
+    """Validate ``fit``'s input the way every path estimator does.
+
+    ``validate_data`` (finite values, matching lengths, ``n_features_in_``),
+    at least two samples, non-negative sample weights and a warning for
+    constant columns. Returns ``X, y, sample_weight``.
+    """
+    if regression:
+        X, y = validate_data(estimator, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=np.float64)
+    else:
+        X, y = validate_data(estimator, X, y, accept_sparse=["csr", "csc"], dtype=np.float64)
+    check_enough_samples(X)
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    warn_constant_columns(X)
+    return X, y, sample_weight
 
 
 def check_groups(groups, n_features: int):

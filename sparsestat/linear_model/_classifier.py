@@ -7,16 +7,15 @@ from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
 from sparsestat.linear_model._base import (
     PATH_PARAMETERS,
-    check_enough_samples,
     check_groups,
     linear_predict,
     path_time,
-    warn_constant_columns,
+    validate_fit_input,
 )
 
 
@@ -154,12 +153,8 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         self : LBIClassifier
             Fitted estimator.
         """
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], dtype=np.float64)
-        check_enough_samples(X)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        X, y, sample_weight = validate_fit_input(self, X, y, sample_weight, regression=False)
         self.classes_, Y, self._loss = encode_classes(y, sample_weight)
-        warn_constant_columns(X)
         path = self._compute_path(X, Y, self._loss, sample_weight)
         self.regularization_path_ = path
         self._read_path(path, self.t)

@@ -18,9 +18,8 @@ from scipy.special import log_softmax, log_expit
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from sparsestat.linear_model._base import check_enough_samples, squeeze_path, warn_constant_columns
+from sparsestat.linear_model._base import squeeze_path, validate_fit_input
 from sparsestat.linear_model._classifier import LBIClassifier, encode_classes
 from sparsestat.linear_model._regressor import LBIRegressor
 from sklearn.base import _fit_context
@@ -208,12 +207,7 @@ epsilon, max_iter
         -------
         self : LBIRegressorCV
         """
-        X, y = validate_data(self, X, y, accept_sparse=["csr"], multi_output=True,
-                             y_numeric=True, dtype=np.float64)
-        check_enough_samples(X)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        warn_constant_columns(X)
+        X, y, sample_weight = validate_fit_input(self, X, y, sample_weight, regression=True)
         single = y.ndim == 1
         Y = y.reshape(-1, 1) if single else y
         scoring = self.scoring
@@ -309,12 +303,8 @@ class LBIClassifierCV(_PathCV, LBIClassifier):
         -------
         self : LBIClassifierCV
         """
-        X, y = validate_data(self, X, y, accept_sparse=["csr"], dtype=np.float64)
-        check_enough_samples(X)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        X, y, sample_weight = validate_fit_input(self, X, y, sample_weight, regression=False)
         self.classes_, Y, self._loss = encode_classes(y, sample_weight)
-        warn_constant_columns(X)
         loss, scoring = self._loss, self.scoring
 
         def compute(est, Xs, Ys, sw, times):

@@ -7,17 +7,16 @@ from numbers import Real
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
 from sparsestat.linear_model._base import (
     PATH_PARAMETERS,
-    check_enough_samples,
     check_groups,
     linear_predict,
     path_time,
     squeeze_path,
-    warn_constant_columns,
+    validate_fit_input,
 )
 
 
@@ -182,12 +181,7 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         self : LBIRegressor
             Fitted estimator.
         """
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             y_numeric=True, dtype=np.float64)
-        check_enough_samples(X)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        warn_constant_columns(X)
+        X, y, sample_weight = validate_fit_input(self, X, y, sample_weight, regression=True)
         single = y.ndim == 1
         Y = y.reshape(-1, 1) if single else y
         if self.D is not None:
