@@ -11,6 +11,7 @@ from sparsestat import LBIClassifier, LBIClassifierCV, LBIRegressor, LBIRegresso
 from sparsestat import KnockoffSelector, SplitKnockoffSelector
 from sparsestat import RobustPairwiseRanker
 from sparsestat import MeanShiftOutlierDetector
+from sparsestat import ICIFewShot, NoisyLabelDetector
 
 FAST = dict(n_times=10, t_ratio=10.0)
 
@@ -27,6 +28,8 @@ ESTIMATORS = [
     SplitKnockoffSelector(split_fraction=0.3, random_state=0),
     RobustPairwiseRanker(**FAST),
     MeanShiftOutlierDetector(random_state=0),
+    NoisyLabelDetector(random_state=0),
+    ICIFewShot(),
 ]
 
 # RobustPairwiseRanker takes pairwise comparisons (an (m, 2) array of item labels), not
@@ -39,6 +42,10 @@ _PAIRWISE_GRAPH = ("the check's X, read as comparisons, holds self-comparisons o
 # and needs n_samples > n_features + 1 (the multi-output check has n = p + 1).
 _DUPLICATES = "the check fits iris, which holds duplicated samples; the detector refuses them"
 EXPECTED_FAILED = {
+    "ICIFewShot": {
+        "check_classifiers_classes": "y = -1 marks unlabeled samples (scikit-learn's "
+                                     "semi-supervised convention), so -1 cannot be a class",
+    },
     "MeanShiftOutlierDetector": {
         "check_positive_only_tag_during_fit": _DUPLICATES,
         "check_non_transformer_estimators_n_iter": _DUPLICATES,

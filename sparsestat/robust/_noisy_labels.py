@@ -320,8 +320,8 @@ class NoisyLabelDetector(BaseEstimator):
         counts = np.bincount(codes, minlength=K)
         if K < 2:
             raise ValueError(
-                "NoisyLabelDetector needs at least two classes: a label can only be wrong "
-                f"against another class; y holds the single class {self.classes_[0]!r}.")
+                f"y holds one class ({self.classes_[0].item()!r}): NoisyLabelDetector needs "
+                "at least two classes, a label can only be wrong against another class.")
         if counts.min() < 2:
             lonely = self.classes_[counts < 2].tolist()
             raise ValueError(

@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
@@ -97,7 +98,7 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     labeled_mask_ : ndarray of shape (n_samples,), dtype=bool
         Samples in the final labeled set (given or accepted).
     n_iter_ : int
-        Rounds run.
+        Classifier fits: the rounds of pseudo-labeling run, plus one.
     estimator_ : classifier
         The final classifier.
     classes_ : ndarray
@@ -183,11 +184,12 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "All samples are unlabeled (y == -1): ICIFewShot needs at least one labeled "
                 "sample of every class to start from.")
         labels = y[~unlabeled]
+        check_classification_targets(labels)
         self.classes_ = np.unique(labels)
         if self.classes_.size < 2:
             raise ValueError(
-                f"The labeled samples hold a single class ({self.classes_[0]!r}); at least "
-                "two classes are needed to classify.")
+                f"The labeled samples hold one class ({self.classes_[0].item()!r}); label "
+                "samples of at least two classes.")
         n = X.shape[0]
         codes = np.full(n, -1)
         codes[~unlabeled] = np.searchsorted(self.classes_, labels)
@@ -224,7 +226,7 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             labeled[chosen] = True
             order.extend(chosen.tolist())
             est = self._new_estimator().fit(X[labeled], codes[labeled])
-        self.n_iter_ = rounds
+        self.n_iter_ = rounds + 1
         self.estimator_ = est
         self.selection_order_ = np.asarray(order, dtype=np.int64)
         self.labeled_mask_ = labeled
