@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sparsestat import _engine
 from sparsestat.feature_selection._construction import fixed_x_knockoffs, gaussian_knockoffs
 from sparsestat.feature_selection._statistics import knockoff_statistic
 from sparsestat.feature_selection._svalues import check_covariance, compute_s, to_correlation
@@ -21,7 +22,7 @@ from sparsestat.feature_selection._threshold import knockoff_threshold
 
 def check_no_constant_columns(X: np.ndarray) -> None:
     """Raise a ``ValueError`` naming the constant columns of ``X``, if any."""
-    constant = np.flatnonzero(np.all(X == X[:1], axis=0))
+    constant = np.flatnonzero(_engine.constant_columns(X))
     if constant.size:
         raise ValueError(
             f"X has {constant.size} constant column(s) (indices {constant[:10].tolist()}"

@@ -46,6 +46,7 @@ from sparsestat.feature_selection._construction import (
     orthogonal_complement_basis,
 )
 from sparsestat.feature_selection._knockoffs import check_no_constant_columns
+from sparsestat.feature_selection._statistics import inverse_entry_time
 from sparsestat.feature_selection._svalues import check_covariance, compute_s, to_correlation
 from sparsestat.feature_selection._threshold import knockoff_threshold
 
@@ -272,8 +273,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         xi = Ak[:n2].T @ y2 / sqn
         tau_k, _ = entry_from_dual(times, F + times[:, None] * xi[None, :])
 
-        Z = np.where(np.isfinite(tau), 1.0 / tau, 0.0)
-        Zk = np.where(np.isfinite(tau_k), 1.0 / tau_k, 0.0)
+        Z, Zk = inverse_entry_time(tau), inverse_entry_time(tau_k)
         self.W_ = Z * np.sign(Z - Zk)
         self.threshold_ = knockoff_threshold(self.W_, self.fdr, self.offset)
         self.support_ = self.W_ >= self.threshold_

@@ -33,6 +33,11 @@ def signed_max(Z: np.ndarray, Zk: np.ndarray) -> np.ndarray:
     return np.maximum(Z, Zk) * np.sign(Z - Zk)
 
 
+def inverse_entry_time(tau: np.ndarray) -> np.ndarray:
+    """``Z = 1 / tau``, with ``Z = 0`` for a coordinate that never entered (``tau = inf``)."""
+    return np.where(np.isfinite(tau), 1.0 / tau, 0.0)
+
+
 def _standardize(Xaug: np.ndarray) -> np.ndarray:
     Xc = Xaug - Xaug.mean(axis=0)
     sd = np.sqrt(np.mean(Xc ** 2, axis=0))
@@ -102,8 +107,7 @@ def _lbi(Xs, y, classes, *, kappa=10.0, t_ratio=10.0, n_times=2, max_iter=None):
         Y, loss = (y[:, None] == classes[None, :]) * 1.0, "multinomial"
     path = _engine.lbi_path(Xs, Y, loss=loss, kappa=kappa, t_ratio=t_ratio, n_times=n_times,
                             max_iter=max_iter)
-    tau = path.entry_times.min(axis=1)
-    return np.where(np.isfinite(tau), 1.0 / tau, 0.0)
+    return inverse_entry_time(path.entry_times.min(axis=1))
 
 
 # each returns the importance Z of the 2p columns
