@@ -14,6 +14,15 @@ from sparsestat.robust._noisy_labels import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    # many tiny dense fits: BLAS threads only contend on a shared machine
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
 @pytest.fixture(scope="module")
 def features():
     X, y = make_classification(1000, 20, n_informative=10, n_redundant=0, n_classes=5,
