@@ -38,8 +38,12 @@ def reduce_features(Z: np.ndarray, n_components: int) -> np.ndarray:
     d = int(min(n_components, Zc.shape[0] - 1, Zc.shape[1]))
     if d >= Zc.shape[1]:
         return Zc
-    U, s, _ = np.linalg.svd(Zc, full_matrices=False)
-    return U[:, :d] * s[:d]
+    # leading eigenvectors of the smaller Gram matrix (cheaper than an SVD)
+    if Zc.shape[1] <= Zc.shape[0]:
+        _, V = np.linalg.eigh(Zc.T @ Zc)
+        return Zc @ V[:, ::-1][:, :d]
+    w, U = np.linalg.eigh(Zc @ Zc.T)
+    return U[:, ::-1][:, :d] * np.sqrt(np.clip(w[::-1][:d], 0.0, None))
 
 
 def shift_entry_times(Z: np.ndarray, codes: np.ndarray, n_labels: int, *,
@@ -138,6 +142,16 @@ def _solve_piece(Xn, codes, idx, n_components, kappa, t_ratio):
     return shift_entry_times(Z, local_codes, local.size, kappa=kappa, t_ratio=t_ratio)
 
 
+def _least_squares(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Least squares by the normal equations (tall ``A``), with a pseudo-inverse fallback."""
+    G = A.T @ A
+    try:
+        L = np.linalg.cholesky(G + 1e-10 * np.trace(G) / G.shape[0] * np.eye(G.shape[0]))
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(A, Y, rcond=None)[0]
+    return np.linalg.solve(L.T, np.linalg.solve(L, A.T @ Y))
+
+
 def suggest_labels(Xn: np.ndarray, codes: np.ndarray, n_classes: int, seed: np.ndarray,
                    n_rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Labels the linear structure suggests, fitted on the samples judged clean.
@@ -156,7 +170,7 @@ def suggest_labels(Xn: np.ndarray, codes: np.ndarray, n_classes: int, seed: np.n
     Y[np.arange(n), codes] = 1.0
     clean = seed
     for _ in range(n_rounds):
-        coef = np.linalg.lstsq(A[clean], Y[clean], rcond=None)[0]
+        coef = _least_squares(A[clean], Y[clean])
         scores = A @ coef
         suggested = np.argmax(scores, axis=1)
         new = suggested == codes
@@ -335,9 +349,19 @@ class NoisyLabelDetector(BaseEstimator):
         n_jobs = 1 if self.n_jobs is None else self.n_jobs
         n_chunks = max(1, min(len(pieces), 4 * abs(n_jobs) if n_jobs != 1 else 1))
         chunks = [pieces[i::n_chunks] for i in range(n_chunks)]
-        results = Parallel(n_jobs=n_jobs, verbose=self.verbose)(
-            delayed(_solve_pieces)(Xn, codes, chunk, self.n_components, self.kappa, 50.0)
-            for chunk in chunks)
+        # each task receives only the rows of its own pieces
+        tasks = []
+        for chunk in chunks:
+            rows = np.concatenate(chunk)
+            bounds = np.cumsum([0] + [idx.size for idx in chunk])
+            local = [np.arange(bounds[j], bounds[j + 1]) for j in range(len(chunk))]
+            tasks.append((Xn[rows], codes[rows], local))
+        if n_chunks == 1:
+            results = [_solve_pieces(*tasks[0], self.n_components, self.kappa, 50.0)]
+        else:
+            results = Parallel(n_jobs=n_jobs, verbose=self.verbose)(
+                delayed(_solve_pieces)(*task, self.n_components, self.kappa, 50.0)
+                for task in tasks)
         entry = np.full(n, np.inf)
         piece_of = np.empty(n, dtype=np.int64)
         for c, chunk in enumerate(chunks):
