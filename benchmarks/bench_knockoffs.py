@@ -115,18 +115,19 @@ def main(argv=None):
             for name, values in results.items():
                 fdp, power, elapsed = (np.array(v) for v in zip(*values))
                 se = fdp.std(ddof=1) / np.sqrt(len(fdp)) if len(fdp) > 1 else np.nan
-                rows.append((f"{n}x{p}", s_method, name, fdp.mean(), se, power.mean(),
+                se_power = power.std(ddof=1) / np.sqrt(len(fdp)) if len(fdp) > 1 else np.nan
+                rows.append((f"{n}x{p}", s_method, name, fdp.mean(), se, power.mean(), se_power,
                              elapsed.mean(), base / elapsed.mean()))
 
     print(f"\nsampler={args.sampler}  AR(1) rho={args.rho}  k={args.k}  "
           f"amplitude={args.amplitude}/sqrt(n)  q={args.fdr}  replicates={args.replicates}\n")
-    header = ("| n x p | S method | method | FDR (+- se) | power | s / replicate "
+    header = ("| n x p | S method | method | FDR (+- se) | power (+- se) | s / replicate "
               "| speed-up vs knockpy |")
     print(header)
     print("|" + "---|" * 7)
-    for size, s_method, name, fdr, se, power, elapsed, ratio in rows:
-        print(f"| {size} | {s_method} | {name} | {fdr:.3f} (+- {se:.3f}) | {power:.3f} "
-              f"| {elapsed:.2f} | {ratio:.2f}x |")
+    for size, s_method, name, fdr, se, power, se_power, elapsed, ratio in rows:
+        print(f"| {size} | {s_method} | {name} | {fdr:.3f} (+- {se:.3f}) "
+              f"| {power:.3f} (+- {se_power:.3f}) | {elapsed:.2f} | {ratio:.2f}x |")
 
 
 if __name__ == "__main__":
