@@ -292,7 +292,7 @@ def test_nan_input_and_sigma_with_fixed():
 # ---------------------------------------------------------------- split knockoffs
 
 def test_split_knockoff_design_identities():
-    from sparsestat.feature_selection._split import split_knockoff_direction
+    from sparsestat.feature_selection._split import split_knockoffs
     rng = np.random.default_rng(9)
     n, p, nu = 60, 8, 2.0
     X = rng.standard_normal((n, p))
@@ -301,7 +301,7 @@ def test_split_knockoff_design_identities():
     A_beta = np.block([[np.ones((n, 1)) / np.sqrt(n), X / np.sqrt(n)],
                        [np.zeros((m, 1)), D / np.sqrt(nu)]])
     A_gamma = np.vstack([np.zeros((n, m)), -np.eye(m) / np.sqrt(nu)])
-    Ak, s = split_knockoff_direction(A_beta, A_gamma, "sdp", rng)
+    Ak, s = split_knockoffs(A_beta, A_gamma, "sdp", rng)
     G = A_gamma.T @ A_gamma
     Q, _ = np.linalg.qr(A_beta)
     Sigma = A_gamma.T @ (A_gamma - Q @ (Q.T @ A_gamma))

@@ -70,7 +70,7 @@ def entry_from_dual(times: np.ndarray, F: np.ndarray):
     return np.where(crossed, tau, np.inf), np.where(crossed, level, 0.0)
 
 
-def split_knockoff_direction(A_beta: np.ndarray, A_gamma: np.ndarray, s_method: str,
+def split_knockoffs(A_beta: np.ndarray, A_gamma: np.ndarray, s_method: str,
                              rng: np.random.Generator):
     """Split knockoffs ``Ak`` of ``A_gamma`` given the nuisance design ``A_beta``.
 
@@ -142,6 +142,8 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         s-values on the correlation scale.
     nu_ : float
         Coupling used.
+    feature_support_ : ndarray of bool of shape (n_features_in_,)
+        Features with a nonzero entry of ``D`` in a selected row (``get_support()``).
     n_features_in_ : int
 
     See Also
@@ -269,7 +271,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         sqn, sqnu = np.sqrt(n2), np.sqrt(nu)
         A_beta = np.block([[np.ones((n2, 1)) / sqn, X2 / sqn], [np.zeros((m, 1)), D / sqnu]])
         A_gamma = np.vstack([np.zeros((n2, m)), -np.eye(m) / sqnu])
-        Ak, s = split_knockoff_direction(A_beta, A_gamma, self.s_method, rng)
+        Ak, s = split_knockoffs(A_beta, A_gamma, self.s_method, rng)
         xi = Ak[:n2].T @ y2 / sqn
         tau_k, _ = entry_from_dual(times, F + times[:, None] * xi[None, :])
 
@@ -281,12 +283,12 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         self.Z_, self.Z_knockoff_ = Z, Zk
         self.s_ = s
         self.nu_ = nu
-        self._feature_mask = np.any(D[self.support_] != 0, axis=0)
+        self.feature_support_ = np.any(D[self.support_] != 0, axis=0)
         return self
 
     def _get_support_mask(self):
         check_is_fitted(self, "support_")
-        return self._feature_mask
+        return self.feature_support_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
