@@ -30,6 +30,7 @@ _DEMOS: list[tuple[str, str]] = [
     ("Sparse regression paths (LBI / ISS)", "sparsestat.linear_model._demo:run_demo"),
     ("Robust ranking from pairwise comparisons", "sparsestat.ranking._demo:run_demo"),
     ("Robust regression and outliers (stackloss)", "sparsestat.robust._demo:run_demo"),
+    ("Noisy labels and few-shot credibility (digits)", "sparsestat.semi_supervised._demo:run_demo"),
 ]
 
 
