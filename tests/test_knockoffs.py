@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
 
@@ -10,6 +11,13 @@ from sparsestat.feature_selection._construction import fixed_x_knockoffs, gaussi
 from sparsestat.feature_selection._statistics import knockoff_statistic
 from sparsestat.feature_selection._svalues import equicorrelated_s, sdp_s, to_correlation
 from sparsestat.feature_selection._threshold import knockoff_threshold
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """Small dense problems: one BLAS thread is faster and its cost predictable."""
+    with threadpool_limits(1):
+        yield
 
 
 def ar1(p, rho):

@@ -10,8 +10,17 @@ nothing.
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from sparsestat import KnockoffSelector, SplitKnockoffSelector
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """Small dense problems: one BLAS thread is faster and its cost predictable."""
+    with threadpool_limits(1):
+        yield
+
 
 Q = 0.2
 N_REPLICATES = 200
