@@ -142,7 +142,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         s-values on the correlation scale.
     nu_ : float
         Coupling used.
-    feature_support_ : ndarray of bool of shape (n_features_in_,)
+    feature_support_ : ndarray of bool of shape (n_features,)
         Features with a nonzero entry of ``D`` in a selected row (``get_support()``).
     n_features_in_ : int
 
