@@ -18,6 +18,8 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 FRAGMENTS = {
     "Knockoffs: variable selection with FDR control": "uses X and y without defining them",
     "Deep networks: DessiLBI": "uses a model, a training loop and an evaluate() of the user's",
+    "Noisy labels": "uses X and y without defining them",
+    "Few-shot credibility (ICI)": "uses X, y_train and X_new without defining them",
 }
 
 
