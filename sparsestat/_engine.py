@@ -151,9 +151,9 @@ def prepare_design(X, *, center: bool, normalize: bool, sample_weight=None,
         mean = np.zeros(p)
     if normalize:
         if w is None:
-            sd = np.sqrt(np.mean(Xd ** 2, axis=0))
+            sd = np.sqrt(np.einsum("ij,ij->j", Xd, Xd) / n)  # no n x p temporary
         else:
-            sd = np.sqrt((w @ (Xd ** 2)) / w.sum())
+            sd = np.sqrt(np.einsum("ij,ij,i->j", Xd, Xd, w) / w.sum())
         scale = _safe_scale(sd)
         Xd /= scale
     else:
