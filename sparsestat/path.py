@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-@dataclass
+@dataclass(repr=False)
 class RegularizationPath:
     """Coefficients of a sparse model along the inverse-scale-space time ``t``.
 
@@ -63,6 +63,13 @@ class RegularizationPath:
     duals: np.ndarray | None = None
     n_iter: int = 0
     info: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        entered = int(np.count_nonzero(np.isfinite(self.entry_times)))
+        return (f"{type(self).__name__}(n_times={self.n_times}, "
+                f"t={float(self.times[0]):.4g}..{float(self.times[-1]):.4g}, "
+                f"coef_shape={tuple(np.shape(self.coefs))[1:]}, entered={entered}, "
+                f"solver={self.info.get('solver', '?')!r})")
 
     @property
     def n_times(self) -> int:
@@ -126,7 +133,7 @@ class RegularizationPath:
         return np.argsort(et, kind="stable")
 
 
-@dataclass
+@dataclass(repr=False)
 class SparseRegularizationPath(RegularizationPath):
     """A path with many coefficients (one per sample), stored sparsely.
 
