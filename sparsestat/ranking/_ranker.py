@@ -26,9 +26,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
 from sparsestat.path import RegularizationPath
+from sparsestat.ranking._attack import DIRECTIONS, posterior_fdr_set, targeted_attack
 from sparsestat.ranking._graph import components, cycle_gradient, sparse_divergence
 from sparsestat.ranking._scores import BradleyTerry, ScoreFitter, fit_proba_scale
-from sparsestat.ranking._selection import excess_upsets, symmetric_scale
+from sparsestat.ranking._selection import VOTE_FDR, excess_upsets, symmetric_scale
 
 # weight given to flagged comparisons in the refit when dropping them would split the graph
 _BRIDGE_WEIGHT = 1e-6
@@ -111,6 +112,17 @@ class RobustPairwiseRanker(BaseEstimator):
         that never lost keeps a finite score); scores are log-odds. Each path
         step then takes one Newton step on ``theta`` (a Laplacian solve with the
         weights ``w p (1 - p)``). Not available with ``item_features``.
+    manipulation : {'promote', 'demote', 'both'} or None, default='promote'
+        Targeted manipulation that ``contamination='auto'`` looks for in ``+1 / -1``
+        votes: attackers who make a few items win (``'promote'``) or lose
+        (``'demote'``) whatever the opponent. Items whose comparisons show such an
+        attack rate (a profile likelihood-ratio test, family-wise level 5%) get one in
+        a contaminated Bradley--Terry model fitted by EM; votes whose posterior
+        probability of being attack votes is high are flagged (model-estimated false
+        discovery rate 10%) and every vote is refit with the weight of its posterior
+        probability of being honest. ``'both'`` tests both directions, but cannot tell
+        a weak item pushed up from a strong item pushed down when the attack votes
+        outnumber the honest ones. None: no such test.
 
     Attributes
     ----------
@@ -142,6 +154,9 @@ class RobustPairwiseRanker(BaseEstimator):
         Only with ``item_features``: scores are ``item_features @ coef_ + intercept_``.
     intercept_ : float
         Only with ``item_features``.
+    manipulated_items_ : ndarray
+        Items that the ``manipulation`` test gives an attack rate (empty if none, or if
+        the test does not apply).
     proba_scale_ : float
         Slope ``a`` of ``P(first preferred) = 1 / (1 + exp(-a * score difference))``,
         fitted on the clean comparisons (1 for ``link='logistic'``).
@@ -185,11 +200,12 @@ class RobustPairwiseRanker(BaseEstimator):
         "solver": [StrOptions({"auto", "factorize", "cg"})],
         "on_disconnected": [StrOptions({"raise", "per_component"})],
         "link": [StrOptions({"linear", "logistic"})],
+        "manipulation": [StrOptions(set(DIRECTIONS)), None],
     }
 
     def __init__(self, contamination="auto", *, threshold=3.0, kappa=10.0, n_times=100,
                  t_ratio=100.0, max_iter=None, solver="auto", on_disconnected="raise",
-                 link="linear"):
+                 link="linear", manipulation="promote"):
         self.contamination = contamination
         self.threshold = threshold
         self.kappa = kappa
@@ -199,6 +215,7 @@ class RobustPairwiseRanker(BaseEstimator):
         self.solver = solver
         self.on_disconnected = on_disconnected
         self.link = link
+        self.manipulation = manipulation
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -305,9 +322,17 @@ class RobustPairwiseRanker(BaseEstimator):
         self.regularization_path_ = path
         self.entry_times_ = path.entry_times
 
+        w_fit = w
+        self.manipulated_items_ = items[:0]
+        tests_attack = (self.contamination == "auto" and self.manipulation is not None
+                        and bool(np.all(np.abs(yv) == 1.0)))
         if groups is None:
             order = np.lexsort((-np.abs(w * r_y), path.entry_times))
             flagged = self._select(order, yv, w, left, right, n, Phi, n_comp)
+            if tests_attack:
+                attack = self._attack_votes(yv, w, flagged, left, right, n, Phi, n_comp)
+                flagged = flagged | posterior_fdr_set(attack.posterior, VOTE_FDR)
+                w_fit = w * (1.0 - attack.posterior)
         else:
             labels_g, gid = groups
             G = labels_g.shape[0]
@@ -317,10 +342,19 @@ class RobustPairwiseRanker(BaseEstimator):
             order = np.lexsort((-energy, entry_g))
             bad_groups = self._select_groups(order, gid, G, yv, w, left, right, n, Phi, n_comp)
             flagged = np.isin(gid, bad_groups)
+            if tests_attack:
+                attack = self._attack_votes(yv, w, flagged, left, right, n, Phi, n_comp)
+                # annotators most of whose votes the model attributes to the attack
+                active = (w > 0).astype(float)
+                share = (np.bincount(gid, weights=attack.posterior * active, minlength=G)
+                         / np.maximum(np.bincount(gid, weights=active, minlength=G), 1.0))
+                bad_groups = np.union1d(bad_groups, np.flatnonzero(share > 0.5))
+                flagged = np.isin(gid, bad_groups)
+                w_fit = w * (1.0 - attack.posterior)
             self.annotators_ = labels_g
             self.annotator_outliers_ = labels_g[bad_groups]
         self.outliers_ = flagged
-        theta, beta = self._refit(yv, w, flagged, left, right, n, Phi, n_comp)
+        theta, beta = self._refit(yv, w, flagged, left, right, n, Phi, n_comp, soft=w_fit)
         self.scores_ = theta
         if Phi is not None:
             self.coef_ = beta
@@ -334,7 +368,7 @@ class RobustPairwiseRanker(BaseEstimator):
             resid = yv - (theta[left] - theta[right])
             self.gamma_ = np.where(flagged, resid, 0.0)
             self.proba_scale_ = fit_proba_scale(theta[left] - theta[right], yv,
-                                                 np.where(flagged, 0.0, w))
+                                                 np.where(flagged, 0.0, w_fit))
         return self
 
     # ------------------------------------------------------------------ checks
@@ -602,9 +636,25 @@ class RobustPairwiseRanker(BaseEstimator):
             k = k_new
         return np.sort(order[:k])
 
-    def _refit(self, y, w, flagged, left, right, n, Phi, n_comp):
-        """Weighted least-squares (or Bradley-Terry) scores without the flagged comparisons."""
+    def _attack_votes(self, y, w, flagged, left, right, n, Phi, n_comp):
+        """The contaminated Bradley-Terry model on the votes not flagged yet (``_attack``)."""
+        theta, _ = self._refit(y, w, flagged, left, right, n, Phi, n_comp)
         wc = np.where(flagged, 0.0, w)
+        if self.link == "linear":  # least-squares scores to the log-odds scale
+            d = theta[left] - theta[right]
+            theta = fit_proba_scale(d, y, wc) * theta
+        attack = targeted_attack(left, right, y, wc, n, theta, direction=self.manipulation,
+                                 solver=self.solver)
+        hit = (attack.promote > 0) | (attack.demote > 0)
+        self.manipulated_items_ = self.items_[hit]
+        return attack
+
+    def _refit(self, y, w, flagged, left, right, n, Phi, n_comp, soft=None):
+        """Weighted least-squares (or Bradley-Terry) scores without the flagged comparisons.
+
+        ``soft``: weights of the comparisons that are kept (default ``w``).
+        """
+        wc = np.where(flagged, 0.0, w if soft is None else soft)
         if flagged.any() and Phi is None:
             n_clean, _ = components(left, right, wc, n)
             if n_clean > n_comp:
