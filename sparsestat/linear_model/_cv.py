@@ -262,7 +262,9 @@ class LBIClassifierCV(_PathCV, LBIClassifier):
     >>> from sklearn.datasets import load_breast_cancer
     >>> from sparsestat import LBIClassifierCV
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> clf = LBIClassifierCV(cv=3, t_ratio=30, n_times=30).fit(X, y)
+    >>> clf = LBIClassifierCV(cv=3, kappa=2.0, t_ratio=300, n_times=30).fit(X, y)
+    >>> bool(0 < clf.t_index_ < len(clf.times_) - 1)  # the best time lies inside the grid
+    True
     >>> bool(clf.score(X, y) > 0.95)
     True
     """
