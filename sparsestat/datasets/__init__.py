@@ -11,6 +11,7 @@ _PUBLIC = {
     "load_stackloss": "sparsestat.datasets._robust",
     "make_outlier_regression": "sparsestat.datasets._robust",
     "make_pairwise_comparisons": "sparsestat.datasets._pairwise",
+    "load_state_comparisons": "sparsestat.datasets._state_comparisons",
     "make_noisy_labels": "sparsestat.datasets._labels",
 }
 

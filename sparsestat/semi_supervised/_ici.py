@@ -18,10 +18,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fi
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from sparsestat.robust._noisy_labels import normalize_rows, reduce_features, shift_entry_times
+from sparsestat.semi_supervised._graph import median_sq_distance, propagate_labels, rbf_graph
+
+#: Default rbf width: ``gamma = _GAMMA_SCALE / median squared distance`` of the normalized samples.
+_GAMMA_SCALE = 32.0
 
 
 def _embed(Xn, method, n_components, random_state):
@@ -45,7 +50,12 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     ``y = -1`` for unlabeled samples. Each round
 
     1. fits ``estimator`` on the labeled set (the given labels plus the
-       pseudo-labels accepted so far) and pseudo-labels the remaining pool;
+       pseudo-labels accepted so far) and pseudo-labels the remaining pool
+       by its class probabilities times, with ``propagation='rbf'``, the
+       class distribution that label spreading over a nearest-neighbour
+       rbf graph of all samples carries from the labeled set (a
+       transductive prior: it uses the manifold of the pool, which the
+       classifier alone does not);
     2. embeds the L2-normalized features of the labeled set and the pool to
        ``n_components`` dimensions (``embedding``) and follows the row-group
        path of the shift ``G`` in ``onehot(labels) = [1, Z] B + G + E``
@@ -82,14 +92,32 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         above, a conservative choice for pools that may hold other classes.
     kappa : float, default=10.0
         LBI damping of the shift path.
+    propagation : {'rbf'} or None, default='rbf'
+        Label-spreading prior on the pseudo-labels (``None``: the
+        classifier's probabilities alone, the published method).
+    gamma : float, default=None
+        Width of the rbf kernel ``exp(-gamma ||x_i - x_j||^2)`` on the
+        L2-normalized features (``None``: 32 over the median squared
+        distance between samples, a sharp kernel whose weight is
+        concentrated on the nearest neighbours).
+    alpha : float, default=0.2
+        Spreading weight in ``(0, 1)``: the distribution is
+        ``(I - alpha S)^-1 Y`` normalized by rows, ``S`` the symmetrically
+        normalized graph, ``Y`` the one-hot labels of the labeled set.
+    n_neighbors : int, default=20
+        The graph links each sample to its nearest neighbours only.
     random_state : int, RandomState instance or None, default=None
-        Passed to the LLE embedding.
+        Passed to the LLE embedding, and draws the subsample for the median
+        distance when more than 2000 samples are fitted (below that the fit
+        does not depend on it).
 
     Attributes
     ----------
     transduction_ : ndarray of shape (n_samples,)
         Label of every training sample: the given label, or the final
         classifier's prediction for unlabeled ones.
+    gamma_ : float or None
+        The rbf width used (``None`` without propagation).
     credibility_ : ndarray of shape (n_samples,)
         1 for labeled samples; for unlabeled ones ``1 - r / n_unlabeled``
         with ``r`` the position at which it was accepted (0 if never).
@@ -133,11 +161,16 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "stop": [StrOptions({"exhaust", "auto"})],
         "kappa": [Interval(Real, 0, None, closed="neither")],
+        "propagation": [StrOptions({"rbf"}), None],
+        "gamma": [Interval(Real, 0, None, closed="neither"), None],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     }
 
     def __init__(self, estimator=None, *, embedding="pca", n_components=5, step=5,
-                 max_iter=None, stop="exhaust", kappa=10.0, random_state=None):
+                 max_iter=None, stop="exhaust", kappa=10.0, propagation="rbf", gamma=None,
+                 alpha=0.2, n_neighbors=20, random_state=None):
         self.estimator = estimator
         self.embedding = embedding
         self.n_components = n_components
@@ -145,6 +178,10 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.stop = stop
         self.kappa = kappa
+        self.propagation = propagation
+        self.gamma = gamma
+        self.alpha = alpha
+        self.n_neighbors = n_neighbors
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -200,13 +237,18 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         active = np.ones(K, dtype=bool)
         rounds = 0
         budget = np.inf if self.max_iter is None else self.max_iter
+        graph = self._graph(Xn)
         est = self._new_estimator().fit(X[labeled], codes[labeled])
         while rounds < budget:
             pool = np.flatnonzero(~labeled)
             if pool.size == 0 or not active.any():
                 break
             rounds += 1
-            pseudo = est.classes_[np.argmax(est.predict_proba(X[pool]), axis=1)]
+            proba = est.predict_proba(X[pool])
+            if graph is not None:
+                spread = propagate_labels(graph, np.where(labeled, codes, -1), K, self.alpha)
+                proba = proba * spread[pool][:, est.classes_]
+            pseudo = est.classes_[np.argmax(proba, axis=1)]
             in_play = np.concatenate([np.flatnonzero(labeled), pool])
             work = codes.copy()
             work[pool] = pseudo
@@ -239,6 +281,18 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             trans[unlabeled] = self.classes_[est.predict(X[unlabeled])]
         self.transduction_ = trans
         return self
+
+    def _graph(self, Xn):
+        """Normalized rbf graph of all samples for the spreading prior (or None)."""
+        if self.propagation is None or Xn.shape[0] < 2:
+            self.gamma_ = None
+            return None
+        gamma = self.gamma
+        if gamma is None:
+            med = median_sq_distance(Xn, check_random_state(self.random_state))
+            gamma = _GAMMA_SCALE / med if med > 0 else 1.0
+        self.gamma_ = float(gamma)
+        return rbf_graph(Xn, gamma=self.gamma_, n_neighbors=self.n_neighbors)
 
     def _select(self, entry, in_play, pool, work, given, active):
         """The ``step`` most credible pool instances of each active pseudo-class."""
