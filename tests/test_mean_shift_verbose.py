@@ -1,0 +1,56 @@
+"""MeanShiftOutlierDetector reports its stages when ``verbose`` is set, and only then."""
+
+import re
+
+import numpy as np
+import pytest
+
+from sparsestat import MeanShiftOutlierDetector
+from sparsestat.datasets import make_outlier_regression
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_outlier_regression(n_samples=400, n_features=5, contamination=0.1,
+                                   leverage=0.5, random_state=0)[:2]
+    return X, y
+
+
+def test_verbose_zero_prints_nothing(data, capsys):
+    MeanShiftOutlierDetector(random_state=0).fit(*data)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_verbose_reports_each_stage_with_its_time(data, capsys):
+    quiet = MeanShiftOutlierDetector(random_state=0).fit(*data)
+    capsys.readouterr()
+    det = MeanShiftOutlierDetector(random_state=0, verbose=1).fit(*data)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert all(line.startswith("[MeanShiftOutlierDetector] ") for line in lines), lines
+    text = "\n".join(lines)
+    stages = ["thin QR basis", "LTS start", "path pass 1", "least squares on the", "done in"]
+    positions = [text.find(stage) for stage in stages]
+    assert -1 not in positions and positions == sorted(positions), text
+    # every stage line but the last carries its time
+    assert all(re.search(r"\(\d+\.\d\d s\)$", line) for line in lines[:-1]), lines
+    # the passes stop when the flagged set repeats: the last two passes agree, and their
+    # count is the detector's
+    counts = [int(m) for m in re.findall(r"(\d+) samples flagged at t\*", text)]
+    assert counts and counts[-1] == det.n_outliers_
+    if len(counts) > 1:
+        assert counts[-1] == counts[-2]
+    assert f"{det.n_outliers_} outliers flagged" in text
+    # a refit line per extra pass, with the number of samples kept
+    refits = [int(m) for m in re.findall(r"scale refit on the (\d+) samples kept", text)]
+    assert len(refits) == len(counts) - 1
+    # reporting does not change the fit
+    np.testing.assert_array_equal(det.outliers_, quiet.outliers_)
+    np.testing.assert_array_equal(det.coef_, quiet.coef_)
+
+
+def test_verbose_without_robust_start_has_no_lts_stage(data, capsys):
+    MeanShiftOutlierDetector(start="none", solver="iss", verbose=1).fit(*data)
+    text = capsys.readouterr().out
+    assert "LTS start" not in text
+    assert "path pass 1 (iss," in text and "knots" in text
