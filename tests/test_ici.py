@@ -49,6 +49,44 @@ def test_ici_beats_support_only_classifier(shot):
     assert gains.mean() / (gains.std(ddof=1) / np.sqrt(gains.size)) > 2.0
 
 
+@pytest.mark.parametrize("shot", [1, 5])
+def test_spreading_prior_improves_pseudo_labels(shot):
+    """The label-spreading prior (default) beats the classifier's probabilities alone."""
+    gains = []
+    for seed in range(12):
+        X, y, y_train = _episode(seed, shot)
+        query = y_train == -1
+        with_prior = ICIFewShot().fit(X, y_train).transduction_[query]
+        alone = ICIFewShot(propagation=None).fit(X, y_train).transduction_[query]
+        gains.append(np.mean(with_prior == y[query]) - np.mean(alone == y[query]))
+    gains = np.array(gains)
+    assert gains.mean() > 0.01
+    assert gains.mean() / (gains.std(ddof=1) / np.sqrt(gains.size)) > 2.0
+
+
+def test_label_spreading_matches_dense_solution():
+    """Sparse spreading on the full neighbour graph equals the dense closed form."""
+    from sparsestat.semi_supervised._graph import propagate_labels, rbf_graph
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    codes = np.full(40, -1)
+    codes[:6] = [0, 1, 2, 0, 1, 2]
+    gamma, alpha = 0.7, 0.6
+    # reference: dense rbf over all pairs, S = D^-1/2 W D^-1/2, F = (I - alpha S)^-1 Y
+    d2 = ((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)
+    W = np.exp(-gamma * d2)
+    np.fill_diagonal(W, 0.0)
+    dinv = 1.0 / np.sqrt(W.sum(axis=1))
+    S = dinv[:, None] * W * dinv[None, :]
+    Y = np.zeros((40, 3))
+    Y[np.arange(6), codes[:6]] = 1.0
+    F = np.linalg.solve(np.eye(40) - alpha * S, Y)
+    F /= F.sum(axis=1, keepdims=True)
+    got = propagate_labels(rbf_graph(X, gamma=gamma, n_neighbors=39), codes, 3, alpha)
+    np.testing.assert_allclose(got, F, rtol=1e-9, atol=1e-12)
+
+
 def test_credible_pseudo_labels_are_selected_first():
     """Accepted pseudo-labels early in the order are more often right than late ones."""
     early, late = [], []
@@ -115,6 +153,10 @@ def test_bad_input_and_documented_behaviour():
         yy = np.full(y.size, -1)
         yy[:3] = 0
         ICIFewShot().fit(X, yy)
+    with pytest.raises(ValueError, match="'alpha' parameter"):
+        ICIFewShot(alpha=1.0).fit(X, y_train)
+    with pytest.raises(ValueError, match="'gamma' parameter"):
+        ICIFewShot(gamma=0.0).fit(X, y_train)
     # one labeled sample per class (1-shot) is the normal case, not an error
     assert ICIFewShot().fit(X, y_train).classes_.size == 5
     # fewer unlabeled samples than step: they are all taken in the first round
