@@ -38,7 +38,9 @@ class Design:
     """A standardized design in the form the kernels take.
 
     Column ``j`` seen by the kernels is ``(X[:, j] - mean[j]) / scale[j]``
-    (rows multiplied by ``sqrt(w)`` for weighted squared loss).
+    (rows multiplied by ``sqrt(w)`` for weighted squared loss). The values are
+    float64, or float32 when ``X`` was float32 (half the memory); means, scales
+    and the Gram matrix are float64.
     """
 
     dense: np.ndarray      # Fortran (n, p), or an empty placeholder
@@ -56,6 +58,11 @@ class Design:
     def args(self):
         return (self.dense, self.data, self.indices, self.indptr, self.kernel_mean,
                 self.is_sparse)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Floating type of the standardized values (float64 or float32)."""
+        return (self.data if self.is_sparse else self.dense).dtype
 
     def transpose_product(self, V: np.ndarray) -> np.ndarray:
         """``X_std^T V`` for ``V`` of shape (n, K)."""
@@ -79,6 +86,12 @@ class Design:
             colsum = np.asarray(X.T @ wv).ravel()
             mu = self.kernel_mean
             G = G - np.outer(mu, colsum) - np.outer(colsum, mu) + wv.sum() * np.outer(mu, mu)
+        elif self.dense.dtype != np.float64:
+            # float32 values, float64 sums: blocks of rows upcast one at a time
+            G = np.zeros((self.n_features, self.n_features))
+            for start in range(0, self.n_samples, 2048):
+                B = self.dense[start:start + 2048].astype(np.float64)
+                G += B.T @ (B if w is None else B * w[start:start + 2048, None])
         elif w is None:
             G = self.dense.T @ self.dense
         else:
@@ -95,7 +108,7 @@ class Design:
             mu = self.kernel_mean
             d = sq - 2 * mu * colmean + mu ** 2
         else:
-            d = np.einsum("ij,ij->j", self.dense, self.dense) / self.n_samples
+            d = np.einsum("ij,ij->j", self.dense, self.dense, dtype=np.float64) / self.n_samples
         return float(np.max(d, initial=0.0))
 
     def spectral_norm_sq(self, w=None) -> float:
@@ -119,9 +132,13 @@ class Design:
 
 def prepare_design(X, *, center: bool, normalize: bool, sample_weight=None,
                    sqrt_weight_rows: bool = False) -> Design:
-    """Center (explicitly for dense X, implicitly for sparse X) and scale the design."""
+    """Center (explicitly for dense X, implicitly for sparse X) and scale the design.
+
+    The standardized copy is float32 when ``X`` is float32, float64 otherwise.
+    """
     n, p = X.shape
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    dtype = np.float32 if X.dtype == np.float32 else np.float64
     if sp.issparse(X):
         Xc = sp.csc_matrix(X, dtype=float, copy=True)
         Xc.sum_duplicates()
@@ -141,26 +158,27 @@ def prepare_design(X, *, center: bool, normalize: bool, sample_weight=None,
             )
         Xc = Xc @ sp.diags(1.0 / scale)
         Xc = sp.csc_matrix(Xc)
-        return Design(_EMPTY_F, Xc.data.astype(float), Xc.indices.astype(np.int64),
+        return Design(_EMPTY_F.astype(dtype), Xc.data.astype(dtype), Xc.indices.astype(np.int64),
                       Xc.indptr.astype(np.int64), mean / scale, True, mean, scale, n, p)
-    Xd = np.array(X, dtype=float, order="F", copy=True)
+    Xd = np.array(X, dtype=dtype, order="F", copy=True)
     if center:
-        mean = Xd.mean(axis=0) if w is None else (w @ Xd) / w.sum()
-        Xd -= mean
+        mean = Xd.mean(axis=0, dtype=np.float64) if w is None else (w @ Xd) / w.sum()
+        Xd -= mean.astype(dtype)
     else:
         mean = np.zeros(p)
     if normalize:
         if w is None:
-            sd = np.sqrt(np.einsum("ij,ij->j", Xd, Xd) / n)  # no n x p temporary
+            # no n x p temporary
+            sd = np.sqrt(np.einsum("ij,ij->j", Xd, Xd, dtype=np.float64) / n)
         else:
-            sd = np.sqrt(np.einsum("ij,ij,i->j", Xd, Xd, w) / w.sum())
+            sd = np.sqrt(np.einsum("ij,ij,i->j", Xd, Xd, w, dtype=np.float64) / w.sum())
         scale = _safe_scale(sd)
-        Xd /= scale
+        Xd /= scale.astype(dtype)
     else:
         scale = np.ones(p)
     if sqrt_weight_rows and w is not None:
-        Xd *= np.sqrt(w / w.mean())[:, None]
-    return Design(Xd, _EMPTY, _EMPTY_I, np.zeros(1, dtype=np.int64), np.zeros(p), False,
+        Xd *= np.sqrt(w / w.mean()).astype(dtype)[:, None]
+    return Design(Xd, _EMPTY.astype(dtype), _EMPTY_I, np.zeros(1, dtype=np.int64), np.zeros(p), False,
                   mean, scale, n, p)
 
 
@@ -420,11 +438,13 @@ def _to_original_scale(coefs, intercepts, design, add_mean, y_mean):
 
 def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True,
              normalize=True, sample_weight=None, max_iter=None, record_duals=False,
-             tol=1e-10) -> RegularizationPath:
+             tol=1e-10, verbose=0) -> RegularizationPath:
     """The exact inverse scale space path of the squared loss with the l1 penalty.
 
     Each target column has its own path (the problem separates); the time grid is
-    shared and starts at the earliest ``t0`` over targets.
+    shared and starts at the earliest ``t0`` over targets. A float32 ``X`` is kept
+    in float32 (standardized copy and returned path); sums stay in float64. With
+    ``verbose > 0`` progress is printed about every tenth of the grid.
     """
     n, p = X.shape
     Y = np.asarray(Y, dtype=float)
@@ -443,50 +463,98 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         if np.all(cmax <= 1e-12 * max(1.0, np.abs(Y).max())):
             path = _empty_path(1.0, n_times, t_ratio, times, p, K, y_mean, "iss", "squared", "l1")
             path.interpolation = "previous"
-            return path
+            return _path_in_dtype(path, design.dtype)
         cmax = np.where(cmax > 0, cmax, np.inf)
     t0 = float(1.0 / cmax.max())
     grid = np.asarray(times, dtype=float) if times is not None else time_grid(t0, n_times, t_ratio)
     if weighted_sparse and p > 5000:
         raise ValueError("solver='iss' with sample_weight and a sparse X needs p <= 5000; "
                          "pass a dense X or use solver='lbi'.")
-    H = design.gram(w if weighted_sparse else None) if (p <= max(n, 2000) or weighted_sparse) \
-        else _EMPTY_F
+    # Gram mode (velocity from rows of X^T X / n) pays off when p <= n; otherwise each
+    # solve costs one product with the design, as in LARS
+    H = design.gram(w if weighted_sparse else None) if (p <= n or weighted_sparse) else _EMPTY_F
+    H = np.ascontiguousarray(H)
     max_knots = int(max_iter) if max_iter is not None else 50 * (p + n) + 100
-    coefs = np.zeros((grid.shape[0], p, K))
+    m = grid.shape[0]
+    coefs = np.zeros((m, p, K))
     duals = np.zeros_like(coefs) if record_duals else None
     entry = np.empty((p, K))
-    n_knots = 0
-    reached = grid.shape[0]
+    counts = np.zeros(_kernels._iss.N_ISTATE, dtype=np.int64)
+    reached = m
+    stops = sorted({min(m, int(np.ceil(m * k / 10))) for k in range(1, 11)}) if verbose else [m]
     for k in range(K):
         if not np.isfinite(cmax[k]):  # this target is uncorrelated with every feature
             entry[:, k] = np.inf
             continue
-        ck, dk, ek, nk, status, t_end, *_ = _kernels.iss_path(
-            *design.args, n, np.ascontiguousarray(H), np.ascontiguousarray(C[:, k]),
-            float(1.0 / cmax[k]), grid,
-            max_knots, record_duals, tol)
-        reached = min(reached, ck.shape[0])
-        coefs[: ck.shape[0], :, k] = ck
+        c = np.ascontiguousarray(C[:, k])
+        t0_k = float(1.0 / cmax[k])
+        rho = c / cmax[k]
+        istate = np.zeros(_kernels._iss.N_ISTATE, dtype=np.int64)
+        # beta = 0 up to and including t0 (the path is left-continuous in t)
+        before = int(np.searchsorted(grid, t0_k, side="right"))
+        istate[_kernels._iss.GI] = before
+        ck = np.zeros((m, p))
+        dk = np.zeros((m if record_duals else 0, p))
         if record_duals:
-            duals[: dk.shape[0], :, k] = dk
+            dk[:before] = rho + (grid[:before, None] - t0_k) * c
+        in_a = np.abs(rho) >= 1.0
+        rho[in_a] = np.sign(rho[in_a])
+        sign = np.where(in_a, rho, 0.0)
+        state = (rho, np.zeros(p), c.copy(), sign, in_a, np.empty(p, dtype=np.int64))
+        L = np.zeros((16, 16))
+        XFt = np.empty((0, n if H.shape[0] == 0 and not design.is_sparse else 0))
+        ek = np.full(p, np.inf)
+        fstate = np.array([t0_k, cmax[k]])
+        for stop in stops:
+            if stop <= istate[_kernels._iss.GI] and stop < m:
+                continue
+            L, XFt = _kernels.iss_path(
+                *design.args, n, H, c, grid, stop, max_knots, record_duals, tol, *state, L, XFt,
+                ck, dk, ek, istate, fstate)
+            if verbose:
+                target = f" (target {k + 1}/{K})" if K > 1 else ""
+                print(f"[ISS] t={fstate[0]:.4g}, {istate[_kernels._iss.GI]}/{m} grid points, "
+                      f"|A|={istate[_kernels._iss.NF]}, events={istate[_kernels._iss.KNOTS]}"
+                      f"{target}", flush=True)
+            if istate[_kernels._iss.STATUS] != _kernels._iss.PAUSED:
+                break
+        gi = int(istate[_kernels._iss.GI])
+        reached = min(reached, gi)
+        coefs[:gi, :, k] = ck[:gi]
+        if record_duals:
+            duals[:gi, :, k] = dk[:gi]
         entry[:, k] = ek
-        n_knots += nk
-    if reached < grid.shape[0]:
+        counts += istate
+    n_knots = int(counts[_kernels._iss.KNOTS])
+    if reached < m:
         warnings.warn(
             f"The ISS path stopped after max_iter={max_knots} knots before the last requested "
-            f"time; {reached} of {grid.shape[0]} record times were reached.",
+            f"time; {reached} of {m} record times were reached.",
             ConvergenceWarning, stacklevel=3,
         )
         grid, coefs = grid[:reached], coefs[:reached]
         duals = None if duals is None else duals[:reached]
     coefs, intercepts = _to_original_scale(coefs, np.zeros((grid.shape[0], K)), design,
                                            fit_intercept, y_mean)
-    return RegularizationPath(
+    path = RegularizationPath(
         times=grid, coefs=coefs, intercepts=intercepts, entry_times=entry,
-        interpolation="previous", t0=t0, duals=duals, n_iter=int(n_knots),
-        info={"solver": "iss", "loss": "squared", "penalty": "l1"},
+        interpolation="previous", t0=t0, duals=duals, n_iter=n_knots,
+        info={"solver": "iss", "loss": "squared", "penalty": "l1",
+              "mode": "gram" if H.shape[0] else "design",
+              "joins": int(counts[_kernels._iss.JOINS]), "drops": int(counts[_kernels._iss.DROPS]),
+              "solves": int(counts[_kernels._iss.SOLVES])},
     )
+    return _path_in_dtype(path, design.dtype)
+
+
+def _path_in_dtype(path, dtype):
+    """Coefficients and intercepts in the design's floating type (float32 kept when given)."""
+    if dtype != np.float64:
+        path.coefs = path.coefs.astype(dtype)
+        path.intercepts = path.intercepts.astype(dtype)
+        if path.duals is not None:
+            path.duals = path.duals.astype(dtype)
+    return path
 
 
 @dataclass

@@ -5,6 +5,11 @@ Fortran-ordered dense ``(n, p)`` array (a ``(0, 0)`` placeholder when sparse),
 the CSC arrays of a sparse matrix (empty placeholders when dense), and
 ``xmean`` the column means subtracted implicitly (zeros: no centering).
 Column ``j`` of the design is therefore ``X[:, j] - xmean[j]``.
+
+The design may be held in float64 or float32 (``Xf`` / ``xdata``); products
+with a float64 design are BLAS calls, those with a float32 design are loops
+that accumulate in float64 (as fast: they read half the bytes), and every
+result is float64.
 """
 
 import numpy as np
@@ -56,9 +61,59 @@ def transpose_product(Xf, xdata, xind, xptr, xmean, is_sparse, V, out):
                 for j in range(p):
                     out[j, k] -= xmean[j] * total
     else:
-        XT = Xf.T
+        vk = np.empty(n)
+        ok = np.empty(p)
         for k in range(K):
-            out[:, k] = np.dot(XT, np.ascontiguousarray(V[:, k]))
+            vk[:] = V[:, k]
+            _dense_transpose_vector(Xf, vk, ok)
+            out[:, k] = ok
+
+
+@njit(cache=_CACHE, fastmath={"reassoc", "nsz", "contract"})
+def _mixed_transpose_vector(Xf, v, out):
+    """``out = Xf^T v`` accumulated in float64 (reassociated so that it vectorizes)."""
+    n, p = Xf.shape
+    for j in range(p):
+        s = 0.0
+        for i in range(n):
+            s += Xf[i, j] * v[i]
+        out[j] = s
+
+
+@njit(cache=_CACHE)
+def _dense_transpose_vector(Xf, v, out):
+    """``out = Xf^T v`` for a dense Fortran design and a float64 vector."""
+    if Xf.itemsize == 8:
+        out[:] = np.dot(Xf.T, v.astype(Xf.dtype))
+    else:
+        _mixed_transpose_vector(Xf, v, out)
+
+
+@njit(cache=_CACHE)
+def transpose_vector(Xf, xdata, xind, xptr, xmean, is_sparse, v, out):
+    """``out = X^T v`` for a vector ``v`` of length n (one BLAS product when dense)."""
+    if is_sparse:
+        total = 0.0
+        for i in range(v.shape[0]):
+            total += v[i]
+        for j in range(out.shape[0]):
+            s = 0.0
+            for ii in range(xptr[j], xptr[j + 1]):
+                s += xdata[ii] * v[xind[ii]]
+            out[j] = s - xmean[j] * total
+    else:
+        _dense_transpose_vector(Xf, v, out)
+
+
+@njit(cache=_CACHE)
+def column(Xf, xdata, xind, xptr, xmean, is_sparse, j, out):
+    """``out = x_j`` (column ``j`` with its implicit centering) as a dense vector."""
+    if is_sparse:
+        out[:] = -xmean[j]
+        for ii in range(xptr[j], xptr[j + 1]):
+            out[xind[ii]] += xdata[ii]
+    else:
+        out[:] = Xf[:, j]
 
 
 @njit(cache=_CACHE)
@@ -112,5 +167,12 @@ def product(Xf, xdata, xind, xptr, xmean, is_sparse, v, out):
                 shift += xmean[j] * vj
         for i in range(n):
             out[i] -= shift
+    elif Xf.itemsize == 8:
+        out[:] = np.dot(Xf, v.astype(Xf.dtype))
     else:
-        out[:] = np.dot(Xf, v)
+        out[:] = 0.0
+        for j in range(v.shape[0]):
+            vj = v[j]
+            if vj != 0.0:
+                for i in range(out.shape[0]):
+                    out[i] += Xf[i, j] * vj

@@ -10,40 +10,61 @@ previous solution, and boundary coordinates whose constraint binds while
 their dual moves inwards leave it.
 
 The free set's normal equations are solved with a Cholesky factor that is
-extended by one row when a coordinate joins (``O(|F|^2)``) and rebuilt when one
-leaves; the velocity ``c - H beta`` is one BLAS product over the cached Gram
-columns.
+extended by one row when a coordinate joins (``O(|F|^2)``) and downdated by
+Givens rotations when one leaves. The velocity ``c - H beta`` is computed in
+one of two ways:
+
+* *Gram mode* (``H`` given, for ``p <= n``): ``O(p |F|)`` from the rows of
+  ``H`` of the free coordinates;
+* *design mode* (``H`` empty): ``X^T (X_F beta_F) / n``, one BLAS product
+  with the design per solve, as in LARS. The free columns are kept as a
+  contiguous copy (dense designs) so that the cross products a join needs
+  (``X_F^T x_j``) and the fit ``X_F beta_F`` are small BLAS products too.
+
+The kernel advances the path up to a given grid index and keeps its state in
+arrays owned by the caller, so a long path can be computed in segments (for
+progress reports) with the same result as in one call.
 """
 
 import numpy as np
 from numba import njit
 
-from sparsestat._kernels._design import gram_column
+from sparsestat._kernels._design import column, transpose_vector
 
-OK, MAX_ITER = 0, 1
+OK, MAX_ITER, PAUSED = 0, 1, 2
+# integer state: grid index, size of the free set, knots, status, joins, drops, solves
+GI, NF, KNOTS, STATUS, JOINS, DROPS, SOLVES = range(7)
+N_ISTATE = 7
+
+
+@njit(cache=True, fastmath={"reassoc", "nsz", "contract"})
+def _dot(a, b, m):
+    """``a[:m] . b[:m]`` (reassociated, so the compiler vectorizes it)."""
+    s = 0.0
+    for i in range(m):
+        s += a[i] * b[i]
+    return s
 
 
 @njit(cache=True)
-def _h(cache, slot, i, j):
-    """Entry ``H[i, j]`` from the cached Gram column of ``j``."""
-    return cache[slot[j], i]
-
-
-@njit(cache=True)
-def _chol_append(L, nf, cache, slot, free, j):
-    """Extend the factor of ``H_FF`` (``L[:nf, :nf]``) by feature ``j``; False if dependent."""
-    w = np.empty(nf)
+def _forward(L, nf, rhs, out):
+    """``out[:nf] = L[:nf, :nf]^{-1} rhs[:nf]`` (rows of ``L`` are contiguous)."""
     for a in range(nf):
-        s = _h(cache, slot, free[a], j)
-        for b_ in range(a):
-            s -= L[a, b_] * w[b_]
-        w[a] = s / L[a, a]
-    d = _h(cache, slot, j, j)
-    r = d - np.dot(w, w)
+        out[a] = (rhs[a] - _dot(L[a], out, a)) / L[a, a]
+
+
+@njit(cache=True)
+def _chol_append(L, nf, h, d, w):
+    """Extend the factor of ``H_FF`` by a column with cross products ``h`` and diagonal ``d``.
+
+    ``w`` is workspace; returns False when the new column is (numerically) in
+    the span of the free columns.
+    """
+    _forward(L, nf, h, w)
+    r = d - _dot(w, w, nf)
     if r <= 1e-10 * d:
         return False
-    for a in range(nf):
-        L[nf, a] = w[a]
+    L[nf, :nf] = w[:nf]
     L[nf, nf] = np.sqrt(r)
     return True
 
@@ -74,102 +95,107 @@ def _chol_remove(L, nf, q):
 
 @njit(cache=True)
 def _chol_solve(L, nf, rhs):
-    """Solve ``L L^T x = rhs`` for the leading ``nf`` block."""
+    """Solve ``L L^T x = rhs`` for the leading ``nf`` block (row-wise, contiguous)."""
+    y = np.empty(nf)
+    _forward(L, nf, rhs, y)
     x = np.empty(nf)
-    for a in range(nf):
-        s = rhs[a]
-        for b_ in range(a):
-            s -= L[a, b_] * x[b_]
-        x[a] = s / L[a, a]
     for a in range(nf - 1, -1, -1):
-        s = x[a]
-        for b_ in range(a + 1, nf):
-            s -= L[b_, a] * x[b_]
-        x[a] = s / L[a, a]
+        xa = y[a] / L[a, a]
+        x[a] = xa
+        for b_ in range(a):
+            y[b_] -= xa * L[a, b_]
     return x
 
 
 @njit(cache=True)
-def _velocity(cache, n_cached, coef_by_slot, c, beta, free, nf, slot, g):
-    """``g = c - H beta`` (beta supported on the free set)."""
-    coef_by_slot[:n_cached] = 0.0
-    for a in range(nf):
-        coef_by_slot[slot[free[a]]] = beta[free[a]]
-    g[:] = c - np.dot(cache[:n_cached].T, coef_by_slot[:n_cached])
+def _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, XFt,
+              u, bf, g):
+    """``g = c - H beta`` for ``beta`` supported on the free set."""
+    if H.shape[0] > 0:
+        g[:] = c
+        for a in range(nf):
+            b = beta[free[a]]
+            row = H[free[a]]
+            for j in range(g.shape[0]):
+                g[j] -= b * row[j]
+        return
+    if nf == 0:
+        g[:] = c
+        return
+    if is_sparse:
+        u[:] = 0.0
+        shift = 0.0
+        for a in range(nf):
+            j = free[a]
+            b = beta[j]
+            for ii in range(xptr[j], xptr[j + 1]):
+                u[xind[ii]] += xdata[ii] * b
+            shift += xmean[j] * b
+        u -= shift
+    else:
+        for a in range(nf):
+            bf[a] = beta[free[a]]
+        u[:] = np.dot(XFt[:nf].T, bf[:nf])
+    transpose_vector(Xf, xdata, xind, xptr, xmean, is_sparse, u, g)
+    for j in range(g.shape[0]):
+        g[j] = c[j] - g[j] / n
 
 
 @njit(cache=True)
-def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, t0, grid,
-             max_knots, record_duals, tol):
-    """Exact ISS path of ``(1/2n)||y - X beta||^2`` sampled on ``grid``.
+def _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, free, nf, XFt, j, xj, h):
+    """``h[:nf] = H[free, j]``; returns ``H[j, j]``. Fills ``xj`` with column j (design mode)."""
+    if H.shape[0] > 0:
+        for a in range(nf):
+            h[a] = H[free[a], j]
+        return H[j, j]
+    column(Xf, xdata, xind, xptr, xmean, is_sparse, j, xj)
+    if is_sparse:
+        total = 0.0
+        for i in range(n):
+            total += xj[i]
+        for a in range(nf):
+            f = free[a]
+            s = 0.0
+            for ii in range(xptr[f], xptr[f + 1]):
+                s += xdata[ii] * xj[xind[ii]]
+            h[a] = (s - xmean[f] * total) / n
+    elif nf > 0:
+        h[:nf] = np.dot(XFt[:nf], xj) / n
+    return _dot(xj, xj, n) / n
 
-    ``H`` is the full scaled Gram matrix (C order) or a ``(0, 0)`` array, in which
-    case Gram columns are computed when a coordinate reaches the boundary.
 
-    Returns
-    -------
-    coefs : (n_times, p)
-    duals : (n_times, p) or (0, p)
-    entry : (p,) first time each coordinate is nonzero
-    n_knots, status, t_end, beta, rho
+@njit(cache=True)
+def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_stop,
+             max_knots, record_duals, tol, rho, beta, g, sign, in_a, free, L, XFt,
+             coefs, duals, entry, istate, fstate):
+    """Advance the exact ISS path of ``(1/2n)||y - X beta||^2`` up to grid index ``gi_stop``.
+
+    ``H`` is the full scaled Gram matrix (C order; Gram mode) or a ``(0, 0)``
+    array (design mode). The state (``rho``, ``beta``, ``g = c - H beta``,
+    ``sign``, ``in_a``, ``free``, the factor ``L``, the free columns ``XFt``,
+    ``istate`` and ``fstate = [t, cmax]``) is read and updated in place;
+    ``coefs[gi]`` (and ``duals[gi]``) are written for the grid times reached.
+    ``L`` and ``XFt`` grow when needed, so the current ones are returned.
+    Initially ``rho = c / cmax`` with the maximizers on the boundary, ``t = t0``
+    and the grid index past the times ``<= t0``.
     """
     p = c.shape[0]
+    n = n_samples
     n_times = grid.shape[0]
-    coefs = np.zeros((n_times, p))
-    duals = np.zeros((n_times if record_duals else 0, p))
-    entry = np.full(p, np.inf)
-
-    slot = np.full(p, -1, dtype=np.int64)
-    if H.shape[0] == p:
-        for j in range(p):
-            slot[j] = j
-        cache = H
-        n_cached = p
-    else:
-        cache = np.zeros((16 if p > 16 else p, p))
-        n_cached = 0
-    coef_by_slot = np.zeros(cache.shape[0])
-
-    cmax = 0.0
-    for j in range(p):
-        cmax = max(cmax, abs(c[j]))
-    rho = c / cmax
-    beta = np.zeros(p)
-    g = c.copy()                          # rho' = c - H beta
-    sign = np.zeros(p)
-    in_a = np.zeros(p, dtype=np.bool_)    # on the boundary |rho_j| = 1
-    free = np.empty(p, dtype=np.int64)    # coordinates with beta_j != 0, in factor order
-    nf = 0
-    L = np.zeros((16, 16))
-    x_free = np.zeros(0)
-    t = t0
-    gi = 0
-    # beta = 0 up to and including t0 (the path is left-continuous in t)
-    while gi < n_times and grid[gi] <= t0:
-        if record_duals:
-            duals[gi] = rho + (grid[gi] - t0) * c
-        gi += 1
-    for j in range(p):
-        if abs(rho[j]) >= 1.0:
-            rho[j] = 1.0 if rho[j] > 0 else -1.0
-            in_a[j] = True
-            sign[j] = rho[j]
-    n_knots = 0
+    design_mode = H.shape[0] == 0
+    dense_design = design_mode and not is_sparse
+    gi = istate[GI]
+    nf = istate[NF]
+    n_knots = istate[KNOTS]
+    t = fstate[0]
+    thresh = tol * fstate[1]
+    u = np.empty(n if design_mode else 0)
+    xj = np.empty(n if design_mode else 0)
+    bf = np.empty(p if dense_design else 0)
+    h = np.empty(L.shape[0])
+    w = np.empty(L.shape[0])
     status = MAX_ITER
-    thresh = tol * cmax
     while n_knots < max_knots:
-        # ---- Gram columns of the boundary coordinates
-        for j in range(p):
-            if in_a[j] and slot[j] < 0:
-                if n_cached == cache.shape[0]:
-                    bigger = np.zeros((min(p, cache.shape[0] + cache.shape[0] // 2 + 1), p))
-                    bigger[:n_cached] = cache[:n_cached]
-                    cache = bigger
-                    coef_by_slot = np.zeros(cache.shape[0])
-                gram_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, n_samples,
-                            cache[n_cached])
-                slot[j] = n_cached
-                n_cached += 1
         # ---- sign-constrained least squares on the boundary set (Lawson-Hanson)
         for _ in range(4 * p + 10):
             best = -1
@@ -180,20 +206,33 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, t0, grid,
                     best = j
             if best < 0:
                 break
-            if nf == L.shape[0]:
-                bigger_l = np.zeros((2 * nf, 2 * nf))
+            if nf + 1 >= L.shape[0]:
+                size = 2 * L.shape[0]
+                bigger_l = np.zeros((size, size))
                 bigger_l[:nf, :nf] = L[:nf, :nf]
                 L = bigger_l
-            if not _chol_append(L, nf, cache, slot, free, best):
+                h = np.empty(size)
+                w = np.empty(size)
+            if dense_design and nf == XFt.shape[0]:
+                bigger_x = np.empty((2 * nf + 8, n))
+                bigger_x[:nf] = XFt[:nf]
+                XFt = bigger_x
+            d = _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, free, nf, XFt, best,
+                       xj, h)
+            if not _chol_append(L, nf, h, d, w):
                 in_a[best] = False  # numerically in the span of the free columns
                 continue
             free[nf] = best
+            if dense_design:
+                XFt[nf] = xj
             nf += 1
+            istate[JOINS] += 1
             while True:
                 rhs = np.empty(nf)
                 for a in range(nf):
                     rhs[a] = c[free[a]]
                 x_free = _chol_solve(L, nf, rhs)
+                istate[SOLVES] += 1
                 theta = 1.0
                 for a in range(nf):
                     ja = free[a]
@@ -217,12 +256,16 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, t0, grid,
                         _chol_remove(L, nf, a)
                         for b_ in range(a, nf - 1):
                             free[b_] = free[b_ + 1]
+                            if dense_design:
+                                XFt[b_] = XFt[b_ + 1]
                         nf -= 1
+                        istate[DROPS] += 1
                     else:
                         beta[ja] = nb
                 if nf == 0:
                     break
-            _velocity(cache, n_cached, coef_by_slot, c, beta, free, nf, slot, g)
+            _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, XFt,
+                      u, bf, g)
         for a in range(nf):
             ja = free[a]
             if entry[ja] == np.inf:
@@ -231,23 +274,24 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, t0, grid,
         for j in range(p):
             if in_a[j] and beta[j] == 0.0 and sign[j] * g[j] <= thresh:
                 in_a[j] = False
-        # ---- next knot
+        # ---- next knot (a velocity below the tolerance is zero: a coordinate in the
+        # span of the free columns, e.g. a duplicate, rests on the sphere without joining)
         dt = np.inf
         nxt = -1
         gmax = 0.0
         for j in range(p):
             if not in_a[j]:
-                gmax = max(gmax, abs(g[j]))
-                if g[j] != 0.0:
-                    target = 1.0 if g[j] > 0.0 else -1.0
-                    d = (target - rho[j]) / g[j]
+                gj = g[j]
+                gmax = max(gmax, abs(gj))
+                if abs(gj) > thresh:
+                    d = ((1.0 if gj > 0.0 else -1.0) - rho[j]) / gj
                     if d < dt:
                         dt = d
                         nxt = j
         if gmax <= thresh:
             dt = np.inf
         # ---- record grid times inside (t, t + dt]
-        while gi < n_times and grid[gi] <= t + dt:
+        while gi < gi_stop and grid[gi] <= t + dt:
             coefs[gi] = beta
             if record_duals:
                 for j in range(p):
@@ -256,13 +300,20 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, t0, grid,
         if gi >= n_times or nxt < 0 or dt == np.inf:
             status = OK
             break
+        if gi >= gi_stop:
+            status = PAUSED  # resuming re-enters the loop here, at the same knot
+            break
         for j in range(p):
             if not in_a[j]:
-                rho[j] += dt * g[j]
+                rho[j] = min(1.0, max(-1.0, rho[j] + dt * g[j]))
         t += dt
         rho[nxt] = 1.0 if g[nxt] > 0.0 else -1.0
         sign[nxt] = rho[nxt]
         in_a[nxt] = True
         n_knots += 1
-    return coefs[:gi], duals[:gi] if record_duals else duals, entry, n_knots, \
-        status, t, beta, rho
+    istate[GI] = gi
+    istate[NF] = nf
+    istate[KNOTS] = n_knots
+    istate[STATUS] = status
+    fstate[0] = t
+    return L, XFt
