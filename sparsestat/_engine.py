@@ -29,6 +29,8 @@ _STEP_CONSTANT = {"squared": 1.0, "huber": 1.0, "logistic": 4.0, "multinomial": 
 _ADAPTIVE_STEP = 1.5
 _DIVERGED = 2
 _EMPTY_F = np.zeros((0, 0), order="F")
+# LBI holds the full Gram matrix up to this many features (or n); beyond, a working set
+_FULL_GRAM_MAX_FEATURES = 2000
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 _EMPTY = np.zeros(0)
 
@@ -324,11 +326,12 @@ def _empty_path(grid_t0, n_times, t_ratio, times, p, K, b0, solver, loss, penalt
 def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alpha=None,
              n_times=100, t_ratio=100.0, times=None, fit_intercept=True, normalize=True,
              epsilon=1.35, sample_weight=None, max_iter=None, record_duals=False,
-             design: Design | None = None) -> RegularizationPath:
+             design: Design | None = None, verbose: int = 0) -> RegularizationPath:
     """LBI regularization path for a smooth loss with an l1 or group penalty.
 
     ``Y`` is (n, K): targets for squared / huber, a 0/1 column for logistic, one-hot
-    for multinomial. Returns coefficients of shape (n_times, p, K).
+    for multinomial. Returns coefficients of shape (n_times, p, K). With ``verbose``
+    a progress line is printed at every tenth of the time grid.
     """
     n, p = X.shape
     Y = np.asarray(Y, dtype=float)
@@ -341,7 +344,10 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
     # implicit centering) uses the full weighted Gram matrix, or the direct way when p
     # is too large for it.
     weighted_sparse = sp.issparse(X) and sample_weight is not None
-    gram_mode = loss == "squared" and not (weighted_sparse and p > max(n, 2000))
+    full_gram = p <= max(n, _FULL_GRAM_MAX_FEATURES)
+    # without the full Gram matrix the loop keeps a working set, which leaves the
+    # duals of far coordinates stale between batches: recording them needs the direct way
+    gram_mode = loss == "squared" and (full_gram or not (weighted_sparse or record_duals))
     if design is None:
         design = prepare_design(X, center=fit_intercept, normalize=normalize,
                                 sample_weight=None if sample_weight is None else w,
@@ -356,7 +362,7 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         row_w = w if weighted_sparse else np.sqrt(w)
         c = design.transpose_product((Y - b0) * row_w[:, None]) / n
         grad0 = -c
-        H = design.gram(w if weighted_sparse else None) if p <= max(n, 2000) else _EMPTY_F
+        H = design.gram(w if weighted_sparse else None) if full_gram else _EMPTY_F
     else:
         eta = np.asfortranarray(np.broadcast_to(b0, (n, K)), dtype=float)
         G = np.zeros((n, K), order="F")
@@ -399,7 +405,8 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         np.ascontiguousarray(c), z0, np.asarray(b0, dtype=float), bool(fit_intercept and not gram_mode),
         t0, float(alpha), float(kappa), elementwise, gptr, gidx, grid, budget, record_duals,
         adaptive, _ADAPTIVE_STEP * _STEP_CONSTANT[loss],
-        (float(np.max(np.diag(H))) if H.shape[0] else design.diag_max()) if adaptive else 1.0)
+        (float(np.max(np.diag(H))) if H.shape[0] else design.diag_max()) if adaptive else 1.0,
+        int(verbose))
     coefs, intercepts, duals, entry, n_iter, status, t_end, *_ = out
     if status == _DIVERGED:
         raise FloatingPointError(

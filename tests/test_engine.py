@@ -352,3 +352,79 @@ def test_iss_p_greater_than_n_ends_at_basis_pursuit():
                  method="highs")
     b_star = lp.x[:p] - lp.x[p:]
     np.testing.assert_allclose(path.coefs[-1, :, 0], b_star, atol=1e-7)
+
+
+@pytest.fixture
+def working_set(monkeypatch):
+    """Make LBI use its working set (no full Gram matrix) on small problems too."""
+    monkeypatch.setattr(_engine, "_FULL_GRAM_MAX_FEATURES", 0)
+
+
+def test_working_set_matches_plain_numpy_loop(working_set):
+    X, y, _ = _planted(n=40, p=300, k=5, seed=21)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    kappa, alpha = 10.0, 0.002
+    path = _engine.lbi_path(X, y[:, None], kappa=kappa, alpha=alpha, normalize=False,
+                            n_times=30, t_ratio=300)
+    assert np.isfinite(path.entry_times).sum() > 20   # many joins: the working set grows
+    t0, ref, entry = reference_lbi_squared(Xc, yc, kappa, alpha, path.times)
+    np.testing.assert_allclose(path.coefs[..., 0], ref, atol=1e-10, rtol=0)
+    finite = np.isfinite(entry)
+    np.testing.assert_array_equal(np.isfinite(path.entry_times[:, 0]), finite)
+    np.testing.assert_allclose(path.entry_times[finite, 0], entry[finite], rtol=1e-10)
+
+
+def test_working_set_group_matches_plain_numpy_loop(working_set):
+    X, y, _ = _planted(n=30, p=90, k=5, seed=22)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    groups = np.repeat(np.arange(30), 3)
+    kappa, alpha = 10.0, 0.005
+    path = _engine.lbi_path(X, y[:, None], penalty="group", groups=groups, kappa=kappa,
+                            alpha=alpha, normalize=False, n_times=25, t_ratio=20)
+    norms = np.sqrt(np.bincount(groups, (Xc.T @ yc / len(y)) ** 2))
+    z = Xc.T @ yc / len(y) / norms.max()
+    t = 1 / norms.max()
+    beta = np.zeros(90)
+    ref = np.zeros((path.n_times, 90))
+    gi = 1
+
+    def block_shrink(v):
+        nrm = np.sqrt(np.bincount(groups, v ** 2))[groups]
+        return np.where(nrm > 1, 1 - 1 / np.maximum(nrm, 1), 0.0) * v
+
+    while gi < path.n_times:
+        z_new = z - alpha * Xc.T @ (Xc @ beta - yc) / len(y)
+        while gi < path.n_times and path.times[gi] <= t + alpha:
+            f = (path.times[gi] - t) / alpha
+            ref[gi] = kappa * block_shrink(z + f * (z_new - z))
+            gi += 1
+        z, t = z_new, t + alpha
+        beta = kappa * block_shrink(z)
+    assert (np.abs(ref[-1]) > 0).sum() >= 15
+    np.testing.assert_allclose(path.coefs[..., 0], ref, atol=1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_working_set_equals_full_gram_path(monkeypatch, sparse):
+    """The default (adaptive-step) path is the same with and without a working set."""
+    X, y, _ = _planted(n=50, p=200, k=5, seed=23)
+    Y = np.column_stack([y, np.roll(y, 7)])
+    if sparse:
+        X[np.abs(X) < 0.5] = 0.0
+        X = sp.csr_matrix(X)
+    full = _engine.lbi_path(X, Y, t_ratio=50)
+    monkeypatch.setattr(_engine, "_FULL_GRAM_MAX_FEATURES", 0)
+    screened = _engine.lbi_path(X, Y, t_ratio=50)
+    assert full.n_iter == screened.n_iter
+    np.testing.assert_allclose(screened.coefs, full.coefs, atol=1e-9)
+    np.testing.assert_array_equal(np.isfinite(screened.entry_times), np.isfinite(full.entry_times))
+
+
+def test_verbose_reports_progress(capsys):
+    X, y, _ = _planted()
+    _engine.lbi_path(X, y[:, None], n_times=50)
+    assert capsys.readouterr().out == ""
+    _engine.lbi_path(X, y[:, None], n_times=50, verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert 5 <= len(lines) <= 11 and all(line.startswith("[LBI] t=") for line in lines)
+    assert lines[-1].split(": ")[1].startswith("50/50 grid times")

@@ -10,9 +10,20 @@ with the intercept (not penalized) taking plain gradient steps of size
 ``z`` linearly inside the step that straddles each grid time, and entry times
 are solved exactly inside their step.
 
-For the squared loss the gradient is ``H B - c`` with ``H = X^T X / n`` and
-``c = X^T Y / n``; columns of ``H`` are computed once when a coordinate first
-becomes active and cached, so one iteration costs ``O(p |active|)``.
+Squared loss. The gradient is ``H B - c`` with ``H = X^T X / n`` and
+``c = X^T Y / n``. When ``H`` is given in full, one iteration costs
+``O(p |active|)``. Otherwise the loop works on a *working set* ``W`` of penalty
+units (features for l1, groups otherwise): the units whose dual variable may
+reach the unit sphere soon, with the block ``H_WW`` built as they join. Only
+``z_W`` moves each iteration, at ``O(|W| |active|)``. A unit outside ``W`` has
+``B = 0``, so its dual moves by ``-(H S - T c)`` over a batch of steps, where
+``S`` is the step-weighted sum of the coefficient vectors and ``T`` the batch
+length in time: one product ``X^T (X S)`` per batch brings every outside unit
+up to date exactly. If one of them has crossed the sphere during the batch, the
+batch is replayed from its start with that unit in ``W``; so the path is the
+same as without a working set (up to rounding). Units join ``W`` when their
+current rate of change, doubled, would carry them to the sphere within the next
+batch, and inactive units far from it leave ``W`` again.
 
 Step size. A fixed ``alpha`` is used as given. With ``adaptive=True`` (squared
 loss) the step follows the active block instead: the recursion only feeds
@@ -27,14 +38,23 @@ joins within the step. ``L`` is re-estimated once ``d m`` exceeds ``L / 4``, and
 the step is never below the globally stable ``alpha``.
 """
 
+import numba
 import numpy as np
 from numba import njit
 
 from sparsestat._kernels._design import add_column, gram_column, transpose_product
 from sparsestat._kernels._losses import loss_derivative
-from sparsestat._kernels._prox import dual_inplace, prox_inplace, record_entries
+from sparsestat._kernels._progress import report
+from sparsestat._kernels._prox import (
+    all_units, dual_inplace, group_norm, prox_inplace, prox_units, record_entries_units,
+)
 
 OK, MAX_ITER, DIVERGED = 0, 1, 2
+
+# working set: batch lengths (in steps), the factor on the observed rate of change
+# of an outside dual, and the distance to the sphere that counts as "within reach"
+_FIRST_BATCH, _MAX_BATCH = 8, 32
+_RATE_SAFETY, _REACH_MARGIN = 2.0, 0.02
 
 
 @njit(cache=True)
@@ -58,8 +78,11 @@ def _record(z_old, z_new, b_old, b_new, t, step, grid, gi, kappa, elementwise,
 
 
 @njit(cache=True)
-def _active_block_norm(cache, slot, active, n_active, v, n_power):
-    """Power-iteration estimate of ``||H_AA||`` warm-started at ``v`` (updated in place)."""
+def _active_block_norm(M, pos, active, n_active, v, n_power):
+    """Power-iteration estimate of ``||H_AA||`` warm-started at ``v`` (updated in place).
+
+    ``M[pos[i], pos[j]]`` is the Gram entry of features ``i`` and ``j``.
+    """
     if n_active == 0:
         return 0.0
     x = np.empty(n_active)
@@ -75,10 +98,10 @@ def _active_block_norm(cache, slot, active, n_active, v, n_power):
     lam = 0.0
     for _ in range(n_power):
         for a in range(n_active):
-            row = cache[slot[active[a]]]  # the Gram column of active[a]
+            row = M[pos[active[a]]]
             s = 0.0
             for b_ in range(n_active):
-                s += row[active[b_]] * x[b_]
+                s += row[pos[active[b_]]] * x[b_]
             y[a] = s
         nrm = np.sqrt(np.sum(y * y))
         if nrm == 0.0:
@@ -95,10 +118,116 @@ def _active_block_norm(cache, slot, active, n_active, v, n_power):
 
 
 @njit(cache=True)
+def _unit_span(u, elementwise, group_ptr):
+    """Range of ``u``'s features: ``(u, u + 1)`` for l1, else indices into ``group_idx``."""
+    if elementwise:
+        return u, u + 1
+    return group_ptr[u], group_ptr[u + 1]
+
+
+@njit(cache=True)
+def _reach(z, dz, u, scale, elementwise, group_ptr, group_idx):
+    """Size of unit ``u``'s dual after a further move of ``scale * dz`` (upper bound).
+
+    The largest entry for l1, the group norm otherwise.
+    """
+    K = z.shape[1]
+    if elementwise:
+        r = 0.0
+        for k in range(K):
+            r = max(r, abs(z[u, k]) + scale * abs(dz[u, k]))
+        return r
+    return group_norm(z, group_ptr, group_idx, u) + scale * group_norm(dz, group_ptr, group_idx, u)
+
+
+@njit(cache=True)
+def _grow_working_set(Xf, xdata, xind, xptr, xmean, is_sparse, n, new_units, n_new,
+                      elementwise, group_ptr, group_idx, units, n_units, in_ws,
+                      feats, n_feats, pos, M):
+    """Append units to the working set and extend the Gram block ``M`` to their features.
+
+    Returns ``(n_units, n_feats, M)``; ``M`` is reallocated when it is full.
+    """
+    start = n_feats
+    for q in range(n_new):
+        u = new_units[q]
+        if in_ws[u]:
+            continue
+        in_ws[u] = True
+        units[n_units] = u
+        n_units += 1
+        lo, hi = _unit_span(u, elementwise, group_ptr)
+        for ii in range(lo, hi):
+            j = ii if elementwise else group_idx[ii]
+            pos[j] = n_feats
+            feats[n_feats] = j
+            n_feats += 1
+    if n_feats == start:
+        return n_units, n_feats, M
+    if n_feats > M.shape[0]:
+        cap = min(feats.shape[0], max(n_feats, M.shape[0] + M.shape[0] // 2 + 16))
+        bigger = np.empty((cap, cap))
+        bigger[:start, :start] = M[:start, :start]
+        M = bigger
+    if is_sparse:
+        col = np.empty(feats.shape[0])
+        for b_ in range(start, n_feats):
+            gram_column(Xf, xdata, xind, xptr, xmean, is_sparse, feats[b_], n, col)
+            for a in range(n_feats):
+                M[a, b_] = col[feats[a]]
+                M[b_, a] = col[feats[a]]
+        return n_units, n_feats, M
+    # dense: gather the working-set columns once, then one matrix product
+    Xw = np.zeros((n_feats, n))
+    one = np.ones(1)
+    for a in range(n_feats):
+        add_column(Xf, xdata, xind, xptr, xmean, is_sparse, feats[a], one, Xw[a:a + 1].T)
+    block = np.dot(Xw, Xw[start:].T) / n
+    for a in range(n_feats):
+        for b_ in range(start, n_feats):
+            M[a, b_] = block[a, b_ - start]
+            M[b_, a] = block[a, b_ - start]
+    return n_units, n_feats, M
+
+
+@njit(cache=True)
+def _drop_from_working_set(keep, elementwise, group_ptr, group_idx, units, n_units,
+                           in_ws, feats, n_feats, pos, M):
+    """Keep only the working-set units flagged in ``keep``; compact ``M`` in place.
+
+    Returns ``(n_units, n_feats)``.
+    """
+    old_pos = np.empty(n_feats, dtype=np.int64)
+    n_kept_units = 0
+    n_kept = 0
+    for q in range(n_units):
+        u = units[q]
+        lo, hi = _unit_span(u, elementwise, group_ptr)
+        if not keep[q]:
+            in_ws[u] = False
+            for ii in range(lo, hi):
+                pos[ii if elementwise else group_idx[ii]] = -1
+            continue
+        units[n_kept_units] = u
+        n_kept_units += 1
+        for ii in range(lo, hi):
+            j = ii if elementwise else group_idx[ii]
+            old_pos[n_kept] = pos[j]
+            feats[n_kept] = j
+            pos[j] = n_kept
+            n_kept += 1
+    # old_pos is increasing, so moving entries up and left never overwrites a source
+    for a in range(n_kept):
+        for b_ in range(n_kept):
+            M[a, b_] = M[old_pos[a], old_pos[b_]]
+    return n_kept_units, n_kept
+
+
+@njit(cache=True)
 def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
              use_gram, H, c, z0, b0, fit_intercept, t0, alpha, kappa,
              elementwise, group_ptr, group_idx, grid, max_iter, record_duals,
-             adaptive, step_constant, diag_max):
+             adaptive, step_constant, diag_max, verbose):
     """Run LBI from the analytic start ``(z0, t0)`` until the last grid time.
 
     Parameters
@@ -114,9 +243,10 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     delta : float
         Huber threshold.
     use_gram : bool
-        Squared loss only: iterate on cached Gram columns (``H``, ``c``).
-    H : (p, p) Fortran array
-        A full scaled Gram matrix, or a ``(0, 0)`` array to build columns lazily.
+        Squared loss only: iterate on Gram entries (``H``, ``c``).
+    H : (p, p) C-ordered array
+        The full scaled Gram matrix, or a ``(0, 0)`` array to work on a working set
+        (see the module docstring; not with ``record_duals``).
     c : (p, K) array
         ``X^T Y / n`` (gram mode only).
     z0 : (p, K) array
@@ -139,6 +269,8 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         Gram mode only: size each step by the active block (see module docstring).
     step_constant, diag_max : float
         ``c`` and ``d`` of the adaptive step.
+    verbose : int
+        Print a progress line at every tenth of the grid when positive.
 
     Returns
     -------
@@ -153,7 +285,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     entry = np.full((p, K), np.inf)
 
     z = z0.copy()
-    z_new = np.empty((p, K))
+    z_new = z0.copy()
     B = np.zeros((p, K))
     b = b0.copy()
     b_new = b0.copy()
@@ -161,27 +293,73 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     gb = np.zeros(K)
     zz = np.empty((p, K))
     tmp = np.empty((p, K))
-
-    # active set (features with a nonzero row of B)
-    active = np.empty(p, dtype=np.int64)
-    n_active = 0
-    # Gram column cache (gram mode)
-    full_gram = H.shape[0] == p
-    # cache[s] holds the Gram column of the feature in slot s (rows: C-contiguous)
-    slot = np.full(p, -1, dtype=np.int64)
-    if use_gram and full_gram:
-        for j in range(p):
-            slot[j] = j
-        cache = H
-        n_cached = p
-    else:
-        cap = 16 if p > 16 else p
-        cache = np.zeros((cap if use_gram else 0, p))
-        n_cached = 0
-    coef_by_slot = np.zeros((cache.shape[0], K))
     eta = np.zeros((K, n)).T
     G = np.zeros((K, n)).T
 
+    # ---- the working set: penalty units, their features and the Gram block M
+    screen = use_gram and H.shape[0] != p
+    every_unit = all_units(z0, elementwise, group_ptr)
+    n_all_units = every_unit.shape[0]
+    units = np.empty(n_all_units, dtype=np.int64)
+    in_ws = np.zeros(n_all_units, dtype=np.bool_)
+    feats = np.empty(p, dtype=np.int64)
+    pos = np.full(p, -1, dtype=np.int64)
+    n_units = 0
+    n_feats = 0
+    if use_gram and not screen:
+        M = H
+    else:
+        M = np.zeros((0, 0))
+    batch = _FIRST_BATCH
+    if screen:
+        # the start: B = 0, so every dual moves at the rate c
+        step0 = alpha
+        if adaptive:
+            step0 = max(alpha, step_constant / (kappa * diag_max))
+        pick = np.empty(n_all_units, dtype=np.int64)
+        n_pick = 0
+        for u in range(n_all_units):
+            if _reach(z0, c, u, _RATE_SAFETY * batch * step0, elementwise, group_ptr,
+                      group_idx) >= 1.0 - _REACH_MARGIN:
+                pick[n_pick] = u
+                n_pick += 1
+        n_units, n_feats, M = _grow_working_set(
+            Xf, xdata, xind, xptr, xmean, is_sparse, n, pick, n_pick, elementwise,
+            group_ptr, group_idx, units, n_units, in_ws, feats, n_feats, pos, M)
+    else:
+        for u in range(n_all_units):
+            units[u] = u
+            in_ws[u] = True
+        n_units = n_all_units
+        for j in range(p):
+            feats[j] = j
+            pos[j] = j
+        n_feats = p
+    g = np.zeros((K, p))             # the gradient over the working set, by position
+
+    # batch state (working set only): checkpoint, step-weighted coefficient sum
+    S = np.zeros((p, K))
+    touched = np.zeros(p, dtype=np.bool_)
+    touched_list = np.empty(p, dtype=np.int64)
+    n_touched = 0
+    T = 0.0
+    u_batch = np.zeros((K, n)).T
+    v_batch = np.zeros((p, K))
+    z_ck = np.empty((p, K) if screen else (0, K))
+    entry_ck = np.empty((p, K) if screen else (0, K))
+    was_active_ck = np.empty(p if screen else 0, dtype=np.bool_)
+    power_ck = np.empty(p if screen else 0)
+    b_ck = np.empty(K)
+    t_ck = 0.0
+    k_ck = 0
+    gi_ck = 0
+    lam_ck = 0.0
+    joined_ck = 0
+    keep = np.ones(n_all_units, dtype=np.bool_)
+    new_units = np.empty(n_all_units, dtype=np.int64)
+
+    active = np.empty(p, dtype=np.int64)
+    n_active = 0
     power_vec = np.zeros(p)
     step = alpha
     joined = 0          # coordinates that joined the active set since the last estimate
@@ -199,30 +377,40 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
 
     status = MAX_ITER
     k_iter = 0
-    while k_iter < max_iter:
-        if gi >= n_times:
-            status = OK
-            break
-        # ---- gradient at (B, b)
+    in_batch = 0
+    next_report = 1
+    while True:
+        if in_batch == 0:
+            if gi >= n_times:
+                status = OK
+                break
+            if k_iter >= max_iter:
+                break
+            if screen:
+                z_ck[:, :] = z
+                entry_ck[:, :] = entry
+                was_active_ck[:] = was_active
+                power_ck[:] = power_vec
+                b_ck[:] = b
+                t_ck, k_ck, gi_ck, lam_ck, joined_ck = t, k_iter, gi, lam_a, joined
+        # ---- gradient at (B, b) on the working set
         if use_gram:
-            coef_by_slot[:n_cached] = 0.0
+            for k in range(K):
+                gk = g[k]
+                for q in range(n_feats):
+                    gk[q] = -c[feats[q], k]
             for a in range(n_active):
                 j = active[a]
-                s = slot[j]
-                if s < 0:
-                    if n_cached == cache.shape[0]:
-                        bigger = np.zeros((min(p, cache.shape[0] + cache.shape[0] // 2 + 1), p))
-                        bigger[:n_cached] = cache[:n_cached]
-                        cache = bigger
-                        coef_by_slot = np.zeros((cache.shape[0], K))
-                    gram_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, n, cache[n_cached])
-                    slot[j] = n_cached
-                    s = n_cached
-                    n_cached += 1
+                row = M[pos[j]]
                 for k in range(K):
-                    coef_by_slot[s, k] = B[j, k]
-            # grad = H_{:, cached} B_cached - c, one BLAS product over the cached columns
-            grad[:, :] = np.dot(cache[:n_cached].T, coef_by_slot[:n_cached]) - c
+                    coef = B[j, k]
+                    if coef != 0.0:
+                        gk = g[k]
+                        for q in range(n_feats):
+                            gk[q] += row[q] * coef
+            for q in range(n_feats):
+                for k in range(K):
+                    grad[feats[q], k] = g[k, q]
             finite = True
             for k in range(K):
                 gb[k] = 0.0
@@ -247,11 +435,12 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         # ---- the step
         if adaptive:
             if joined > 0 and 4.0 * diag_max * joined > lam_a:
-                lam_a = _active_block_norm(cache, slot, active, n_active, power_vec, 4)
+                lam_a = _active_block_norm(M, pos, active, n_active, power_vec, 4)
                 joined = 0
             step = max(alpha, step_constant / (kappa * (1.1 * lam_a + diag_max * (joined + 1))))
         big = 0.0
-        for j in range(p):
+        for q in range(n_feats):
+            j = feats[q]
             for k in range(K):
                 z_new[j, k] = z[j, k] - step * grad[j, k]
                 big = max(big, abs(z_new[j, k]))
@@ -260,14 +449,29 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         if not finite or not np.isfinite(big) or big * kappa > 1e100:
             status = DIVERGED
             break
-        record_entries(z, z_new, t, step, entry, elementwise, group_ptr, group_idx)
+        record_entries_units(z, z_new, t, step, entry, elementwise, group_ptr, group_idx,
+                             units, n_units)
         gi = _record(z, z_new, b, b_new, t, step, grid, gi, kappa, elementwise,
                      group_ptr, group_idx, coefs, intercepts, duals, zz, tmp)
-        z[:, :] = z_new
+        if screen:
+            for a in range(n_active):
+                j = active[a]
+                if not touched[j]:
+                    touched[j] = True
+                    touched_list[n_touched] = j
+                    n_touched += 1
+                for k in range(K):
+                    S[j, k] += step * B[j, k]
+            T += step
+        for q in range(n_feats):
+            j = feats[q]
+            for k in range(K):
+                z[j, k] = z_new[j, k]
         b[:] = b_new
-        prox_inplace(z, B, kappa, elementwise, group_ptr, group_idx)
+        prox_units(z, B, kappa, elementwise, group_ptr, group_idx, units, n_units)
         n_active = 0
-        for j in range(p):
+        for q in range(n_feats):
+            j = feats[q]
             nonzero = False
             for k in range(K):
                 if B[j, k] != 0.0:
@@ -281,6 +485,92 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
             was_active[j] = nonzero
         t += step
         k_iter += 1
+        in_batch += 1
+        if verbose > 0 and gi * 10 >= next_report * n_times:
+            with numba.objmode():
+                report("LBI", t, gi, n_times, n_active, k_iter)
+            next_report = (gi * 10) // n_times + 1
+        if not screen:
+            in_batch = 0
+            continue
+        if in_batch < batch and gi < n_times and k_iter < max_iter:
+            continue
+        # ---- end of a batch: bring the outside duals up to date
+        u_batch[:, :] = 0.0
+        for a in range(n_touched):
+            j = touched_list[a]
+            add_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, S[j], u_batch)
+        transpose_product(Xf, xdata, xind, xptr, xmean, is_sparse, u_batch, v_batch)
+        crossed = False
+        for u in range(n_all_units):
+            if in_ws[u]:
+                continue
+            lo, hi = _unit_span(u, elementwise, group_ptr)
+            for ii in range(lo, hi):
+                j = ii if elementwise else group_idx[ii]
+                for k in range(K):
+                    z[j, k] -= v_batch[j, k] / n - T * c[j, k]
+                    z_new[j, k] = z[j, k]
+            if _reach(z, z, u, 0.0, elementwise, group_ptr, group_idx) > 1.0:
+                crossed = True
+        # candidates for the working set: within reach at the observed rate of change
+        dz = z_new   # reused as scratch: z_new == z outside a step
+        for j in range(p):
+            for k in range(K):
+                dz[j, k] = z[j, k] - z_ck[j, k]
+        n_new = 0
+        scale = _RATE_SAFETY * (batch if crossed else min(_MAX_BATCH, 2 * batch)) * step / T
+        for u in range(n_all_units):
+            if not in_ws[u] and _reach(z, dz, u, scale, elementwise, group_ptr,
+                                       group_idx) >= 1.0 - _REACH_MARGIN:
+                new_units[n_new] = u
+                n_new += 1
+        if crossed:
+            # replay the batch from its start with the crossing units inside
+            z[:, :] = z_ck
+            entry[:, :] = entry_ck
+            was_active[:] = was_active_ck
+            power_vec[:] = power_ck
+            b[:] = b_ck
+            t, k_iter, gi, lam_a, joined = t_ck, k_ck, gi_ck, lam_ck, joined_ck
+            batch = max(2, batch // 2)
+        else:
+            n_drop = 0
+            for q in range(n_units):
+                u = units[q]
+                lo, hi = _unit_span(u, elementwise, group_ptr)
+                inactive = True
+                for ii in range(lo, hi):
+                    if was_active[ii if elementwise else group_idx[ii]]:
+                        inactive = False
+                keep[q] = not inactive or _reach(z, dz, u, 2.0 * scale, elementwise, group_ptr,
+                                                 group_idx) >= 1.0 - 4.0 * _REACH_MARGIN
+                if not keep[q]:
+                    n_drop += 1
+            if n_drop > max(16, n_units // 4):
+                n_units, n_feats = _drop_from_working_set(
+                    keep, elementwise, group_ptr, group_idx, units, n_units, in_ws, feats,
+                    n_feats, pos, M)
+            batch = min(_MAX_BATCH, 2 * batch)
+        z_new[:, :] = z
+        n_units, n_feats, M = _grow_working_set(
+            Xf, xdata, xind, xptr, xmean, is_sparse, n, new_units, n_new, elementwise,
+            group_ptr, group_idx, units, n_units, in_ws, feats, n_feats, pos, M)
+        if crossed:
+            prox_units(z, B, kappa, elementwise, group_ptr, group_idx, units, n_units)
+            n_active = 0
+            for q in range(n_feats):
+                j = feats[q]
+                if was_active[j]:
+                    active[n_active] = j
+                    n_active += 1
+        for a in range(n_touched):
+            j = touched_list[a]
+            touched[j] = False
+            S[j] = 0.0
+        n_touched = 0
+        T = 0.0
+        in_batch = 0
     if gi >= n_times and status == MAX_ITER:
         status = OK
     return coefs[:gi], intercepts[:gi], duals[:gi] if record_duals else duals, \

@@ -26,26 +26,42 @@ def group_norm(z, group_ptr, group_idx, g):
 
 
 @njit(cache=_CACHE)
+def all_units(z, elementwise, group_ptr):
+    """Indices of every unit of the penalty: the rows of ``z`` (l1) or the groups."""
+    return np.arange(z.shape[0] if elementwise else group_ptr.shape[0] - 1)
+
+
+@njit(cache=_CACHE)
 def prox_inplace(z, out, scale, elementwise, group_ptr, group_idx):
     """``out = scale * prox(z)``; shrink for l1, block shrink for groups.
 
     The group map is ``z_g * max(0, 1 - 1/||z_g||)`` and returns exactly zero for
     ``||z_g|| <= 1`` (no division by zero).
     """
-    p, K = z.shape
-    if elementwise:
-        for j in range(p):
+    units = all_units(z, elementwise, group_ptr)
+    prox_units(z, out, scale, elementwise, group_ptr, group_idx, units, units.shape[0])
+
+
+@njit(cache=_CACHE)
+def prox_units(z, out, scale, elementwise, group_ptr, group_idx, units, n_units):
+    """:func:`prox_inplace` on the first ``n_units`` listed units only.
+
+    A unit is a row of ``z`` for l1 (its ``K`` entries shrunk one by one) and a
+    group otherwise; entries outside the listed units are left untouched.
+    """
+    K = z.shape[1]
+    for u in range(n_units):
+        g = units[u]
+        if elementwise:
             for k in range(K):
-                v = z[j, k]
+                v = z[g, k]
                 if v > 1.0:
-                    out[j, k] = scale * (v - 1.0)
+                    out[g, k] = scale * (v - 1.0)
                 elif v < -1.0:
-                    out[j, k] = scale * (v + 1.0)
+                    out[g, k] = scale * (v + 1.0)
                 else:
-                    out[j, k] = 0.0
-        return
-    n_groups = group_ptr.shape[0] - 1
-    for g in range(n_groups):
+                    out[g, k] = 0.0
+            continue
         nrm = group_norm(z, group_ptr, group_idx, g)
         factor = 0.0
         if nrm > 1.0:
@@ -93,17 +109,25 @@ def record_entries(z_old, z_new, t, step, entry, elementwise, group_ptr, group_i
     reaches the unit sphere is solved exactly (a linear equation for l1, a
     quadratic one for groups).
     """
-    p, K = z_new.shape
-    if elementwise:
-        for j in range(p):
+    units = all_units(z_new, elementwise, group_ptr)
+    record_entries_units(z_old, z_new, t, step, entry, elementwise, group_ptr, group_idx,
+                         units, units.shape[0])
+
+
+@njit(cache=_CACHE)
+def record_entries_units(z_old, z_new, t, step, entry, elementwise, group_ptr, group_idx,
+                         units, n_units):
+    """:func:`record_entries` on the first ``n_units`` listed units only."""
+    K = z_new.shape[1]
+    for u in range(n_units):
+        g = units[u]
+        if elementwise:
             for k in range(K):
-                if entry[j, k] == np.inf and abs(z_new[j, k]) > 1.0:
-                    a = z_old[j, k]
-                    f = 0.0 if abs(a) >= 1.0 else _crossing_fraction(a, z_new[j, k])
-                    entry[j, k] = t + f * step
-        return
-    n_groups = group_ptr.shape[0] - 1
-    for g in range(n_groups):
+                if entry[g, k] == np.inf and abs(z_new[g, k]) > 1.0:
+                    a = z_old[g, k]
+                    f = 0.0 if abs(a) >= 1.0 else _crossing_fraction(a, z_new[g, k])
+                    entry[g, k] = t + f * step
+            continue
         j0 = group_idx[group_ptr[g]]
         if entry[j0, 0] != np.inf:
             continue
