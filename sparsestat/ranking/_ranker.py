@@ -323,6 +323,7 @@ class RobustPairwiseRanker(BaseEstimator):
         self.entry_times_ = path.entry_times
 
         w_fit = w
+        refit = None
         self.manipulated_items_ = items[:0]
         tests_attack = (self.contamination == "auto" and self.manipulation is not None
                         and bool(np.all(np.abs(yv) == 1.0)))
@@ -330,9 +331,11 @@ class RobustPairwiseRanker(BaseEstimator):
             order = np.lexsort((-np.abs(w * r_y), path.entry_times))
             flagged = self._select(order, yv, w, left, right, n, Phi, n_comp)
             if tests_attack:
-                attack = self._attack_votes(yv, w, flagged, left, right, n, Phi, n_comp)
-                flagged = flagged | posterior_fdr_set(attack.posterior, VOTE_FDR)
-                w_fit = w * (1.0 - attack.posterior)
+                attack, refit = self._attack_votes(yv, w, flagged, left, right, n, Phi, n_comp)
+                if np.any(attack.posterior):
+                    flagged = flagged | posterior_fdr_set(attack.posterior, VOTE_FDR)
+                    w_fit = w * (1.0 - attack.posterior)
+                    refit = None
         else:
             labels_g, gid = groups
             G = labels_g.shape[0]
@@ -343,7 +346,7 @@ class RobustPairwiseRanker(BaseEstimator):
             bad_groups = self._select_groups(order, gid, G, yv, w, left, right, n, Phi, n_comp)
             flagged = np.isin(gid, bad_groups)
             if tests_attack:
-                attack = self._attack_votes(yv, w, flagged, left, right, n, Phi, n_comp)
+                attack, _ = self._attack_votes(yv, w, flagged, left, right, n, Phi, n_comp)
                 # annotators most of whose votes the model attributes to the attack
                 active = (w > 0).astype(float)
                 share = (np.bincount(gid, weights=attack.posterior * active, minlength=G)
@@ -354,7 +357,9 @@ class RobustPairwiseRanker(BaseEstimator):
             self.annotators_ = labels_g
             self.annotator_outliers_ = labels_g[bad_groups]
         self.outliers_ = flagged
-        theta, beta = self._refit(yv, w, flagged, left, right, n, Phi, n_comp, soft=w_fit)
+        if refit is None:
+            refit = self._refit(yv, w, flagged, left, right, n, Phi, n_comp, soft=w_fit)
+        theta, beta = refit
         self.scores_ = theta
         if Phi is not None:
             self.coef_ = beta
@@ -637,8 +642,12 @@ class RobustPairwiseRanker(BaseEstimator):
         return np.sort(order[:k])
 
     def _attack_votes(self, y, w, flagged, left, right, n, Phi, n_comp):
-        """The contaminated Bradley-Terry model on the votes not flagged yet (``_attack``)."""
-        theta, _ = self._refit(y, w, flagged, left, right, n, Phi, n_comp)
+        """The contaminated Bradley-Terry model on the votes not flagged yet (``_attack``).
+
+        Returns the model's fit and the refit without ``flagged`` (its starting point).
+        """
+        refit = self._refit(y, w, flagged, left, right, n, Phi, n_comp)
+        theta = refit[0]
         wc = np.where(flagged, 0.0, w)
         if self.link == "linear":  # least-squares scores to the log-odds scale
             d = theta[left] - theta[right]
@@ -647,7 +656,7 @@ class RobustPairwiseRanker(BaseEstimator):
                                  solver=self.solver)
         hit = (attack.promote > 0) | (attack.demote > 0)
         self.manipulated_items_ = self.items_[hit]
-        return attack
+        return attack, refit
 
     def _refit(self, y, w, flagged, left, right, n, Phi, n_comp, soft=None):
         """Weighted least-squares (or Bradley-Terry) scores without the flagged comparisons.
