@@ -237,7 +237,8 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         active = np.ones(K, dtype=bool)
         rounds = 0
         budget = np.inf if self.max_iter is None else self.max_iter
-        graph = self._graph(Xn)
+        with threadpool_limits(1):   # a small sparse graph: threads only add overhead
+            graph = self._graph(Xn)
         est = self._new_estimator().fit(X[labeled], codes[labeled])
         while rounds < budget:
             pool = np.flatnonzero(~labeled)
