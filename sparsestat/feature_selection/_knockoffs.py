@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
 from sparsestat.feature_selection._construction import fixed_x_knockoffs, gaussian_knockoffs
+from sparsestat.feature_selection._progress import StageReporter
 from sparsestat.feature_selection._statistics import knockoff_statistic
 from sparsestat.feature_selection._svalues import check_covariance, compute_s, to_correlation
 from sparsestat.feature_selection._threshold import knockoff_threshold
@@ -97,6 +98,9 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         Seed of the knockoff draw.
     n_jobs : int or None, default=None
         Parallel jobs (joblib) of the cross-validation in ``'lcd'``.
+    verbose : int, default=0
+        Print the stages of the fit (covariance, s-values, knockoffs,
+        statistic, threshold) with their wall time; 0 prints nothing.
 
     Attributes
     ----------
@@ -149,11 +153,12 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         "store_knockoffs": ["boolean"],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
     }
 
     def __init__(self, fdr=0.1, *, knockoffs="fixed", Sigma=None, s_method="sdp",
                  statistic="lcd", offset=1, task="auto", statistic_params=None,
-                 store_knockoffs=False, random_state=None, n_jobs=None):
+                 store_knockoffs=False, random_state=None, n_jobs=None, verbose=0):
         self.fdr = fdr
         self.knockoffs = knockoffs
         self.Sigma = Sigma
@@ -165,6 +170,7 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         self.store_knockoffs = store_knockoffs
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -185,6 +191,7 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         check_no_constant_columns(X)
         n, p = X.shape
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2 ** 31 - 1))
+        report = StageReporter(type(self).__name__, self.verbose)
         if self.knockoffs == "fixed":
             if self.Sigma is not None:
                 raise ValueError(
@@ -202,17 +209,25 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
             norm = np.linalg.norm(X - mean, axis=0)
             Xn = (X - mean) / norm
             R = check_covariance(Xn.T @ Xn, name="The Gram matrix X^T X of the centred features")
+            report.stage(f"Gram matrix of {n} x {p} centred features")
             s = compute_s(R, self.s_method)
-            Xk = fixed_x_knockoffs(Xn, s, rng)
+            report.stage(f"s-values ({self.s_method}), sum {s.sum():.4g}")
+            Xk = fixed_x_knockoffs(Xn, s, rng, gram=R)
+            report.stage("fixed-X knockoffs")
             X_stat, Xk_stat = Xn, Xk
-            Xk = Xk * norm + mean
+            if self.store_knockoffs:
+                Xk = Xk * norm + mean
         else:
             mean = X.mean(axis=0)
             Sigma = LedoitWolf().fit(X).covariance_ if self.Sigma is None else self.Sigma
             Sigma = check_covariance(Sigma, p)
+            report.stage("covariance " + ("(Ledoit-Wolf estimate)" if self.Sigma is None
+                                          else "(given)") + f" of {p} features")
             R, sd = to_correlation(Sigma)
             s = compute_s(R, self.s_method)
+            report.stage(f"s-values ({self.s_method}), sum {s.sum():.4g}")
             Xk = gaussian_knockoffs(X, mean, Sigma, s * sd ** 2, rng)
+            report.stage(f"Gaussian knockoffs of {n} samples")
             X_stat, Xk_stat = X, Xk
         params = dict(self.statistic_params or {})
         if self.statistic == "lcd":
@@ -221,8 +236,11 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
             params.setdefault("penalty", "cp" if self.knockoffs == "fixed" else "cv")
         self.W_ = knockoff_statistic(X_stat, Xk_stat, y, self.statistic, classes, rng=rng,
                                      **params)
+        report.stage(f"statistic {self.statistic!r} on {2 * p} columns")
         self.threshold_ = knockoff_threshold(self.W_, self.fdr, self.offset)
         self.support_ = self.W_ >= self.threshold_
+        report.done(f"threshold {self.threshold_:.4g}: {int(self.support_.sum())} of {p} "
+                    f"features selected at fdr={self.fdr:g}")
         self.s_ = s
         if self.store_knockoffs:
             self.knockoffs_ = Xk

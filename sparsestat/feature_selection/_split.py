@@ -46,6 +46,7 @@ from sparsestat.feature_selection._construction import (
     orthogonal_complement_basis,
 )
 from sparsestat.feature_selection._knockoffs import check_no_constant_columns
+from sparsestat.feature_selection._progress import StageReporter
 from sparsestat.feature_selection._statistics import inverse_entry_time
 from sparsestat.feature_selection._svalues import check_covariance, compute_s, to_correlation
 from sparsestat.feature_selection._threshold import knockoff_threshold
@@ -125,6 +126,9 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         Fraction of samples in part 1 (path and signs).
     random_state : int, RandomState instance or None, default=None
         Seed of the sample split and of the knockoffs.
+    verbose : int, default=0
+        Print the stages of the fit (path, knockoffs, threshold) with their
+        wall time; 0 prints nothing.
 
     Attributes
     ----------
@@ -185,10 +189,12 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         "t_ratio": [Interval(Real, 1, None, closed="neither")],
         "split_fraction": [Interval(Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(self, fdr=0.1, *, D=None, s_method="sdp", offset=1, kappa=10.0, nu=None,
-                 n_times=200, t_ratio=100.0, split_fraction=0.5, random_state=None):
+                 n_times=200, t_ratio=100.0, split_fraction=0.5, random_state=None,
+                 verbose=0):
         self.fdr = fdr
         self.D = D
         self.s_method = s_method
@@ -199,6 +205,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         self.t_ratio = t_ratio
         self.split_fraction = split_fraction
         self.random_state = random_state
+        self.verbose = verbose
 
     def _check_D(self, p):
         if self.D is None:
@@ -254,6 +261,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         rng = np.random.default_rng(rs.randint(2 ** 31 - 1))
         perm = rng.permutation(n)
         part1, part2 = perm[:n1], perm[n1:]
+        report = StageReporter(type(self).__name__, self.verbose)
 
         # part 1: Split LBI path, entry times and signs of gamma
         path = _engine.split_lbi_path(X[part1], y[part1], D, kappa=self.kappa, nu=self.nu,
@@ -265,6 +273,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         F = np.vstack([np.zeros((1, m)),
                        np.cumsum(np.diff(times)[:, None] * (Dbeta[1:] + Dbeta[:-1]) / 2, axis=0)])
         tau, direction = entry_from_dual(times, F)
+        report.stage(f"Split LBI path on part 1 ({n1} samples, {m} rows of D)")
 
         # part 2: split knockoffs and the knockoff duals along the same beta(t)
         X2, y2 = X[part2], y[part2]
@@ -274,6 +283,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         Ak, s = split_knockoffs(A_beta, A_gamma, self.s_method, rng)
         xi = Ak[:n2].T @ y2 / sqn
         tau_k, _ = entry_from_dual(times, F + times[:, None] * xi[None, :])
+        report.stage(f"split knockoffs ({self.s_method}) on part 2 ({n2} samples)")
 
         Z, Zk = inverse_entry_time(tau), inverse_entry_time(tau_k)
         self.W_ = Z * np.sign(Z - Zk)
@@ -284,6 +294,8 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         self.s_ = s
         self.nu_ = nu
         self.feature_support_ = np.any(D[self.support_] != 0, axis=0)
+        report.done(f"threshold {self.threshold_:.4g}: {int(self.support_.sum())} of {m} rows "
+                    f"of D selected at fdr={self.fdr:g}")
         return self
 
     def _get_support_mask(self):
