@@ -2,9 +2,23 @@
 
 Both run side by side in one process on identical data: Gaussian features with
 AR(1) correlation ``rho``, a linear model with ``k`` true features of random
-sign, and the same knockoff sampler and S-matrix method. The table reports the
-empirical FDR and power over the replicates and the wall time per replicate
-(knockoff construction, S-matrix, statistic and threshold: everything).
+sign, and the same knockoff sampler and S-matrix method. Each replicate runs
+
+- ``sparsestat <statistic>``: ``KnockoffSelector`` end to end (s-values,
+  knockoffs, statistic, threshold);
+- ``knockpy lcd``: ``KnockoffFilter(fstat='lcd')`` end to end, same sampler and
+  S method (with Gaussian knockoffs both get the same information: the true
+  ``Sigma`` by default, or ``--sigma estimate``: neither, and both estimate it by
+  Ledoit-Wolf);
+- ``knockpy lcd, same knockoffs``: knockpy's statistic and threshold on
+  sparsestat's knockoffs of that replicate, which isolates the statistic.
+
+The first table reports the empirical FDR and power (mean +- standard error over
+replicates) and the CPU time per replicate (``time.process_time``; run with one
+BLAS thread, e.g. ``OPENBLAS_NUM_THREADS=1``, so that the CPU time is the cost and
+the machine's load does not enter). The second table reports paired power
+differences (same data; same knockoffs for the last row), whose standard errors
+are much smaller than those of the two means.
 
 knockpy is a peer used only here (``pip install knockpy``); it is not a
 dependency of sparsestat.
@@ -28,6 +42,8 @@ from sparsestat import KnockoffSelector
 
 KNOCKPY_METHOD = {"equi": "equicorrelated", "sdp": "sdp"}
 KNOCKPY_SAMPLER = {"fixed": "fx", "gaussian": "gaussian"}
+KNOCKPY = "knockpy lcd"
+SAME = "knockpy lcd, same knockoffs"
 
 
 def make_data(n, p, k, rho, amplitude, rng):
@@ -46,25 +62,39 @@ def fdp_and_power(selected, truth):
     return (selected & ~truth).sum() / max(1, n_sel), (selected & truth).sum() / truth.sum()
 
 
-def run_knockpy(X, y, Sigma, sampler, s_method, fdr, seed):
+def run_knockpy(X, y, Sigma, sampler, s_method, fdr, seed, Xk=None):
+    """knockpy's KnockoffFilter with the LCD statistic; ``Xk`` given: its statistic only."""
     from knockpy import KnockoffFilter
 
     np.random.seed(seed)
     kfilter = KnockoffFilter(ksampler=KNOCKPY_SAMPLER[sampler], fstat="lcd",
                              knockoff_kwargs={"method": KNOCKPY_METHOD[s_method]})
-    kwargs = {"Sigma": Sigma} if sampler == "gaussian" else {}
+    kwargs = {"Sigma": Sigma} if sampler == "gaussian" and Sigma is not None else {}
+    if Xk is not None and sampler == "fixed":
+        # knockpy centres X itself only when it builds the knockoffs
+        mean = X.mean(axis=0)
+        X, kwargs["Xk"] = X - mean, Xk - mean
+    elif Xk is not None:
+        kwargs["Xk"] = Xk
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rejections = kfilter.forward(X=X, y=y, fdr=fdr, **kwargs)
     return np.asarray(rejections).astype(bool)
 
 
-def run_sparsestat(X, y, Sigma, sampler, s_method, statistic, fdr, seed):
+def run_sparsestat(X, y, Sigma, sampler, s_method, statistic, fdr, seed, store=False):
     sel = KnockoffSelector(fdr=fdr, knockoffs=sampler, s_method=s_method, statistic=statistic,
-                           Sigma=Sigma if sampler == "gaussian" else None, random_state=seed)
+                           Sigma=Sigma if sampler == "gaussian" else None, random_state=seed,
+                           store_knockoffs=store)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return sel.fit(X, y).support_
+        return sel.fit(X, y)
+
+
+def mean_se(values):
+    values = np.asarray(values, dtype=float)
+    se = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else np.nan
+    return values.mean(), se
 
 
 def main(argv=None):
@@ -74,60 +104,85 @@ def main(argv=None):
                         help="comma-separated n x p settings")
     parser.add_argument("--s-methods", default="sdp,equi")
     parser.add_argument("--sampler", choices=["fixed", "gaussian"], default="fixed")
-    parser.add_argument("--statistics", default="lcd,lbi",
-                        help="sparsestat statistics to run (knockpy always runs lcd)")
+    parser.add_argument("--sigma", choices=["true", "estimate"], default="true",
+                        help="Gaussian knockoffs: give both the true Sigma, or let both "
+                             "estimate it (Ledoit-Wolf)")
+    parser.add_argument("--statistics", default="lcd",
+                        help="sparsestat statistics to run (knockpy always runs lcd); the "
+                             "first one is compared with knockpy in the paired table")
     parser.add_argument("--k", type=int, default=30, help="number of true features")
     parser.add_argument("--rho", type=float, default=0.5)
     parser.add_argument("--amplitude", type=float, default=4.5,
                         help="signal size, as a multiple of 1/sqrt(n)")
     parser.add_argument("--fdr", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-knockpy", action="store_true")
+    parser.add_argument("--no-knockpy", action="store_true",
+                        help="skip knockpy end to end (its statistic on sparsestat's "
+                             "knockoffs still runs)")
     args = parser.parse_args(argv)
 
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     s_methods = args.s_methods.split(",")
     statistics = args.statistics.split(",")
+    ours = f"sparsestat {statistics[0]}"
     # warm up numba's cached kernels so compile/load time is not billed to a replicate
     Xw, yw, _, _ = make_data(100, 10, 3, args.rho, 5.0, np.random.default_rng(0))
-    run_sparsestat(Xw, yw, None, "fixed", "equi", "lbi", 0.2, 0)
+    for st in statistics:
+        run_sparsestat(Xw, yw, None, "fixed", "equi", st, 0.2, 0)
 
-    rows = []
+    rows, paired = [], []
     for n, p in sizes:
         for s_method in s_methods:
             results = {}
             rng = np.random.default_rng(args.seed)
             for r in range(args.replicates):
                 X, y, truth, Sigma = make_data(n, p, args.k, args.rho, args.amplitude, rng)
-                runners = [(f"sparsestat {st}", lambda st=st: run_sparsestat(
-                    X, y, Sigma, args.sampler, s_method, st, args.fdr, r)) for st in statistics]
+                Sigma = Sigma if args.sigma == "true" else None
+                record = {}
+                for st in statistics:
+                    t0 = time.process_time()
+                    sel = run_sparsestat(X, y, Sigma, args.sampler, s_method, st, args.fdr, r,
+                                         store=True)
+                    record[f"sparsestat {st}"] = (sel.support_, time.process_time() - t0)
+                    if st == statistics[0]:
+                        Xk = sel.knockoffs_
                 if not args.no_knockpy:
-                    runners.append(("knockpy lcd", lambda: run_knockpy(
-                        X, y, Sigma, args.sampler, s_method, args.fdr, r)))
-                for name, run in runners:
-                    t0 = time.perf_counter()
-                    selected = run()
-                    elapsed = time.perf_counter() - t0
-                    fdp, power = fdp_and_power(selected, truth)
-                    results.setdefault(name, []).append((fdp, power, elapsed))
-            base = np.mean([t for *_, t in results["knockpy lcd"]]) if "knockpy lcd" in results \
-                else np.nan
+                    t0 = time.process_time()
+                    selected = run_knockpy(X, y, Sigma, args.sampler, s_method, args.fdr, r)
+                    record[KNOCKPY] = (selected, time.process_time() - t0)
+                record[SAME] = (run_knockpy(X, y, Sigma, args.sampler, s_method, args.fdr, r,
+                                            Xk=Xk), np.nan)
+                for name, (selected, elapsed) in record.items():
+                    results.setdefault(name, []).append((*fdp_and_power(selected, truth),
+                                                         elapsed))
+                print(f"  {n}x{p} {s_method} replicate {r + 1}/{args.replicates}: " + ", ".join(
+                    f"{name} {results[name][-1][1]:.2f}" for name in record), flush=True)
+            base = np.mean([t for *_, t in results[KNOCKPY]]) if KNOCKPY in results else np.nan
             for name, values in results.items():
                 fdp, power, elapsed = (np.array(v) for v in zip(*values))
-                se = fdp.std(ddof=1) / np.sqrt(len(fdp)) if len(fdp) > 1 else np.nan
-                se_power = power.std(ddof=1) / np.sqrt(len(fdp)) if len(fdp) > 1 else np.nan
-                rows.append((f"{n}x{p}", s_method, name, fdp.mean(), se, power.mean(), se_power,
+                rows.append((f"{n}x{p}", s_method, name, *mean_se(fdp), *mean_se(power),
                              elapsed.mean(), base / elapsed.mean()))
+            power_of = {name: np.array([v[1] for v in values]) for name, values in results.items()}
+            for other in (KNOCKPY, SAME):
+                if other in power_of:
+                    paired.append((f"{n}x{p}", s_method, f"{ours} - {other}",
+                                   *mean_se(power_of[ours] - power_of[other])))
 
-    print(f"\nsampler={args.sampler}  AR(1) rho={args.rho}  k={args.k}  "
+    print(f"\nsampler={args.sampler}  sigma={args.sigma}  AR(1) rho={args.rho}  k={args.k}  "
           f"amplitude={args.amplitude}/sqrt(n)  q={args.fdr}  replicates={args.replicates}\n")
-    header = ("| n x p | S method | method | FDR (+- se) | power (+- se) | s / replicate "
-              "| speed-up vs knockpy |")
-    print(header)
+    print("| n x p | S method | method | FDR (+- se) | power (+- se) | CPU s / replicate "
+          "| speed-up vs knockpy |")
     print("|" + "---|" * 7)
     for size, s_method, name, fdr, se, power, se_power, elapsed, ratio in rows:
+        timing = "—" if np.isnan(elapsed) else f"{elapsed:.2f}"
+        speed = "—" if np.isnan(ratio) else f"{ratio:.2f}x"
         print(f"| {size} | {s_method} | {name} | {fdr:.3f} (+- {se:.3f}) "
-              f"| {power:.3f} (+- {se_power:.3f}) | {elapsed:.2f} | {ratio:.2f}x |")
+              f"| {power:.3f} (+- {se_power:.3f}) | {timing} | {speed} |")
+    print("\nPaired power differences (same data; same knockoffs in the second row):\n")
+    print("| n x p | S method | difference | power difference (+- se) |")
+    print("|" + "---|" * 4)
+    for size, s_method, name, diff, se in paired:
+        print(f"| {size} | {s_method} | {name} | {diff:+.3f} (+- {se:.3f}) |")
 
 
 if __name__ == "__main__":
