@@ -78,8 +78,9 @@ class RobustPairwiseRanker(BaseEstimator):
         ``'auto'``: for margins, flag the comparisons whose standardized refit
         residual exceeds ``threshold``; for ``+1 / -1`` outcomes, the votes that
         are upsets beyond what the refit model explains, at a model-estimated
-        false-discovery rate of 10%; with ``annotators``, the annotators whose
-        residual energy is too large (see ``fit``). The flagged set is always
+        false-discovery rate of 10%, and the attack votes that ``manipulation``
+        finds; with ``annotators``, the annotators whose residual energy is too
+        large (see ``fit``), or most of whose votes are attack votes. The flagged set is always
         taken in path order and refit until it is stable. A float: flag that
         fraction of comparisons (of annotators), earliest path entries first.
     threshold : float, default=3.0
