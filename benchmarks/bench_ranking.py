@@ -1,9 +1,10 @@
 """Robust ranking vs choix (Bradley-Terry) on crowdsourced comparisons, side by side.
 
 Kendall tau between the estimated and the true item scores, wall time, and the precision /
-recall of the flagged comparisons, under clean data, careless annotators (random votes) and
-targeted manipulation (attackers voting a few low-scored items the winner) at several
-strengths; then the time and memory of one fit with 10,000 items and 1,000,000 comparisons.
+recall of the flagged comparisons, on the bundled state comparisons, then under clean data,
+careless annotators (random votes) and targeted manipulation (attackers voting a few
+low-scored items the winner) at several strengths; then the time and memory of one fit with
+10,000 items and 1,000,000 comparisons.
 
     python benchmarks/bench_ranking.py            # full run (a few minutes on 2 cores)
     python benchmarks/bench_ranking.py --quick    # small sizes, one seed
@@ -105,6 +106,48 @@ def accuracy_table(n_items, n_comparisons, n_annotators, seeds):
                   f"{fmt(prec)} | {fmt(rec)} |")
 
 
+def state_table():
+    """The bundled state comparisons (real scores, simulated votes, two promoted states)."""
+    from sparsestat.datasets import load_state_comparisons
+
+    data = load_state_comparisons()
+    items = np.unique(data.comparisons)
+    idx = np.searchsorted(items, data.states)
+    codes = np.searchsorted(items, data.comparisons)
+    print(f"\n### Bundled data: load_state_comparisons ({len(data.outcomes)} votes on "
+          f"{len(items)} states, {int(data.attack.sum())} attack votes)\n")
+    print("| method | Kendall tau | vs choix ilsr | time (s) | precision | recall |")
+    print("|---|---|---|---|---|---|")
+    runs = {
+        "robust LS, per vote": lambda: RobustPairwiseRanker().fit(data.comparisons,
+                                                                  data.outcomes),
+        "robust logistic, per vote": lambda: RobustPairwiseRanker(link="logistic").fit(
+            data.comparisons, data.outcomes),
+        "robust LS, by annotator": lambda: RobustPairwiseRanker().fit(
+            data.comparisons, data.outcomes, annotators=data.annotators),
+    }
+    res = {}
+    if choix is not None:
+        won = data.outcomes > 0
+        wins = list(zip(np.where(won, codes[:, 0], codes[:, 1]).tolist(),
+                        np.where(won, codes[:, 1], codes[:, 0]).tolist()))
+        t = time.perf_counter()
+        scores = choix.ilsr_pairwise(len(items), wins, alpha=1e-4)
+        res["choix ilsr_pairwise"] = (scores[idx], time.perf_counter() - t, None)
+    for key, run in runs.items():
+        t = time.perf_counter()
+        est = run()
+        res[key] = (est.scores_[idx], time.perf_counter() - t, est.outliers_)
+    base = kendalltau(res["choix ilsr_pairwise"][0], data.scores)[0] if choix else np.nan
+    for key, (scores, elapsed, flagged) in res.items():
+        tau = kendalltau(scores, data.scores)[0]
+        prec = rec = "-"
+        if flagged is not None and flagged.any():
+            tp = np.sum(flagged & data.attack)
+            prec, rec = f"{tp / flagged.sum():.2f}", f"{tp / data.attack.sum():.2f}"
+        print(f"| {key} | {tau:.3f} | {tau - base:+.3f} | {elapsed:.2f} | {prec} | {rec} |")
+
+
 def _rss_kib(field, reset_peak=False):
     """Resident memory of this process from /proc (Linux), in KiB."""
     if reset_peak:
@@ -128,6 +171,7 @@ def _scale_child(method, n_items, n_comparisons, n_annotators, queue):
                                               annotators=small.annotators)
     base = _rss_kib("VmRSS", reset_peak=True)
     t = time.perf_counter()
+    cpu = time.process_time()
     if method == "choix":
         scores = choix.ilsr_pairwise(n_items, wins, alpha=1e-4)
         n_iter = "-"
@@ -137,8 +181,9 @@ def _scale_child(method, n_items, n_comparisons, n_annotators, queue):
                                                    annotators=ann)
         scores, n_iter = est.scores_, est.regularization_path_.n_iter
     elapsed = time.perf_counter() - t
+    cpu = time.process_time() - cpu
     peak = _rss_kib("VmHWM") - base
-    queue.put((elapsed, peak * 1024.0, kendalltau(scores, data.scores)[0], n_iter))
+    queue.put((elapsed, cpu, peak * 1024.0, kendalltau(scores, data.scores)[0], n_iter))
 
 
 def scale_table(n_items, n_comparisons, n_annotators, with_choix, limit=600.0):
@@ -146,9 +191,9 @@ def scale_table(n_items, n_comparisons, n_annotators, with_choix, limit=600.0):
 
     print(f"\n### Scale: {n_items} items, {n_comparisons} comparisons (5% careless "
           "annotators), one process per fit\n")
-    print("| method | time (s) | extra peak RSS (MB) | bytes per (m + n) | Kendall tau | "
-          "LBI iterations |")
-    print("|---|---|---|---|---|---|")
+    print("| method | time (s) | CPU time (s) | extra peak RSS (MB) | bytes per (m + n) | "
+          "Kendall tau | LBI iterations |")
+    print("|---|---|---|---|---|---|---|")
     runs = [("robust LS, per vote (n_times=10)", "votes"),
             ("robust LS, by annotator (n_times=10)", "annotators")]
     if with_choix and choix is not None:
@@ -163,10 +208,10 @@ def scale_table(n_items, n_comparisons, n_annotators, with_choix, limit=600.0):
         if proc.is_alive():
             proc.terminate()
             proc.join()
-            print(f"| {label} | > {limit:.0f} (stopped) | - | - | - | - |")
+            print(f"| {label} | > {limit:.0f} (stopped) | - | - | - | - | - |")
             continue
-        elapsed, peak, tau, n_iter = queue.get()
-        print(f"| {label} | {elapsed:.1f} | {peak / 2**20:.0f} | "
+        elapsed, cpu, peak, tau, n_iter = queue.get()
+        print(f"| {label} | {elapsed:.1f} | {cpu:.1f} | {peak / 2**20:.0f} | "
               f"{peak / (n_items + n_comparisons):.0f} | {tau:.3f} | {n_iter} |")
 
 
@@ -175,11 +220,15 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small sizes, one seed")
     parser.add_argument("--no-scale", action="store_true", help="skip the large fit")
     parser.add_argument("--scale-only", action="store_true", help="only the large fit")
+    parser.add_argument("--no-choix-scale", action="store_true",
+                        help="skip choix in the large fit (it takes minutes)")
     args = parser.parse_args()
     # compile the numba kernels outside the timings
     warm = make_pairwise_comparisons(20, 300, 10, 0.1, random_state=0)
     RobustPairwiseRanker().fit(warm.comparisons, warm.outcomes, annotators=warm.annotators)
     RobustPairwiseRanker(solver="cg").fit(warm.comparisons, warm.outcomes)
+    if not args.scale_only:
+        state_table()
     if args.quick:
         if not args.scale_only:
             accuracy_table(50, 3000, 50, seeds=[0])
@@ -189,7 +238,7 @@ def main():
         if not args.scale_only:
             accuracy_table(100, 8000, 100, seeds=[0, 1, 2])
         if not args.no_scale:
-            scale_table(10_000, 1_000_000, 1000, with_choix=True)
+            scale_table(10_000, 1_000_000, 1000, with_choix=not args.no_choix_scale)
 
 
 if __name__ == "__main__":
