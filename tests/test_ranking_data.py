@@ -67,3 +67,16 @@ def test_ranker_finds_the_promoted_states():
     tau = kendalltau(ranker.scores_[idx], data.scores)[0]
     tau0 = kendalltau(plain.scores_[idx], data.scores)[0]
     assert tau > tau0 + 0.03
+
+
+def test_cli_on_the_bundled_file_names_the_promoted_states(capsys):
+    from sparsestat.cli import main
+    from sparsestat.datasets._state_comparisons import _CSV
+
+    args = ["rank", str(_CSV), "--left", "left", "--right", "right", "--outcome", "outcome"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    line = [ln for ln in text.splitlines() if ln.startswith("items with a targeted")]
+    assert line and set(line[0].split(": ")[1].split(", ")) == {"Mississippi", "Texas"}
+    assert main(args + ["--manipulation", "none"]) == 0
+    assert "targeted" not in capsys.readouterr().out

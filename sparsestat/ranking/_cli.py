@@ -43,6 +43,10 @@ def add_parser(subparsers) -> None:
                    help="'auto' (default) or the fraction of comparisons to flag")
     p.add_argument("--link", choices=["linear", "logistic"], default="linear",
                    help="least squares (default) or Bradley-Terry for +1/-1 outcomes")
+    p.add_argument("--manipulation", choices=["promote", "demote", "both", "none"],
+                   default="promote",
+                   help="targeted attack looked for in +1/-1 votes: items pushed up "
+                   "(default), down, either, or none")
     p.add_argument("--per-component", action="store_true",
                    help="rank within connected components instead of failing on a "
                    "disconnected comparison graph")
@@ -96,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     pairs = pairs.astype(str)
     ranker = RobustPairwiseRanker(
         contamination=args.contamination, link=args.link,
+        manipulation=None if args.manipulation == "none" else args.manipulation,
         on_disconnected="per_component" if args.per_component else "raise")
     try:
         ranker.fit(pairs, y, sample_weight=w, annotators=ann)
@@ -112,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r:4d}  {ranker.scores_[i]:+9.4f}  {ranker.items_[i]}")
     if n > args.show:
         print(f"  ... ({n - args.show} more)")
+    if ranker.manipulated_items_.size:
+        print("items with a targeted-manipulation rate: "
+              + ", ".join(map(str, ranker.manipulated_items_[: args.show]))
+              + (" ..." if ranker.manipulated_items_.size > args.show else ""))
     if ann is not None:
         bad = ranker.annotator_outliers_
         print(f"flagged annotators ({len(bad)} of {len(ranker.annotators_)}): "
