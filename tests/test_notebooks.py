@@ -48,7 +48,9 @@ def test_notebook_runs(path, monkeypatch, tmp_path):
         nb, km=_kernel_manager(tmp_path), timeout=TIMEOUT, kernel_name="python3",
         allow_errors=False,
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
-    client.execute()
+    # the client does not own the kernel manager it is given: shut the kernel down here, or
+    # every notebook's kernel (torch, numba and all) stays alive until pytest exits
+    client.execute(cleanup_kc=True)
     errors = [out for cell in nb.cells if cell.cell_type == "code"
               for out in cell.get("outputs", []) if out.get("output_type") == "error"]
     assert not errors, f"{path.name}: {errors[0]['ename']}: {errors[0]['evalue']}"
