@@ -89,11 +89,12 @@ class Design:
             mu = self.kernel_mean
             G = G - np.outer(mu, colsum) - np.outer(colsum, mu) + wv.sum() * np.outer(mu, mu)
         elif self.dense.dtype != np.float64:
-            # float32 values, float64 sums: blocks of rows upcast one at a time
+            # float32 values, float64 sums: blocks of rows (about 1 MiB) upcast one at a time
             G = np.zeros((self.n_features, self.n_features))
-            for start in range(0, self.n_samples, 2048):
-                B = self.dense[start:start + 2048].astype(np.float64)
-                G += B.T @ (B if w is None else B * w[start:start + 2048, None])
+            rows = max(1, (1 << 17) // max(self.n_features, 1))
+            for start in range(0, self.n_samples, rows):
+                B = self.dense[start:start + rows].astype(np.float64)
+                G += B.T @ (B if w is None else B * w[start:start + rows, None])
         elif w is None:
             G = self.dense.T @ self.dense
         else:
@@ -519,10 +520,10 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
                 *design.args, n, H, c, grid, stop, max_knots, record_duals, tol, *state, L, XFt,
                 ck, dk, ek, istate, fstate)
             if verbose:
-                target = f" (target {k + 1}/{K})" if K > 1 else ""
-                print(f"[ISS] t={fstate[0]:.4g}, {istate[_kernels._iss.GI]}/{m} grid points, "
-                      f"|A|={istate[_kernels._iss.NF]}, events={istate[_kernels._iss.KNOTS]}"
-                      f"{target}", flush=True)
+                _kernels._progress.report(
+                    "ISS" if K == 1 else f"ISS, target {k + 1}/{K}", float(fstate[0]),
+                    int(istate[_kernels._iss.GI]), m, int(istate[_kernels._iss.NF]),
+                    int(istate[_kernels._iss.KNOTS]))
             if istate[_kernels._iss.STATUS] != _kernels._iss.PAUSED:
                 break
         gi = int(istate[_kernels._iss.GI])

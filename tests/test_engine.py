@@ -360,7 +360,11 @@ def working_set(monkeypatch):
     monkeypatch.setattr(_engine, "_FULL_GRAM_MAX_FEATURES", 0)
 
 
-def test_working_set_matches_plain_numpy_loop(working_set):
+@pytest.mark.parametrize("reach", [(1.5, 0.01), (0.0, -1.0)])
+def test_working_set_matches_plain_numpy_loop(working_set, monkeypatch, reach):
+    """(0, -1): no coordinate joins the working set before it crosses, so every
+    entry replays its batch."""
+    monkeypatch.setattr(_engine, "_WORKING_SET_REACH", reach)
     X, y, _ = _planted(n=40, p=300, k=5, seed=21)
     Xc, yc = X - X.mean(0), y - y.mean()
     kappa, alpha = 10.0, 0.002
@@ -374,7 +378,9 @@ def test_working_set_matches_plain_numpy_loop(working_set):
     np.testing.assert_allclose(path.entry_times[finite, 0], entry[finite], rtol=1e-10)
 
 
-def test_working_set_group_matches_plain_numpy_loop(working_set):
+@pytest.mark.parametrize("reach", [(1.5, 0.01), (0.0, -1.0)])
+def test_working_set_group_matches_plain_numpy_loop(working_set, monkeypatch, reach):
+    monkeypatch.setattr(_engine, "_WORKING_SET_REACH", reach)
     X, y, _ = _planted(n=30, p=90, k=5, seed=22)
     Xc, yc = X - X.mean(0), y - y.mean()
     groups = np.repeat(np.arange(30), 3)
@@ -428,3 +434,105 @@ def test_verbose_reports_progress(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert 5 <= len(lines) <= 11 and all(line.startswith("[LBI] t=") for line in lines)
     assert lines[-1].split(": ")[1].startswith("50/50 grid times")
+
+
+def _assert_exact_iss(X, y, path, Xc, yc):
+    """The characterization of the ISS path: least squares on the support with sign
+    agreement, |rho| <= 1, and rho equal to the integral of the gradient."""
+    beta, rho, grid = path.coefs[..., 0], path.duals[..., 0], path.times
+    n = len(y)
+    scale = np.linalg.norm(Xc.T @ yc)
+    for b, r in zip(beta, rho):
+        S = b != 0
+        if S.any():
+            assert np.max(np.abs(Xc[:, S].T @ (yc - Xc @ b))) < 1e-8 * scale
+            np.testing.assert_allclose(r[S], np.sign(b[S]), atol=1e-12)
+    assert np.all(np.abs(rho) <= 1 + 1e-12)
+    vel = (yc[None, :] - beta @ Xc.T) @ Xc / n
+    integral = path.t0 * (Xc.T @ yc / n) + np.concatenate(
+        [np.zeros((1, X.shape[1])), np.cumsum(vel[1:] * np.diff(grid)[:, None], axis=0)])
+    np.testing.assert_allclose(rho, integral, atol=5e-3)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_iss_p_greater_than_n_is_the_exact_path(sparse):
+    """p > n runs the design mode (one product with X per solve, no Gram matrix)."""
+    X, y, _ = _planted(n=40, p=120, k=4, noise=1.0, seed=31)
+    if sparse:
+        X[np.abs(X) < 0.6] = 0.0
+    Xc, yc = X - X.mean(0), y - y.mean()
+    t0 = len(y) / np.max(np.abs(Xc.T @ yc))
+    grid = t0 * np.geomspace(1.0, 100.0, 6001)
+    path = _engine.iss_path(sp.csc_matrix(X) if sparse else X, y[:, None], normalize=False,
+                            times=grid, record_duals=True)
+    # many joins and some drops (coordinates leaving the support) on the way
+    assert path.info["mode"] == "design" and path.info["drops"] >= 5
+    assert (path.coefs[-1, :, 0] != 0).sum() >= 25
+    _assert_exact_iss(X, y, path, Xc, yc)
+
+
+def test_iss_duplicate_columns_rest_on_the_sphere():
+    """An exact copy of an active column can never join; the path must not cycle."""
+    X, y, _ = _planted(n=50, p=30, k=4, seed=32)
+    X3 = np.hstack([X, X, X[:, :10]])
+    single = _engine.iss_path(X, y[:, None], t_ratio=200)
+    tripled = _engine.iss_path(X3, y[:, None], times=single.times)
+    np.testing.assert_allclose(tripled.coefs[..., 0] @ X3.T, single.coefs[..., 0] @ X.T,
+                               atol=1e-9)
+    assert tripled.n_iter <= 2 * single.n_iter
+
+
+def test_iss_verbose_segments_give_the_same_path(capsys):
+    X, y, _ = _planted(n=40, p=120, k=4, seed=33)
+    quiet = _engine.iss_path(X, y[:, None], n_times=50, t_ratio=50)
+    assert capsys.readouterr().out == ""
+    loud = _engine.iss_path(X, y[:, None], n_times=50, t_ratio=50, verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert 8 <= len(lines) <= 11 and all(line.startswith("[ISS] t=") for line in lines)
+    assert lines[-1].split(": ")[1].startswith("50/50 grid times")
+    recorded = [int(line.split(": ")[1].split("/")[0]) for line in lines]
+    assert recorded == sorted(recorded)
+    np.testing.assert_array_equal(loud.coefs, quiet.coefs)
+    np.testing.assert_array_equal(loud.entry_times, quiet.entry_times)
+    from sparsestat import LBIRegressor
+
+    LBIRegressor(solver="iss", n_times=20, verbose=1).fit(X, y)
+    assert capsys.readouterr().out.startswith("[ISS] t=")
+
+
+def test_float32_design_is_stored_in_float32():
+    X, _, _ = _planted(n=70, p=9, seed=34)
+    for A in (X, sp.csc_matrix(np.where(np.abs(X) > 0.5, X, 0.0))):
+        d64 = _engine.prepare_design(A, center=True, normalize=True)
+        d32 = _engine.prepare_design(A.astype(np.float32), center=True, normalize=True)
+        held64 = d64.data if sp.issparse(A) else d64.dense
+        held32 = d32.data if sp.issparse(A) else d32.dense
+        assert d64.dtype == np.float64 and d32.dtype == np.float32 and held32.dtype == np.float32
+        assert held32.nbytes * 2 == held64.nbytes
+        np.testing.assert_allclose(held32, held64, rtol=1e-6, atol=1e-6)
+        # sums over a float32 design are float64: the Gram matrix matches to float32 rounding
+        np.testing.assert_allclose(d32.gram(), d64.gram(), atol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["iss", "iss-p>n", "lbi", "classifier"])
+def test_float32_in_float32_out(case):
+    from sklearn.base import clone
+
+    from sparsestat import LBIClassifier, LBIRegressor
+
+    n, p = (40, 100) if case == "iss-p>n" else (120, 15)
+    X, y, _ = _planted(n=n, p=p, k=3, seed=35)
+    if case == "classifier":
+        est, target = LBIClassifier(t_ratio=20), y > 0
+    else:
+        est, target = LBIRegressor(solver="lbi" if case == "lbi" else "iss", t_ratio=20), y
+    ref = clone(est).fit(X, target)
+    got = clone(est).fit(X.astype(np.float32), target)
+    path32, path64 = got.regularization_path_, ref.regularization_path_
+    assert got.coef_.dtype == np.float32 and path32.coefs.dtype == np.float32
+    assert np.asarray(got.intercept_).dtype == np.float32
+    assert path32.intercepts.dtype == np.float32
+    rel = np.max(np.abs(path32.coefs - path64.coefs)) / np.max(np.abs(path64.coefs))
+    assert rel < 1e-5
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-5, atol=1e-5 * np.abs(ref.coef_).max())
+    assert got.predict(X.astype(np.float32)).dtype == (np.float32 if case != "classifier" else bool)

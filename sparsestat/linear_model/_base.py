@@ -54,15 +54,17 @@ def warn_constant_columns(X) -> np.ndarray:
 def validate_fit_input(estimator, X, y, sample_weight, *, regression: bool):
     """Validate ``fit``'s input the way every path estimator does.
 
-    ``validate_data`` (finite values, matching lengths, ``n_features_in_``),
-    at least two samples, non-negative sample weights and a warning for
-    constant columns. Returns ``X, y, sample_weight``.
+    ``validate_data`` (finite values, matching lengths, ``n_features_in_``;
+    float32 ``X`` is kept, anything else becomes float64), at least two
+    samples, non-negative sample weights and a warning for constant columns.
+    Returns ``X, y, sample_weight``.
     """
+    dtype = [np.float64, np.float32]
     if regression:
         X, y = validate_data(estimator, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             y_numeric=True, dtype=np.float64)
+                             y_numeric=True, dtype=dtype)
     else:
-        X, y = validate_data(estimator, X, y, accept_sparse=["csr", "csc"], dtype=np.float64)
+        X, y = validate_data(estimator, X, y, accept_sparse=["csr", "csc"], dtype=dtype)
     check_enough_samples(X)
     if sample_weight is not None:
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
@@ -98,6 +100,11 @@ def linear_predict(X, coef, intercept):
 
 def is_sparse(X) -> bool:
     return sp.issparse(X)
+
+
+def path_in_dtype(path, dtype):
+    """The path's coefficients and intercepts in ``dtype`` when that is float32."""
+    return _engine._path_in_dtype(path, np.dtype(dtype))
 
 
 def squeeze_path(path, single_target: bool):

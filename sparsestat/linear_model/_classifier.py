@@ -14,6 +14,7 @@ from sparsestat.linear_model._base import (
     PATH_PARAMETERS,
     check_groups,
     linear_predict,
+    path_in_dtype,
     path_time,
     validate_fit_input,
 )
@@ -73,13 +74,15 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         Standardize features first.
     max_iter : int, default=None
         Iteration budget.
+    verbose : int, default=0
+        Print progress about every tenth of the path when positive.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
-        Coefficients at ``t_``.
+        Coefficients at ``t_`` (float32 when ``X`` is float32).
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts at ``t_``.
     t_ : float
@@ -113,10 +116,12 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         **PATH_PARAMETERS,
         "t": PATH_PARAMETERS["alpha"],
+        "verbose": ["verbose"],
     }
 
     def __init__(self, penalty="l1", groups=None, kappa=10.0, alpha=None, n_times=100,
-                 t_ratio=100.0, t=None, fit_intercept=True, normalize=True, max_iter=None):
+                 t_ratio=100.0, t=None, fit_intercept=True, normalize=True, max_iter=None,
+                 verbose=0):
         self.penalty = penalty
         self.groups = groups
         self.kappa = kappa
@@ -127,6 +132,7 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.normalize = normalize
         self.max_iter = max_iter
+        self.verbose = verbose
 
     def _compute_path(self, X, Y, loss, sample_weight=None, times=None):
         return _engine.lbi_path(
@@ -155,22 +161,24 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         """
         X, y, sample_weight = validate_fit_input(self, X, y, sample_weight, regression=False)
         self.classes_, Y, self._loss = encode_classes(y, sample_weight)
-        path = self._compute_path(X, Y, self._loss, sample_weight)
+        path = path_in_dtype(self._compute_path(X, Y, self._loss, sample_weight), X.dtype)
         self.regularization_path_ = path
         self._read_path(path, self.t)
         return self
 
     def _read_path(self, path, t):
         self.t_ = path_time(path, t)
-        self.coef_ = path.coef_at(self.t_).T.copy()
-        self.intercept_ = np.atleast_1d(path.intercept_at(self.t_)).astype(float)
+        dtype = path.coefs.dtype  # float32 kept when X was float32
+        self.coef_ = path.coef_at(self.t_).T.astype(dtype)
+        self.intercept_ = np.atleast_1d(path.intercept_at(self.t_)).astype(dtype)
         self.entry_times_ = path.entry_times
         self.n_iter_ = path.n_iter
 
     def decision_function(self, X):
         """Linear scores: shape (n_samples,) for two classes, else (n_samples, n_classes)."""
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=np.float64)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                          dtype=[np.float64, np.float32])
         scores = linear_predict(X, self.coef_, self.intercept_)
         return scores[:, 0] if scores.shape[1] == 1 else scores
 

@@ -14,6 +14,7 @@ from sparsestat.linear_model._base import (
     PATH_PARAMETERS,
     check_groups,
     linear_predict,
+    path_in_dtype,
     path_time,
     squeeze_path,
     validate_fit_input,
@@ -66,11 +67,15 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         Huber threshold in robust standard deviations.
     max_iter : int, default=None
         Iteration budget (``None``: as many as the grid needs).
+    verbose : int, default=0
+        Print progress about every tenth of the path (time reached, grid
+        points recorded, active set size, events so far) when positive.
 
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
-        Coefficients at time ``t_``.
+        Coefficients at time ``t_`` (float32 when ``X`` is float32, as is the
+        path; the standardized copy of ``X`` is then float32 too).
     intercept_ : float or ndarray of shape (n_targets,)
         Intercept at time ``t_``.
     t_ : float
@@ -122,11 +127,12 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         "nu": [Interval(Real, 0, None, closed="neither"), None],
         "t": [Interval(Real, 0, None, closed="neither"), None],
         "epsilon": [Interval(Real, 1, None, closed="left")],
+        "verbose": ["verbose"],
     }
 
     def __init__(self, loss="squared", penalty="l1", groups=None, D=None, solver="lbi",
                  kappa=10.0, alpha=None, nu=None, n_times=100, t_ratio=100.0, t=None,
-                 fit_intercept=True, normalize=True, epsilon=1.35, max_iter=None):
+                 fit_intercept=True, normalize=True, epsilon=1.35, max_iter=None, verbose=0):
         self.loss = loss
         self.penalty = penalty
         self.groups = groups
@@ -142,6 +148,7 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         self.normalize = normalize
         self.epsilon = epsilon
         self.max_iter = max_iter
+        self.verbose = verbose
 
     def _compute_path(self, X, Y, sample_weight=None, times=None):
         """The path on validated data; also used by the CV estimator on folds."""
@@ -156,7 +163,7 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
             return _engine.iss_path(
                 X, Y, n_times=self.n_times, t_ratio=self.t_ratio, times=times,
                 fit_intercept=self.fit_intercept, normalize=self.normalize,
-                sample_weight=sample_weight, max_iter=self.max_iter)
+                sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose)
         return _engine.lbi_path(
             X, Y, loss=self.loss, penalty=self.penalty, groups=groups, kappa=self.kappa,
             alpha=self.alpha, n_times=self.n_times, t_ratio=self.t_ratio, times=times,
@@ -186,19 +193,24 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         Y = y.reshape(-1, 1) if single else y
         if self.D is not None:
             return self._fit_split(X, Y, single, sample_weight)
-        path = squeeze_path(self._compute_path(X, Y, sample_weight), single)
+        path = squeeze_path(path_in_dtype(self._compute_path(X, Y, sample_weight), X.dtype),
+                            single)
         self.regularization_path_ = path
         self._read_path(path, self.t)
         return self
 
     def _read_path(self, path, t):
         self.t_ = path_time(path, t)
-        coef = path.coef_at(self.t_)
-        intercept = path.intercept_at(self.t_)
+        dtype = path.coefs.dtype  # float32 kept when X was float32
+        coef = path.coef_at(self.t_).astype(dtype, copy=False)
+        intercept = np.asarray(path.intercept_at(self.t_), dtype=dtype)
         self.coef_ = coef if coef.ndim == 1 else coef.T.copy()
-        self.intercept_ = float(intercept) if np.ndim(intercept) == 0 else intercept
         if not self.fit_intercept:
-            self.intercept_ = 0.0 if np.ndim(intercept) == 0 else np.zeros_like(intercept)
+            intercept = np.zeros_like(intercept)
+        if intercept.ndim > 0:
+            self.intercept_ = intercept
+        else:  # a Python float, or a float32 scalar for float32 data
+            self.intercept_ = float(intercept) if dtype == np.float64 else intercept[()]
         self.entry_times_ = path.entry_times
         self.n_iter_ = path.n_iter
 
@@ -246,7 +258,8 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=np.float64)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                          dtype=[np.float64, np.float32])
         return linear_predict(X, self.coef_, self.intercept_)
 
     def __sklearn_tags__(self):
