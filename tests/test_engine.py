@@ -360,11 +360,7 @@ def working_set(monkeypatch):
     monkeypatch.setattr(_engine, "_FULL_GRAM_MAX_FEATURES", 0)
 
 
-@pytest.mark.parametrize("reach", [(1.5, 0.01), (0.0, -1.0)])
-def test_working_set_matches_plain_numpy_loop(working_set, monkeypatch, reach):
-    """(0, -1): no coordinate joins the working set before it crosses, so every
-    entry replays its batch."""
-    monkeypatch.setattr(_engine, "_WORKING_SET_REACH", reach)
+def test_working_set_matches_plain_numpy_loop(working_set):
     X, y, _ = _planted(n=40, p=300, k=5, seed=21)
     Xc, yc = X - X.mean(0), y - y.mean()
     kappa, alpha = 10.0, 0.002
@@ -378,9 +374,7 @@ def test_working_set_matches_plain_numpy_loop(working_set, monkeypatch, reach):
     np.testing.assert_allclose(path.entry_times[finite, 0], entry[finite], rtol=1e-10)
 
 
-@pytest.mark.parametrize("reach", [(1.5, 0.01), (0.0, -1.0)])
-def test_working_set_group_matches_plain_numpy_loop(working_set, monkeypatch, reach):
-    monkeypatch.setattr(_engine, "_WORKING_SET_REACH", reach)
+def test_working_set_group_matches_plain_numpy_loop(working_set):
     X, y, _ = _planted(n=30, p=90, k=5, seed=22)
     Xc, yc = X - X.mean(0), y - y.mean()
     groups = np.repeat(np.arange(30), 3)
