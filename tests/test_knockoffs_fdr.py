@@ -64,7 +64,6 @@ def test_fdr_controlled_for_each_statistic(statistic):
         sampler = "fixed" if r % 2 == 0 else "gaussian"
         sel = KnockoffSelector(fdr=Q, knockoffs=sampler, statistic=statistic,
                                Sigma=SIGMA if sampler == "gaussian" else None,
-                               statistic_params={"cv": 3} if statistic == "lcd" else None,
                                random_state=r).fit(X, y)
         f, pw = _fdp_power(sel.support_, truth)
         fdp[sampler].append(f)
@@ -75,6 +74,23 @@ def test_fdr_controlled_for_each_statistic(statistic):
         # each half on its own, with its own (larger) Monte Carlo error
         _check_fdr(values, f"{statistic}/{sampler}")
     assert np.mean(power) >= 0.5, f"{statistic}: power {np.mean(power):.2f} too low to be a test"
+
+
+def test_fdr_controlled_with_cross_validated_lasso():
+    """Model-X knockoffs with the lasso penalty chosen by cross-validation (the default
+    when n <= 2p + 10, forced here)."""
+    rng = np.random.default_rng(5)
+    fdp, power = [], []
+    for r in range(N_REPLICATES // 2):
+        X, y, truth = _replicate(rng)
+        sel = KnockoffSelector(fdr=Q, knockoffs="gaussian", Sigma=SIGMA,
+                               statistic_params={"penalty": "cv", "cv": 3},
+                               random_state=r).fit(X, y)
+        f, pw = _fdp_power(sel.support_, truth)
+        fdp.append(f)
+        power.append(pw)
+    _check_fdr(fdp, "lcd (cross-validated)/gaussian")
+    assert np.mean(power) >= 0.5, f"lcd (cv): power {np.mean(power):.2f} too low to be a test"
 
 
 def test_fdr_controlled_for_each_sampler_over_all_statistics():

@@ -8,9 +8,10 @@ that is all the knockoff filter needs for its FDR guarantee.
 - ``'lcd'``: lasso coefficient difference ``|b_j| - |b_{j+p}|`` at the
   cross-validated penalty (``LassoCV``; l1-logistic ``LogisticRegressionCV``
   for class labels, one-vs-rest with the largest coefficient over classes), or
-  (``penalty='cp'``, used with fixed-X knockoffs) at the penalty minimizing
-  Mallows' Cp, a function of the Gram matrix and ``[X, Xk]^T y`` only, as the
-  fixed-X guarantee requires (cross-validation splits rows and is not);
+  (``penalty='cp'``, used with fixed-X knockoffs and, when ``n > 2p + 10``,
+  model-X ones) at the penalty minimizing Mallows' Cp, a function of the Gram
+  matrix and ``[X, Xk]^T y`` only, as the fixed-X guarantee requires
+  (cross-validation splits rows and is not);
 - ``'lsm'``: signed max of the entry points ``lambda`` on the lasso path
   (``lasso_path``; the multi-task lasso on one-hot labels for classes);
 - ``'lbi'``: signed max of ``Z = 1 / tau``, ``tau`` the entry time of the
