@@ -30,7 +30,10 @@ _ADAPTIVE_STEP = 1.5
 _DIVERGED = 2
 _EMPTY_F = np.zeros((0, 0), order="F")
 # LBI holds the full Gram matrix up to this many features (or n); beyond, a working set
+# takes in the coordinates whose dual would reach the sphere within the next batch at
+# 1.5 times its last rate of change, or comes within 0.01 of it (see _kernels/_lbi.py)
 _FULL_GRAM_MAX_FEATURES = 2000
+_WORKING_SET_REACH = (1.5, 0.01)
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 _EMPTY = np.zeros(0)
 
@@ -407,7 +410,7 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         t0, float(alpha), float(kappa), elementwise, gptr, gidx, grid, budget, record_duals,
         adaptive, _ADAPTIVE_STEP * _STEP_CONSTANT[loss],
         (float(np.max(np.diag(H))) if H.shape[0] else design.diag_max()) if adaptive else 1.0,
-        int(verbose))
+        np.asarray(_WORKING_SET_REACH, dtype=float), int(verbose))
     coefs, intercepts, duals, entry, n_iter, status, t_end, *_ = out
     if status == _DIVERGED:
         raise FloatingPointError(

@@ -360,7 +360,11 @@ def working_set(monkeypatch):
     monkeypatch.setattr(_engine, "_FULL_GRAM_MAX_FEATURES", 0)
 
 
-def test_working_set_matches_plain_numpy_loop(working_set):
+@pytest.mark.parametrize("reach", [(1.5, 0.01), (0.0, -1.0)])
+def test_working_set_matches_plain_numpy_loop(working_set, monkeypatch, reach):
+    """(0, -1): no coordinate joins the working set before it crosses, so every
+    entry replays its batch."""
+    monkeypatch.setattr(_engine, "_WORKING_SET_REACH", reach)
     X, y, _ = _planted(n=40, p=300, k=5, seed=21)
     Xc, yc = X - X.mean(0), y - y.mean()
     kappa, alpha = 10.0, 0.002
@@ -374,7 +378,9 @@ def test_working_set_matches_plain_numpy_loop(working_set):
     np.testing.assert_allclose(path.entry_times[finite, 0], entry[finite], rtol=1e-10)
 
 
-def test_working_set_group_matches_plain_numpy_loop(working_set):
+@pytest.mark.parametrize("reach", [(1.5, 0.01), (0.0, -1.0)])
+def test_working_set_group_matches_plain_numpy_loop(working_set, monkeypatch, reach):
+    monkeypatch.setattr(_engine, "_WORKING_SET_REACH", reach)
     X, y, _ = _planted(n=30, p=90, k=5, seed=22)
     Xc, yc = X - X.mean(0), y - y.mean()
     groups = np.repeat(np.arange(30), 3)
@@ -530,3 +536,17 @@ def test_float32_in_float32_out(case):
     assert rel < 1e-5
     np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-5, atol=1e-5 * np.abs(ref.coef_).max())
     assert got.predict(X.astype(np.float32)).dtype == (np.float32 if case != "classifier" else bool)
+
+
+def test_estimators_pass_verbose_to_the_path(capsys):
+    from sparsestat import LBIClassifier, LBIRegressor
+
+    X, y, _ = _planted()
+    LBIRegressor(n_times=20).fit(X, y)
+    LBIClassifier(n_times=20).fit(X, y > 0)
+    assert capsys.readouterr().out == ""
+    LBIRegressor(n_times=20, verbose=1).fit(X, y)
+    LBIClassifier(n_times=20, verbose=1).fit(X, y > 0)
+    out = capsys.readouterr().out.splitlines()
+    assert all(line.startswith("[LBI] t=") for line in out)
+    assert sum("20/20 grid times" in line for line in out) == 2   # each fit reaches the end

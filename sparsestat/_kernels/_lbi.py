@@ -51,10 +51,8 @@ from sparsestat._kernels._prox import (
 
 OK, MAX_ITER, DIVERGED = 0, 1, 2
 
-# working set: batch lengths (in steps), the factor on the observed rate of change
-# of an outside dual, and the distance to the sphere that counts as "within reach"
-_FIRST_BATCH, _MAX_BATCH = 8, 32
-_RATE_SAFETY, _REACH_MARGIN = 2.0, 0.02
+# working set: batch lengths (in steps)
+_FIRST_BATCH, _MAX_BATCH = 2, 32
 
 
 @njit(cache=True)
@@ -193,9 +191,10 @@ def _grow_working_set(Xf, xdata, xind, xptr, xmean, is_sparse, n, new_units, n_n
 @njit(cache=True)
 def _drop_from_working_set(keep, elementwise, group_ptr, group_idx, units, n_units,
                            in_ws, feats, n_feats, pos, M):
-    """Keep only the working-set units flagged in ``keep``; compact ``M`` in place.
+    """Keep only the working-set units flagged in ``keep`` and compact ``M``.
 
-    Returns ``(n_units, n_feats)``.
+    Returns ``(n_units, n_feats, M)``; ``M`` is reallocated smaller when the set
+    shrank to less than half its capacity.
     """
     old_pos = np.empty(n_feats, dtype=np.int64)
     n_kept_units = 0
@@ -220,14 +219,19 @@ def _drop_from_working_set(keep, elementwise, group_ptr, group_idx, units, n_uni
     for a in range(n_kept):
         for b_ in range(n_kept):
             M[a, b_] = M[old_pos[a], old_pos[b_]]
-    return n_kept_units, n_kept
+    if 2 * n_kept < M.shape[0]:
+        cap = n_kept + n_kept // 2 + 16
+        smaller = np.empty((cap, cap))
+        smaller[:n_kept, :n_kept] = M[:n_kept, :n_kept]
+        M = smaller
+    return n_kept_units, n_kept, M
 
 
 @njit(cache=True)
 def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
              use_gram, H, c, z0, b0, fit_intercept, t0, alpha, kappa,
              elementwise, group_ptr, group_idx, grid, max_iter, record_duals,
-             adaptive, step_constant, diag_max, verbose):
+             adaptive, step_constant, diag_max, reach, verbose):
     """Run LBI from the analytic start ``(z0, t0)`` until the last grid time.
 
     Parameters
@@ -269,6 +273,9 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         Gram mode only: size each step by the active block (see module docstring).
     step_constant, diag_max : float
         ``c`` and ``d`` of the adaptive step.
+    reach : (2,) array
+        Working set: the factor on an outside dual's observed rate of change, and the
+        distance to the sphere that counts as within reach of the next batch.
     verbose : int
         Print a progress line at every tenth of the grid when positive.
 
@@ -319,8 +326,8 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         pick = np.empty(n_all_units, dtype=np.int64)
         n_pick = 0
         for u in range(n_all_units):
-            if _reach(z0, c, u, _RATE_SAFETY * batch * step0, elementwise, group_ptr,
-                      group_idx) >= 1.0 - _REACH_MARGIN:
+            if _reach(z0, c, u, reach[0] * batch * step0, elementwise, group_ptr,
+                      group_idx) >= 1.0 - reach[1]:
                 pick[n_pick] = u
                 n_pick += 1
         n_units, n_feats, M = _grow_working_set(
@@ -519,10 +526,13 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
             for k in range(K):
                 dz[j, k] = z[j, k] - z_ck[j, k]
         n_new = 0
-        scale = _RATE_SAFETY * (batch if crossed else min(_MAX_BATCH, 2 * batch)) * step / T
+        scale = reach[0] * (batch if crossed else min(_MAX_BATCH, 2 * batch)) * step / T
         for u in range(n_all_units):
-            if not in_ws[u] and _reach(z, dz, u, scale, elementwise, group_ptr,
-                                       group_idx) >= 1.0 - _REACH_MARGIN:
+            if in_ws[u]:
+                continue
+            # a unit that crossed always joins, whatever the reach rule says
+            if _reach(z, z, u, 0.0, elementwise, group_ptr, group_idx) > 1.0 or \
+                    _reach(z, dz, u, scale, elementwise, group_ptr, group_idx) >= 1.0 - reach[1]:
                 new_units[n_new] = u
                 n_new += 1
         if crossed:
@@ -544,11 +554,11 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                     if was_active[ii if elementwise else group_idx[ii]]:
                         inactive = False
                 keep[q] = not inactive or _reach(z, dz, u, 2.0 * scale, elementwise, group_ptr,
-                                                 group_idx) >= 1.0 - 4.0 * _REACH_MARGIN
+                                                 group_idx) >= 1.0 - 4.0 * reach[1]
                 if not keep[q]:
                     n_drop += 1
             if n_drop > max(16, n_units // 4):
-                n_units, n_feats = _drop_from_working_set(
+                n_units, n_feats, M = _drop_from_working_set(
                     keep, elementwise, group_ptr, group_idx, units, n_units, in_ws, feats,
                     n_feats, pos, M)
             batch = min(_MAX_BATCH, 2 * batch)

@@ -139,7 +139,7 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
             X, Y, loss=loss, penalty=self.penalty, groups=check_groups(self.groups, X.shape[1]),
             kappa=self.kappa, alpha=self.alpha, n_times=self.n_times, t_ratio=self.t_ratio,
             times=times, fit_intercept=self.fit_intercept, normalize=self.normalize,
-            sample_weight=sample_weight, max_iter=self.max_iter)
+            sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

@@ -168,7 +168,7 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
             X, Y, loss=self.loss, penalty=self.penalty, groups=groups, kappa=self.kappa,
             alpha=self.alpha, n_times=self.n_times, t_ratio=self.t_ratio, times=times,
             fit_intercept=self.fit_intercept, normalize=self.normalize, epsilon=self.epsilon,
-            sample_weight=sample_weight, max_iter=self.max_iter)
+            sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
