@@ -504,8 +504,10 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         # beta = 0 up to and including t0 (the path is left-continuous in t)
         before = int(np.searchsorted(grid, t0_k, side="right"))
         istate[_kernels._iss.GI] = before
-        ck = np.zeros((m, p))
-        dk = np.zeros((m if record_duals else 0, p))
+        # one target records in place (a C-contiguous view), several through a buffer
+        ck = coefs[:, :, 0] if K == 1 else np.zeros((m, p))
+        dk = duals[:, :, 0] if K == 1 and record_duals else \
+            np.zeros((m if record_duals else 0, p))
         if record_duals:
             dk[:before] = rho + (grid[:before, None] - t0_k) * c
         in_a = np.abs(rho) >= 1.0
@@ -531,9 +533,11 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
                 break
         gi = int(istate[_kernels._iss.GI])
         reached = min(reached, gi)
-        coefs[:gi, :, k] = ck[:gi]
+        if K > 1:
+            coefs[:gi, :, k] = ck[:gi]
         if record_duals:
-            duals[:gi, :, k] = dk[:gi]
+            if K > 1:
+                duals[:gi, :, k] = dk[:gi]
         entry[:, k] = ek
         counts += istate
     n_knots = int(counts[_kernels._iss.KNOTS])
