@@ -146,11 +146,11 @@ def prepare_design(X, *, center: bool, normalize: bool, sample_weight=None,
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     dtype = np.float32 if X.dtype == np.float32 else np.float64
     if sp.issparse(X):
-        Xc = sp.csc_matrix(X, dtype=float, copy=True)
+        Xc = sp.csc_matrix(X, dtype=dtype, copy=True)
         Xc.sum_duplicates()
         if w is None:
-            mean = np.asarray(Xc.mean(axis=0)).ravel() if center else np.zeros(p)
-            sq = np.asarray(Xc.multiply(Xc).mean(axis=0)).ravel()
+            mean = np.asarray(Xc.mean(axis=0, dtype=np.float64)).ravel() if center else np.zeros(p)
+            sq = np.asarray(Xc.multiply(Xc).mean(axis=0, dtype=np.float64)).ravel()
         else:
             wn = w / w.sum()
             mean = np.asarray(Xc.T @ wn).ravel() if center else np.zeros(p)
@@ -162,8 +162,7 @@ def prepare_design(X, *, center: bool, normalize: bool, sample_weight=None,
                 "sample_weight with a sparse X is not supported for the squared loss; "
                 "pass a dense X (X.toarray()) or fit without sample_weight."
             )
-        Xc = Xc @ sp.diags(1.0 / scale)
-        Xc = sp.csc_matrix(Xc)
+        Xc = sp.csc_matrix(Xc @ sp.diags((1.0 / scale).astype(dtype)))
         return Design(_EMPTY_F.astype(dtype), Xc.data.astype(dtype), Xc.indices.astype(np.int64),
                       Xc.indptr.astype(np.int64), mean / scale, True, mean, scale, n, p)
     Xd = np.array(X, dtype=dtype, order="F", copy=True)
