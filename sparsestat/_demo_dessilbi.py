@@ -31,13 +31,23 @@ def run_demo(output_dir: Path) -> None:
         print(f"   skipped: PyTorch does not import ({exc}). Reinstall it with: "
               'pip install "sparsestat[torch]"')
         return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny network: threads cost more than they give
+    try:
+        with torch.random.fork_rng():  # the demo seeds torch without touching the caller's RNG
+            _train_and_report(torch, Path(output_dir))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_and_report(torch, output_dir: Path) -> None:
+    """Train the network, print the support and the accuracies, save the figure."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     from sparsestat.cli import atomic_write
     from sparsestat.torch import DessiLBI, lbi_param_groups, propose_mu
 
-    torch.set_num_threads(1)  # a tiny network: threads cost more than they give
     X, y = load_digits(return_X_y=True)
     blank = X.std(axis=0) == 0  # pixels that are 0 in every image: no gradient ever reaches them
     X = (X / 16.0).astype(np.float32)

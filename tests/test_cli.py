@@ -39,11 +39,21 @@ def demo(tmp_path_factory):
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
     out = tmp_path_factory.mktemp("demo") / "figures"  # created by the demo
+    torch_state = _torch_state()
     text = io.StringIO()
     with contextlib.redirect_stdout(text):
         status = main(["demo", "--output-dir", str(out)])
     assert status == 0
-    return out, text.getvalue()
+    return out, text.getvalue(), torch_state, _torch_state()
+
+
+def _torch_state():
+    """Torch's thread count and global RNG state (None without torch)."""
+    if find_spec("torch") is None:
+        return None
+    import torch
+
+    return torch.get_num_threads(), torch.random.get_rng_state().clone()
 
 
 def section(text: str, title: str) -> str:
@@ -63,7 +73,7 @@ def assert_valid_png(path):
 
 
 def test_demo_writes_every_figure(demo):
-    out, text = demo
+    out, text = demo[:2]
     expected = {"paths.png", "ranking_outlier_path.png", "outliers_path.png", "knockoffs.png"}
     if find_spec("torch") is not None:
         expected.add("dessilbi.png")
@@ -127,6 +137,10 @@ def test_demo_dessilbi_trains_a_sparse_network(demo):
     assert float(match.group(1)) > 0.8  # chance is 0.1 on ten classes
     # a pixel that is 0 in every image gets no gradient, so its weights never enter the support
     assert re.search(r"always-blank pixels among them: yes", text), text
+    # the section seeds torch and uses one thread, and leaves the caller's settings as they were
+    (threads_before, rng_before), (threads_after, rng_after) = demo[2], demo[3]
+    assert threads_after == threads_before
+    assert bool((rng_after == rng_before).all())
 
 
 def test_demo_dessilbi_without_torch_says_how_to_install(tmp_path, monkeypatch, capsys):
