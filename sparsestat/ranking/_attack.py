@@ -11,7 +11,9 @@ few items and all point one way. The model (a contaminated Bradley-Terry model):
 whatever the opponent (promotion), ``pi_j^-`` the rate at which ``j`` is made to lose
 (demotion), ``lam`` a lapse rate shared by all votes (careless answers, half of them
 right by chance). The attack rates are sparse: an item gets one only when a
-profile likelihood-ratio test says so (Bonferroni over the items tested); the
+profile likelihood-ratio test says so (the Benjamini-Hochberg step-up rule over the
+items, :func:`step_up_cut`: family-wise level ``alpha`` when no item is attacked, less
+evidence needed from each item when several are); the
 rates, the lapse and the scores are then fitted by EM (only items whose efficient
 score statistic exceeds 1 get the profile likelihood: it costs a few passes), every item is tested again
 given the fitted model (items that no longer reject lose their rate, new ones may
@@ -115,6 +117,28 @@ def _screened_lrt(theta, item, opp, won, weight, n, lapse, base_for, base_agains
                        base_for[sel], base_against[sel])
 
 
+def step_up_cut(lrt, alpha, n_dir=1) -> float:
+    """Cut-off on the statistics of the Benjamini-Hochberg step-up procedure at level ``alpha``.
+
+    Under the null an item's statistic is asymptotically ``chi2_0 / 2 + chi2_1 / 2`` (the
+    rate sits on the boundary), so its p-value is ``chi2.sf(lrt, 1) / 2``, times ``n_dir``
+    when both directions are tested (Bonferroni within the item). The ``k`` largest
+    statistics are rejected for the largest ``k`` whose p-values are all ``<= k alpha / n``;
+    the cut-off is the statistic that p-value bound corresponds to (``inf`` if none). With
+    one rejection this is the Bonferroni cut; without any attack it is a family-wise level
+    ``alpha`` test; with several attacked items it needs less evidence from each.
+    """
+    n = lrt.shape[0]
+    top = np.sort(lrt[lrt > 0])[::-1]
+    if top.size == 0:
+        return np.inf
+    k = np.arange(1, top.size + 1)
+    cuts = chi2.isf(np.minimum(2.0 * k * alpha / (n_dir * n), 1.0), 1)
+    ok = np.flatnonzero(top >= cuts)
+    # ">=" on the statistic is "<=" on the p-value; an item is rejected when lrt > cut
+    return float(np.nextafter(cuts[ok[-1]], -np.inf)) if ok.size else np.inf
+
+
 def fit_lapse(theta, left, right, won, w) -> float:
     """Maximum-likelihood lapse rate of ``lam / 2 + (1 - lam) sigma(theta_i - theta_j)``."""
     s = expit(theta[left] - theta[right])
@@ -146,6 +170,28 @@ def _posteriors(theta, left, right, won, promote, demote, lapse):
     )
 
 
+def _max_lapse(theta, left, right, won, w, promote, demote, lapse, steps=4) -> float:
+    """The lapse that maximizes the observed likelihood, everything else fixed (Newton).
+
+    The probability of an observed outcome is linear in the lapse, ``P = c + lapse * d``,
+    so the log-likelihood is concave in it. (The EM update of the lapse alone creeps:
+    a lapse vote looks much like an honest one.)
+    """
+    s = expit(theta[left] - theta[right])
+    a = promote[left] + demote[right]
+    b = promote[right] + demote[left]
+    pf0 = a + (1.0 - a - b) * s                 # P(first wins) at lapse 0
+    c = np.where(won, pf0, 1.0 - pf0)
+    d = np.where(won, 0.5 - s, s - 0.5)
+    top = max(0.0, min(0.9, 1.0 - float(np.max(a + b, initial=0.0))))
+    for _ in range(steps):
+        P = np.maximum(c + lapse * d, _EPS)
+        g = float(np.sum(w * d / P))
+        h = float(np.sum(w * (d / P) ** 2)) + _EPS
+        lapse = min(max(lapse + g / h, 0.0), top)
+    return lapse
+
+
 def _em(theta, left, right, won, w, n, lapse, active_p, active_d, promote, demote,
         bt: BradleyTerry, max_iter=50, tol=1e-5):
     deg = np.maximum(np.bincount(left, w, n) + np.bincount(right, w, n), _EPS)
@@ -159,7 +205,7 @@ def _em(theta, left, right, won, w, n, lapse, active_p, active_d, promote, demot
                                     + np.bincount(right, w * r.promote_right, n)) / deg, 0.0)
         new_d = np.where(active_d, (np.bincount(right, w * r.demote_right, n)
                                     + np.bincount(left, w * r.demote_left, n)) / deg, 0.0)
-        lapse = float(np.sum(w * r.lapse) / np.sum(w))
+        lapse = _max_lapse(theta, left, right, won, w, new_p, new_d, lapse)
         # the honest votes, weighted by their posterior, carry the scores (one Newton step)
         bt.w = w * honest
         new_theta = bt.newton_step(theta, np.zeros(left.shape[0]))
@@ -192,21 +238,23 @@ def targeted_attack(left, right, y, w, n, theta, *, direction="promote", alpha=0
     direction : {'promote', 'demote', 'both'}
         Which attacks the model allows.
     alpha : float
-        Family-wise level of the tests that give an item an attack rate.
+        Level of the tests that give an item an attack rate: false-discovery rate over
+        the items (Benjamini-Hochberg), family-wise when no item is attacked.
 
     Returns
     -------
     Bunch
         ``posterior`` (m,) probability that each vote is an attack vote, ``promote`` and
         ``demote`` (n,) attack rates, ``lapse``, ``theta`` (n,) the model's scores,
-        ``lrt`` (n,) the last screening statistics.
+        ``lrt`` (n,) the last screening statistics, ``cut`` the step-up cut-off they
+        were held against.
     """
     won = y > 0
     theta = np.asarray(theta, float) - np.mean(theta)
     lapse = fit_lapse(theta, left, right, won, w)
     item, opp, vwon, vw = _item_views(left, right, won, w)
     n_dir = 2 if direction == "both" else 1
-    cut = float(chi2.isf(min(2.0 * alpha / (n_dir * n), 1.0), 1))
+    cut = np.inf
     promote, demote = np.zeros(n), np.zeros(n)
     active_p, active_d = np.zeros(n, bool), np.zeros(n, bool)
     posterior = np.zeros(left.shape[0])
@@ -221,6 +269,7 @@ def targeted_attack(left, right, y, w, n, theta, *, direction="promote", alpha=0
         if direction in ("demote", "both"):
             lrt_d = _screened_lrt(-theta, item, opp, ~vwon, vw, n, lapse, promote[opp],
                                   demote[opp], active_d)
+        cut = step_up_cut(np.maximum(lrt_p, lrt_d), alpha, n_dir)
         # an item keeps its rate while its own test (given the others' rates) rejects, and
         # an item without one gets one in the direction of its larger statistic
         tested = ~(active_p | active_d)
