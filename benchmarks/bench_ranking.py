@@ -236,7 +236,7 @@ def main():
             scale_table(2000, 100_000, 200, with_choix=True)
     else:
         if not args.scale_only:
-            accuracy_table(100, 8000, 100, seeds=[0, 1, 2])
+            accuracy_table(100, 8000, 100, seeds=[0, 1, 2, 3, 4])
         if not args.no_scale:
             scale_table(10_000, 1_000_000, 1000, with_choix=not args.no_choix_scale)
 

@@ -117,7 +117,8 @@ class RobustPairwiseRanker(BaseEstimator):
         Targeted manipulation that ``contamination='auto'`` looks for in ``+1 / -1``
         votes: attackers who make a few items win (``'promote'``) or lose
         (``'demote'``) whatever the opponent. Items whose comparisons show such an
-        attack rate (a profile likelihood-ratio test, family-wise level 5%) get one in
+        attack rate (profile likelihood-ratio tests, Benjamini-Hochberg at 5% over the
+        items: family-wise 5% when no item is attacked) get one in
         a contaminated Bradley--Terry model fitted by EM; votes whose posterior
         probability of being attack votes is high are flagged (model-estimated false
         discovery rate 10%) and every vote is refit with the weight of its posterior
