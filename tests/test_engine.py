@@ -550,3 +550,16 @@ def test_estimators_pass_verbose_to_the_path(capsys):
     out = capsys.readouterr().out.splitlines()
     assert all(line.startswith("[LBI] t=") for line in out)
     assert sum("20/20 grid times" in line for line in out) == 2   # each fit reaches the end
+
+
+def test_default_step_follows_a_fine_step_when_many_join_at_once():
+    """On diabetes nine coordinates pass the sphere in the first default step; the
+    adaptive step must shrink for all of them (no overshoot of the path)."""
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    default = _engine.lbi_path(X, y[:, None], kappa=10.0)
+    fine = _engine.lbi_path(X, y[:, None], kappa=10.0, alpha=default.info["alpha"] / 4)
+    scale = np.abs(fine.coefs).max()
+    assert np.abs(default.coefs).max() <= 1.02 * scale
+    assert np.abs(default.coefs - fine.coefs).max() <= 0.2 * scale

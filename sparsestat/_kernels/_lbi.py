@@ -31,11 +31,13 @@ back through active coordinates, so it is stable while
 ``kappa * alpha * ||H_AA|| < 2``. Each coordinate joining the active set raises
 ``||H_AA||`` by at most ``d``, the largest diagonal of ``H`` (``||[X_A x_j]||^2 <=
 ||X_A||^2 + ||x_j||^2``), and leaving never raises it; so with ``L`` a
-warm-started power-iteration estimate of ``||H_AA||`` at some earlier active set
-and ``m`` the coordinates that joined since, the step
-``c / (kappa (1.1 L + d (m + 1)))`` stays stable even if one more coordinate
-joins within the step. ``L`` is re-estimated once ``d m`` exceeds ``L / 4``, and
-the step is never below the globally stable ``alpha``.
+warm-started power-iteration estimate of ``||H_AA||`` at some earlier active set,
+``m`` the coordinates that joined since and ``J >= 1`` the coordinates whose dual
+would pass the sphere within the step itself, the step
+``c / (kappa (1.1 L + d (m + J)))`` stays stable. ``J`` is found by shortening
+the step until no more coordinates would join than it allows for (at the start of
+a path several often join in the first step). ``L`` is re-estimated once ``d m``
+exceeds ``L / 4``, and the step is never below the globally stable ``alpha``.
 """
 
 import numba
@@ -136,6 +138,35 @@ def _reach(z, dz, u, scale, elementwise, group_ptr, group_idx):
             r = max(r, abs(z[u, k]) + scale * abs(dz[u, k]))
         return r
     return group_norm(z, group_ptr, group_idx, u) + scale * group_norm(dz, group_ptr, group_idx, u)
+
+
+@njit(cache=True)
+def _joining(z, grad, step, was_active, elementwise, group_ptr, group_idx, units, n_units):
+    """Features of inactive units whose dual would pass the sphere in a step of ``step``."""
+    K = z.shape[1]
+    count = 0
+    for q in range(n_units):
+        u = units[q]
+        lo, hi = _unit_span(u, elementwise, group_ptr)
+        if elementwise:
+            if was_active[u]:
+                continue
+            for k in range(K):
+                if abs(z[u, k] - step * grad[u, k]) > 1.0:
+                    count += 1
+                    break
+            continue
+        if was_active[group_idx[lo]]:
+            continue
+        sq = 0.0
+        for ii in range(lo, hi):
+            j = group_idx[ii]
+            for k in range(K):
+                v = z[j, k] - step * grad[j, k]
+                sq += v * v
+        if sq > 1.0:
+            count += hi - lo
+    return count
 
 
 @njit(cache=True)
@@ -311,8 +342,8 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     in_ws = np.zeros(n_all_units, dtype=np.bool_)
     feats = np.empty(p, dtype=np.int64)
     pos = np.full(p, -1, dtype=np.int64)
-    n_units = 0
-    n_feats = 0
+    n_units = np.int64(0)      # (typed, not a literal: one signature of the helpers)
+    n_feats = np.int64(0)
     if use_gram and not screen:
         M = H
     else:
@@ -444,7 +475,16 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
             if joined > 0 and 4.0 * diag_max * joined > lam_a:
                 lam_a = _active_block_norm(M, pos, active, n_active, power_vec, 4)
                 joined = 0
-            step = max(alpha, step_constant / (kappa * (1.1 * lam_a + diag_max * (joined + 1))))
+            # size the step for the coordinates that would join within it (at least one)
+            n_join = 1
+            for _ in range(16):
+                step = max(alpha, step_constant /
+                           (kappa * (1.1 * lam_a + diag_max * (joined + n_join))))
+                would = _joining(z, grad, step, was_active, elementwise, group_ptr, group_idx,
+                                 units, n_units)
+                if would <= n_join or step == alpha:
+                    break
+                n_join = would
         big = 0.0
         for q in range(n_feats):
             j = feats[q]
