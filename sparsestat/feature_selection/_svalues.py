@@ -164,7 +164,9 @@ def sdp_s(R: np.ndarray, *, tol: float = 1e-6, max_newton: int = 50) -> np.ndarr
             except linalg.LinAlgError:
                 step = -grad / np.diag(H)
             decrement = -float(grad @ step)
-            if decrement / (2.0 * mu) <= center_tol:
+            # centred, or the predicted decrease is below what the objective can
+            # resolve in floating point (the line search could only stall there)
+            if decrement / (2.0 * mu) <= center_tol or decrement <= 1e-13 * abs(value):
                 break
             # longest step that stays inside the box, then backtracking (Armijo)
             with np.errstate(divide="ignore"):
