@@ -155,8 +155,11 @@ def main(argv=None):
                 for name, (selected, elapsed) in record.items():
                     results.setdefault(name, []).append((*fdp_and_power(selected, truth),
                                                          elapsed))
-                print(f"  {n}x{p} {s_method} replicate {r + 1}/{args.replicates}: " + ", ".join(
-                    f"{name} {results[name][-1][1]:.2f}" for name in record), flush=True)
+                powers = ", ".join(f"{name} {results[name][-1][1]:.2f}" for name in record)
+                times = ", ".join(f"{name} {elapsed:.2f}" for name, (_, elapsed) in record.items()
+                                  if not np.isnan(elapsed))
+                print(f"  {n}x{p} {s_method} replicate {r + 1}/{args.replicates}: power {powers}; "
+                      f"CPU s {times}", flush=True)
             base = np.mean([t for *_, t in results[KNOCKPY]]) if KNOCKPY in results else np.nan
             for name, values in results.items():
                 fdp, power, elapsed = (np.array(v) for v in zip(*values))
