@@ -427,12 +427,12 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         grid = grid[: coefs.shape[0]]
     coefs, intercepts = _to_original_scale(coefs, intercepts, design, gram_mode and fit_intercept,
                                            b0 if gram_mode else None)
-    return RegularizationPath(
+    return _path_in_dtype(RegularizationPath(
         times=grid, coefs=coefs, intercepts=intercepts, entry_times=entry,
         interpolation="linear", t0=t0, duals=duals if record_duals else None, n_iter=int(n_iter),
         info={"solver": "lbi", "loss": loss, "penalty": penalty, "kappa": float(kappa),
               "alpha": float(alpha), "delta": float(delta)},
-    )
+    ), design.dtype)
 
 
 def _to_original_scale(coefs, intercepts, design, add_mean, y_mean):

@@ -563,3 +563,17 @@ def test_default_step_follows_a_fine_step_when_many_join_at_once():
     scale = np.abs(fine.coefs).max()
     assert np.abs(default.coefs).max() <= 1.02 * scale
     assert np.abs(default.coefs - fine.coefs).max() <= 0.2 * scale
+
+
+def test_cv_estimators_keep_float32():
+    from sparsestat import LBIClassifierCV, LBIRegressorCV
+
+    X, y, _ = _planted(n=60, p=8, seed=31, noise=3.0)   # noisy: CV stops inside the grid
+    X32 = X.astype(np.float32)
+    reg = LBIRegressorCV(cv=3, n_times=20, t_ratio=50).fit(X32, y)
+    clf = LBIClassifierCV(cv=3, n_times=20, t_ratio=50).fit(X32, y > 0)
+    assert reg.coef_.dtype == np.float32 and reg.regularization_path_.coefs.dtype == np.float32
+    assert clf.coef_.dtype == np.float32
+    ref = LBIRegressorCV(cv=3, n_times=20, t_ratio=50).fit(X, y)
+    assert reg.t_ == pytest.approx(ref.t_, rel=1e-5)
+    np.testing.assert_allclose(reg.coef_, ref.coef_, rtol=1e-4, atol=1e-4)
