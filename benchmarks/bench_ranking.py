@@ -79,8 +79,9 @@ def accuracy_table(n_items, n_comparisons, n_annotators, seeds):
     methods = _methods(n_items)
     print(f"\n### Accuracy: {n_items} items, {n_comparisons} comparisons, {n_annotators} "
           f"annotators, Bradley-Terry votes, mean over {len(seeds)} seed(s)\n")
-    print("| scenario | method | Kendall tau | vs choix ilsr | time (s) | precision | recall |")
-    print("|---|---|---|---|---|---|---|")
+    print("| scenario | method | Kendall tau | vs choix ilsr | time (s) | precision | recall | "
+          "runs flagging |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, behavior, frac in SCENARIOS:
         res = {k: [] for k in methods}
         for seed in seeds:
@@ -91,19 +92,21 @@ def accuracy_table(n_items, n_comparisons, n_annotators, seeds):
                 scores, flagged = run(data)
                 elapsed = time.perf_counter() - t
                 tau = kendalltau(scores, data.scores)[0]
-                prec = rec = np.nan
-                if flagged is not None and data.outliers.any():
-                    tp = np.sum(flagged & data.outliers)
-                    prec = tp / flagged.sum() if flagged.any() else np.nan
-                    rec = tp / data.outliers.sum()
-                res[key].append((tau, elapsed, prec, rec))
+                counts = (np.nan, np.nan, np.nan)
+                if flagged is not None:
+                    counts = (np.sum(flagged & data.outliers), flagged.sum(), data.outliers.sum())
+                res[key].append((tau, elapsed) + counts)
         base = np.mean([r[0] for r in res["choix ilsr_pairwise"]]) if choix else np.nan
         for key, rows in res.items():
-            tau, elapsed, prec, rec = (np.nanmean([r[i] for r in rows]) if not np.all(
-                np.isnan([r[i] for r in rows])) else np.nan for i in range(4))
-            fmt = (lambda v: "-" if np.isnan(v) else f"{v:.2f}")
+            a = np.array(rows, dtype=float)
+            tau, elapsed = a[:, 0].mean(), a[:, 1].mean()
+            # precision and recall pooled over the runs: all flagged votes, all outliers
+            tp, n_flag, n_out = a[:, 2].sum(), a[:, 3].sum(), a[:, 4].sum()
+            prec = f"{tp / n_flag:.2f}" if n_flag > 0 else "-"
+            rec = f"{tp / n_out:.2f}" if n_out > 0 else "-"
+            runs = "-" if np.isnan(a[0, 3]) else f"{int(np.sum(a[:, 3] > 0))}/{len(rows)}"
             print(f"| {name} | {key} | {tau:.3f} | {tau - base:+.3f} | {elapsed:.2f} | "
-                  f"{fmt(prec)} | {fmt(rec)} |")
+                  f"{prec} | {rec} | {runs} |")
 
 
 def state_table():
