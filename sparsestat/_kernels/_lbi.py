@@ -206,16 +206,17 @@ def _grow_working_set(Xf, xdata, xind, xptr, xmean, is_sparse, n, new_units, n_n
                 M[a, b_] = col[feats[a]]
                 M[b_, a] = col[feats[a]]
         return n_units, n_feats, M
-    # dense: gather the working-set columns once, then one matrix product
+    # dense: gather the working-set columns once (float64), then their inner products
     Xw = np.zeros((n_feats, n))
     one = np.ones(1)
     for a in range(n_feats):
         add_column(Xf, xdata, xind, xptr, xmean, is_sparse, feats[a], one, Xw[a:a + 1].T)
-    block = np.dot(Xw, Xw[start:].T) / n
-    for a in range(n_feats):
-        for b_ in range(start, n_feats):
-            M[a, b_] = block[a, b_ - start]
-            M[b_, a] = block[a, b_ - start]
+    for b_ in range(start, n_feats):
+        xb = Xw[b_]
+        for a in range(b_ + 1):
+            h = np.dot(Xw[a], xb) / n
+            M[a, b_] = h
+            M[b_, a] = h
     return n_units, n_feats, M
 
 
