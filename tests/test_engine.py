@@ -186,36 +186,36 @@ def test_logistic_matches_plain_numpy_loop():
     np.testing.assert_allclose(path.intercepts[:, 0], ref_b, atol=1e-10)
 
 
-def test_group_matches_plain_numpy_loop():
-    X, y, _ = _planted(n=60, p=9, seed=10)
-    Xc, yc = X - X.mean(0), y - y.mean()
-    groups = np.repeat([0, 1, 2], 3)
-    kappa, alpha = 10.0, 0.02
-    path = _engine.lbi_path(X, y[:, None], penalty="group", groups=groups, kappa=kappa,
-                            alpha=alpha, normalize=False, n_times=30, t_ratio=10)
+def reference_lbi_group(X, y, groups, kappa, alpha, times):
+    """Plain-numpy LBI with the group penalty (X, y already centered) on ``times``."""
+    n, p = X.shape
 
-    def block_shrink(z):
-        out = np.zeros_like(z)
-        for g in range(3):
-            zg = z[groups == g]
-            nrm = np.linalg.norm(zg)
-            out[groups == g] = 0 if nrm <= 1 else (1 - 1 / nrm) * zg
-        return out
+    def block_shrink(v):
+        nrm = np.sqrt(np.bincount(groups, v ** 2))[groups]
+        return np.where(nrm > 1, 1 - 1 / np.maximum(nrm, 1), 0.0) * v
 
-    n = len(y)
-    g0 = -Xc.T @ yc / n
-    norms = [np.linalg.norm(g0[groups == g]) for g in range(3)]
-    t0 = 1 / max(norms)
-    z, beta, t, gi = -g0 * t0, np.zeros(9), t0, 1
-    ref = np.zeros((path.n_times, 9))
-    while gi < path.n_times:
-        z_new = z - alpha * Xc.T @ (Xc @ beta - yc) / n
-        while gi < path.n_times and path.times[gi] <= t + alpha:
-            f = (path.times[gi] - t) / alpha
+    c = X.T @ y / n
+    t = 1 / np.sqrt(np.bincount(groups, c ** 2)).max()
+    z, beta, gi = c * t, np.zeros(p), 1
+    ref = np.zeros((len(times), p))
+    while gi < len(times):
+        z_new = z - alpha * X.T @ (X @ beta - y) / n
+        while gi < len(times) and times[gi] <= t + alpha:
+            f = (times[gi] - t) / alpha
             ref[gi] = kappa * block_shrink(z + f * (z_new - z))
             gi += 1
         z, t = z_new, t + alpha
         beta = kappa * block_shrink(z)
+    return ref
+
+
+def test_group_matches_plain_numpy_loop():
+    X, y, _ = _planted(n=60, p=9, seed=10)
+    groups = np.repeat([0, 1, 2], 3)
+    kappa, alpha = 10.0, 0.02
+    path = _engine.lbi_path(X, y[:, None], penalty="group", groups=groups, kappa=kappa,
+                            alpha=alpha, normalize=False, n_times=30, t_ratio=10)
+    ref = reference_lbi_group(X - X.mean(0), y - y.mean(), groups, kappa, alpha, path.times)
     np.testing.assert_allclose(path.coefs[..., 0], ref, atol=1e-10)
     # members of a group enter together
     et = path.entry_times[:, 0]
@@ -382,30 +382,11 @@ def test_working_set_matches_plain_numpy_loop(working_set, monkeypatch, reach):
 def test_working_set_group_matches_plain_numpy_loop(working_set, monkeypatch, reach):
     monkeypatch.setattr(_engine, "_WORKING_SET_REACH", reach)
     X, y, _ = _planted(n=30, p=90, k=5, seed=22)
-    Xc, yc = X - X.mean(0), y - y.mean()
     groups = np.repeat(np.arange(30), 3)
     kappa, alpha = 10.0, 0.005
     path = _engine.lbi_path(X, y[:, None], penalty="group", groups=groups, kappa=kappa,
                             alpha=alpha, normalize=False, n_times=25, t_ratio=20)
-    norms = np.sqrt(np.bincount(groups, (Xc.T @ yc / len(y)) ** 2))
-    z = Xc.T @ yc / len(y) / norms.max()
-    t = 1 / norms.max()
-    beta = np.zeros(90)
-    ref = np.zeros((path.n_times, 90))
-    gi = 1
-
-    def block_shrink(v):
-        nrm = np.sqrt(np.bincount(groups, v ** 2))[groups]
-        return np.where(nrm > 1, 1 - 1 / np.maximum(nrm, 1), 0.0) * v
-
-    while gi < path.n_times:
-        z_new = z - alpha * Xc.T @ (Xc @ beta - yc) / len(y)
-        while gi < path.n_times and path.times[gi] <= t + alpha:
-            f = (path.times[gi] - t) / alpha
-            ref[gi] = kappa * block_shrink(z + f * (z_new - z))
-            gi += 1
-        z, t = z_new, t + alpha
-        beta = kappa * block_shrink(z)
+    ref = reference_lbi_group(X - X.mean(0), y - y.mean(), groups, kappa, alpha, path.times)
     assert (np.abs(ref[-1]) > 0).sum() >= 15
     np.testing.assert_allclose(path.coefs[..., 0], ref, atol=1e-10)
 
