@@ -29,11 +29,12 @@ def test_verbose_reports_each_stage_with_its_time(data, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert all(line.startswith("[MeanShiftOutlierDetector] ") for line in lines), lines
     text = "\n".join(lines)
-    stages = ["thin QR basis", "LTS start", "path pass 1", "least squares on the", "done in"]
+    stages = ["thin QR basis", "LTS start", "path pass 1", "least squares on the", "total"]
     positions = [text.find(stage) for stage in stages]
     assert -1 not in positions and positions == sorted(positions), text
-    # every stage line but the last carries its time
-    assert all(re.search(r"\(\d+\.\d\d s\)$", line) for line in lines[:-1]), lines
+    # every stage line carries its time, the last one the total
+    assert all(re.search(r" in \d+\.\d\d s$", line) for line in lines[:-1]), lines
+    assert re.search(r"; total \d+\.\d\d s$", lines[-1]), lines
     # the passes stop when the flagged set repeats: the last two passes agree, and their
     # count is the detector's
     counts = [int(m) for m in re.findall(r"(\d+) samples flagged at t\*", text)]

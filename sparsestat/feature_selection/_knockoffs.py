@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
 from sparsestat.feature_selection._construction import fixed_x_knockoffs, gaussian_knockoffs
-from sparsestat.feature_selection._progress import StageReporter
+from sparsestat._progress import StageReporter
 from sparsestat.feature_selection._statistics import knockoff_statistic
 from sparsestat.feature_selection._svalues import check_covariance, compute_s, to_correlation
 from sparsestat.feature_selection._threshold import knockoff_threshold

@@ -46,7 +46,7 @@ from sparsestat.feature_selection._construction import (
     orthogonal_complement_basis,
 )
 from sparsestat.feature_selection._knockoffs import check_no_constant_columns
-from sparsestat.feature_selection._progress import StageReporter
+from sparsestat._progress import StageReporter
 from sparsestat.feature_selection._statistics import inverse_entry_time
 from sparsestat.feature_selection._svalues import check_covariance, compute_s, to_correlation
 from sparsestat.feature_selection._threshold import knockoff_threshold

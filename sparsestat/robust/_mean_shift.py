@@ -8,7 +8,6 @@ The path of ``G`` is computed on the implicit projection ``I - Q Q^T``
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -19,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
+from sparsestat._progress import StageReporter
 from sparsestat._kernels._projected import masked_gram, row_quadratic
 from sparsestat.robust._linalg import (
     ThinBasis,
@@ -84,30 +84,10 @@ class ShiftFit:
     weights: np.ndarray
 
 
-class StageTimer:
-    """Prints one line per finished stage of a fit, with its time, when ``verbose > 0``."""
-
-    def __init__(self, verbose: int, name: str = "MeanShiftOutlierDetector") -> None:
-        self.verbose = verbose
-        self.name = name
-        self.start = self.last = time.perf_counter()
-
-    def __call__(self, message: str) -> None:
-        if not self.verbose:
-            return
-        now = time.perf_counter()
-        print(f"[{self.name}] {message} ({now - self.last:.2f} s)", flush=True)
-        self.last = now
-
-    def total(self) -> float:
-        """Seconds since the timer was created."""
-        return time.perf_counter() - self.start
-
-
 def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_times=100,
                    t_ratio=2.0, fit_intercept=True, start="lts", cutoff="auto",
                    max_iter=None, random_state=None, basis: ThinBasis | None = None,
-                   verbose: int | StageTimer = 0) -> ShiftFit:
+                   verbose: int | StageReporter = 0) -> ShiftFit:
     """The mean-shift outlier path for a 2-D target (one or several outputs).
 
     Shared by :class:`MeanShiftOutlierDetector` and the multi-output models
@@ -116,12 +96,13 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
     finite and validated. ``verbose > 0`` prints a timed line per stage
     (basis, robust start, each pass of the path and of the scale refit).
     """
-    report = verbose if isinstance(verbose, StageTimer) else StageTimer(verbose)
+    report = verbose if isinstance(verbose, StageReporter) else \
+        StageReporter("MeanShiftOutlierDetector", verbose)
     n = Y.shape[0]
     K = Y.shape[1]
     if basis is None:
         basis = thin_basis(X, fit_intercept)
-        report(f"thin QR basis of [1, X]: n={n}, rank {basis.Q.shape[1]}")
+        report.stage(f"thin QR basis of [1, X]: n={n}, rank {basis.Q.shape[1]}")
     Q = basis.Q
     # robust column scales, so that one kappa and one cutoff serve every target
     col_scale = 1.4826 * np.median(np.abs(Y - np.median(Y, axis=0)), axis=0)
@@ -136,7 +117,7 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
         rs = lts_start(Q, Ys, random_state=random_state)
         R = rs.residuals
         sigma = _start_scale(Q, Ys, R, max(rs.scale, rs.m_scale), c, K)
-        report(f"LTS start: robust residual scale {_scales(sigma * col_scale)}")
+        report.stage(f"LTS start: robust residual scale {_scales(sigma * col_scale)}")
     else:
         R = residuals(Q, Ys, subset_fit(Q, Ys, np.ones(n, dtype=bool)))
         sigma = float(np.sqrt(np.median(np.sum(R ** 2, axis=1)) / stats.chi2.ppf(0.5, K)))
@@ -181,9 +162,9 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
             dof = max(int((~new).sum()) - Q.shape[1] - 1, 1)
             c_del = float(stats.t.isf(stats.norm.sf(c), dof)) if K == 1 else c
             new &= _deletion_statistic(Q, Ys, new, K) >= c_del
-        report(f"path pass {passes + 1} ({solver}, {max(int(path.n_iter), 1)} "
-               f"{'knots' if solver == 'iss' else 'iterations'}, up to t={t_end:.4g}): "
-               f"{int(new.sum())} samples flagged at t*={t_star:.4g}")
+        report.stage(f"path pass {passes + 1} ({solver}, {max(int(path.n_iter), 1)} "
+                     f"{'knots' if solver == 'iss' else 'iterations'}, up to t={t_end:.4g}): "
+                     f"{int(new.sum())} samples flagged at t*={t_star:.4g}")
         if start != "lts" or (flagged is not None and np.array_equal(new, flagged)):
             flagged = new
             break
@@ -193,8 +174,8 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
         # keeps starting from the robust fit's residuals
         theta = subset_fit(Q, Ys, ~flagged)
         sigma = _inlier_scale(residuals(Q, Ys, theta), ~flagged, Q.shape[1], K, truncation)
-        report(f"scale refit on the {int((~flagged).sum())} samples kept: "
-               f"{_scales(sigma * col_scale)}")
+        report.stage(f"scale refit on the {int((~flagged).sum())} samples kept: "
+                     f"{_scales(sigma * col_scale)}")
     tie = -np.sqrt(np.sum(R ** 2, axis=1))
     order = np.lexsort((tie, entry))
     if contamination == "auto":
@@ -502,7 +483,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
                              dtype=np.float64)
         Y = y.reshape(y.shape[0], -1)
         check_outlier_data(X, Y, self.fit_intercept, self.duplicates == "raise")
-        report = StageTimer(self.verbose)
+        report = StageReporter(type(self).__name__, self.verbose)
         res = fit_mean_shift(
             X, Y, contamination=self.contamination, solver=self.solver, kappa=self.kappa,
             n_times=self.n_times, t_ratio=self.t_ratio, fit_intercept=self.fit_intercept,
@@ -511,10 +492,8 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         inliers = ~res.outliers
         theta = subset_fit(res.basis.Q, Y, inliers)
         coef, intercept = res.basis.coefficients(theta)
-        report(f"least squares on the {int(inliers.sum())} inliers; "
-               f"{int(res.outliers.sum())} outliers flagged")
-        if self.verbose:
-            print(f"[MeanShiftOutlierDetector] done in {report.total():.2f} s", flush=True)
+        report.done(f"least squares on the {int(inliers.sum())} inliers; "
+                    f"{int(res.outliers.sum())} outliers flagged")
         gamma = np.zeros_like(Y)
         if res.outliers.any():
             out = res.outliers

@@ -1,4 +1,4 @@
-"""Progress messages of the knockoff selectors (``verbose > 0``), in scikit-learn's style."""
+"""Progress messages of long fits (``verbose > 0``): one timed line per finished stage."""
 
 from __future__ import annotations
 
