@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from sparsestat._blas import single_thread_if_small
+
 S_METHODS = ("equi", "sdp")
 
 
@@ -110,7 +112,8 @@ def _barrier_parts(R2, s, mu):
 
 def _inverse_from_cholesky(c):
     """Inverse of ``c c^T`` from its lower Cholesky factor (LAPACK potri)."""
-    inv, info = linalg.lapack.dpotri(c, lower=True)
+    with single_thread_if_small(c.shape[0]):
+        inv, info = linalg.lapack.dpotri(c, lower=True)
     if info != 0:
         raise linalg.LinAlgError("potri failed")
     return np.tril(inv) + np.tril(inv, -1).T
