@@ -30,8 +30,11 @@ install-test: $(VENV)/.installed-test
 demo: $(VENV)/.installed
 	$(BIN)/sparsestat demo
 
+# one BLAS thread per test worker: the workers already fill the cores, and threaded
+# LAPACK on the suite's small matrices spends its time synchronizing threads
 test: $(VENV)/.installed-test
-	MPLBACKEND=Agg $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+	MPLBACKEND=Agg OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
 docs: $(VENV)/.installed-test
 	MPLBACKEND=Agg $(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
