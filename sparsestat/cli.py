@@ -31,7 +31,7 @@ _DEMOS: list[tuple[str, str]] = [
     ("Robust ranking from pairwise comparisons", "sparsestat.ranking._demo:run_demo"),
     ("Robust regression and outliers (stackloss)", "sparsestat.robust._demo:run_demo"),
     ("Noisy labels and few-shot credibility (digits)", "sparsestat.semi_supervised._demo:run_demo"),
-    ("Knockoffs: feature selection at a target FDR", "sparsestat._demo_knockoffs:run_demo"),
+    ("Knockoffs: feature selection at a target FDR", "sparsestat.feature_selection._demo:run_demo"),
     ("DessiLBI: a sparse network on the digits (torch)", "sparsestat._demo_dessilbi:run_demo"),
 ]
 

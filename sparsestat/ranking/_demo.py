@@ -70,5 +70,8 @@ def run_demo(output_dir: Path) -> None:
     ax.set_ylabel("gamma (outlier term)")
     ax.set_title("Outlier path: red = comparisons of malicious annotators")
     fig.tight_layout()
-    fig.savefig(Path(output_dir) / "ranking_outlier_path.png", dpi=100)
+    from sparsestat.cli import atomic_write
+
+    atomic_write(Path(output_dir) / "ranking_outlier_path.png",
+                 lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     plt.close(fig)
