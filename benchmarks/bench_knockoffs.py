@@ -28,6 +28,7 @@ Usage::
     python benchmarks/bench_knockoffs.py                      # a few replicates
     python benchmarks/bench_knockoffs.py --replicates 20
     python benchmarks/bench_knockoffs.py --sizes 1000x200 --s-methods sdp
+    python benchmarks/bench_knockoffs.py --sizes 3000x1000 --s-methods sdp --sdp-mu 3
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import warnings
 import numpy as np
 
 from sparsestat import KnockoffSelector
+from sparsestat.feature_selection import _svalues
 
 KNOCKPY_METHOD = {"equi": "equicorrelated", "sdp": "sdp"}
 KNOCKPY_SAMPLER = {"fixed": "fx", "gaussian": "gaussian"}
@@ -116,10 +118,17 @@ def main(argv=None):
                         help="signal size, as a multiple of 1/sqrt(n)")
     parser.add_argument("--fdr", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sdp-mu", type=float, default=None,
+                        help="barrier parameter at which sparsestat's SDP stops (default: "
+                             "the selectors' own, mu = 0.1); larger values put s further "
+                             "inside the feasible set")
     parser.add_argument("--no-knockpy", action="store_true",
                         help="skip knockpy end to end (its statistic on sparsestat's "
                              "knockoffs still runs)")
     args = parser.parse_args(argv)
+    if args.sdp_mu is not None:
+        # sdp_s(tol=3 mu) stops at the central-path point of that barrier parameter
+        _svalues.SELECTOR_SDP_TOL = 3.0 * args.sdp_mu
 
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     s_methods = args.s_methods.split(",")

@@ -70,6 +70,19 @@ def test_sdp_optimal_by_a_dual_certificate():
     assert min(bounds) - s.sum() <= 1e-3 * len(s)  # and nearly equal: optimal
 
 
+@pytest.mark.parametrize("mu", [0.1, 1.0, 3.0])
+def test_sdp_central_path_point_is_stationary(mu):
+    # tol = 3 mu stops the barrier at mu: there the gradient of
+    # -sum(s) - mu [log det(2R - diag s) + sum log s + sum log(1 - s)] vanishes,
+    # checked here with an inverse computed independently of the solver
+    R = ar1(40, 0.5)
+    s = sdp_s(R, tol=3 * mu, never_below_equi=False)
+    Ginv = np.linalg.inv(2 * R - np.diag(s))
+    grad = -1.0 + mu * (np.diag(Ginv) - 1.0 / s + 1.0 / (1.0 - s))
+    assert np.max(np.abs(grad)) <= 1e-5
+    assert s.sum() <= sdp_s(R).sum()
+
+
 # ---------------------------------------------------------------- constructions
 
 @pytest.mark.parametrize("s_method", ["equi", "sdp"])
