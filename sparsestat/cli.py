@@ -100,10 +100,10 @@ def _run_demo(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     print(f"sparsestat {__version__} demo; figures go to {out}")
     started = time.perf_counter()
-    from threadpoolctl import threadpool_limits
+    from sparsestat._threads import one_thread
 
     # every demo problem is small: one BLAS thread is faster than several competing ones
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_thread("blas"):
         for title, target in _DEMOS:
             module_name, func_name = target.split(":")
             print(f"\n== {title} ==")

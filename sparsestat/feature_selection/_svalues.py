@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
-from sparsestat._blas import single_thread_if_small
+from sparsestat._threads import single_thread_if_small
 
 S_METHODS = ("equi", "sdp")
 

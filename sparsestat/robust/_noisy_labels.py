@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from sparsestat import _engine
+from sparsestat._threads import one_thread
 from sparsestat.robust._linalg import thin_basis
 
 
@@ -129,9 +130,7 @@ def make_pieces(Xn: np.ndarray, codes: np.ndarray, groups: list[np.ndarray],
 
 
 def _solve_pieces(Xn, codes, pieces, n_components, kappa, t_ratio):
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):   # tiny dense problems: BLAS threads only contend
+    with one_thread():   # tiny dense problems: BLAS threads only contend
         return [_solve_piece(Xn, codes, idx, n_components, kappa, t_ratio) for idx in pieces]
 
 

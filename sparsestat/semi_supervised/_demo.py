@@ -18,8 +18,8 @@ def run_demo(output_dir: Path) -> None:
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import normalize
-    from threadpoolctl import threadpool_limits
 
+    from sparsestat._threads import one_thread
     from sparsestat.datasets import make_noisy_labels
     from sparsestat.robust import NoisyLabelDetector
     from sparsestat.semi_supervised import ICIFewShot
@@ -36,7 +36,7 @@ def run_demo(output_dir: Path) -> None:
     Xn = normalize(X)
     rng = np.random.default_rng(0)
     gains = []
-    with threadpool_limits(1):
+    with one_thread():
         for _ in range(20):
             classes = rng.choice(10, 5, replace=False)
             s = np.array([rng.choice(np.flatnonzero(y == c)) for c in classes])

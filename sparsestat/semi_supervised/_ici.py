@@ -20,8 +20,8 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
+from sparsestat._threads import one_thread
 from sparsestat.robust._noisy_labels import normalize_rows, reduce_features, shift_entry_times
 from sparsestat.semi_supervised._graph import median_sq_distance, propagate_labels, rbf_graph
 
@@ -237,7 +237,7 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         active = np.ones(K, dtype=bool)
         rounds = 0
         budget = np.inf if self.max_iter is None else self.max_iter
-        with threadpool_limits(1):   # a small sparse graph: threads only add overhead
+        with one_thread():   # a small sparse graph: threads only add overhead
             graph = self._graph(Xn)
         est = self._new_estimator().fit(X[labeled], codes[labeled])
         while rounds < budget:
@@ -258,7 +258,7 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 chosen = pool[np.isin(pseudo, np.flatnonzero(active))]
                 chosen = chosen[: self.step]
             else:
-                with threadpool_limits(1):   # small dense problems
+                with one_thread():   # small dense problems
                     Z = _embed(Xn[in_play], self.embedding, self.n_components,
                                self.random_state)
                     entry = shift_entry_times(Z, local, present.size, kappa=self.kappa)
