@@ -9,7 +9,8 @@ from sklearn.pipeline import make_pipeline
 from sparsestat import KnockoffSelector
 from sparsestat.feature_selection._construction import fixed_x_knockoffs, gaussian_knockoffs
 from sparsestat.feature_selection._statistics import knockoff_statistic
-from sparsestat.feature_selection._svalues import equicorrelated_s, sdp_s, to_correlation
+from sparsestat.feature_selection._svalues import (compute_s, equicorrelated_s, sdp_s,
+                                                    to_correlation)
 from sparsestat.feature_selection._threshold import knockoff_threshold
 
 
@@ -73,14 +74,27 @@ def test_sdp_optimal_by_a_dual_certificate():
 @pytest.mark.parametrize("mu", [0.1, 1.0, 3.0])
 def test_sdp_central_path_point_is_stationary(mu):
     # tol = 3 mu stops the barrier at mu: there the gradient of
-    # -sum(s) - mu [log det(2R - diag s) + sum log s + sum log(1 - s)] vanishes,
-    # checked here with an inverse computed independently of the solver
+    # -sum(s) - mu [log det(2R - diag s) + sum log s] - 1e-6 sum log(1 - s) vanishes
+    # (the bound s <= 1 keeps a negligible weight), checked here with an inverse
+    # computed independently of the solver
     R = ar1(40, 0.5)
     s = sdp_s(R, tol=3 * mu, never_below_equi=False)
     Ginv = np.linalg.inv(2 * R - np.diag(s))
-    grad = -1.0 + mu * (np.diag(Ginv) - 1.0 / s + 1.0 / (1.0 - s))
-    assert np.max(np.abs(grad)) <= 1e-5
+    upper = 1e-6 / (1.0 - s)
+    grad = -1.0 + mu * (np.diag(Ginv) - 1.0 / s) + upper
+    # relative to the bound's term, which is large where s is within 1e-6 of 1
+    assert np.all(np.abs(grad) <= 1e-5 + 1e-3 * upper)
     assert s.sum() <= sdp_s(R).sum()
+
+
+@pytest.mark.parametrize("R", [np.eye(30), ar1(30, 0.2)], ids=["independent", "ar1-0.2"])
+def test_selector_s_values_reach_one_when_the_box_binds(R):
+    # 2 lambda_min(R) >= 1: s = 1 (uncorrelated knockoffs) is feasible and optimal, and
+    # the selectors' central-path point must not stop short of it (only the PSD
+    # constraint and s >= 0 carry the margin)
+    assert 2 * np.linalg.eigvalsh(R)[0] >= 1
+    np.testing.assert_allclose(compute_s(R, "sdp"), 1.0, atol=1e-4)
+    np.testing.assert_allclose(compute_s(R, "equi"), 1.0)
 
 
 # ---------------------------------------------------------------- constructions
@@ -369,7 +383,9 @@ def test_split_selector_finds_change_points_and_identity():
     gamma = D @ beta
     sel = SplitKnockoffSelector(fdr=0.2, D=D, random_state=0).fit(X, y)
     right = sel.support_ & (np.sign(gamma) == sel.signs_) & (gamma != 0)
-    assert right.sum() >= 6 and (sel.support_ & ~right).sum() <= 3
+    # power on this replicate; the directional FDR is an expectation, checked over
+    # replicates in test_knockoffs_fdr.py (one draw only bounds its false share loosely)
+    assert right.sum() >= 6 and (sel.support_ & ~right).sum() <= sel.support_.sum() / 2
     # transform keeps the features touched by a selected row of D
     assert np.array_equal(sel.get_support(), np.abs(D[sel.support_]).sum(0) > 0)
     # sparse D gives the same answer

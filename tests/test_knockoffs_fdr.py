@@ -8,6 +8,8 @@ sampler. Power is checked too, so that the FDR bound is not met by selecting
 nothing.
 """
 
+import functools
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -51,11 +53,13 @@ def _check_fdr(fdp, label):
     assert fdp.mean() <= Q + 3 * se, f"{label}: empirical FDR {fdp.mean():.3f} > {Q} + 3*{se:.3f}"
 
 
-RESULTS = {}
+STATISTICS = ("lcd", "lsm", "lbi")
 
 
-@pytest.mark.parametrize("statistic", ["lcd", "lsm", "lbi"])
-def test_fdr_controlled_for_each_statistic(statistic):
+@functools.cache
+def _replicates(statistic):
+    """FDP per sampler and power of one statistic over the replicates (seeded, so a
+    test on another pytest-xdist worker that needs them again gets the same values)."""
     rng = np.random.default_rng({"lcd": 1, "lsm": 2, "lbi": 3}[statistic])
     fdp = {"fixed": [], "gaussian": []}
     power = []
@@ -68,9 +72,14 @@ def test_fdr_controlled_for_each_statistic(statistic):
         f, pw = _fdp_power(sel.support_, truth)
         fdp[sampler].append(f)
         power.append(pw)
+    return fdp, power
+
+
+@pytest.mark.parametrize("statistic", STATISTICS)
+def test_fdr_controlled_for_each_statistic(statistic):
+    fdp, power = _replicates(statistic)
     _check_fdr(fdp["fixed"] + fdp["gaussian"], statistic)
     for sampler, values in fdp.items():
-        RESULTS.setdefault(sampler, []).extend(values)
         # each half on its own, with its own (larger) Monte Carlo error
         _check_fdr(values, f"{statistic}/{sampler}")
     assert np.mean(power) >= 0.5, f"{statistic}: power {np.mean(power):.2f} too low to be a test"
@@ -94,10 +103,9 @@ def test_fdr_controlled_with_cross_validated_lasso():
 
 
 def test_fdr_controlled_for_each_sampler_over_all_statistics():
-    if len(RESULTS) < 2:
-        pytest.skip("runs after the per-statistic loops")
-    for sampler, values in RESULTS.items():
-        assert len(values) >= 300
+    for sampler in ("fixed", "gaussian"):
+        values = [f for statistic in STATISTICS for f in _replicates(statistic)[0][sampler]]
+        assert len(values) == len(STATISTICS) * N_REPLICATES // 2
         _check_fdr(values, sampler)
 
 

@@ -7,10 +7,10 @@ decorrelates a knockoff from its original and gives more power.
 - equicorrelated: ``s_j = min(2 lambda_min(R), 1)`` for every ``j``;
 - SDP: maximize ``sum(s)`` over the same constraints. Solved here by a primal
   log-barrier interior-point method (damped Newton steps on
-  ``-sum(s) - mu [log det(2R - diag s) + sum log s + sum log(1 - s)]`` for a
-  decreasing ``mu``); every iterate is strictly feasible, so the answer is
-  feasible by construction, and its objective is within ``3 p mu`` of the
-  optimum.
+  ``-sum(s) - mu [log det(2R - diag s) + sum log s] - mu_1 sum log(1 - s)``,
+  ``mu_1 = min(mu, 1e-6)``, for a decreasing ``mu``); every iterate is strictly
+  feasible, so the answer is feasible by construction, and its objective is
+  within ``3 p mu`` of the optimum.
 
 The selectors use the SDP's central-path point at ``mu = 0.1``
 (``SELECTOR_SDP_TOL``) rather than the optimum: the exact optimum makes
@@ -20,8 +20,11 @@ collinear there ("reconstructable") and the knockoff filter loses power; the
 central-path point gives up about 2% of ``sum(s)`` and keeps
 ``lambda_min(2R - diag(s))`` near 1e-3. A fixed ``mu`` is not scale-free in the
 s-values: ``mu = 1`` costs 6% of ``sum(s)`` on the sample correlation above but
-37% on the population AR(1) 0.5 matrix, and even ``mu = 0.1`` gives ``s = 0.90``
-for independent features, where the optimum (and equicorrelated) is 1.
+37% on the population AR(1) 0.5 matrix. The margin is kept from the constraints
+that make knockoffs reconstructable (``2R - diag(s)`` singular, ``s`` near 0) and
+not from ``s <= 1``: ``s = 1`` is an uncorrelated knockoff, the best there is, so
+that bound keeps the weight ``mu_1`` throughout, and independent features get
+``s = 1`` (a weight ``mu`` on it would stop them at 0.90).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from scipy import linalg
 from sparsestat._threads import single_thread_if_small
 
 S_METHODS = ("equi", "sdp")
+
+# barrier weight of the bound s <= 1 once mu is above it (see sdp_s)
+_UPPER_BARRIER = 1e-6
 
 
 def check_covariance(Sigma, n_features: int | None = None, *, name: str = "Sigma") -> np.ndarray:
@@ -99,8 +105,8 @@ def equicorrelated_s(R: np.ndarray) -> np.ndarray:
     return np.full(R.shape[0], min(2.0 * max(lam_min, 0.0), 1.0))
 
 
-def _barrier_parts(R2, s, mu):
-    """Value, gradient and Hessian of the barrier objective; None when infeasible."""
+def _barrier_parts(R2, s, mu, mu_upper):
+    """Barrier objective and the Cholesky factor of ``2R - diag(s)``; None when infeasible."""
     if np.any(s <= 0) or np.any(s >= 1):
         return None
     G = R2 - np.diag(s)
@@ -109,7 +115,8 @@ def _barrier_parts(R2, s, mu):
     except linalg.LinAlgError:
         return None
     logdet = 2.0 * np.sum(np.log(np.diag(c)))
-    value = -np.sum(s) - mu * (logdet + np.sum(np.log(s)) + np.sum(np.log1p(-s)))
+    value = (-np.sum(s) - mu * (logdet + np.sum(np.log(s)))
+             - mu_upper * np.sum(np.log1p(-s)))
     return value, c
 
 
@@ -122,8 +129,8 @@ def _inverse_from_cholesky(c):
     return np.tril(inv) + np.tril(inv, -1).T
 
 
-def _barrier_value(R2, s, mu):
-    parts = _barrier_parts(R2, s, mu)
+def _barrier_value(R2, s, mu, mu_upper):
+    parts = _barrier_parts(R2, s, mu, mu_upper)
     return np.inf if parts is None else parts[0]
 
 
@@ -170,15 +177,18 @@ def sdp_s(R: np.ndarray, *, tol: float = 1e-6, max_newton: int = 50,
     mu_final = tol / 3.0
     mu = max(0.1, mu_final)
     while True:
+        # s = 1 (an uncorrelated knockoff) costs no power: the bound s <= 1 keeps
+        # a negligible barrier weight even where the others stop at a margin
+        mu_upper = min(mu, _UPPER_BARRIER)
         # centering: damped Newton on the barrier objective for this mu, to a
         # scale-free Newton decrement (tight only at the last mu)
         center_tol = 1e-10 if mu <= mu_final else 1e-3
         for _ in range(max_newton):
-            value, c = _barrier_parts(R2, s, mu)
+            value, c = _barrier_parts(R2, s, mu, mu_upper)
             Ginv = _inverse_from_cholesky(c)
-            grad = -1.0 + mu * (np.diag(Ginv) - 1.0 / s + 1.0 / (1.0 - s))
+            grad = -1.0 + mu * (np.diag(Ginv) - 1.0 / s) + mu_upper / (1.0 - s)
             H = mu * (Ginv * Ginv)
-            H[np.diag_indices(p)] += mu * (1.0 / s ** 2 + 1.0 / (1.0 - s) ** 2)
+            H[np.diag_indices(p)] += mu / s ** 2 + mu_upper / (1.0 - s) ** 2
             try:
                 step = -linalg.cho_solve(linalg.cho_factor(H, check_finite=False), grad,
                                          check_finite=False)
@@ -195,7 +205,7 @@ def sdp_s(R: np.ndarray, *, tol: float = 1e-6, max_newton: int = 50,
             eta = min(1.0, 0.99 * float(room.min()))
             while eta > 1e-14:
                 trial = s + eta * step
-                if _barrier_value(R2, trial, mu) <= value - 0.25 * eta * decrement:
+                if _barrier_value(R2, trial, mu, mu_upper) <= value - 0.25 * eta * decrement:
                     break
                 eta *= 0.5
             else:
