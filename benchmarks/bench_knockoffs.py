@@ -29,11 +29,16 @@ Usage::
     python benchmarks/bench_knockoffs.py --replicates 20
     python benchmarks/bench_knockoffs.py --sizes 1000x200 --s-methods sdp
     python benchmarks/bench_knockoffs.py --sizes 3000x1000 --s-methods sdp --sdp-mu 3
+    # one replicate per seed, in shards that can run in parallel, then pooled
+    python benchmarks/bench_knockoffs.py --sizes 3000x1000 --s-methods sdp \\
+        --replicates 1 --seed 100 --records sdp1000.jsonl
+    python benchmarks/bench_knockoffs.py --summarize sdp1000.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import warnings
 
@@ -99,6 +104,45 @@ def mean_se(values):
     return values.mean(), se
 
 
+def summarize(records, ours=None):
+    """Print the two tables from per-replicate records (dicts, see ``--records``)."""
+    groups = {}
+    for rec in records:
+        groups.setdefault((rec["size"], rec["s_method"]), []).append(rec)
+    rows, paired = [], []
+    for (size, s_method), recs in groups.items():
+        by_method = {}
+        for rec in recs:
+            by_method.setdefault(rec["method"], {})[(rec["seed"], rec["replicate"])] = rec
+        base = (np.mean([r["cpu_s"] for r in by_method[KNOCKPY].values()])
+                if KNOCKPY in by_method else np.nan)
+        for name, reps in by_method.items():
+            fdp, power, elapsed = (np.array([r[key] for r in reps.values()], dtype=float)
+                                   for key in ("fdp", "power", "cpu_s"))
+            rows.append((size, s_method, name, fdp.size, *mean_se(fdp), *mean_se(power),
+                         elapsed.mean(), base / elapsed.mean()))
+        mine = ours or next((m for m in by_method if m.startswith("sparsestat")), None)
+        for other in (KNOCKPY, SAME):
+            if mine in by_method and other in by_method:
+                keys = sorted(set(by_method[mine]) & set(by_method[other]))
+                diff = [by_method[mine][k]["power"] - by_method[other][k]["power"] for k in keys]
+                paired.append((size, s_method, f"{mine} - {other}", len(keys), *mean_se(diff)))
+
+    print("| n x p | S method | method | replicates | FDR (+- se) | power (+- se) "
+          "| CPU s / replicate | speed-up vs knockpy |")
+    print("|" + "---|" * 8)
+    for size, s_method, name, count, fdr, se, power, se_power, elapsed, ratio in rows:
+        timing = "—" if np.isnan(elapsed) else f"{elapsed:.2f}"
+        speed = "—" if np.isnan(ratio) else f"{ratio:.2f}x"
+        print(f"| {size} | {s_method} | {name} | {count} | {fdr:.3f} (+- {se:.3f}) "
+              f"| {power:.3f} (+- {se_power:.3f}) | {timing} | {speed} |")
+    print("\nPaired power differences (same data; same knockoffs in the second row):\n")
+    print("| n x p | S method | difference | replicates | power difference (+- se) |")
+    print("|" + "---|" * 5)
+    for size, s_method, name, count, diff, se in paired:
+        print(f"| {size} | {s_method} | {name} | {count} | {diff:+.3f} (+- {se:.3f}) |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=3)
@@ -117,7 +161,9 @@ def main(argv=None):
     parser.add_argument("--amplitude", type=float, default=4.5,
                         help="signal size, as a multiple of 1/sqrt(n)")
     parser.add_argument("--fdr", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="data of replicate r come from numpy's default_rng(seed) stream; "
+                             "both packages' knockoff draws are seeded with seed + r")
     parser.add_argument("--sdp-mu", type=float, default=None,
                         help="barrier parameter at which sparsestat's SDP stops (default: "
                              "the selectors' own, mu = 0.1); larger values put s further "
@@ -125,7 +171,17 @@ def main(argv=None):
     parser.add_argument("--no-knockpy", action="store_true",
                         help="skip knockpy end to end (its statistic on sparsestat's "
                              "knockoffs still runs)")
+    parser.add_argument("--records", metavar="PATH",
+                        help="append one JSON line per replicate and method to PATH, so runs "
+                             "on several seeds (or machines) can be pooled with --summarize")
+    parser.add_argument("--summarize", nargs="+", metavar="PATH",
+                        help="print the tables from record files and exit")
     args = parser.parse_args(argv)
+    if args.summarize:
+        records = [json.loads(line) for path in args.summarize
+                   for line in open(path, encoding="utf-8") if line.strip()]
+        summarize(records)
+        return
     if args.sdp_mu is not None:
         # sdp_s(tol=3 mu) stops at the central-path point of that barrier parameter
         _svalues.SELECTOR_SDP_TOL = 3.0 * args.sdp_mu
@@ -133,68 +189,53 @@ def main(argv=None):
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     s_methods = args.s_methods.split(",")
     statistics = args.statistics.split(",")
-    ours = f"sparsestat {statistics[0]}"
     # warm up numba's cached kernels so compile/load time is not billed to a replicate
     Xw, yw, _, _ = make_data(100, 10, 3, args.rho, 5.0, np.random.default_rng(0))
     for st in statistics:
         run_sparsestat(Xw, yw, None, "fixed", "equi", st, 0.2, 0)
 
-    rows, paired = [], []
+    records = []
     for n, p in sizes:
         for s_method in s_methods:
-            results = {}
             rng = np.random.default_rng(args.seed)
             for r in range(args.replicates):
                 X, y, truth, Sigma = make_data(n, p, args.k, args.rho, args.amplitude, rng)
                 Sigma = Sigma if args.sigma == "true" else None
+                draw_seed = args.seed + r
                 record = {}
                 for st in statistics:
                     t0 = time.process_time()
-                    sel = run_sparsestat(X, y, Sigma, args.sampler, s_method, st, args.fdr, r,
-                                         store=True)
+                    sel = run_sparsestat(X, y, Sigma, args.sampler, s_method, st, args.fdr,
+                                         draw_seed, store=True)
                     record[f"sparsestat {st}"] = (sel.support_, time.process_time() - t0)
                     if st == statistics[0]:
                         Xk = sel.knockoffs_
                 if not args.no_knockpy:
                     t0 = time.process_time()
-                    selected = run_knockpy(X, y, Sigma, args.sampler, s_method, args.fdr, r)
+                    selected = run_knockpy(X, y, Sigma, args.sampler, s_method, args.fdr,
+                                           draw_seed)
                     record[KNOCKPY] = (selected, time.process_time() - t0)
-                record[SAME] = (run_knockpy(X, y, Sigma, args.sampler, s_method, args.fdr, r,
-                                            Xk=Xk), np.nan)
+                record[SAME] = (run_knockpy(X, y, Sigma, args.sampler, s_method, args.fdr,
+                                            draw_seed, Xk=Xk), np.nan)
                 for name, (selected, elapsed) in record.items():
-                    results.setdefault(name, []).append((*fdp_and_power(selected, truth),
-                                                         elapsed))
-                powers = ", ".join(f"{name} {results[name][-1][1]:.2f}" for name in record)
+                    fdp, power = fdp_and_power(selected, truth)
+                    rec = {"size": f"{n}x{p}", "s_method": s_method, "method": name,
+                           "seed": args.seed, "replicate": r, "fdp": float(fdp),
+                           "power": float(power), "cpu_s": float(elapsed)}
+                    records.append(rec)
+                    if args.records:
+                        with open(args.records, "a", encoding="utf-8") as f:
+                            f.write(json.dumps(rec) + "\n")
+                powers = ", ".join(f"{name} {records[-len(record) + i]['power']:.2f}"
+                                   for i, name in enumerate(record))
                 times = ", ".join(f"{name} {elapsed:.2f}" for name, (_, elapsed) in record.items()
                                   if not np.isnan(elapsed))
                 print(f"  {n}x{p} {s_method} replicate {r + 1}/{args.replicates}: power {powers}; "
                       f"CPU s {times}", flush=True)
-            base = np.mean([t for *_, t in results[KNOCKPY]]) if KNOCKPY in results else np.nan
-            for name, values in results.items():
-                fdp, power, elapsed = (np.array(v) for v in zip(*values))
-                rows.append((f"{n}x{p}", s_method, name, *mean_se(fdp), *mean_se(power),
-                             elapsed.mean(), base / elapsed.mean()))
-            power_of = {name: np.array([v[1] for v in values]) for name, values in results.items()}
-            for other in (KNOCKPY, SAME):
-                if other in power_of:
-                    paired.append((f"{n}x{p}", s_method, f"{ours} - {other}",
-                                   *mean_se(power_of[ours] - power_of[other])))
 
     print(f"\nsampler={args.sampler}  sigma={args.sigma}  AR(1) rho={args.rho}  k={args.k}  "
           f"amplitude={args.amplitude}/sqrt(n)  q={args.fdr}  replicates={args.replicates}\n")
-    print("| n x p | S method | method | FDR (+- se) | power (+- se) | CPU s / replicate "
-          "| speed-up vs knockpy |")
-    print("|" + "---|" * 7)
-    for size, s_method, name, fdr, se, power, se_power, elapsed, ratio in rows:
-        timing = "—" if np.isnan(elapsed) else f"{elapsed:.2f}"
-        speed = "—" if np.isnan(ratio) else f"{ratio:.2f}x"
-        print(f"| {size} | {s_method} | {name} | {fdr:.3f} (+- {se:.3f}) "
-              f"| {power:.3f} (+- {se_power:.3f}) | {timing} | {speed} |")
-    print("\nPaired power differences (same data; same knockoffs in the second row):\n")
-    print("| n x p | S method | difference | power difference (+- se) |")
-    print("|" + "---|" * 4)
-    for size, s_method, name, diff, se in paired:
-        print(f"| {size} | {s_method} | {name} | {diff:+.3f} (+- {se:.3f}) |")
+    summarize(records, f"sparsestat {statistics[0]}")
 
 
 if __name__ == "__main__":
