@@ -173,9 +173,9 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
     [2, 5, 8, 11, 14, 17, 20]
     >>> sel = SplitKnockoffSelector(fdr=0.2, D=D, random_state=0).fit(X, y)
     >>> np.flatnonzero(sel.support_).tolist()
-    [2, 5, 8, 11, 14, 17, 20, 21]
+    [2, 5, 8, 11, 14, 17, 20]
     >>> sel.signs_[sel.support_].tolist()
-    [1.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0, -1.0]
+    [1.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0]
     """
 
     _parameter_constraints: dict = {
