@@ -45,7 +45,7 @@ def _train_and_report(torch, output_dir: Path) -> None:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    from sparsestat.cli import atomic_write
+    from sparsestat.cli import atomic_write, can_draw
     from sparsestat.torch import DessiLBI, lbi_param_groups, propose_mu
 
     X, y = load_digits(return_X_y=True)
@@ -87,8 +87,7 @@ def _train_and_report(torch, output_dir: Path) -> None:
     print(f"   test accuracy: dense W {dense_acc:.3f}, sparse W* (W on the support) "
           f"{sparse_acc:.3f}; chance 0.100")
 
-    if importlib.util.find_spec("matplotlib") is None:
-        print('   (dessilbi.png skipped: matplotlib missing; pip install "sparsestat[plot]")')
+    if not can_draw("dessilbi.png"):
         return
     from matplotlib.figure import Figure
 

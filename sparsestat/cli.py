@@ -10,6 +10,7 @@ it into one readable line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import tempfile
@@ -38,6 +39,18 @@ _DEMOS: list[tuple[str, str]] = [
 
 class CLIError(Exception):
     """Bad input for a sub-command: printed as one line, exit status 2."""
+
+
+def can_draw(picture: str) -> bool:
+    """Whether matplotlib is installed to draw a demo's ``picture``; if not, say so in one line.
+
+    matplotlib is an optional extra (``sparsestat[plot]``): without it a demo prints
+    its numbers and skips its figure.
+    """
+    if importlib.util.find_spec("matplotlib") is not None:
+        return True
+    print(f'   ({picture} skipped: matplotlib missing; pip install "sparsestat[plot]")')
+    return False
 
 
 def atomic_write(path: str | os.PathLike, write) -> None:

@@ -38,7 +38,7 @@ def run_demo(output_dir: Path) -> None:
     """
     from sklearn.linear_model import LassoCV
 
-    from sparsestat.cli import atomic_write
+    from sparsestat.cli import atomic_write, can_draw
     from sparsestat.feature_selection import KnockoffSelector
 
     def knockoffs(seed):
@@ -72,11 +72,10 @@ def run_demo(output_dir: Path) -> None:
     print(f"   mean power (share of true features found): knockoffs "
           f"{np.mean(power['knockoffs']):.2f}, LassoCV {np.mean(power['LassoCV']):.2f}")
 
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        print('   (knockoffs.png skipped: matplotlib missing; pip install "sparsestat[plot]")')
+    if not can_draw("knockoffs.png"):
         return
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_w, ax_fdp = fig.subplots(1, 2, width_ratios=[3, 2])
     index = np.arange(N_FEATURES)

@@ -19,7 +19,7 @@ def run_demo(output_dir: Path) -> None:
     from sklearn.linear_model import LassoCV
     from sklearn.model_selection import KFold
 
-    from sparsestat.cli import atomic_write
+    from sparsestat.cli import atomic_write, can_draw
     from sparsestat.linear_model import LBIRegressorCV
 
     data = load_diabetes()
@@ -53,11 +53,10 @@ def run_demo(output_dir: Path) -> None:
     print(f"   only LBI: {', '.join(sorted(lbi_selected - lasso_selected)) or '-'};  "
           f"only LassoCV: {', '.join(sorted(lasso_selected - lbi_selected)) or '-'}")
 
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        print('   (paths.png skipped: matplotlib missing; pip install "sparsestat[plot]")')
+    if not can_draw("paths.png"):
         return
+    from matplotlib.figure import Figure
+
     from sparsestat.plotting import RegularizationPathDisplay
 
     fig = Figure(figsize=(7.5, 4.8), layout="constrained")

@@ -54,14 +54,15 @@ def run_demo(output_dir: Path) -> None:
     err_plain = np.abs(plain.scores_ - (data.scores - data.scores.mean())).mean()
     print(f"   mean score error: plain HodgeRank {err_plain:.3f}, robust {err_robust:.3f}")
     _state_votes()
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover - matplotlib is optional
+    from sparsestat.cli import atomic_write, can_draw
+
+    if not can_draw("ranking_outlier_path.png"):
         return
+    from matplotlib.figure import Figure
+
     path = ranker.regularization_path_
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
     coefs = path.coefs
     ax.plot(path.times, coefs[:, ~truth], color="tab:blue", lw=0.5, alpha=0.5)
     ax.plot(path.times, coefs[:, truth], color="tab:red", lw=0.8, alpha=0.7)
@@ -70,8 +71,5 @@ def run_demo(output_dir: Path) -> None:
     ax.set_ylabel("gamma (outlier term)")
     ax.set_title("Outlier path: red = comparisons of malicious annotators")
     fig.tight_layout()
-    from sparsestat.cli import atomic_write
-
     atomic_write(Path(output_dir) / "ranking_outlier_path.png",
                  lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    plt.close(fig)

@@ -35,10 +35,9 @@ def run_demo(output_dir: Path) -> None:
     print(f"   robust fit: {det.intercept_:.2f} "
           + " ".join(f"{c:+.3f}*{n}" for c, n in zip(det.coef_, data.feature_names))
           + f"  (robust scale {det.scale_:.2f})")
-    from importlib.util import find_spec
+    from sparsestat.cli import can_draw
 
-    if find_spec("matplotlib") is None:
-        print('   (outliers_path.png skipped: matplotlib missing; pip install "sparsestat[plot]")')
+    if not can_draw("outliers_path.png"):
         return
     from sparsestat.robust._cli import save_path_plot
 
