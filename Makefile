@@ -2,6 +2,7 @@
 #   make demo   - create .venv, install sparsestat, run `sparsestat demo`
 #   make test   - create .venv with the test and docs extras, run the whole test suite: tests,
 #                 docstring examples (doctests), notebooks, and the docs build (warnings = errors)
+#   make validate - rerun the simulation studies and rewrite docs/validation.md
 #   make docs   - build the documentation into docs/_build/html (warnings = errors)
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -10,7 +11,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 TORCH_VERSION ?= 2.13.0
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test install install-test docs bench clean
+.PHONY: demo test install install-test docs bench validate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +44,11 @@ docs: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(PIP) install -e ".[bench]"
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+# the simulation studies behind docs/validation.md (long; not part of make test)
+validate: $(VENV)/.installed-test
+	$(PIP) install -e ".[bench]"
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m validation.run
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info docs/_build docs/_generated
