@@ -19,14 +19,18 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sparsestat import _kernels
 from sparsestat._kernels._losses import HUBER, LOGISTIC, MULTINOMIAL, SQUARED
+from sparsestat._units import iteration_budget, standardize_target
 from sparsestat.path import RegularizationPath
 
 LOSSES = {"squared": SQUARED, "huber": HUBER, "logistic": LOGISTIC, "multinomial": MULTINOMIAL}
 # step constant c in alpha = c / (kappa * ||X^T W X / n||): the loss's curvature bound
 _STEP_CONSTANT = {"squared": 1.0, "huber": 1.0, "logistic": 4.0, "multinomial": 2.0}
-# the adaptive step c / (kappa (1.1 L_A + d (m + 1))) uses c = 1.5: stable (< 2) even when the
-# power-iteration estimate L_A of ||H_AA|| is 25% low and a coordinate joins within the step
-_ADAPTIVE_STEP = 1.5
+# the adaptive step c / (kappa (1.1 L_A + d (m + 1))) uses c = 0.75: every mode of the active
+# block relaxes monotonically (kappa * step * eigenvalue <= 1, no oscillation) even when the
+# power-iteration estimate L_A of ||H_AA|| is 25% low; stability alone would allow c < 2, but
+# on a standardized target the coefficients relax within a few steps of entering and larger
+# steps overshoot the path there
+_ADAPTIVE_STEP = 0.75
 _DIVERGED = 2
 _EMPTY_F = np.zeros((0, 0), order="F")
 # LBI holds the full Gram matrix up to this many features (or n); beyond, a working set
@@ -141,6 +145,9 @@ def prepare_design(X, *, center: bool, normalize: bool, sample_weight=None,
     """Center (explicitly for dense X, implicitly for sparse X) and scale the design.
 
     The standardized copy is float32 when ``X`` is float32, float64 otherwise.
+    Columns holding one value are left at zero (scale 1) whatever their units;
+    columns near the limits of floating point are first rescaled by exact powers
+    of two so that their squares do not overflow.
     """
     n, p = X.shape
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -148,6 +155,11 @@ def prepare_design(X, *, center: bool, normalize: bool, sample_weight=None,
     if sp.issparse(X):
         Xc = sp.csc_matrix(X, dtype=dtype, copy=True)
         Xc.sum_duplicates()
+        xmax = np.asarray(Xc.max(axis=0).todense(), dtype=np.float64).ravel()
+        xmin = np.asarray(Xc.min(axis=0).todense(), dtype=np.float64).ravel()
+        unit = _column_units(xmax, xmin)
+        if unit is not None:
+            Xc = sp.csc_matrix(Xc @ sp.diags(unit.astype(dtype)))
         if w is None:
             mean = np.asarray(Xc.mean(axis=0, dtype=np.float64)).ravel() if center else np.zeros(p)
             sq = np.asarray(Xc.multiply(Xc).mean(axis=0, dtype=np.float64)).ravel()
@@ -155,20 +167,31 @@ def prepare_design(X, *, center: bool, normalize: bool, sample_weight=None,
             wn = w / w.sum()
             mean = np.asarray(Xc.T @ wn).ravel() if center else np.zeros(p)
             sq = np.asarray(Xc.multiply(Xc).T @ wn).ravel()
+        const = xmax == xmin
+        if center:
+            mean[const] = (xmax * (1.0 if unit is None else unit))[const]
         var = np.maximum(sq - mean ** 2, 0.0) if center else sq
-        scale = _safe_scale(np.sqrt(var)) if normalize else np.ones(p)
+        scale = _safe_scale(np.sqrt(var), const) if normalize else np.ones(p)
         if sqrt_weight_rows and w is not None:
             raise ValueError(
                 "sample_weight with a sparse X is not supported for the squared loss; "
                 "pass a dense X (X.toarray()) or fit without sample_weight."
             )
         Xc = sp.csc_matrix(Xc @ sp.diags((1.0 / scale).astype(dtype)))
+        mean, scale = _undo_units(mean, scale, unit)
         return Design(_EMPTY_F.astype(dtype), Xc.data.astype(dtype), Xc.indices.astype(np.int64),
                       Xc.indptr.astype(np.int64), mean / scale, True, mean, scale, n, p)
     Xd = np.array(X, dtype=dtype, order="F", copy=True)
+    xmax = Xd.max(axis=0, initial=-np.inf).astype(np.float64)
+    xmin = Xd.min(axis=0, initial=np.inf).astype(np.float64)
+    const = xmax == xmin
+    unit = _column_units(xmax, xmin)
+    if unit is not None:
+        Xd *= unit.astype(dtype)
     if center:
         mean = Xd.mean(axis=0, dtype=np.float64) if w is None else (w @ Xd) / w.sum()
         Xd -= mean.astype(dtype)
+        Xd[:, const] = 0.0   # exactly, not the rounding error of their mean
     else:
         mean = np.zeros(p)
     if normalize:
@@ -177,19 +200,41 @@ def prepare_design(X, *, center: bool, normalize: bool, sample_weight=None,
             sd = np.sqrt(np.einsum("ij,ij->j", Xd, Xd, dtype=np.float64) / n)
         else:
             sd = np.sqrt(np.einsum("ij,ij,i->j", Xd, Xd, w, dtype=np.float64) / w.sum())
-        scale = _safe_scale(sd)
+        scale = _safe_scale(sd, const)
         Xd /= scale.astype(dtype)
     else:
         scale = np.ones(p)
     if sqrt_weight_rows and w is not None:
         Xd *= np.sqrt(w / w.mean()).astype(dtype)[:, None]
+    mean, scale = _undo_units(mean, scale, unit)
     return Design(Xd, _EMPTY.astype(dtype), _EMPTY_I, np.zeros(1, dtype=np.int64), np.zeros(p), False,
                   mean, scale, n, p)
 
 
-def _safe_scale(sd):
-    tiny = np.finfo(float).eps * max(1.0, float(np.max(sd, initial=0.0)))
-    return np.where(sd > tiny, sd, 1.0)
+# columns whose largest magnitude lies outside this range are rescaled by powers of two
+_SAFE_MAGNITUDE = (2.0 ** -400, 2.0 ** 400)
+
+
+def _column_units(xmax, xmin):
+    """Exact power-of-two factors bringing every column's magnitude near 1, or ``None``
+    when every column is already safe to square and sum."""
+    mag = np.maximum(np.abs(xmax), np.abs(xmin))
+    live = mag > 0
+    if not np.any(live & ((mag < _SAFE_MAGNITUDE[0]) | (mag > _SAFE_MAGNITUDE[1]))):
+        return None
+    return np.where(live, np.ldexp(1.0, -np.frexp(np.where(live, mag, 1.0))[1]), 1.0)
+
+
+def _undo_units(mean, scale, unit):
+    """Column means and scales of the data as given, from those of the rescaled columns."""
+    if unit is None:
+        return mean, scale
+    return mean / unit, scale / unit
+
+
+def _safe_scale(sd, constant):
+    """Column scales: the standard deviations, 1 for constant columns."""
+    return np.where((sd > 0) & ~constant, sd, 1.0)
 
 
 def constant_columns(X) -> np.ndarray:
@@ -203,6 +248,25 @@ def constant_columns(X) -> np.ndarray:
     return np.all(X == X[:1], axis=0)
 
 
+def check_group_labels(groups) -> None:
+    """Refuse missing group labels (NaN or None): they would form groups of their own."""
+    groups = np.asarray(groups)
+    if groups.dtype.kind == "f":
+        missing = ~np.isfinite(groups)
+    elif groups.dtype.kind == "O":
+        missing = np.array([g is None or (isinstance(g, float) and not np.isfinite(g))
+                            for g in groups], dtype=bool)
+    else:
+        return
+    if np.any(missing):
+        idx = np.flatnonzero(missing)
+        shown = ", ".join(map(str, idx[:5])) + (" ..." if idx.size > 5 else "")
+        raise ValueError(
+            f"groups has {idx.size} missing label(s) (NaN, inf or None at position {shown}); "
+            "give every feature a group label (a feature alone in its group is its own label)."
+        )
+
+
 def make_groups(groups, n_features: int):
     """Turn a label per feature into the kernels' (group_ptr, group_idx) arrays."""
     groups = np.asarray(groups)
@@ -211,6 +275,7 @@ def make_groups(groups, n_features: int):
             f"groups must give one group label per feature: expected {n_features} labels, "
             f"got an array of shape {groups.shape}."
         )
+    check_group_labels(groups)
     labels, inverse = np.unique(groups, return_inverse=True)
     order = np.argsort(inverse, kind="stable")
     counts = np.bincount(inverse, minlength=len(labels))
@@ -293,8 +358,8 @@ def robust_scale(r, w=None) -> float:
     return float(1.4826 * weighted_median(np.abs(r - weighted_median(r, w)), w))
 
 
-def _huber_threshold(design, Y, w, epsilon):
-    """``epsilon`` times a robust scale of the residuals of a weighted least-squares fit."""
+def _huber_scale(design, Y, w) -> float:
+    """A robust scale (MAD) of the residuals of a weighted least-squares fit (0 if none)."""
     n, p = design.n_samples, design.n_features
     resid = Y - np.array([weighted_median(Y[:, k], w) for k in range(Y.shape[1])])
     if n > p + 1 and not design.is_sparse:
@@ -305,7 +370,24 @@ def _huber_threshold(design, Y, w, epsilon):
     if not sigma > 0:
         sigma = float(np.sqrt(np.average((resid - np.average(resid, axis=0, weights=w)) ** 2,
                                          axis=0, weights=w).mean()))
-    return epsilon * sigma if sigma > 0 else epsilon
+    return sigma if sigma > 0 else 0.0
+
+
+def _standardized_target(design, Y, w, fit_intercept, loss):
+    """``Y`` in the units the path runs in, and that unit (see :mod:`sparsestat._units`).
+
+    The squared loss divides by the root mean square deviation of ``Y``; the Huber
+    loss by a robust scale of preliminary residuals, so that its threshold is
+    ``epsilon`` on the standardized problem. Class indicators are left alone.
+    """
+    if loss not in ("squared", "huber"):
+        return Y, 1.0
+    Ys, unit = standardize_target(Y, w, fit_intercept)
+    if loss == "huber":
+        sigma = _huber_scale(design, Ys, w)
+        if sigma > 0:
+            Ys, unit = Ys / sigma, unit * sigma
+    return Ys, unit
 
 
 def _empty_path(grid_t0, n_times, t_ratio, times, p, K, b0, solver, loss, penalty):
@@ -357,7 +439,9 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
                                 sqrt_weight_rows=gram_mode and not weighted_sparse)
     elementwise, gptr, gidx = _penalty_arrays(penalty, groups, p, K)
 
-    delta = _huber_threshold(design, Y, w, epsilon) if loss == "huber" else 0.0
+    # the path runs on Y / y_unit; coefficients and intercepts are scaled back at the end
+    Y, y_unit = _standardized_target(design, Y, w, fit_intercept, loss)
+    delta = float(epsilon) if loss == "huber" else 0.0
     b0 = _initial_intercept(loss, Y, w, delta) if (fit_intercept or gram_mode) else np.zeros(K)
     if gram_mode:
         if not fit_intercept:
@@ -375,7 +459,8 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         H = _EMPTY_F
     norm0 = _penalty_norm(grad0, elementwise, gptr, gidx)
     if not norm0 > 1e-12 * max(1.0, np.abs(Y).max()):
-        return _empty_path(1.0, n_times, t_ratio, times, p, K, b0, "lbi", loss, penalty)
+        return _empty_path(1.0, n_times, t_ratio, times, p, K, b0 * y_unit, "lbi", loss,
+                           penalty)
     t0 = 1.0 / norm0
     z0 = np.ascontiguousarray(-grad0 / norm0)
     if elementwise:
@@ -398,8 +483,8 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
             "alpha=None for the default step."
         )
     grid = np.asarray(times, dtype=float) if times is not None else time_grid(t0, n_times, t_ratio)
-    needed = int(np.ceil(max(grid[-1] - t0, 0.0) / alpha)) + 1
-    budget = needed if max_iter is None else int(max_iter)
+    budget = iteration_budget(t0, float(grid[-1]), alpha, max_iter, kappa=kappa,
+                              t_ratio=None if times is not None else t_ratio)
 
     # the default step adapts to the active block (squared loss); a given alpha is fixed
     adaptive = alpha_given is None and gram_mode
@@ -426,23 +511,26 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         )
         grid = grid[: coefs.shape[0]]
     coefs, intercepts = _to_original_scale(coefs, intercepts, design, gram_mode and fit_intercept,
-                                           b0 if gram_mode else None)
+                                           b0 if gram_mode else None, y_unit)
     return _path_in_dtype(RegularizationPath(
         times=grid, coefs=coefs, intercepts=intercepts, entry_times=entry,
         interpolation="linear", t0=t0, duals=duals if record_duals else None, n_iter=int(n_iter),
         info={"solver": "lbi", "loss": loss, "penalty": penalty, "kappa": float(kappa),
-              "alpha": float(alpha), "delta": float(delta)},
+              "alpha": float(alpha), "delta": float(delta * y_unit), "y_scale": float(y_unit)},
     ), design.dtype)
 
 
-def _to_original_scale(coefs, intercepts, design, add_mean, y_mean):
-    """Map standardized coefficients to the data's scale, intercepts accordingly."""
-    coefs = coefs / design.scale[None, :, None]
+def _to_original_scale(coefs, intercepts, design, add_mean, y_mean, y_unit=1.0):
+    """Map standardized coefficients to the data's scale, intercepts accordingly.
+
+    ``y_unit`` is the unit the target was divided by (:mod:`sparsestat._units`).
+    """
+    coefs = coefs * (y_unit / design.scale[None, :, None])
     shift = np.einsum("p,tpk->tk", design.mean, coefs)
     if add_mean:
-        intercepts = np.broadcast_to(y_mean, intercepts.shape) - shift
+        intercepts = y_unit * np.broadcast_to(y_mean, intercepts.shape) - shift
     else:
-        intercepts = intercepts - shift
+        intercepts = y_unit * intercepts - shift
     return coefs, np.ascontiguousarray(intercepts)
 
 
@@ -465,13 +553,16 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
     design = prepare_design(X, center=fit_intercept, normalize=normalize,
                             sample_weight=None if sample_weight is None else w,
                             sqrt_weight_rows=not weighted_sparse)
+    # the path runs on Y / y_unit; coefficients and intercepts are scaled back at the end
+    Y, y_unit = standardize_target(Y, w, fit_intercept)
     y_mean = (w @ Y) / w.sum() if fit_intercept else np.zeros(K)
     row_w = w if weighted_sparse else np.sqrt(w)
     C = design.transpose_product((Y - y_mean) * row_w[:, None]) / n
     cmax = np.max(np.abs(C), axis=0)
     if not np.all(cmax > 1e-12 * max(1.0, np.abs(Y).max())):
         if np.all(cmax <= 1e-12 * max(1.0, np.abs(Y).max())):
-            path = _empty_path(1.0, n_times, t_ratio, times, p, K, y_mean, "iss", "squared", "l1")
+            path = _empty_path(1.0, n_times, t_ratio, times, p, K, y_mean * y_unit, "iss",
+                               "squared", "l1")
             path.interpolation = "previous"
             return _path_in_dtype(path, design.dtype)
         cmax = np.where(cmax > 0, cmax, np.inf)
@@ -549,11 +640,11 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         grid, coefs = grid[:reached], coefs[:reached]
         duals = None if duals is None else duals[:reached]
     coefs, intercepts = _to_original_scale(coefs, np.zeros((grid.shape[0], K)), design,
-                                           fit_intercept, y_mean)
+                                           fit_intercept, y_mean, y_unit)
     path = RegularizationPath(
         times=grid, coefs=coefs, intercepts=intercepts, entry_times=entry,
         interpolation="previous", t0=t0, duals=duals, n_iter=n_knots,
-        info={"solver": "iss", "loss": "squared", "penalty": "l1",
+        info={"solver": "iss", "loss": "squared", "penalty": "l1", "y_scale": float(y_unit),
               "mode": "gram" if H.shape[0] else "design",
               "joins": int(counts[_kernels._iss.JOINS]), "drops": int(counts[_kernels._iss.DROPS]),
               "solves": int(counts[_kernels._iss.SOLVES])},
@@ -631,7 +722,12 @@ def split_lbi_path(X, y, D, *, penalty="l1", groups=None, kappa=10.0, alpha=None
         raise ValueError(
             f"D must have one column per feature: X has {p} features but D has shape {D.shape}."
         )
+    if not np.all(np.isfinite(D.data if sp.issparse(D) else np.asarray(D, dtype=float))):
+        raise ValueError("D contains NaN or infinity; the structure operator must be finite.")
     design = prepare_design(X, center=fit_intercept, normalize=normalize)
+    # the path runs on y / y_unit; beta, gamma and the intercept are scaled back at the end
+    Ys, y_unit = standardize_target(y[:, None], np.ones(n), fit_intercept)
+    y = Ys[:, 0]
     y_mean = float(y.mean()) if fit_intercept else 0.0
     yc = y - y_mean
     D_std = _as_csr(D) @ sp.diags(1.0 / design.scale)
@@ -647,6 +743,14 @@ def split_lbi_path(X, y, D, *, penalty="l1", groups=None, kappa=10.0, alpha=None
         raise ValueError("D is zero: the structure operator must have at least one nonzero entry.")
     if nu is None:
         nu = d_norm_sq / max(lam_x, 1e-300)
+    elif not (d_norm_sq / nu < 1e150 and nu * lam_x < 1e150):
+        default = d_norm_sq / max(lam_x, 1e-300)
+        raise ValueError(
+            f"nu={nu:g} is out of range for this problem: the coupling ||gamma - D beta||^2 / "
+            f"(2 nu) needs nu within a few orders of magnitude of the default "
+            f"||D||^2 / ||X^T X / n|| = {default:.4g} (on the standardized problem). Use "
+            "nu=None or a value near it."
+        )
     if alpha is None:
         alpha = nu / (kappa * (1.0 + nu * lam_x + d_norm_sq))
     # analytic start: beta minimizes the loss with gamma = 0
@@ -666,8 +770,8 @@ def split_lbi_path(X, y, D, *, penalty="l1", groups=None, kappa=10.0, alpha=None
     if elementwise:
         z0 = np.clip(z0, -1.0, 1.0)
     grid = np.asarray(times, dtype=float) if times is not None else time_grid(t0, n_times, t_ratio)
-    needed = int(np.ceil(max(grid[-1] - t0, 0.0) / alpha)) + 1
-    budget = needed if max_iter is None else int(max_iter)
+    budget = iteration_budget(t0, float(grid[-1]), alpha, max_iter, kappa=kappa,
+                              t_ratio=None if times is not None else t_ratio)
     betas, gammas, entry, n_iter, status, t_end, *_ = _kernels.split_lbi_path(
         *design.args, yc, use_gram, H, c, D_std.data, D_std.indices.astype(np.int64),
         D_std.indptr.astype(np.int64), float(nu), beta0, z0, t0, float(alpha), float(kappa),
@@ -684,9 +788,11 @@ def split_lbi_path(X, y, D, *, penalty="l1", groups=None, kappa=10.0, alpha=None
             ConvergenceWarning, stacklevel=3,
         )
         grid = grid[: betas.shape[0]]
-    coefs = betas / design.scale[None, :]
-    intercepts = y_mean - coefs @ design.mean
-    info = {"solver": "split_lbi", "kappa": float(kappa), "alpha": float(alpha), "nu": float(nu)}
+    coefs = betas * (y_unit / design.scale[None, :])
+    gammas = gammas * y_unit
+    intercepts = y_mean * y_unit - coefs @ design.mean
+    info = {"solver": "split_lbi", "kappa": float(kappa), "alpha": float(alpha), "nu": float(nu),
+            "y_scale": float(y_unit)}
     nonzero = coefs != 0  # beta is not penalized: its "entry" is its first nonzero record
     beta_entry = np.where(nonzero.any(axis=0), grid[np.argmax(nonzero, axis=0)], np.inf)
     beta_path = RegularizationPath(times=grid, coefs=coefs, intercepts=intercepts,

@@ -18,6 +18,13 @@ def _planted(n=80, p=12, k=3, noise=0.3, seed=0):
     return X, y, beta
 
 
+def _unit(y, center=True):
+    """The unit the engine measures a real target in: its root mean square deviation
+    from the mean (from zero without an intercept). Paths run on ``y / unit``."""
+    r = y - y.mean() if center else y
+    return float(np.sqrt(np.mean(r ** 2)))
+
+
 def _shrink(z):
     return np.sign(z) * np.maximum(np.abs(z) - 1.0, 0.0)
 
@@ -55,7 +62,7 @@ def reference_lbi_squared(X, y, kappa, alpha, grid):
 def test_zero_before_t0_and_t0_value():
     X, y, _ = _planted()
     path = _engine.lbi_path(X, y[:, None], normalize=False)
-    Xc, yc = X - X.mean(0), y - y.mean()
+    Xc, yc = X - X.mean(0), (y - y.mean()) / _unit(y)
     t0 = len(y) / np.max(np.abs(Xc.T @ yc))
     assert path.t0 == pytest.approx(t0, rel=1e-12)
     assert path.times[0] == pytest.approx(t0, rel=1e-12)
@@ -82,11 +89,12 @@ def test_dual_in_unit_ball_with_sign_agreement(solver):
 def test_iss_dual_is_integral_of_the_gradient():
     """rho(t) = int_0^t X^T (y - X beta(s)) / n ds, checked on a fine grid."""
     X, y, _ = _planted(p=15, n=60, seed=2)
-    Xc, yc = X - X.mean(0), y - y.mean()
+    u = _unit(y)
+    Xc, yc = X - X.mean(0), (y - y.mean()) / u
     iss0 = _engine.iss_path(X, y[:, None], normalize=False, n_times=2)
     grid = iss0.t0 * np.linspace(1.0, 8.0, 20001)
     path = _engine.iss_path(X, y[:, None], normalize=False, times=grid, record_duals=True)
-    beta = path.coefs[..., 0]
+    beta = path.coefs[..., 0] / u
     vel = (yc[None, :] - beta @ Xc.T) @ Xc / len(y)
     # beta is piecewise constant and right-continuous after the knots: left Riemann sums
     integral = iss0.t0 * (Xc.T @ yc / len(y)) + np.concatenate(
@@ -143,13 +151,14 @@ def test_true_support_enters_first(solver):
 
 def test_matches_plain_numpy_loop():
     X, y, _ = _planted(n=50, p=20, seed=8)
-    Xc, yc = X - X.mean(0), y - y.mean()
+    u = _unit(y)
+    Xc, yc = X - X.mean(0), (y - y.mean()) / u
     kappa, alpha = 20.0, 0.01
     path = _engine.lbi_path(X, y[:, None], kappa=kappa, alpha=alpha, normalize=False,
                             n_times=40, t_ratio=20)
     t0, ref, entry = reference_lbi_squared(Xc, yc, kappa, alpha, path.times)
     assert path.t0 == pytest.approx(t0, rel=1e-13)
-    np.testing.assert_allclose(path.coefs[..., 0], ref, atol=1e-10, rtol=0)
+    np.testing.assert_allclose(path.coefs[..., 0], u * ref, atol=1e-10 * u, rtol=0)
     finite = np.isfinite(entry)
     np.testing.assert_array_equal(np.isfinite(path.entry_times[:, 0]), finite)
     np.testing.assert_allclose(path.entry_times[finite, 0], entry[finite], rtol=1e-12)
@@ -215,8 +224,10 @@ def test_group_matches_plain_numpy_loop():
     kappa, alpha = 10.0, 0.02
     path = _engine.lbi_path(X, y[:, None], penalty="group", groups=groups, kappa=kappa,
                             alpha=alpha, normalize=False, n_times=30, t_ratio=10)
-    ref = reference_lbi_group(X - X.mean(0), y - y.mean(), groups, kappa, alpha, path.times)
-    np.testing.assert_allclose(path.coefs[..., 0], ref, atol=1e-10)
+    u = _unit(y)
+    ref = reference_lbi_group(X - X.mean(0), (y - y.mean()) / u, groups, kappa, alpha,
+                              path.times)
+    np.testing.assert_allclose(path.coefs[..., 0], u * ref, atol=1e-10 * u)
     # members of a group enter together
     et = path.entry_times[:, 0]
     for g in range(3):
@@ -254,13 +265,16 @@ def test_logistic_and_multinomial_end_at_mle():
 
 
 def test_p_greater_than_n_ends_at_penalized_interpolant():
-    """LBI tends to argmin ||b||_1 + ||b||^2 / (2 kappa) subject to X b = y."""
+    """LBI tends to argmin ||b||_1 + ||b||^2 / (2 kappa) subject to X b = y, on the
+    standardized problem (y / unit; the coefficients scale back by unit)."""
     rng = np.random.default_rng(12)
     n, p, kappa = 15, 40, 2.0
     X = rng.standard_normal((n, p))
     y = X[:, :3] @ np.array([2.0, -1.5, 1.0]) + 0.1 * rng.standard_normal(n)
     path = _engine.lbi_path(X, y[:, None], kappa=kappa, t_ratio=2e4, normalize=False,
                             fit_intercept=False)
+    unit = _unit(y, center=False)
+    y = y / unit
     # dual: max_u y^T u - kappa/2 ||shrink(X^T u)||^2, then b = kappa shrink(X^T u)
     def neg_dual(u):
         s = _shrink(X.T @ u)
@@ -270,7 +284,7 @@ def test_p_greater_than_n_ends_at_penalized_interpolant():
                  options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 10000}).x
     b_star = kappa * _shrink(X.T @ u)
     assert np.max(np.abs(X @ b_star - y)) < 1e-6
-    np.testing.assert_allclose(path.coefs[-1, :, 0], b_star, atol=1e-4)
+    np.testing.assert_allclose(path.coefs[-1, :, 0], unit * b_star, atol=1e-4 * unit)
 
 
 def test_sparse_design_equals_dense():
@@ -288,7 +302,8 @@ def test_sparse_design_equals_dense():
 
 def test_split_lbi_identity_matches_lbi_order():
     X, y, beta = _planted(n=100, p=15, k=4, seed=14)
-    split = _engine.split_lbi_path(X, y, np.eye(15), t_ratio=50)
+    # with D = I, Split LBI tends to LBI as the coupling nu goes to zero
+    split = _engine.split_lbi_path(X, y, np.eye(15), t_ratio=50, nu=0.01)
     lbi = _engine.lbi_path(X, y[:, None], t_ratio=50)
     assert list(split.gamma_path.entry_order()[:4]) == list(lbi.entry_order()[:4])
     assert set(split.gamma_path.entry_order()[:4]) == set(np.flatnonzero(beta))
@@ -325,7 +340,7 @@ def test_divergence_at_run_time_is_reported(monkeypatch):
     X, y, _ = _planted()
     monkeypatch.setitem(_engine._STEP_CONSTANT, "squared", 1e6)  # pretend a flat loss
     with pytest.raises(FloatingPointError, match="diverged"):
-        _engine.lbi_path(X, y[:, None], kappa=10.0, alpha=0.5, t_ratio=1e4)
+        _engine.lbi_path(X, y[:, None], kappa=10.0, alpha=1.0, t_ratio=1e4)
 
 
 def test_max_iter_cuts_path_with_warning():
@@ -366,13 +381,14 @@ def test_working_set_matches_plain_numpy_loop(working_set, monkeypatch, reach):
     entry replays its batch."""
     monkeypatch.setattr(_engine, "_WORKING_SET_REACH", reach)
     X, y, _ = _planted(n=40, p=300, k=5, seed=21)
-    Xc, yc = X - X.mean(0), y - y.mean()
+    u = _unit(y)
+    Xc, yc = X - X.mean(0), (y - y.mean()) / u
     kappa, alpha = 10.0, 0.002
     path = _engine.lbi_path(X, y[:, None], kappa=kappa, alpha=alpha, normalize=False,
                             n_times=30, t_ratio=300)
     assert np.isfinite(path.entry_times).sum() > 20   # many joins: the working set grows
     t0, ref, entry = reference_lbi_squared(Xc, yc, kappa, alpha, path.times)
-    np.testing.assert_allclose(path.coefs[..., 0], ref, atol=1e-10, rtol=0)
+    np.testing.assert_allclose(path.coefs[..., 0], u * ref, atol=1e-10 * u, rtol=0)
     finite = np.isfinite(entry)
     np.testing.assert_array_equal(np.isfinite(path.entry_times[:, 0]), finite)
     np.testing.assert_allclose(path.entry_times[finite, 0], entry[finite], rtol=1e-10)
@@ -385,10 +401,12 @@ def test_working_set_group_matches_plain_numpy_loop(working_set, monkeypatch, re
     groups = np.repeat(np.arange(30), 3)
     kappa, alpha = 10.0, 0.005
     path = _engine.lbi_path(X, y[:, None], penalty="group", groups=groups, kappa=kappa,
-                            alpha=alpha, normalize=False, n_times=25, t_ratio=20)
-    ref = reference_lbi_group(X - X.mean(0), y - y.mean(), groups, kappa, alpha, path.times)
+                            alpha=alpha, normalize=False, n_times=25, t_ratio=50)
+    u = _unit(y)
+    ref = reference_lbi_group(X - X.mean(0), (y - y.mean()) / u, groups, kappa, alpha,
+                              path.times)
     assert (np.abs(ref[-1]) > 0).sum() >= 15
-    np.testing.assert_allclose(path.coefs[..., 0], ref, atol=1e-10)
+    np.testing.assert_allclose(path.coefs[..., 0], u * ref, atol=1e-10 * u)
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -419,8 +437,9 @@ def test_verbose_reports_progress(capsys):
 
 def _assert_exact_iss(X, y, path, Xc, yc):
     """The characterization of the ISS path: least squares on the support with sign
-    agreement, |rho| <= 1, and rho equal to the integral of the gradient."""
-    beta, rho, grid = path.coefs[..., 0], path.duals[..., 0], path.times
+    agreement, |rho| <= 1, and rho equal to the integral of the gradient (on the
+    standardized target ``yc``: coefficients in its unit)."""
+    beta, rho, grid = path.coefs[..., 0] / _unit(y), path.duals[..., 0], path.times
     n = len(y)
     scale = np.linalg.norm(Xc.T @ yc)
     for b, r in zip(beta, rho):
@@ -441,7 +460,7 @@ def test_iss_p_greater_than_n_is_the_exact_path(sparse):
     X, y, _ = _planted(n=40, p=120, k=4, noise=1.0, seed=31)
     if sparse:
         X[np.abs(X) < 0.6] = 0.0
-    Xc, yc = X - X.mean(0), y - y.mean()
+    Xc, yc = X - X.mean(0), (y - y.mean()) / _unit(y)
     t0 = len(y) / np.max(np.abs(Xc.T @ yc))
     grid = t0 * np.geomspace(1.0, 100.0, 6001)
     path = _engine.iss_path(sp.csc_matrix(X) if sparse else X, y[:, None], normalize=False,
@@ -542,14 +561,16 @@ def test_default_step_follows_a_fine_step_when_many_join_at_once():
     default = _engine.lbi_path(X, y[:, None], kappa=10.0)
     fine = _engine.lbi_path(X, y[:, None], kappa=10.0, alpha=default.info["alpha"] / 4)
     scale = np.abs(fine.coefs).max()
-    assert np.abs(default.coefs).max() <= 1.02 * scale
-    assert np.abs(default.coefs - fine.coefs).max() <= 0.2 * scale
+    # the discretization error of a monotone step (a step that let modes oscillate
+    # overshoots by 11%, one that ignored the joiners by 160%)
+    assert np.abs(default.coefs).max() <= 1.04 * scale
+    assert np.abs(default.coefs - fine.coefs).max() <= 0.12 * scale
 
 
 def test_cv_estimators_keep_float32():
     from sparsestat import LBIClassifierCV, LBIRegressorCV
 
-    X, y, _ = _planted(n=60, p=8, seed=31, noise=3.0)   # noisy: CV stops inside the grid
+    X, y, _ = _planted(n=60, p=30, k=3, seed=32, noise=3.0)   # noisy: CV stops inside the grid
     X32 = X.astype(np.float32)
     reg = LBIRegressorCV(cv=3, n_times=20, t_ratio=50).fit(X32, y)
     clf = LBIClassifierCV(cv=3, n_times=20, t_ratio=50).fit(X32, y > 0)

@@ -34,7 +34,9 @@ back through active coordinates, so it is stable while
 warm-started power-iteration estimate of ``||H_AA||`` at some earlier active set,
 ``m`` the coordinates that joined since and ``J >= 1`` the coordinates whose dual
 would pass the sphere within the step itself, the step
-``c / (kappa (1.1 L + d (m + J)))`` stays stable. ``J`` is found by shortening
+``c / (kappa (1.1 L + d (m + J)))`` stays stable for ``c < 2``, and for ``c <= 0.75``
+(the engine's choice) every mode of the active block relaxes without oscillating,
+which keeps the recorded path close to that of a fine step. ``J`` is found by shortening
 the step until no more coordinates would join than it allows for (at the start of
 a path several often join in the first step). ``L`` is re-estimated once ``d m``
 exceeds ``L / 4``, and the step is never below the globally stable ``alpha``.
