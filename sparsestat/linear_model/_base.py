@@ -24,6 +24,8 @@ PATH_PARAMETERS = {
     "fit_intercept": ["boolean"],
     "normalize": ["boolean"],
     "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+    "t": [Interval(Real, 0, None, closed="neither"), None],
+    "t_relative": [Interval(Real, 0, None, closed="neither"), None],
 }
 
 
@@ -67,29 +69,76 @@ def validate_fit_input(estimator, X, y, sample_weight, *, regression: bool):
         X, y = validate_data(estimator, X, y, accept_sparse=["csr", "csc"], dtype=dtype)
     check_enough_samples(X)
     if sample_weight is not None:
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        sample_weight = check_sample_weight(sample_weight, X)
     warn_constant_columns(X)
     return X, y, sample_weight
 
 
-def check_groups(groups, n_features: int):
-    """Validate ``groups`` against the number of features (None passes through)."""
+def check_sample_weight(sample_weight, X) -> np.ndarray:
+    """Finite, non-negative weights, one per sample, not all zero (scikit-learn's check
+    refuses the all-zero case)."""
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    negative = np.flatnonzero(sample_weight < 0)
+    if negative.size:
+        shown = ", ".join(map(str, negative[:5])) + (" ..." if negative.size > 5 else "")
+        raise ValueError(
+            f"sample_weight has {negative.size} negative value(s) (sample {shown}; smallest "
+            f"{sample_weight.min():g}). Weights count how often a sample is seen and must be "
+            ">= 0: drop those samples or give them weight 0."
+        )
+    return sample_weight
+
+
+def check_groups(groups, n_features: int, penalty: str = "group", what: str = "feature"):
+    """Validate ``groups`` against the number of features (None passes through).
+
+    Groups only mean something to the group penalty: given with ``penalty='l1'``
+    they are refused rather than silently ignored.
+    """
     if groups is None:
         return None
+    if penalty != "group":
+        raise ValueError(
+            f"groups= is only used by penalty='group', but penalty={penalty!r}. Pass "
+            "penalty='group' to make each group enter the path together, or drop groups."
+        )
     groups = np.asarray(groups)
     if groups.ndim != 1 or groups.shape[0] != n_features:
         raise ValueError(
-            f"groups must give one group label per feature (column of X): X has {n_features} "
-            f"features but groups has shape {groups.shape}."
+            f"groups must give one group label per {what}: there are {n_features} but groups "
+            f"has shape {groups.shape}."
         )
+    _engine.check_group_labels(groups)
     return groups
 
 
-def path_time(path, t):
-    """The time at which an estimator reads its path: ``t`` or the path's end."""
-    if t is None:
-        return float(path.times[-1])
-    return float(t)
+def path_time(path, t=None, t_relative=None) -> float:
+    """The time at which an estimator reads its path.
+
+    ``t`` (absolute, on the standardized problem), ``t_relative`` (a multiple of
+    the path's first entry time ``t0``) or, with neither, the path's end. A time
+    past the end is read at the end, with a warning.
+    """
+    if t is not None and t_relative is not None:
+        raise ValueError(
+            f"Give the reading time as t or as t_relative, not both (got t={t:g}, "
+            f"t_relative={t_relative:g})."
+        )
+    end = float(path.times[-1])
+    if t is None and t_relative is None:
+        return end
+    when = float(t) if t is not None else float(t_relative) * float(path.t0)
+    if when > end * (1.0 + 1e-12):
+        asked = f"t={when:.6g}" if t is not None else \
+            f"t_relative={t_relative:g} (t={when:.6g})"
+        warnings.warn(
+            f"The requested {asked} lies past the end of the path, t={end:.6g} = "
+            f"{end / path.t0:.4g} t0; the model is read at the end. Increase t_ratio (the path "
+            "runs from t0 to t_ratio * t0) or max_iter to follow the path that far.",
+            UserWarning, stacklevel=5,   # path_time, _read_path, fit, sklearn's fit wrapper
+        )
+        return end
+    return when
 
 
 def linear_predict(X, coef, intercept):

@@ -67,7 +67,11 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
     t_ratio : float, default=100.0
         The path runs from ``t0`` to ``t_ratio * t0``.
     t : float, default=None
-        Time at which the model is read (``None``: the end of the path).
+        Time at which the model is read (``None``: the end of the path). A
+        time past the end warns and reads the end.
+    t_relative : float, default=None
+        Read the model at ``t_relative * t0`` instead (a multiple of the first
+        entry time; the same point of the path on every data set).
     fit_intercept : bool, default=True
         Fit unpenalized intercepts.
     normalize : bool, default=True
@@ -87,6 +91,8 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         Intercepts at ``t_``.
     t_ : float
         Time at which the model was read.
+    t0_ : float
+        First entry time of the path.
     regularization_path_ : RegularizationPath
         Coefficients of shape (n_times, n_features, 1 or n_classes).
     entry_times_ : ndarray of shape (n_features, 1 or n_classes)
@@ -115,13 +121,12 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         **PATH_PARAMETERS,
-        "t": PATH_PARAMETERS["alpha"],
         "verbose": ["verbose"],
     }
 
     def __init__(self, penalty="l1", groups=None, kappa=10.0, alpha=None, n_times=100,
-                 t_ratio=100.0, t=None, fit_intercept=True, normalize=True, max_iter=None,
-                 verbose=0):
+                 t_ratio=100.0, t=None, t_relative=None, fit_intercept=True, normalize=True,
+                 max_iter=None, verbose=0):
         self.penalty = penalty
         self.groups = groups
         self.kappa = kappa
@@ -129,6 +134,7 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         self.n_times = n_times
         self.t_ratio = t_ratio
         self.t = t
+        self.t_relative = t_relative
         self.fit_intercept = fit_intercept
         self.normalize = normalize
         self.max_iter = max_iter
@@ -136,7 +142,8 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
 
     def _compute_path(self, X, Y, loss, sample_weight=None, times=None):
         return _engine.lbi_path(
-            X, Y, loss=loss, penalty=self.penalty, groups=check_groups(self.groups, X.shape[1]),
+            X, Y, loss=loss, penalty=self.penalty,
+            groups=check_groups(self.groups, X.shape[1], self.penalty),
             kappa=self.kappa, alpha=self.alpha, n_times=self.n_times, t_ratio=self.t_ratio,
             times=times, fit_intercept=self.fit_intercept, normalize=self.normalize,
             sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose)
@@ -163,11 +170,12 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, Y, self._loss = encode_classes(y, sample_weight)
         path = path_in_dtype(self._compute_path(X, Y, self._loss, sample_weight), X.dtype)
         self.regularization_path_ = path
-        self._read_path(path, self.t)
+        self._read_path(path, self.t, self.t_relative)
         return self
 
-    def _read_path(self, path, t):
-        self.t_ = path_time(path, t)
+    def _read_path(self, path, t, t_relative=None):
+        self.t_ = path_time(path, t, t_relative)
+        self.t0_ = float(path.t0)
         dtype = path.coefs.dtype  # float32 kept when X was float32
         self.coef_ = path.coef_at(self.t_).T.astype(dtype)
         self.intercept_ = np.atleast_1d(path.intercept_at(self.t_)).astype(dtype)

@@ -24,6 +24,9 @@ from sparsestat.linear_model._classifier import LBIClassifier, encode_classes
 from sparsestat.linear_model._regressor import LBIRegressor
 from sklearn.base import _fit_context
 
+# what a CV estimator chooses itself instead of taking it as a parameter
+_READ_AT = ("t", "t_relative", "D")
+
 _CV_PARAMETERS = {
     "cv": ["cv_object"],
     "one_standard_error": ["boolean"],
@@ -104,7 +107,7 @@ class _PathCV:
             warnings.warn(
                 f"The best cross-validated time is the last one on the grid (t={times[-1]:.4g});"
                 " the optimum may lie later on the path. Increase t_ratio.",
-                UserWarning, stacklevel=3,
+                UserWarning, stacklevel=4,   # _select, fit, sklearn's fit wrapper
             )
         self.cv_scores_ = scores
         self.cv_mean_scores_ = mean
@@ -168,7 +171,7 @@ epsilon, max_iter
     """
 
     _parameter_constraints: dict = {
-        **{k: v for k, v in LBIRegressor._parameter_constraints.items() if k not in ("t", "D")},
+        **{k: v for k, v in LBIRegressor._parameter_constraints.items() if k not in _READ_AT},
         **_CV_PARAMETERS,
         "scoring": [StrOptions({"neg_mean_squared_error", "neg_mean_absolute_error", "r2"}),
                     None],
@@ -190,7 +193,7 @@ epsilon, max_iter
 
     def _path_estimator(self):
         params = {k: getattr(self, k) for k in LBIRegressor._parameter_constraints
-                  if k not in ("t", "D")}
+                  if k not in _READ_AT}
         return LBIRegressor(**params)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -270,7 +273,7 @@ class LBIClassifierCV(_PathCV, LBIClassifier):
     """
 
     _parameter_constraints: dict = {
-        **{k: v for k, v in LBIClassifier._parameter_constraints.items() if k != "t"},
+        **{k: v for k, v in LBIClassifier._parameter_constraints.items() if k not in _READ_AT},
         **_CV_PARAMETERS,
         "scoring": [StrOptions({"neg_log_loss", "accuracy"}), None],
     }
@@ -288,7 +291,8 @@ class LBIClassifierCV(_PathCV, LBIClassifier):
         self.verbose = verbose
 
     def _path_estimator(self):
-        params = {k: getattr(self, k) for k in LBIClassifier._parameter_constraints if k != "t"}
+        params = {k: getattr(self, k) for k in LBIClassifier._parameter_constraints
+                  if k not in _READ_AT}
         return LBIClassifier(**params)
 
     @_fit_context(prefer_skip_nested_validation=True)

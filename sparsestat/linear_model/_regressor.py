@@ -30,6 +30,14 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
     time ``t`` (``1 / lambda``; default: the end of the path). With ``D`` given
     the structural sparsity ``gamma = D beta`` is followed by Split LBI instead.
 
+    Units: the path is computed for the standardized target ``y / s`` (``s``
+    the root mean square deviation of ``y``; for ``loss='huber'`` a robust
+    scale of preliminary residuals) and mapped back, so ``fit(X, c * y + d)``
+    gives ``c`` times the coefficients with the same path, entry order, times
+    and iterations. ``kappa``, ``alpha`` and ``t`` are those of the
+    standardized problem: with ``normalize=True``, ``t0`` is one over the
+    largest absolute correlation of a feature with ``y``, whatever the units.
+
     Parameters
     ----------
     loss : {'squared', 'huber'}, default='squared'
@@ -57,7 +65,14 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
     t_ratio : float, default=100.0
         The grid runs from ``t0`` to ``t_ratio * t0``.
     t : float, default=None
-        Time at which ``coef_`` is read; ``None`` means the end of the path.
+        Time at which ``coef_`` is read, on the standardized problem; ``None``
+        (and no ``t_relative``) means the end of the path. A time past the
+        end warns and reads the end.
+    t_relative : float, default=None
+        Read ``coef_`` at ``t_relative * t0`` instead, a multiple of the first
+        entry time (``1``: the empty model; ``t_ratio``: the end of the path).
+        The same value means the same point of the path on every data set, so
+        it can be grid-searched without a first fit.
     fit_intercept : bool, default=True
         Fit an unpenalized intercept.
     normalize : bool, default=True
@@ -79,7 +94,9 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
     intercept_ : float or ndarray of shape (n_targets,)
         Intercept at time ``t_``.
     t_ : float
-        Time at which the model was read.
+        Time at which the model was read (on the standardized problem).
+    t0_ : float
+        First entry time of the path (``t_ / t0_`` is the relative time).
     regularization_path_ : RegularizationPath
         The whole path (for Split LBI: the path of ``beta``).
     entry_times_ : ndarray of shape (n_features,) or (n_features, n_targets)
@@ -125,14 +142,14 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         "D": ["array-like", "sparse matrix", None],
         "solver": [StrOptions({"lbi", "iss"})],
         "nu": [Interval(Real, 0, None, closed="neither"), None],
-        "t": [Interval(Real, 0, None, closed="neither"), None],
         "epsilon": [Interval(Real, 1, None, closed="left")],
         "verbose": ["verbose"],
     }
 
     def __init__(self, loss="squared", penalty="l1", groups=None, D=None, solver="lbi",
                  kappa=10.0, alpha=None, nu=None, n_times=100, t_ratio=100.0, t=None,
-                 fit_intercept=True, normalize=True, epsilon=1.35, max_iter=None, verbose=0):
+                 t_relative=None, fit_intercept=True, normalize=True, epsilon=1.35,
+                 max_iter=None, verbose=0):
         self.loss = loss
         self.penalty = penalty
         self.groups = groups
@@ -144,6 +161,7 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         self.n_times = n_times
         self.t_ratio = t_ratio
         self.t = t
+        self.t_relative = t_relative
         self.fit_intercept = fit_intercept
         self.normalize = normalize
         self.epsilon = epsilon
@@ -152,7 +170,7 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
 
     def _compute_path(self, X, Y, sample_weight=None, times=None):
         """The path on validated data; also used by the CV estimator on folds."""
-        groups = check_groups(self.groups, X.shape[1])
+        groups = check_groups(self.groups, X.shape[1], self.penalty)
         if self.solver == "iss":
             if self.loss != "squared" or self.penalty != "l1" or self.D is not None:
                 raise ValueError(
@@ -196,11 +214,12 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         path = squeeze_path(path_in_dtype(self._compute_path(X, Y, sample_weight), X.dtype),
                             single)
         self.regularization_path_ = path
-        self._read_path(path, self.t)
+        self._read_path(path, self.t, self.t_relative)
         return self
 
-    def _read_path(self, path, t):
-        self.t_ = path_time(path, t)
+    def _read_path(self, path, t, t_relative=None):
+        self.t_ = path_time(path, t, t_relative)
+        self.t0_ = float(path.t0)
         dtype = path.coefs.dtype  # float32 kept when X was float32
         coef = path.coef_at(self.t_).astype(dtype, copy=False)
         intercept = np.asarray(path.intercept_at(self.t_), dtype=dtype)
@@ -231,13 +250,13 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
                 f"D must have one column per feature: X has {X.shape[1]} features but D has "
                 f"shape {D.shape}."
             )
-        groups = check_groups(self.groups, D.shape[0]) if self.groups is not None else None
+        groups = check_groups(self.groups, D.shape[0], self.penalty, "row of D")
         split = _engine.split_lbi_path(
             X, Y[:, 0], D, penalty=self.penalty, groups=groups, kappa=self.kappa,
             alpha=self.alpha, nu=self.nu, n_times=self.n_times, t_ratio=self.t_ratio,
             fit_intercept=self.fit_intercept, normalize=self.normalize, max_iter=self.max_iter)
         self.regularization_path_ = split.beta_path
-        self._read_path(split.beta_path, self.t)
+        self._read_path(split.beta_path, self.t, self.t_relative)
         self.gamma_path_ = split.gamma_path
         self.gamma_ = split.gamma_path.coef_at(self.t_)
         self.sparse_coef_ = split.sparse_coef_at(self.t_)
