@@ -76,8 +76,8 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         section = mod.run(quick=args.quick).rstrip() + "\n"
         took = time.perf_counter() - start
-        section += (f"\n*Measured by `python -m validation.run --only {name}`"
-                    f"{' --quick' if args.quick else ''} in {took / 60:.1f} min on "
+        section += (f"\n*Measured by `python -m validation.run --only {name}"
+                    f"{' --quick' if args.quick else ''}` in {took / 60:.1f} min on "
                     f"{platform.machine()} with {os.cpu_count()} cores.*\n")
         print(f"[validation] {name}: {took:.0f} s", file=sys.stderr)
         if args.no_write:
