@@ -12,9 +12,11 @@ of a thin basis), run on small independent pieces; see
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.stats import rankdata
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
@@ -31,6 +33,165 @@ def normalize_rows(X: np.ndarray) -> np.ndarray:
     """Rows scaled to unit Euclidean norm (all-zero rows stay zero)."""
     norms = np.sqrt(np.einsum("ij,ij->i", X, X))
     return X / np.where(norms > 0, norms, 1.0)[:, None]
+
+
+def check_features(X: np.ndarray, n_classes: int, who: str) -> tuple[np.ndarray, np.ndarray]:
+    """Refuse or warn about features that cannot tell the classes apart.
+
+    Constant columns carry no information and are dropped (with a warning
+    when they are nonzero, since they would distort the row normalization);
+    without any varying column, or with fewer distinct feature directions
+    than classes, the labels cannot be checked and a ``ValueError`` says so.
+    Duplicated rows (after L2 normalization) and a centred rank below
+    ``n_classes - 1`` (too few directions to separate the classes linearly)
+    are warned about. Returns the L2-normalized rows of the varying columns
+    and the indices of those columns.
+    """
+    n, p = X.shape
+    varying = np.flatnonzero(np.ptp(X, axis=0) > 0)
+    if varying.size == 0:
+        raise ValueError(
+            f"Every feature of X is constant: {who} cannot tell any two samples apart. "
+            "Pass features that vary across the samples.")
+    offset = np.flatnonzero((np.ptp(X, axis=0) == 0) & (X[0] != 0))
+    if offset.size:
+        # an all-zero column changes nothing; a constant nonzero one shifts every row's norm
+        warnings.warn(
+            f"{offset.size} of the {p} features of X are constant and nonzero (columns "
+            f"{offset[:5].tolist()}{'...' if offset.size > 5 else ''}): they carry no "
+            f"information about the labels but would distort the row normalization; {who} "
+            "ignores them.", UserWarning, stacklevel=3)
+    Xn = normalize_rows(X[:, varying])
+    distinct = np.unique(np.round(Xn, 12), axis=0).shape[0]
+    if distinct < n_classes:
+        raise ValueError(
+            f"X holds {distinct} distinct feature vectors (rows after L2 normalization) for "
+            f"{n_classes} classes: the features cannot separate the classes. Pass features "
+            "that distinguish the samples.")
+    if distinct < n:
+        warnings.warn(
+            f"{n - distinct} of the {n} rows of X duplicate another row (after L2 "
+            "normalization): duplicates carry the same evidence, and duplicates with "
+            "different labels cannot be told apart by the features.", UserWarning,
+            stacklevel=3)
+    rank = centred_rank(Xn)
+    if rank < n_classes - 1:
+        warnings.warn(
+            f"The centred, L2-normalized features span {rank} dimension(s), fewer than the "
+            f"{n_classes - 1} needed to separate {n_classes} classes linearly: the labels "
+            "of some classes cannot be checked against the features.", UserWarning,
+            stacklevel=3)
+    return Xn, varying
+
+
+def centred_rank(Z: np.ndarray, rtol: float = 1e-8) -> int:
+    """Numerical rank of the column-centred ``Z`` (from the eigenvalues of its Gram matrix)."""
+    Zc = Z - Z.mean(axis=0)
+    G = Zc.T @ Zc if Zc.shape[1] <= Zc.shape[0] else Zc @ Zc.T
+    w = np.linalg.eigvalsh(G)
+    top = float(w[-1]) if w.size else 0.0
+    return int(np.sum(w > rtol * top)) if top > 0 else 0
+
+
+def neighbour_label_fractions(Xn: np.ndarray, codes: np.ndarray, n_labels: int,
+                              n_neighbors: int, block: int = 1024
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """Label distribution among each sample's nearest other samples.
+
+    Neighbours are the ``n_neighbors`` nearest other rows of ``Xn`` in
+    Euclidean distance, together with every row tied with the last of them
+    (so the result does not depend on the order of the rows). Returns the
+    fractions ``(n, n_labels)`` and the distance to the ``n_neighbors``-th
+    neighbour.
+    """
+    n = Xn.shape[0]
+    k = int(min(n_neighbors, n - 1))
+    sq = np.einsum("ij,ij->i", Xn, Xn)
+    onehot = np.zeros((n, n_labels))
+    onehot[np.arange(n), codes] = 1.0
+    frac = np.empty((n, n_labels))
+    radius = np.empty(n)
+    for start in range(0, n, block):
+        rows = np.arange(start, min(start + block, n))
+        D = np.maximum(sq[rows, None] + sq[None, :] - 2.0 * (Xn[rows] @ Xn.T), 0.0)
+        D[np.arange(rows.size), rows] = np.inf
+        kth = np.partition(D, k - 1, axis=1)[:, k - 1]
+        near = D <= kth[:, None] + 1e-9 * (1.0 + kth[:, None])
+        counts = near @ onehot
+        frac[rows] = counts / counts.sum(axis=1, keepdims=True)
+        radius[rows] = np.sqrt(kth)
+    return frac, radius
+
+
+def anchor_noise_rate(Xn: np.ndarray, codes: np.ndarray, n_labels: int, *,
+                      n_neighbors: int = 15, top: float = 0.5) -> float:
+    """Fraction of wrong labels, read where the features leave no doubt about the class.
+
+    Every sample is assigned the majority label of its neighbours (samples
+    whose neighbourhood ties between labels are left out). Within each
+    assigned class the samples are ranked from the purest neighbourhood to
+    the least pure (ties by the neighbourhood radius, denser first; tied
+    samples share their average rank). A sample's own label is independent
+    of its neighbours' labels given where it lies, so the rate at which its
+    own label disagrees with the class, at the purest neighbourhoods, is the
+    chance that a label is wrong where the class is certain: the noise rate.
+    With clean labels it goes to zero there even when the classes overlap
+    elsewhere; class overlap only adds disagreement that grows from the
+    purest samples to the less pure ones. The disagreement over the purest
+    ``top`` fraction of every class is regressed linearly on the rank
+    fraction and read at rank zero (clipped to ``[0, 1 - 1/n_labels]``).
+    """
+    frac, radius = neighbour_label_fractions(Xn, codes, n_labels, n_neighbors)
+    best = frac.max(axis=1)
+    tied = np.sum(frac >= best[:, None] - 1e-12, axis=1) > 1
+    assigned = np.argmax(frac, axis=1)
+    position, wrong = [], []
+    for c in range(n_labels):
+        idx = np.flatnonzero((assigned == c) & ~tied)
+        if idx.size < 2:
+            continue
+        purity_rank = rankdata(-best[idx], method="dense")
+        radius_rank = rankdata(radius[idx], method="dense")
+        u = (rankdata(purity_rank * (idx.size + 1) + radius_rank) - 0.5) / idx.size
+        keep = u <= top
+        position.append(u[keep])
+        wrong.append((codes[idx[keep]] != c).astype(float))
+    if not position:
+        return 0.0
+    u = np.concatenate(position)
+    w = np.concatenate(wrong)
+    if np.ptp(u) == 0:
+        rate = float(w.mean())
+    else:
+        slope = np.cov(u, w, bias=True)[0, 1] / np.var(u)
+        rate = float(w.mean() - slope * u.mean())
+    return float(np.clip(rate, 0.0, 1.0 - 1.0 / n_labels))
+
+
+def anchor_subsample(Xn: np.ndarray, max_samples: int, random_state) -> np.ndarray:
+    """Rows for the noise-rate estimate: all, or ``max_samples`` chosen by their features.
+
+    The choice is a pseudo-random function of each row's features (the
+    fractional part of a scaled random projection, seeded by
+    ``random_state``), so it does not depend on the order of the rows.
+    """
+    n = Xn.shape[0]
+    if n <= max_samples:
+        return np.arange(n)
+    g = check_random_state(random_state).standard_normal(Xn.shape[1])
+    key = np.modf(np.abs(Xn @ g) * 1e4)[0]
+    return np.sort(np.lexsort((np.arange(n), key))[:max_samples])
+
+
+def flag_largest(margin: np.ndarray, n_flag: int) -> np.ndarray:
+    """The ``n_flag`` samples with the largest positive ``margin`` (ties at the last included)."""
+    out = np.zeros(margin.size, dtype=bool)
+    positive = margin > 0
+    n_flag = int(min(n_flag, positive.sum()))
+    if n_flag == 0:
+        return out
+    threshold = np.partition(margin[positive], -n_flag)[-n_flag]
+    return positive & (margin >= threshold)
 
 
 def reduce_features(Z: np.ndarray, n_components: int) -> np.ndarray:
@@ -109,8 +270,10 @@ def make_pieces(Xn: np.ndarray, codes: np.ndarray, groups: list[np.ndarray],
     """Sample indices of each piece: one class group, about ``samples_per_class`` per class.
 
     Within a class the samples are ordered by a random projection of their
-    features (seeded by ``random_state``) and dealt to the pieces in turn, so
-    the split depends on the data and the seed, not on the order of the rows.
+    features (seeded by ``random_state``) and dealt to the pieces in turn,
+    from a piece that the class's projections choose, so the split depends on
+    the data and the seed, not on the order of the rows or the names of the
+    classes.
     """
     rng = check_random_state(random_state)
     key = Xn @ rng.standard_normal(Xn.shape[1])
@@ -122,7 +285,8 @@ def make_pieces(Xn: np.ndarray, codes: np.ndarray, groups: list[np.ndarray],
         dealt = [[] for _ in range(n_pieces)]
         for idx in members:
             idx = idx[np.lexsort((idx, key[idx]))]
-            start = int(rng.randint(n_pieces))
+            # where a class starts dealing: a function of its features, not of its name
+            start = int(np.modf(abs(np.sum(key[idx])) * 1e4)[0] * n_pieces)
             for j in range(n_pieces):
                 dealt[(start + j) % n_pieces].append(idx[j::n_pieces])
         pieces.extend(np.sort(np.concatenate(d)) for d in dealt)
@@ -201,20 +365,31 @@ class NoisyLabelDetector(BaseEstimator):
     are reduced by PCA and the path is computed; pieces are independent and
     run in parallel (``n_jobs``).
 
-    The clean/noisy decision is data-adaptive: the later-entering half of
-    every class (the published fixed rule) only seeds a least-squares fit of
-    the labels on the features, refitted on the samples whose label it
-    agrees with; a sample is flagged when the fitted score of its own label
-    trails the best score by more than ``cutoff`` standard deviations of the
-    residual noise (estimated on the clean samples, ``scale_``). The flagged
-    fraction is the estimated noise rate ``noise_rate_``: it follows the
-    data instead of a fixed 50%.
+    Disagreement with a linear model is not label noise: classes that
+    overlap disagree with any model even when every label is right. The
+    noise rate is therefore calibrated where the features leave no doubt
+    about the class: among the samples whose nearest neighbours
+    (``n_neighbors``) are the most unanimous, the rate at which the sample's
+    own label differs from its neighbours' is the chance that a label is
+    wrong (read at the purest neighbourhoods by a linear fit over the purest
+    half of every class). It is zero on clean labels, however much the
+    classes overlap elsewhere, and follows the injected rate under symmetric
+    and class-pair noise (``noise_rate_``).
+
+    The samples to flag are then chosen by the linear structure: the
+    later-entering half of every class (the published fixed rule) only
+    seeds a least-squares fit of the labels on the features, refitted on the
+    samples whose label it agrees with, and the ``round(noise_rate_ *
+    n_samples)`` samples whose own label trails the fit's best label by the
+    widest margin are flagged (only samples whose label is not the best
+    one).
 
     Parameters
     ----------
     contamination : 'auto' or float in (0, 1), default='auto'
-        ``'auto'``: the data-adaptive rule above. A float flags that
-        fraction of the samples, earliest entries first.
+        ``'auto'``: flag as many samples as the estimated noise rate says
+        (above). A float flags that fraction of the samples, earliest entries
+        first.
     samples_per_class : int, default=10
         Samples of each class per piece (the piece size).
     group_size : int, default=10
@@ -222,16 +397,19 @@ class NoisyLabelDetector(BaseEstimator):
     n_components : 'auto' or int, default='auto'
         PCA dimension of each piece (``'auto'``: the number of classes of
         the piece).
-    cutoff : float, default=1.0
-        The ``'auto'`` rule flags a sample when the fitted score of its label
-        trails the suggested label's score by more than ``cutoff`` standard
-        deviations of a score difference (``sqrt(2) * scale_``).
+    n_neighbors : int, default=15
+        Neighbours of each sample in the noise-rate estimate.
+    max_anchor_samples : int, default=5000
+        The noise rate is estimated on at most this many samples (chosen by
+        a pseudo-random function of their features, seeded by
+        ``random_state``); its cost grows with the square of this number.
     kappa : float, default=10.0
         LBI damping of the shift path.
     n_jobs : int, default=None
         Parallel jobs over pieces (joblib; ``None`` means 1).
     random_state : int, RandomState instance or None, default=None
-        Seeds the split into pieces.
+        Seeds the split into pieces (and the subsample of the noise-rate
+        estimate when there are more than ``max_anchor_samples`` samples).
     verbose : int, default=0
         joblib verbosity (and a summary line when positive).
 
@@ -243,14 +421,17 @@ class NoisyLabelDetector(BaseEstimator):
         Entry time of each sample's shift in its piece, divided by the piece
         size (``np.inf``: never entered); earlier is more suspect.
     ranking_ : ndarray of shape (n_samples,)
-        Sample indices from most to least suspect.
+        Sample indices from most to least suspect by entry time.
+    margins_ : ndarray of shape (n_samples,)
+        How far the fitted score of the sample's label trails the best
+        label's score (0 when its label is the best one); the ``'auto'``
+        rule flags the largest.
     suggested_labels_ : ndarray of shape (n_samples,)
         The label the linear structure of the features suggests.
     scale_ : float
         Residual standard deviation of one fitted score on the clean samples.
     noise_rate_ : float
-        Estimated fraction of wrong labels (fraction flagged by the
-        ``'auto'`` rule, whatever ``contamination`` is).
+        Estimated fraction of wrong labels (whatever ``contamination`` is).
     pieces_ : ndarray of shape (n_samples,)
         Piece of every sample.
     n_pieces_ : int
@@ -278,6 +459,8 @@ class NoisyLabelDetector(BaseEstimator):
     >>> det = NoisyLabelDetector(random_state=0).fit(X, y_noisy)
     >>> bool(np.mean(noisy[det.outliers_]) > 0.9), round(det.noise_rate_, 2)
     (True, 0.1)
+    >>> NoisyLabelDetector(random_state=0).fit(X, y).noise_rate_
+    0.0
     """
 
     _parameter_constraints: dict = {
@@ -285,7 +468,8 @@ class NoisyLabelDetector(BaseEstimator):
         "samples_per_class": [Interval(Integral, 2, None, closed="left")],
         "group_size": [Interval(Integral, 2, None, closed="left")],
         "n_components": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "cutoff": [Interval(Real, 0, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "max_anchor_samples": [Interval(Integral, 2, None, closed="left")],
         "kappa": [Interval(Real, 0, None, closed="neither")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
@@ -293,13 +477,14 @@ class NoisyLabelDetector(BaseEstimator):
     }
 
     def __init__(self, contamination="auto", *, samples_per_class=10, group_size=10,
-                 n_components="auto", cutoff=1.0, kappa=10.0, n_jobs=None,
-                 random_state=None, verbose=0):
+                 n_components="auto", n_neighbors=15, max_anchor_samples=5000, kappa=10.0,
+                 n_jobs=None, random_state=None, verbose=0):
         self.contamination = contamination
         self.samples_per_class = samples_per_class
         self.group_size = group_size
         self.n_components = n_components
-        self.cutoff = cutoff
+        self.n_neighbors = n_neighbors
+        self.max_anchor_samples = max_anchor_samples
         self.kappa = kappa
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -318,7 +503,8 @@ class NoisyLabelDetector(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Features (e.g. penultimate-layer embeddings); finite.
+            Features (e.g. penultimate-layer embeddings); finite, not all
+            constant, with at least as many distinct rows as classes.
         y : array-like of shape (n_samples,)
             Class labels, possibly wrong; every class needs two samples.
 
@@ -341,7 +527,41 @@ class NoisyLabelDetector(BaseEstimator):
                 f"Classes {lonely} have a single sample: a label cannot be checked against "
                 "the rest of its class. Drop those samples or merge those classes.")
         n = X.shape[0]
-        Xn = normalize_rows(X)
+        Xn, _ = check_features(X, K, "NoisyLabelDetector")
+        entry, pieces, groups = self._entry_times(Xn, codes, K)
+        rows = anchor_subsample(Xn, self.max_anchor_samples, self.random_state)
+        local, local_codes = np.unique(codes[rows], return_inverse=True)
+        self.noise_rate_ = anchor_noise_rate(Xn[rows], local_codes, local.size,
+                                             n_neighbors=self.n_neighbors)
+        # seed: the later-entering half of every class (the published fixed rule)
+        seed = np.zeros(n, dtype=bool)
+        for k in range(K):
+            idx = np.flatnonzero(codes == k)
+            late = idx[np.lexsort((idx, -entry[idx]))][: max(1, idx.size // 2)]
+            seed[late] = True
+        suggested, scores, sigma = suggest_labels(Xn, codes, K, seed)
+        margin = scores[np.arange(n), suggested] - scores[np.arange(n), codes]
+        if self.contamination == "auto":
+            outliers = flag_largest(margin, int(round(self.noise_rate_ * n)))
+        else:
+            outliers = np.zeros(n, dtype=bool)
+            outliers[np.lexsort((-margin, entry))[: int(np.ceil(self.contamination * n))]] = True
+        self.outliers_ = outliers
+        self.entry_times_ = entry
+        self.ranking_ = np.lexsort((-margin, entry))
+        self.margins_ = margin
+        self.suggested_labels_ = self.classes_[suggested]
+        self.scale_ = sigma
+        self.n_pieces_ = len(pieces)
+        self.class_groups_ = [self.classes_[g] for g in groups]
+        if self.verbose:
+            print(f"NoisyLabelDetector: {len(pieces)} pieces in {len(groups)} class group(s); "
+                  f"estimated noise rate {self.noise_rate_:.3f}")
+        return self
+
+    def _entry_times(self, Xn, codes, K):
+        """Entry times of every sample's label shift, piece by piece (``pieces_`` is set)."""
+        n = Xn.shape[0]
         protos = normalize_rows(np.stack([Xn[codes == k].mean(axis=0) for k in range(K)]))
         groups = class_groups(protos, self.group_size)
         pieces = make_pieces(Xn, codes, groups, self.samples_per_class, self.random_state)
@@ -367,33 +587,5 @@ class NoisyLabelDetector(BaseEstimator):
             for j, idx in enumerate(chunk):
                 entry[idx] = results[c][j]
                 piece_of[idx] = c + j * n_chunks
-        # seed: the later-entering half of every class (the published fixed rule)
-        seed = np.zeros(n, dtype=bool)
-        for k in range(K):
-            idx = np.flatnonzero(codes == k)
-            late = idx[np.lexsort((idx, -entry[idx]))][: max(1, idx.size // 2)]
-            seed[late] = True
-        suggested, scores, sigma = suggest_labels(Xn, codes, K, seed)
-        margin = scores[np.arange(n), suggested] - scores[np.arange(n), codes]
-        ranking = np.lexsort((-margin, entry))
-        # a label is wrong when its score trails the suggested one by more than
-        # `cutoff` standard deviations of a difference of two fitted scores
-        auto = margin > self.cutoff * np.sqrt(2.0) * sigma
-        if self.contamination == "auto":
-            outliers = auto
-        else:
-            outliers = np.zeros(n, dtype=bool)
-            outliers[ranking[: int(np.ceil(self.contamination * n))]] = True
-        self.outliers_ = outliers
-        self.entry_times_ = entry
-        self.ranking_ = ranking
-        self.suggested_labels_ = self.classes_[suggested]
-        self.noise_rate_ = float(auto.mean())
-        self.scale_ = sigma
         self.pieces_ = piece_of
-        self.n_pieces_ = len(pieces)
-        self.class_groups_ = [self.classes_[g] for g in groups]
-        if self.verbose:
-            print(f"NoisyLabelDetector: {len(pieces)} pieces in {len(groups)} class group(s); "
-                  f"estimated noise rate {self.noise_rate_:.3f}")
-        return self
+        return entry, pieces, groups
