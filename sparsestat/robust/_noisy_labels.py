@@ -94,40 +94,54 @@ def centred_rank(Z: np.ndarray, rtol: float = 1e-8) -> int:
 
 
 def neighbour_label_fractions(Xn: np.ndarray, codes: np.ndarray, n_labels: int,
-                              n_neighbors: int, block: int = 1024
-                              ) -> tuple[np.ndarray, np.ndarray]:
+                              n_neighbors: int, reference: np.ndarray | None = None,
+                              block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Label distribution among each sample's nearest other samples.
 
-    Neighbours are the ``n_neighbors`` nearest other rows of ``Xn`` in
-    Euclidean distance, together with every row tied with the last of them
-    (so the result does not depend on the order of the rows). Returns the
-    fractions ``(n, n_labels)`` and the distance to the ``n_neighbors``-th
-    neighbour.
+    Neighbours are the ``n_neighbors`` nearest rows of ``Xn[reference]``
+    (``None``: all rows) other than the sample itself, in Euclidean distance,
+    together with every row tied with the last of them (so the result does
+    not depend on the order of the rows). Returns the fractions
+    ``(n, n_labels)`` for every row of ``Xn`` and the distance to the
+    ``n_neighbors``-th neighbour.
     """
     n = Xn.shape[0]
-    k = int(min(n_neighbors, n - 1))
+    reference = np.arange(n) if reference is None else np.asarray(reference)
+    # the reference sorted by label: each label's neighbours are one block of columns
+    reference = reference[np.lexsort((reference, codes[reference]))]
+    bounds = np.searchsorted(codes[reference], np.arange(n_labels + 1))
+    k = int(min(n_neighbors, reference.size - 1))
+    ref = Xn[reference]
+    slot = np.full(n, -1)
+    slot[reference] = np.arange(reference.size)
     sq = np.einsum("ij,ij->i", Xn, Xn)
-    onehot = np.zeros((n, n_labels))
-    onehot[np.arange(n), codes] = 1.0
-    frac = np.empty((n, n_labels))
+    counts = np.empty((n, n_labels))
     radius = np.empty(n)
     for start in range(0, n, block):
         rows = np.arange(start, min(start + block, n))
-        D = np.maximum(sq[rows, None] + sq[None, :] - 2.0 * (Xn[rows] @ Xn.T), 0.0)
-        D[np.arange(rows.size), rows] = np.inf
+        D = Xn[rows] @ ref.T
+        D *= -2.0
+        D += sq[rows, None]
+        D += sq[None, reference]
+        np.maximum(D, 0.0, out=D)
+        own = slot[rows] >= 0
+        D[np.flatnonzero(own), slot[rows][own]] = np.inf
         kth = np.partition(D, k - 1, axis=1)[:, k - 1]
         near = D <= kth[:, None] + 1e-9 * (1.0 + kth[:, None])
-        counts = near @ onehot
-        frac[rows] = counts / counts.sum(axis=1, keepdims=True)
+        for c in range(n_labels):
+            counts[rows, c] = np.count_nonzero(near[:, bounds[c]:bounds[c + 1]], axis=1)
         radius[rows] = np.sqrt(kth)
-    return frac, radius
+    return counts / counts.sum(axis=1, keepdims=True), radius
 
 
-def anchor_noise_rate(Xn: np.ndarray, codes: np.ndarray, n_labels: int, *,
-                      n_neighbors: int = 15, top: float = 0.5) -> float:
+def anchor_noise_rate(frac: np.ndarray, radius: np.ndarray, codes: np.ndarray, *,
+                      top: float = 0.5) -> float:
     """Fraction of wrong labels, read where the features leave no doubt about the class.
 
-    Every sample is assigned the majority label of its neighbours (samples
+    ``frac`` and ``radius`` are the neighbours' label fractions and the
+    neighbourhood radii (:func:`neighbour_label_fractions`), ``codes`` the
+    samples' own labels. Every sample is assigned the majority label of its
+    neighbours (samples
     whose neighbourhood ties between labels are left out). Within each
     assigned class the samples are ranked from the purest neighbourhood to
     the least pure (ties by the neighbourhood radius, denser first; tied
@@ -139,9 +153,10 @@ def anchor_noise_rate(Xn: np.ndarray, codes: np.ndarray, n_labels: int, *,
     elsewhere; class overlap only adds disagreement that grows from the
     purest samples to the less pure ones. The disagreement over the purest
     ``top`` fraction of every class is regressed linearly on the rank
-    fraction and read at rank zero (clipped to ``[0, 1 - 1/n_labels]``).
+    fraction, with a slope of at least zero, and read at rank zero (clipped
+    to ``[0, 1 - 1/n_labels]``).
     """
-    frac, radius = neighbour_label_fractions(Xn, codes, n_labels, n_neighbors)
+    n_labels = frac.shape[1]
     best = frac.max(axis=1)
     tied = np.sum(frac >= best[:, None] - 1e-12, axis=1) > 1
     assigned = np.argmax(frac, axis=1)
@@ -160,11 +175,10 @@ def anchor_noise_rate(Xn: np.ndarray, codes: np.ndarray, n_labels: int, *,
         return 0.0
     u = np.concatenate(position)
     w = np.concatenate(wrong)
-    if np.ptp(u) == 0:
-        rate = float(w.mean())
-    else:
-        slope = np.cov(u, w, bias=True)[0, 1] / np.var(u)
-        rate = float(w.mean() - slope * u.mean())
+    # overlap can only add disagreement away from the purest neighbourhoods: a falling
+    # trend is sampling noise, so the slope is kept >= 0 (the mean when it would fall)
+    slope = np.cov(u, w, bias=True)[0, 1] / np.var(u) if np.ptp(u) > 0 else 0.0
+    rate = float(w.mean() - max(slope, 0.0) * u.mean())
     return float(np.clip(rate, 0.0, 1.0 - 1.0 / n_labels))
 
 
@@ -183,15 +197,14 @@ def anchor_subsample(Xn: np.ndarray, max_samples: int, random_state) -> np.ndarr
     return np.sort(np.lexsort((np.arange(n), key))[:max_samples])
 
 
-def flag_largest(margin: np.ndarray, n_flag: int) -> np.ndarray:
-    """The ``n_flag`` samples with the largest positive ``margin`` (ties at the last included)."""
-    out = np.zeros(margin.size, dtype=bool)
-    positive = margin > 0
-    n_flag = int(min(n_flag, positive.sum()))
+def flag_largest(score: np.ndarray, candidates: np.ndarray, n_flag: int) -> np.ndarray:
+    """The ``n_flag`` candidates with the largest ``score`` (ties at the last included)."""
+    out = np.zeros(score.size, dtype=bool)
+    n_flag = int(min(n_flag, candidates.sum()))
     if n_flag == 0:
         return out
-    threshold = np.partition(margin[positive], -n_flag)[-n_flag]
-    return positive & (margin >= threshold)
+    threshold = np.partition(score[candidates], -n_flag)[-n_flag]
+    return candidates & (score >= threshold)
 
 
 def reduce_features(Z: np.ndarray, n_components: int) -> np.ndarray:
@@ -376,13 +389,16 @@ class NoisyLabelDetector(BaseEstimator):
     classes overlap elsewhere, and follows the injected rate under symmetric
     and class-pair noise (``noise_rate_``).
 
-    The samples to flag are then chosen by the linear structure: the
-    later-entering half of every class (the published fixed rule) only
-    seeds a least-squares fit of the labels on the features, refitted on the
-    samples whose label it agrees with, and the ``round(noise_rate_ *
-    n_samples)`` samples whose own label trails the fit's best label by the
-    widest margin are flagged (only samples whose label is not the best
-    one).
+    The ``round(noise_rate_ * n_samples)`` samples to flag are then chosen
+    by two views of a wrong label. The linear structure: the later-entering
+    half of every class (the published fixed rule) only seeds a
+    least-squares fit of the labels on the features, refitted on the samples
+    whose label it agrees with; a label is suspect by how far its fitted
+    score trails the best label's (``margins_``). The local structure: the
+    fraction of the sample's neighbours that carry another label
+    (``neighbour_disagreement_``). The samples are ordered by the sum of
+    their ranks in the two, and only samples whose label is not the fit's
+    best can be flagged.
 
     Parameters
     ----------
@@ -398,11 +414,13 @@ class NoisyLabelDetector(BaseEstimator):
         PCA dimension of each piece (``'auto'``: the number of classes of
         the piece).
     n_neighbors : int, default=15
-        Neighbours of each sample in the noise-rate estimate.
-    max_anchor_samples : int, default=5000
+        Neighbours of each sample in the noise-rate estimate and in
+        ``neighbour_disagreement_``.
+    max_anchor_samples : int, default=2000
         The noise rate is estimated on at most this many samples (chosen by
         a pseudo-random function of their features, seeded by
-        ``random_state``); its cost grows with the square of this number.
+        ``random_state``), and neighbours are looked for among them; the
+        cost is ``n_samples`` times this number distances.
     kappa : float, default=10.0
         LBI damping of the shift path.
     n_jobs : int, default=None
@@ -424,8 +442,11 @@ class NoisyLabelDetector(BaseEstimator):
         Sample indices from most to least suspect by entry time.
     margins_ : ndarray of shape (n_samples,)
         How far the fitted score of the sample's label trails the best
-        label's score (0 when its label is the best one); the ``'auto'``
-        rule flags the largest.
+        label's score (0 when its label is the best one).
+    neighbour_disagreement_ : ndarray of shape (n_samples,)
+        Fraction of the sample's ``n_neighbors`` nearest neighbours (among
+        the samples of the noise-rate estimate) whose label differs from its
+        own.
     suggested_labels_ : ndarray of shape (n_samples,)
         The label the linear structure of the features suggests.
     scale_ : float
@@ -477,7 +498,7 @@ class NoisyLabelDetector(BaseEstimator):
     }
 
     def __init__(self, contamination="auto", *, samples_per_class=10, group_size=10,
-                 n_components="auto", n_neighbors=15, max_anchor_samples=5000, kappa=10.0,
+                 n_components="auto", n_neighbors=15, max_anchor_samples=2000, kappa=10.0,
                  n_jobs=None, random_state=None, verbose=0):
         self.contamination = contamination
         self.samples_per_class = samples_per_class
@@ -530,9 +551,10 @@ class NoisyLabelDetector(BaseEstimator):
         Xn, _ = check_features(X, K, "NoisyLabelDetector")
         entry, pieces, groups = self._entry_times(Xn, codes, K)
         rows = anchor_subsample(Xn, self.max_anchor_samples, self.random_state)
-        local, local_codes = np.unique(codes[rows], return_inverse=True)
-        self.noise_rate_ = anchor_noise_rate(Xn[rows], local_codes, local.size,
-                                             n_neighbors=self.n_neighbors)
+        frac, radius = neighbour_label_fractions(
+            Xn, codes, K, self.n_neighbors, reference=rows if rows.size < n else None)
+        self.noise_rate_ = anchor_noise_rate(frac[rows], radius[rows], codes[rows])
+        disagreement = 1.0 - frac[np.arange(n), codes]
         # seed: the later-entering half of every class (the published fixed rule)
         seed = np.zeros(n, dtype=bool)
         for k in range(K):
@@ -542,7 +564,10 @@ class NoisyLabelDetector(BaseEstimator):
         suggested, scores, sigma = suggest_labels(Xn, codes, K, seed)
         margin = scores[np.arange(n), suggested] - scores[np.arange(n), codes]
         if self.contamination == "auto":
-            outliers = flag_largest(margin, int(round(self.noise_rate_ * n)))
+            # the two views of a wrong label, the linear fit and the neighbours, ranked
+            # together; only a label that is not the fit's best can be flagged
+            suspicion = rankdata(margin) + rankdata(disagreement)
+            outliers = flag_largest(suspicion, margin > 0, int(round(self.noise_rate_ * n)))
         else:
             outliers = np.zeros(n, dtype=bool)
             outliers[np.lexsort((-margin, entry))[: int(np.ceil(self.contamination * n))]] = True
@@ -550,6 +575,7 @@ class NoisyLabelDetector(BaseEstimator):
         self.entry_times_ = entry
         self.ranking_ = np.lexsort((-margin, entry))
         self.margins_ = margin
+        self.neighbour_disagreement_ = disagreement
         self.suggested_labels_ = self.classes_[suggested]
         self.scale_ = sigma
         self.n_pieces_ = len(pieces)
