@@ -317,6 +317,8 @@ def test_degenerate_features_refused_or_warned():
     y = np.repeat([0, 1, 2], 40)
     with pytest.raises(ValueError, match="Every feature of X is constant"):
         NoisyLabelDetector().fit(np.ones((120, 4)), y)
+    with pytest.raises(ValueError, match=r"Only 1 feature\(s\) of X vary"):
+        NoisyLabelDetector().fit(np.column_stack([rng.normal(size=120), np.ones(120)]), y)
     two = np.repeat(rng.normal(size=(2, 4)), 60, axis=0)
     with pytest.raises(ValueError, match="2 distinct feature vectors .* for 3 classes"):
         NoisyLabelDetector().fit(two, y)

@@ -120,7 +120,8 @@ def _rate_table(results, designs, noises) -> str:
                               for label, _, _ in noises])
     bias = ["mean bias"]
     for label, _, rate in noises:
-        bias.append(f"{np.mean([np.mean([x['rate'] for x in results[d, label]]) - rate for d in designs]):+.3f}")
+        means = [np.mean([x["rate"] for x in results[d, label]]) for d in designs]
+        bias.append(f"{np.mean(means) - rate:+.3f}")
     rows.append(bias)
     return markdown_table(header, rows)
 
