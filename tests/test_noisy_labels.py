@@ -366,3 +366,15 @@ def test_validation_fast_subset():
             assert out["ours"][2] > 0.85
             if peer:
                 assert out["ours"][2] >= out["cleanlab"][2]
+
+
+def test_count_distinct_rows_matches_unique():
+    from sparsestat.robust._noisy_labels import count_distinct_rows
+
+    rng = np.random.default_rng(3)
+    Z = rng.integers(0, 2, size=(300, 6)).astype(float)     # at most 64 distinct rows
+    Z = np.vstack([Z, -0.0 * Z[:5], rng.normal(size=(50, 6))])
+    perm = rng.permutation(Z.shape[0])
+    expected = np.unique(Z + 0.0, axis=0).shape[0]
+    assert count_distinct_rows(Z) == expected
+    assert count_distinct_rows(Z[perm]) == expected

@@ -68,7 +68,7 @@ def check_features(X: np.ndarray, n_classes: int, who: str) -> tuple[np.ndarray,
             f"information about the labels but would distort the row normalization; {who} "
             "ignores them.", UserWarning, stacklevel=3)
     Xn = normalize_rows(X[:, varying])
-    distinct = np.unique(np.round(Xn, 12), axis=0).shape[0]
+    distinct = count_distinct_rows(Xn)
     if distinct < n_classes:
         raise ValueError(
             f"X holds {distinct} distinct feature vectors (rows after L2 normalization) for "
@@ -90,10 +90,31 @@ def check_features(X: np.ndarray, n_classes: int, who: str) -> tuple[np.ndarray,
     return Xn, varying
 
 
+def count_distinct_rows(Z: np.ndarray, decimals: int = 12) -> int:
+    """Number of distinct rows of ``Z`` rounded to ``decimals`` decimals.
+
+    Rows are sorted by a fixed random projection and only neighbours in that
+    order with (nearly) equal projections are compared entry by entry, so
+    the cost is one sort instead of a lexicographic sort of the rows.
+    """
+    Zr = np.round(Z, decimals) + 0.0      # + 0.0 turns -0.0 into 0.0
+    key = Zr @ np.random.default_rng(0).standard_normal(Z.shape[1])
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    close = np.flatnonzero(np.diff(k) <= 1e-9 * (1.0 + np.abs(k[1:])))
+    same = np.all(Zr[order[close]] == Zr[order[close + 1]], axis=1)
+    return Z.shape[0] - int(np.sum(same))
+
+
 def centred_rank(Z: np.ndarray, rtol: float = 1e-8) -> int:
     """Numerical rank of the column-centred ``Z`` (from the eigenvalues of its Gram matrix)."""
-    Zc = Z - Z.mean(axis=0)
-    G = Zc.T @ Zc if Zc.shape[1] <= Zc.shape[0] else Zc @ Zc.T
+    n, p = Z.shape
+    if p <= n:
+        mean = Z.mean(axis=0)
+        G = Z.T @ Z - n * np.outer(mean, mean)
+    else:
+        Zc = Z - Z.mean(axis=0)
+        G = Zc @ Zc.T
     w = np.linalg.eigvalsh(G)
     top = float(w[-1]) if w.size else 0.0
     return int(np.sum(w > rtol * top)) if top > 0 else 0
