@@ -84,8 +84,8 @@ def _oof_disagreements(X, y):
     dict(n_samples=400, n_features=30, n_informative=8, n_classes=3, class_sep=1.0),
 ])
 def test_overlapping_clean_classes_are_not_noise(kw):
-    """Clean labels of overlapping classes: a linear model disagrees with many of them
-    (the old rule read 0.14-0.26 here), the calibrated rate stays at most 0.02."""
+    """Clean labels of overlapping classes: a linear model disagrees with many of them,
+    the calibrated rate stays at most 0.02."""
     X, y = make_classification(random_state=7, flip_y=0.0, **kw)
     det = NoisyLabelDetector(random_state=0).fit(X, y)
     disagree = _oof_disagreements(X, y)

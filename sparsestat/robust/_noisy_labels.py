@@ -16,8 +16,8 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.stats import rankdata
 from joblib import Parallel, delayed
+from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -122,7 +122,8 @@ def centred_rank(Z: np.ndarray, rtol: float = 1e-8) -> int:
 
 def neighbour_label_fractions(Xn: np.ndarray, codes: np.ndarray, n_labels: int,
                               n_neighbors: int, reference: np.ndarray | None = None,
-                              block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+                              block: int = 1024, n_jobs: int | None = None
+                              ) -> tuple[np.ndarray, np.ndarray]:
     """Label distribution among each sample's nearest other samples.
 
     Neighbours are the ``n_neighbors`` nearest rows of ``Xn[reference]``
@@ -130,7 +131,8 @@ def neighbour_label_fractions(Xn: np.ndarray, codes: np.ndarray, n_labels: int,
     together with every row tied with the last of them (so the result does
     not depend on the order of the rows). Returns the fractions
     ``(n, n_labels)`` for every row of ``Xn`` and the distance to the
-    ``n_neighbors``-th neighbour.
+    ``n_neighbors``-th neighbour. Blocks of ``block`` rows run in ``n_jobs``
+    threads.
     """
     n = Xn.shape[0]
     reference = np.arange(n) if reference is None else np.asarray(reference)
@@ -138,15 +140,15 @@ def neighbour_label_fractions(Xn: np.ndarray, codes: np.ndarray, n_labels: int,
     reference = reference[np.lexsort((reference, codes[reference]))]
     bounds = np.searchsorted(codes[reference], np.arange(n_labels + 1))
     k = int(min(n_neighbors, reference.size - 1))
-    ref = Xn[reference]
     slot = np.full(n, -1)
     slot[reference] = np.arange(reference.size)
     sq = np.einsum("ij,ij->i", Xn, Xn)
     counts = np.empty((n, n_labels))
     radius = np.empty(n)
-    for start in range(0, n, block):
+
+    def one_block(start):
         rows = np.arange(start, min(start + block, n))
-        D = Xn[rows] @ ref.T
+        D = Xn[rows] @ Xn[reference].T
         D *= -2.0
         D += sq[rows, None]
         D += sq[None, reference]
@@ -158,6 +160,14 @@ def neighbour_label_fractions(Xn: np.ndarray, codes: np.ndarray, n_labels: int,
         for c in range(n_labels):
             counts[rows, c] = np.count_nonzero(near[:, bounds[c]:bounds[c + 1]], axis=1)
         radius[rows] = np.sqrt(kth)
+
+    starts = range(0, n, block)
+    if n_jobs in (None, 1) or n <= block:
+        for start in starts:
+            one_block(start)
+    else:
+        # numpy releases the GIL in the products and the partitions: threads share the output
+        Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one_block)(s) for s in starts)
     return counts / counts.sum(axis=1, keepdims=True), radius
 
 
@@ -579,7 +589,8 @@ class NoisyLabelDetector(BaseEstimator):
         entry, pieces, groups = self._entry_times(Xn, codes, K)
         rows = anchor_subsample(Xn, self.max_anchor_samples, self.random_state)
         frac, radius = neighbour_label_fractions(
-            Xn, codes, K, self.n_neighbors, reference=rows if rows.size < n else None)
+            Xn, codes, K, self.n_neighbors, reference=rows if rows.size < n else None,
+            n_jobs=self.n_jobs)
         self.noise_rate_ = anchor_noise_rate(frac[rows], radius[rows], codes[rows])
         disagreement = 1.0 - frac[np.arange(n), codes]
         # seed: the later-entering half of every class (the published fixed rule)
