@@ -164,3 +164,38 @@ def test_bad_input_and_documented_behaviour():
     ici = ICIFewShot(step=5).fit(X[keep], y_train[keep])
     assert ici.n_iter_ == 2
     assert sorted(ici.selection_order_.tolist()) == [5, 6, 7]
+
+
+@pytest.mark.filterwarnings("ignore:.*duplicate another row")
+def test_degenerate_features_refused_or_warned():
+    """Constant features used to put 116 of 120 samples in one class, silently."""
+    X, y, y_train = _episode(0, 2, n_query=22)
+    with pytest.raises(ValueError, match="Every feature of X is constant"):
+        ICIFewShot().fit(np.ones_like(X), y_train)
+    # fewer distinct feature vectors than labeled classes
+    two = np.where((y % 2 == 0)[:, None], X[0], X[1])
+    with pytest.raises(ValueError, match="2 distinct feature vectors .* for 5 classes"):
+        ICIFewShot().fit(two, y_train)
+    pool = y_train == -1
+    same = X.copy()
+    same[pool] = X[pool][0]
+    with pytest.warns(UserWarning, match="unlabeled samples have the same feature vector"):
+        ici = ICIFewShot().fit(same, y_train)
+    # identical samples cannot be told apart: they all receive one label
+    assert np.unique(ici.transduction_[pool]).size == 1
+
+
+def test_class_without_support_sample():
+    """The classes are those of the labeled samples: pool samples of a class without a
+    support sample are given one of them, and the others are still labeled as well as
+    without that class."""
+    X, y, y_train = _episode(4, 3)
+    dropped = y_train.copy()
+    dropped[y_train == 4] = -1          # class 4 keeps its queries but loses its support
+    ici = ICIFewShot().fit(X, dropped)
+    np.testing.assert_array_equal(ici.classes_, [0, 1, 2, 3])
+    assert set(np.unique(ici.transduction_)) <= {0, 1, 2, 3}
+    known = (dropped == -1) & (y != 4)
+    base = LogisticRegression(C=10, max_iter=1000).fit(X[dropped != -1], dropped[dropped != -1])
+    assert np.mean(ici.transduction_[known] == y[known]) >= np.mean(
+        base.predict(X[known]) == y[known])

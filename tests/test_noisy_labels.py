@@ -1,13 +1,20 @@
-"""NoisyLabelDetector: planted label flips, the split into pieces, theory of the path start."""
+"""NoisyLabelDetector: planted label flips, a calibrated noise rate, the split into pieces,
+theory of the path start, invariances and degenerate input."""
+
+import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_classification
+from sklearn.datasets import load_digits, make_blobs, make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_predict
 
 from sparsestat.datasets import make_noisy_labels
 from sparsestat.robust import NoisyLabelDetector
 from sparsestat.robust._noisy_labels import (
+    anchor_noise_rate,
     class_groups,
+    neighbour_label_fractions,
     normalize_rows,
     reduce_features,
     shift_entry_times,
@@ -43,9 +50,11 @@ def test_planted_flips_found(features, noise, rate):
     det = NoisyLabelDetector(random_state=0).fit(X, y_noisy)
     precision, recall = _precision_recall(det.outliers_, truth)
     # chance precision is the noise rate itself
-    assert precision > 0.85
+    assert precision > 0.8
     assert recall > 0.85
     assert abs(det.noise_rate_ - rate) < 0.05
+    # 'auto' flags as many samples as the estimated rate says
+    assert abs(det.outliers_.sum() - round(det.noise_rate_ * len(y))) <= 1
     # the suggested label of a flagged noisy sample is mostly its true label
     hit = det.outliers_ & truth
     assert np.mean(det.suggested_labels_[hit] == y[hit]) > 0.9
@@ -58,8 +67,82 @@ def test_planted_flips_found(features, noise, rate):
 def test_no_flips_few_flagged(features):
     X, y = features
     det = NoisyLabelDetector(random_state=0).fit(X, y)
-    assert det.outliers_.mean() < 0.03
-    assert det.noise_rate_ < 0.03
+    assert det.outliers_.mean() <= 0.02
+    assert det.noise_rate_ <= 0.02
+
+
+def _oof_disagreements(X, y):
+    """Samples whose label differs from an out-of-fold LogisticRegression's prediction."""
+    pred = cross_val_predict(LogisticRegression(max_iter=2000), X, y, cv=5)
+    return int(np.sum(pred != y))
+
+
+@pytest.mark.parametrize("kw", [
+    dict(n_samples=1000, n_features=20, n_informative=10, n_classes=5, class_sep=1.0),
+    dict(n_samples=600, n_features=12, n_informative=6, n_redundant=0, n_classes=4,
+         n_clusters_per_class=1, class_sep=0.5),
+    dict(n_samples=400, n_features=30, n_informative=8, n_classes=3, class_sep=1.0),
+])
+def test_overlapping_clean_classes_are_not_noise(kw):
+    """Clean labels of overlapping classes: a linear model disagrees with many of them,
+    the calibrated rate stays at most 0.02."""
+    X, y = make_classification(random_state=7, flip_y=0.0, **kw)
+    det = NoisyLabelDetector(random_state=0).fit(X, y)
+    disagree = _oof_disagreements(X, y)
+    assert disagree > 0.1 * len(y)          # the classes do overlap
+    assert det.noise_rate_ <= 0.02
+    assert det.outliers_.sum() <= min(0.02 * len(y), disagree)
+
+
+def test_clean_digits_flag_no_more_than_cleanlab():
+    cleanlab_filter = pytest.importorskip("cleanlab.filter")
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        det = NoisyLabelDetector(random_state=0).fit(X, y)
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    proba = cross_val_predict(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
+                              X, y, cv=5, method="predict_proba")
+    issues = cleanlab_filter.find_label_issues(y, proba)
+    assert det.noise_rate_ <= 0.02
+    assert det.outliers_.sum() <= issues.sum()
+
+
+@pytest.mark.parametrize("m", [0, 15, 60])
+def test_anchor_rate_counts_flips_of_separated_classes(m):
+    """Separated classes: every flip shows at the purest neighbourhoods, the estimate is
+    the flipped fraction m / n (up to the sampling error of the purest half)."""
+    X, y = make_blobs(600, n_features=5, centers=4, cluster_std=0.5, random_state=3)
+    y = y.copy()
+    rng = np.random.default_rng(0)
+    flip = rng.choice(600, m, replace=False)
+    y[flip] = (y[flip] + rng.integers(1, 4, m)) % 4
+    frac, radius = neighbour_label_fractions(normalize_rows(X), y, 4, 15)
+    rate = anchor_noise_rate(frac, radius, y)
+    se = np.sqrt(max(m / 600, 0.01) * (1 - m / 600) / 300)
+    assert abs(rate - m / 600) < 3 * se
+
+
+def test_neighbour_fractions_match_brute_force():
+    """Label fractions among the k nearest others (ties at the k-th distance included),
+    against a reference that sorts all distances."""
+    rng = np.random.default_rng(1)
+    Xn = normalize_rows(rng.integers(0, 3, size=(80, 3)).astype(float))   # many ties
+    codes = rng.integers(0, 3, 80)
+    reference = np.arange(0, 80, 2)
+    full = neighbour_label_fractions(Xn, codes, 3, 5, block=17)
+    sub = neighbour_label_fractions(Xn, codes, 3, 5, reference=reference, block=17)
+    for (frac, radius), ref in [(full, np.arange(80)), (sub, reference)]:
+        for i in range(80):
+            d = np.full(80, np.inf)
+            d[ref] = np.sqrt(np.sum((Xn[ref] - Xn[i]) ** 2, axis=1))
+            d[i] = np.inf
+            kth = np.sort(d)[4]
+            near = d <= kth + 1e-9
+            np.testing.assert_allclose(frac[i], np.bincount(codes[near], minlength=3) / near.sum())
+            assert radius[i] == pytest.approx(kth, abs=1e-7)
 
 
 def test_contamination_flags_earliest_entries(features):
@@ -162,3 +245,136 @@ def test_make_noisy_labels_rates():
     assert not noisy[(y == 2) | (y == 3)].any()
     with pytest.raises(ValueError, match="noise_rate"):
         make_noisy_labels(y, 1.5)
+
+
+@pytest.fixture(scope="module")
+def noisy_fit(features):
+    X, y = features
+    y_noisy, _ = make_noisy_labels(y, 0.15, random_state=6)
+    return X, y_noisy, NoisyLabelDetector(random_state=0).fit(X, y_noisy)
+
+
+def test_relabelling_classes_changes_nothing_else(noisy_fit):
+    """Permuting class names, or naming them by strings, maps the suggested labels and
+    leaves every flag, entry time and the noise rate as they were."""
+    X, y_noisy, det = noisy_fit
+    names = np.array(["k3", "k10", "k0", "k4", "k2"])     # string order differs from int order
+    relabelled = NoisyLabelDetector(random_state=0).fit(X, names[y_noisy])
+    np.testing.assert_array_equal(relabelled.outliers_, det.outliers_)
+    np.testing.assert_allclose(relabelled.entry_times_, det.entry_times_, rtol=1e-9)
+    assert relabelled.noise_rate_ == pytest.approx(det.noise_rate_, abs=1e-12)
+    np.testing.assert_array_equal(relabelled.suggested_labels_, names[det.suggested_labels_])
+    np.testing.assert_array_equal(relabelled.pieces_, det.pieces_)
+
+
+def test_row_permutation_permutes_flags(noisy_fit):
+    X, y_noisy, det = noisy_fit
+    perm = np.random.default_rng(2).permutation(len(y_noisy))
+    b = NoisyLabelDetector(random_state=0).fit(X[perm], y_noisy[perm])
+    np.testing.assert_array_equal(b.outliers_, det.outliers_[perm])
+    np.testing.assert_array_equal(b.suggested_labels_, det.suggested_labels_[perm])
+    assert b.noise_rate_ == pytest.approx(det.noise_rate_, abs=1e-12)
+
+
+@pytest.mark.parametrize("c", [1e-8, 1e8])
+def test_scaling_features_changes_nothing(noisy_fit, c):
+    X, y_noisy, det = noisy_fit
+    b = NoisyLabelDetector(random_state=0).fit(c * X, y_noisy)
+    np.testing.assert_array_equal(b.outliers_, det.outliers_)
+    np.testing.assert_allclose(b.entry_times_, det.entry_times_, rtol=1e-6)
+    assert b.noise_rate_ == pytest.approx(det.noise_rate_, abs=1e-12)
+
+
+def test_random_state_reproducible(noisy_fit):
+    X, y_noisy, det = noisy_fit
+    again = NoisyLabelDetector(random_state=0).fit(X, y_noisy)
+    np.testing.assert_array_equal(again.outliers_, det.outliers_)
+    np.testing.assert_array_equal(again.entry_times_, det.entry_times_)
+    assert again.noise_rate_ == det.noise_rate_
+    # another seed splits the pieces differently but estimates the same rate
+    other = NoisyLabelDetector(random_state=1).fit(X, y_noisy)
+    assert not np.array_equal(other.pieces_, det.pieces_)
+    assert other.noise_rate_ == det.noise_rate_
+
+
+def test_subsampled_rate_estimate():
+    """Above ``max_anchor_samples`` the rate is read on a subsample chosen by the features:
+    close to the full estimate and invariant to the row order."""
+    X, y = make_blobs(3000, n_features=6, centers=5, cluster_std=1.0, random_state=4)
+    y_noisy, truth = make_noisy_labels(y, 0.2, random_state=0)
+    full = NoisyLabelDetector(max_anchor_samples=3000, random_state=0).fit(X, y_noisy)
+    sub = NoisyLabelDetector(max_anchor_samples=1000, random_state=0).fit(X, y_noisy)
+    perm = np.random.default_rng(0).permutation(3000)
+    sub_perm = NoisyLabelDetector(max_anchor_samples=1000, random_state=0).fit(
+        X[perm], y_noisy[perm])
+    assert abs(full.noise_rate_ - 0.2) < 0.04
+    assert abs(sub.noise_rate_ - 0.2) < 0.06
+    assert sub_perm.noise_rate_ == pytest.approx(sub.noise_rate_, abs=1e-12)
+
+
+def test_degenerate_features_refused_or_warned():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 40)
+    with pytest.raises(ValueError, match="Every feature of X is constant"):
+        NoisyLabelDetector().fit(np.ones((120, 4)), y)
+    with pytest.raises(ValueError, match=r"Only 1 feature\(s\) of X vary"):
+        NoisyLabelDetector().fit(np.column_stack([rng.normal(size=120), np.ones(120)]), y)
+    two = np.repeat(rng.normal(size=(2, 4)), 60, axis=0)
+    with pytest.raises(ValueError, match="2 distinct feature vectors .* for 3 classes"):
+        NoisyLabelDetector().fit(two, y)
+    # rows that are multiples of each other are one direction after normalization
+    scaled = np.outer(np.repeat([1.0, 2.0, 3.0], 40), [1.0, -2.0])
+    with pytest.raises(ValueError, match="1 distinct feature vectors"):
+        NoisyLabelDetector().fit(scaled, y)
+    X = rng.normal(size=(120, 4)) + 3.0 * np.eye(4)[y]
+    with pytest.warns(UserWarning, match="duplicate another row"):
+        NoisyLabelDetector(random_state=0).fit(np.vstack([X, X[:10]]), np.r_[y, y[:10]])
+    # five classes on a plane: too few directions to separate them linearly
+    y5 = np.repeat(np.arange(5), 30)
+    angle = 2 * np.pi * y5 / 5 + 0.1 * rng.normal(size=150)
+    plane = np.zeros((150, 6))
+    plane[:, 0], plane[:, 1] = np.cos(angle), np.sin(angle)
+    with pytest.warns(UserWarning, match="span 2 dimension"):
+        NoisyLabelDetector(random_state=0).fit(plane, y5)
+
+
+def test_constant_offset_column_is_ignored():
+    """A constant nonzero feature is warned about and then makes no difference."""
+    X, y = make_blobs(300, n_features=5, centers=3, random_state=5)
+    y_noisy, _ = make_noisy_labels(y, 0.1, random_state=0)
+    base = NoisyLabelDetector(random_state=0).fit(X, y_noisy)
+    with pytest.warns(UserWarning, match="constant and nonzero"):
+        padded = NoisyLabelDetector(random_state=0).fit(
+            np.column_stack([X, np.full(300, 7.0)]), y_noisy)
+    np.testing.assert_array_equal(padded.outliers_, base.outliers_)
+    assert padded.noise_rate_ == base.noise_rate_
+
+
+def test_validation_fast_subset():
+    """The validation study's promise on a few replicates: at most 0.02 read on clean
+    labels, the injected rate within 0.05, F1 above 0.85 on the digits (and at least
+    cleanlab's where cleanlab is installed)."""
+    from validation.validate_noisy_labels import has_cleanlab, replicate
+
+    peer = has_cleanlab()
+    for r in range(2):
+        clean = replicate("gen n=500 K=3 p=10 sep=1", "symmetric", 0.0, r, peer=False)
+        assert clean["rate"] <= 0.02
+        for noise, rate in [("symmetric", 0.2), ("pair", 0.3)]:
+            out = replicate("digits", noise, rate, r, peer=peer)
+            assert abs(out["rate"] - rate) < 0.05
+            assert out["ours"][2] > 0.85
+            if peer:
+                assert out["ours"][2] >= out["cleanlab"][2]
+
+
+def test_count_distinct_rows_matches_unique():
+    from sparsestat.robust._noisy_labels import count_distinct_rows
+
+    rng = np.random.default_rng(3)
+    Z = rng.integers(0, 2, size=(300, 6)).astype(float)     # at most 64 distinct rows
+    Z = np.vstack([Z, -0.0 * Z[:5], rng.normal(size=(50, 6))])
+    perm = rng.permutation(Z.shape[0])
+    expected = np.unique(Z + 0.0, axis=0).shape[0]
+    assert count_distinct_rows(Z) == expected
+    assert count_distinct_rows(Z[perm]) == expected

@@ -12,10 +12,12 @@ of a thin basis), run on small independent pieces; see
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -31,6 +33,215 @@ def normalize_rows(X: np.ndarray) -> np.ndarray:
     """Rows scaled to unit Euclidean norm (all-zero rows stay zero)."""
     norms = np.sqrt(np.einsum("ij,ij->i", X, X))
     return X / np.where(norms > 0, norms, 1.0)[:, None]
+
+
+def check_features(X: np.ndarray, n_classes: int, who: str) -> tuple[np.ndarray, np.ndarray]:
+    """Refuse or warn about features that cannot tell the classes apart.
+
+    Constant columns carry no information and are dropped (with a warning
+    when they are nonzero, since they would distort the row normalization);
+    with fewer than two varying columns (a normalized row of one feature is
+    its sign), or with fewer distinct feature directions than classes, the
+    labels cannot be checked and a ``ValueError`` says so.
+    Duplicated rows (after L2 normalization) and a centred rank below
+    ``n_classes - 1`` (too few directions to separate the classes linearly)
+    are warned about. Returns the L2-normalized rows of the varying columns
+    and the indices of those columns.
+    """
+    n, p = X.shape
+    varying = np.flatnonzero(np.ptp(X, axis=0) > 0)
+    if varying.size == 0:
+        raise ValueError(
+            f"Every feature of X is constant: {who} cannot tell any two samples apart. "
+            "Pass features that vary across the samples.")
+    if varying.size == 1:
+        raise ValueError(
+            f"Only 1 feature(s) of X vary: {who} normalizes every row to unit length, which "
+            "leaves a single feature nothing but its sign. Pass at least two varying "
+            "features.")
+    offset = np.flatnonzero((np.ptp(X, axis=0) == 0) & (X[0] != 0))
+    if offset.size:
+        # an all-zero column changes nothing; a constant nonzero one shifts every row's norm
+        warnings.warn(
+            f"{offset.size} of the {p} features of X are constant and nonzero (columns "
+            f"{offset[:5].tolist()}{'...' if offset.size > 5 else ''}): they carry no "
+            f"information about the labels but would distort the row normalization; {who} "
+            "ignores them.", UserWarning, stacklevel=3)
+    Xn = normalize_rows(X[:, varying])
+    distinct = count_distinct_rows(Xn)
+    if distinct < n_classes:
+        raise ValueError(
+            f"X holds {distinct} distinct feature vectors (rows after L2 normalization) for "
+            f"{n_classes} classes: the features cannot separate the classes. Pass features "
+            "that distinguish the samples.")
+    if distinct < n:
+        warnings.warn(
+            f"{n - distinct} of the {n} rows of X duplicate another row (after L2 "
+            "normalization): duplicates carry the same evidence, and duplicates with "
+            "different labels cannot be told apart by the features.", UserWarning,
+            stacklevel=3)
+    rank = centred_rank(Xn)
+    if rank < n_classes - 1:
+        warnings.warn(
+            f"The centred, L2-normalized features span {rank} dimension(s), fewer than the "
+            f"{n_classes - 1} needed to separate {n_classes} classes linearly: the labels "
+            "of some classes cannot be checked against the features.", UserWarning,
+            stacklevel=3)
+    return Xn, varying
+
+
+def count_distinct_rows(Z: np.ndarray, decimals: int = 12) -> int:
+    """Number of distinct rows of ``Z`` rounded to ``decimals`` decimals.
+
+    Rows are sorted by a fixed random projection and only neighbours in that
+    order with (nearly) equal projections are compared entry by entry, so
+    the cost is one sort instead of a lexicographic sort of the rows.
+    """
+    Zr = np.round(Z, decimals) + 0.0      # + 0.0 turns -0.0 into 0.0
+    key = Zr @ np.random.default_rng(0).standard_normal(Z.shape[1])
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    close = np.flatnonzero(np.diff(k) <= 1e-9 * (1.0 + np.abs(k[1:])))
+    same = np.all(Zr[order[close]] == Zr[order[close + 1]], axis=1)
+    return Z.shape[0] - int(np.sum(same))
+
+
+def centred_rank(Z: np.ndarray, rtol: float = 1e-8) -> int:
+    """Numerical rank of the column-centred ``Z`` (from the eigenvalues of its Gram matrix)."""
+    n, p = Z.shape
+    if p <= n:
+        mean = Z.mean(axis=0)
+        G = Z.T @ Z - n * np.outer(mean, mean)
+    else:
+        Zc = Z - Z.mean(axis=0)
+        G = Zc @ Zc.T
+    w = np.linalg.eigvalsh(G)
+    top = float(w[-1]) if w.size else 0.0
+    return int(np.sum(w > rtol * top)) if top > 0 else 0
+
+
+def neighbour_label_fractions(Xn: np.ndarray, codes: np.ndarray, n_labels: int,
+                              n_neighbors: int, reference: np.ndarray | None = None,
+                              block: int = 1024, n_jobs: int | None = None
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """Label distribution among each sample's nearest other samples.
+
+    Neighbours are the ``n_neighbors`` nearest rows of ``Xn[reference]``
+    (``None``: all rows) other than the sample itself, in Euclidean distance,
+    together with every row tied with the last of them (so the result does
+    not depend on the order of the rows). Returns the fractions
+    ``(n, n_labels)`` for every row of ``Xn`` and the distance to the
+    ``n_neighbors``-th neighbour. Blocks of ``block`` rows run in ``n_jobs``
+    threads.
+    """
+    n = Xn.shape[0]
+    reference = np.arange(n) if reference is None else np.asarray(reference)
+    # the reference sorted by label: each label's neighbours are one block of columns
+    reference = reference[np.lexsort((reference, codes[reference]))]
+    bounds = np.searchsorted(codes[reference], np.arange(n_labels + 1))
+    k = int(min(n_neighbors, reference.size - 1))
+    slot = np.full(n, -1)
+    slot[reference] = np.arange(reference.size)
+    sq = np.einsum("ij,ij->i", Xn, Xn)
+    counts = np.empty((n, n_labels))
+    radius = np.empty(n)
+
+    def one_block(start):
+        rows = np.arange(start, min(start + block, n))
+        D = Xn[rows] @ Xn[reference].T
+        D *= -2.0
+        D += sq[rows, None]
+        D += sq[None, reference]
+        np.maximum(D, 0.0, out=D)
+        own = slot[rows] >= 0
+        D[np.flatnonzero(own), slot[rows][own]] = np.inf
+        kth = np.partition(D, k - 1, axis=1)[:, k - 1]
+        near = D <= kth[:, None] + 1e-9 * (1.0 + kth[:, None])
+        for c in range(n_labels):
+            counts[rows, c] = np.count_nonzero(near[:, bounds[c]:bounds[c + 1]], axis=1)
+        radius[rows] = np.sqrt(kth)
+
+    starts = range(0, n, block)
+    if n_jobs in (None, 1) or n <= block:
+        for start in starts:
+            one_block(start)
+    else:
+        # numpy releases the GIL in the products and the partitions: threads share the output
+        Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one_block)(s) for s in starts)
+    return counts / counts.sum(axis=1, keepdims=True), radius
+
+
+def anchor_noise_rate(frac: np.ndarray, radius: np.ndarray, codes: np.ndarray, *,
+                      top: float = 0.5) -> float:
+    """Fraction of wrong labels, read where the features leave no doubt about the class.
+
+    ``frac`` and ``radius`` are the neighbours' label fractions and the
+    neighbourhood radii (:func:`neighbour_label_fractions`), ``codes`` the
+    samples' own labels. Every sample is assigned the majority label of its
+    neighbours (samples
+    whose neighbourhood ties between labels are left out). Within each
+    assigned class the samples are ranked from the purest neighbourhood to
+    the least pure (ties by the neighbourhood radius, denser first; tied
+    samples share their average rank). A sample's own label is independent
+    of its neighbours' labels given where it lies, so the rate at which its
+    own label disagrees with the class, at the purest neighbourhoods, is the
+    chance that a label is wrong where the class is certain: the noise rate.
+    With clean labels it goes to zero there even when the classes overlap
+    elsewhere; class overlap only adds disagreement that grows from the
+    purest samples to the less pure ones. The disagreement over the purest
+    ``top`` fraction of every class is regressed linearly on the rank
+    fraction, with a slope of at least zero, and read at rank zero (clipped
+    to ``[0, 1 - 1/n_labels]``).
+    """
+    n_labels = frac.shape[1]
+    best = frac.max(axis=1)
+    tied = np.sum(frac >= best[:, None] - 1e-12, axis=1) > 1
+    assigned = np.argmax(frac, axis=1)
+    position, wrong = [], []
+    for c in range(n_labels):
+        idx = np.flatnonzero((assigned == c) & ~tied)
+        if idx.size < 2:
+            continue
+        purity_rank = rankdata(-best[idx], method="dense")
+        radius_rank = rankdata(radius[idx], method="dense")
+        u = (rankdata(purity_rank * (idx.size + 1) + radius_rank) - 0.5) / idx.size
+        keep = u <= top
+        position.append(u[keep])
+        wrong.append((codes[idx[keep]] != c).astype(float))
+    if not position:
+        return 0.0
+    u = np.concatenate(position)
+    w = np.concatenate(wrong)
+    # overlap can only add disagreement away from the purest neighbourhoods: a falling
+    # trend is sampling noise, so the slope is kept >= 0 (the mean when it would fall)
+    slope = np.cov(u, w, bias=True)[0, 1] / np.var(u) if np.ptp(u) > 0 else 0.0
+    rate = float(w.mean() - max(slope, 0.0) * u.mean())
+    return float(np.clip(rate, 0.0, 1.0 - 1.0 / n_labels))
+
+
+def anchor_subsample(Xn: np.ndarray, max_samples: int, random_state) -> np.ndarray:
+    """Rows for the noise-rate estimate: all, or ``max_samples`` chosen by their features.
+
+    The choice is a pseudo-random function of each row's features (the
+    fractional part of a scaled random projection, seeded by
+    ``random_state``), so it does not depend on the order of the rows.
+    """
+    n = Xn.shape[0]
+    if n <= max_samples:
+        return np.arange(n)
+    g = check_random_state(random_state).standard_normal(Xn.shape[1])
+    key = np.modf(np.abs(Xn @ g) * 1e4)[0]
+    return np.sort(np.lexsort((np.arange(n), key))[:max_samples])
+
+
+def flag_largest(score: np.ndarray, candidates: np.ndarray, n_flag: int) -> np.ndarray:
+    """The ``n_flag`` candidates with the largest ``score`` (ties at the last included)."""
+    out = np.zeros(score.size, dtype=bool)
+    n_flag = int(min(n_flag, candidates.sum()))
+    if n_flag == 0:
+        return out
+    threshold = np.partition(score[candidates], -n_flag)[-n_flag]
+    return candidates & (score >= threshold)
 
 
 def reduce_features(Z: np.ndarray, n_components: int) -> np.ndarray:
@@ -109,8 +320,10 @@ def make_pieces(Xn: np.ndarray, codes: np.ndarray, groups: list[np.ndarray],
     """Sample indices of each piece: one class group, about ``samples_per_class`` per class.
 
     Within a class the samples are ordered by a random projection of their
-    features (seeded by ``random_state``) and dealt to the pieces in turn, so
-    the split depends on the data and the seed, not on the order of the rows.
+    features (seeded by ``random_state``) and dealt to the pieces in turn,
+    from a piece that the class's projections choose, so the split depends on
+    the data and the seed, not on the order of the rows or the names of the
+    classes.
     """
     rng = check_random_state(random_state)
     key = Xn @ rng.standard_normal(Xn.shape[1])
@@ -122,7 +335,8 @@ def make_pieces(Xn: np.ndarray, codes: np.ndarray, groups: list[np.ndarray],
         dealt = [[] for _ in range(n_pieces)]
         for idx in members:
             idx = idx[np.lexsort((idx, key[idx]))]
-            start = int(rng.randint(n_pieces))
+            # where a class starts dealing: a function of its features, not of its name
+            start = int(np.modf(abs(np.sum(key[idx])) * 1e4)[0] * n_pieces)
             for j in range(n_pieces):
                 dealt[(start + j) % n_pieces].append(idx[j::n_pieces])
         pieces.extend(np.sort(np.concatenate(d)) for d in dealt)
@@ -201,20 +415,34 @@ class NoisyLabelDetector(BaseEstimator):
     are reduced by PCA and the path is computed; pieces are independent and
     run in parallel (``n_jobs``).
 
-    The clean/noisy decision is data-adaptive: the later-entering half of
-    every class (the published fixed rule) only seeds a least-squares fit of
-    the labels on the features, refitted on the samples whose label it
-    agrees with; a sample is flagged when the fitted score of its own label
-    trails the best score by more than ``cutoff`` standard deviations of the
-    residual noise (estimated on the clean samples, ``scale_``). The flagged
-    fraction is the estimated noise rate ``noise_rate_``: it follows the
-    data instead of a fixed 50%.
+    Disagreement with a linear model is not label noise: classes that
+    overlap disagree with any model even when every label is right. The
+    noise rate is therefore calibrated where the features leave no doubt
+    about the class: among the samples whose nearest neighbours
+    (``n_neighbors``) are the most unanimous, the rate at which the sample's
+    own label differs from its neighbours' is the chance that a label is
+    wrong (read at the purest neighbourhoods by a linear fit over the purest
+    half of every class). It is zero on clean labels, however much the
+    classes overlap elsewhere, and follows the injected rate under symmetric
+    and class-pair noise (``noise_rate_``).
+
+    The ``round(noise_rate_ * n_samples)`` samples to flag are then chosen
+    by two views of a wrong label. The linear structure: the later-entering
+    half of every class (the published fixed rule) only seeds a
+    least-squares fit of the labels on the features, refitted on the samples
+    whose label it agrees with; a label is suspect by how far its fitted
+    score trails the best label's (``margins_``). The local structure: the
+    fraction of the sample's neighbours that carry another label
+    (``neighbour_disagreement_``). The samples are ordered by the sum of
+    their ranks in the two, and only samples whose label is not the fit's
+    best can be flagged.
 
     Parameters
     ----------
     contamination : 'auto' or float in (0, 1), default='auto'
-        ``'auto'``: the data-adaptive rule above. A float flags that
-        fraction of the samples, earliest entries first.
+        ``'auto'``: flag as many samples as the estimated noise rate says
+        (above). A float flags that fraction of the samples, earliest entries
+        first.
     samples_per_class : int, default=10
         Samples of each class per piece (the piece size).
     group_size : int, default=10
@@ -222,16 +450,21 @@ class NoisyLabelDetector(BaseEstimator):
     n_components : 'auto' or int, default='auto'
         PCA dimension of each piece (``'auto'``: the number of classes of
         the piece).
-    cutoff : float, default=1.0
-        The ``'auto'`` rule flags a sample when the fitted score of its label
-        trails the suggested label's score by more than ``cutoff`` standard
-        deviations of a score difference (``sqrt(2) * scale_``).
+    n_neighbors : int, default=15
+        Neighbours of each sample in the noise-rate estimate and in
+        ``neighbour_disagreement_``.
+    max_anchor_samples : int, default=2000
+        The noise rate is estimated on at most this many samples (chosen by
+        a pseudo-random function of their features, seeded by
+        ``random_state``), and neighbours are looked for among them; the
+        cost is ``n_samples`` times this number distances.
     kappa : float, default=10.0
         LBI damping of the shift path.
     n_jobs : int, default=None
         Parallel jobs over pieces (joblib; ``None`` means 1).
     random_state : int, RandomState instance or None, default=None
-        Seeds the split into pieces.
+        Seeds the split into pieces (and the subsample of the noise-rate
+        estimate when there are more than ``max_anchor_samples`` samples).
     verbose : int, default=0
         joblib verbosity (and a summary line when positive).
 
@@ -243,14 +476,20 @@ class NoisyLabelDetector(BaseEstimator):
         Entry time of each sample's shift in its piece, divided by the piece
         size (``np.inf``: never entered); earlier is more suspect.
     ranking_ : ndarray of shape (n_samples,)
-        Sample indices from most to least suspect.
+        Sample indices from most to least suspect by entry time.
+    margins_ : ndarray of shape (n_samples,)
+        How far the fitted score of the sample's label trails the best
+        label's score (0 when its label is the best one).
+    neighbour_disagreement_ : ndarray of shape (n_samples,)
+        Fraction of the sample's ``n_neighbors`` nearest neighbours (among
+        the samples of the noise-rate estimate) whose label differs from its
+        own.
     suggested_labels_ : ndarray of shape (n_samples,)
         The label the linear structure of the features suggests.
     scale_ : float
         Residual standard deviation of one fitted score on the clean samples.
     noise_rate_ : float
-        Estimated fraction of wrong labels (fraction flagged by the
-        ``'auto'`` rule, whatever ``contamination`` is).
+        Estimated fraction of wrong labels (whatever ``contamination`` is).
     pieces_ : ndarray of shape (n_samples,)
         Piece of every sample.
     n_pieces_ : int
@@ -276,8 +515,10 @@ class NoisyLabelDetector(BaseEstimator):
     >>> X, y = make_blobs(600, n_features=10, centers=4, random_state=0)
     >>> y_noisy, noisy = make_noisy_labels(y, 0.1, random_state=0)
     >>> det = NoisyLabelDetector(random_state=0).fit(X, y_noisy)
-    >>> bool(np.mean(noisy[det.outliers_]) > 0.9), round(det.noise_rate_, 2)
-    (True, 0.1)
+    >>> bool(np.mean(noisy[det.outliers_]) > 0.9), bool(abs(det.noise_rate_ - 0.1) < 0.05)
+    (True, True)
+    >>> NoisyLabelDetector(random_state=0).fit(X, y).noise_rate_
+    0.0
     """
 
     _parameter_constraints: dict = {
@@ -285,7 +526,8 @@ class NoisyLabelDetector(BaseEstimator):
         "samples_per_class": [Interval(Integral, 2, None, closed="left")],
         "group_size": [Interval(Integral, 2, None, closed="left")],
         "n_components": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "cutoff": [Interval(Real, 0, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "max_anchor_samples": [Interval(Integral, 2, None, closed="left")],
         "kappa": [Interval(Real, 0, None, closed="neither")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
@@ -293,13 +535,14 @@ class NoisyLabelDetector(BaseEstimator):
     }
 
     def __init__(self, contamination="auto", *, samples_per_class=10, group_size=10,
-                 n_components="auto", cutoff=1.0, kappa=10.0, n_jobs=None,
-                 random_state=None, verbose=0):
+                 n_components="auto", n_neighbors=15, max_anchor_samples=2000, kappa=10.0,
+                 n_jobs=None, random_state=None, verbose=0):
         self.contamination = contamination
         self.samples_per_class = samples_per_class
         self.group_size = group_size
         self.n_components = n_components
-        self.cutoff = cutoff
+        self.n_neighbors = n_neighbors
+        self.max_anchor_samples = max_anchor_samples
         self.kappa = kappa
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -318,7 +561,8 @@ class NoisyLabelDetector(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Features (e.g. penultimate-layer embeddings); finite.
+            Features (e.g. penultimate-layer embeddings); finite, not all
+            constant, with at least as many distinct rows as classes.
         y : array-like of shape (n_samples,)
             Class labels, possibly wrong; every class needs two samples.
 
@@ -341,7 +585,47 @@ class NoisyLabelDetector(BaseEstimator):
                 f"Classes {lonely} have a single sample: a label cannot be checked against "
                 "the rest of its class. Drop those samples or merge those classes.")
         n = X.shape[0]
-        Xn = normalize_rows(X)
+        Xn, _ = check_features(X, K, "NoisyLabelDetector")
+        entry, pieces, groups = self._entry_times(Xn, codes, K)
+        rows = anchor_subsample(Xn, self.max_anchor_samples, self.random_state)
+        frac, radius = neighbour_label_fractions(
+            Xn, codes, K, self.n_neighbors, reference=rows if rows.size < n else None,
+            n_jobs=self.n_jobs)
+        self.noise_rate_ = anchor_noise_rate(frac[rows], radius[rows], codes[rows])
+        disagreement = 1.0 - frac[np.arange(n), codes]
+        # seed: the later-entering half of every class (the published fixed rule)
+        seed = np.zeros(n, dtype=bool)
+        for k in range(K):
+            idx = np.flatnonzero(codes == k)
+            late = idx[np.lexsort((idx, -entry[idx]))][: max(1, idx.size // 2)]
+            seed[late] = True
+        suggested, scores, sigma = suggest_labels(Xn, codes, K, seed)
+        margin = scores[np.arange(n), suggested] - scores[np.arange(n), codes]
+        if self.contamination == "auto":
+            # the two views of a wrong label, the linear fit and the neighbours, ranked
+            # together; only a label that is not the fit's best can be flagged
+            suspicion = rankdata(margin) + rankdata(disagreement)
+            outliers = flag_largest(suspicion, margin > 0, int(round(self.noise_rate_ * n)))
+        else:
+            outliers = np.zeros(n, dtype=bool)
+            outliers[np.lexsort((-margin, entry))[: int(np.ceil(self.contamination * n))]] = True
+        self.outliers_ = outliers
+        self.entry_times_ = entry
+        self.ranking_ = np.lexsort((-margin, entry))
+        self.margins_ = margin
+        self.neighbour_disagreement_ = disagreement
+        self.suggested_labels_ = self.classes_[suggested]
+        self.scale_ = sigma
+        self.n_pieces_ = len(pieces)
+        self.class_groups_ = [self.classes_[g] for g in groups]
+        if self.verbose:
+            print(f"NoisyLabelDetector: {len(pieces)} pieces in {len(groups)} class group(s); "
+                  f"estimated noise rate {self.noise_rate_:.3f}")
+        return self
+
+    def _entry_times(self, Xn, codes, K):
+        """Entry times of every sample's label shift, piece by piece (``pieces_`` is set)."""
+        n = Xn.shape[0]
         protos = normalize_rows(np.stack([Xn[codes == k].mean(axis=0) for k in range(K)]))
         groups = class_groups(protos, self.group_size)
         pieces = make_pieces(Xn, codes, groups, self.samples_per_class, self.random_state)
@@ -367,33 +651,5 @@ class NoisyLabelDetector(BaseEstimator):
             for j, idx in enumerate(chunk):
                 entry[idx] = results[c][j]
                 piece_of[idx] = c + j * n_chunks
-        # seed: the later-entering half of every class (the published fixed rule)
-        seed = np.zeros(n, dtype=bool)
-        for k in range(K):
-            idx = np.flatnonzero(codes == k)
-            late = idx[np.lexsort((idx, -entry[idx]))][: max(1, idx.size // 2)]
-            seed[late] = True
-        suggested, scores, sigma = suggest_labels(Xn, codes, K, seed)
-        margin = scores[np.arange(n), suggested] - scores[np.arange(n), codes]
-        ranking = np.lexsort((-margin, entry))
-        # a label is wrong when its score trails the suggested one by more than
-        # `cutoff` standard deviations of a difference of two fitted scores
-        auto = margin > self.cutoff * np.sqrt(2.0) * sigma
-        if self.contamination == "auto":
-            outliers = auto
-        else:
-            outliers = np.zeros(n, dtype=bool)
-            outliers[ranking[: int(np.ceil(self.contamination * n))]] = True
-        self.outliers_ = outliers
-        self.entry_times_ = entry
-        self.ranking_ = ranking
-        self.suggested_labels_ = self.classes_[suggested]
-        self.noise_rate_ = float(auto.mean())
-        self.scale_ = sigma
         self.pieces_ = piece_of
-        self.n_pieces_ = len(pieces)
-        self.class_groups_ = [self.classes_[g] for g in groups]
-        if self.verbose:
-            print(f"NoisyLabelDetector: {len(pieces)} pieces in {len(groups)} class group(s); "
-                  f"estimated noise rate {self.noise_rate_:.3f}")
-        return self
+        return entry, pieces, groups

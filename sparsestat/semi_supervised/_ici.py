@@ -11,6 +11,7 @@ the labeled set and the classifier is refitted; see ``docs/noisy_labels.md``.
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -22,7 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat._threads import one_thread
-from sparsestat.robust._noisy_labels import normalize_rows, reduce_features, shift_entry_times
+from sparsestat.robust._noisy_labels import check_features, reduce_features, shift_entry_times
 from sparsestat.semi_supervised._graph import median_sq_distance, propagate_labels, rbf_graph
 
 #: Default rbf width: ``gamma = _GAMMA_SCALE / median squared distance`` of the normalized samples.
@@ -41,6 +42,16 @@ def _embed(Xn, method, n_components, random_state):
     k = int(min(max(d + 2, 10), Xn.shape[0] - 1))
     return LocallyLinearEmbedding(n_neighbors=k, n_components=d, eigen_solver="dense",
                                   random_state=random_state).fit_transform(Xn)
+
+
+def _check_pool(Xn, unlabeled):
+    """Warn when the unlabeled samples cannot be told apart."""
+    pool = Xn[unlabeled]
+    if pool.shape[0] > 1 and np.unique(np.round(pool, 12), axis=0).shape[0] == 1:
+        warnings.warn(
+            f"All {pool.shape[0]} unlabeled samples have the same feature vector (after L2 "
+            "normalization): they cannot be told apart and all receive one pseudo-label.",
+            UserWarning, stacklevel=3)
 
 
 class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -201,9 +212,12 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Features of the labeled and unlabeled samples (finite).
+            Features of the labeled and unlabeled samples (finite, not all
+            constant, with at least as many distinct rows as classes).
         y : array-like of shape (n_samples,)
             Labels, ``-1`` for unlabeled samples (so ``-1`` cannot be a class).
+            The classes are those of the labeled samples: an unlabeled sample
+            of a class without a labeled sample receives one of them.
 
         Returns
         -------
@@ -231,7 +245,8 @@ class ICIFewShot(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         codes = np.full(n, -1)
         codes[~unlabeled] = np.searchsorted(self.classes_, labels)
         K = self.classes_.size
-        Xn = normalize_rows(X)
+        Xn, _ = check_features(X, K, "ICIFewShot")
+        _check_pool(Xn, unlabeled)
         labeled = ~unlabeled
         order: list[int] = []
         active = np.ones(K, dtype=bool)
