@@ -29,8 +29,9 @@ from sparsestat.path import RegularizationPath
 from sparsestat.ranking._attack import DIRECTIONS, posterior_fdr_set, targeted_attack
 from sparsestat.ranking._graph import components, cycle_gradient, sparse_divergence
 from sparsestat.ranking._scores import BradleyTerry, ScoreFitter, fit_proba_scale
-from sparsestat.ranking._selection import (VOTE_FDR, excess_upsets, margin_outliers,
-                                           symmetric_scale)
+from sparsestat.ranking._selection import (VOTE_FDR, excess_upsets, feature_resistance,
+                                           margin_outliers, pair_resistance,
+                                           residual_variance, symmetric_scale)
 
 # weight given to flagged comparisons in the refit when dropping them would split the graph
 _BRIDGE_WEIGHT = 1e-6
@@ -656,9 +657,12 @@ class RobustPairwiseRanker(BaseEstimator):
                     p = expit(fit_proba_scale(d, y, np.where(clean, w, 0.0)) * d)
                 k_new = excess_upsets(p, y, w)
             else:
-                r = np.sqrt(w) * (y - d)
-                k_new = margin_outliers(r[active], clean[active], n_params, self.threshold,
-                                        self.fdr, tiny)
+                wc = self._fit_weights(w, flagged, left, right, n, Phi, n_comp)
+                q = (pair_resistance(left, right, wc, n, n_params) if Phi is None
+                     else feature_resistance(Phi, left, right, wc))
+                var = residual_variance(w, wc, q)
+                k_new = margin_outliers((y - d)[active], var[active], clean[active],
+                                        self.threshold, self.fdr, tiny)
             if k_new == k or k_new in seen:
                 k = k_new
                 break
@@ -729,17 +733,24 @@ class RobustPairwiseRanker(BaseEstimator):
         self.manipulated_items_ = self.items_[hit]
         return attack, refit
 
-    def _refit(self, y, w, flagged, left, right, n, Phi, n_comp, soft=None):
-        """Weighted least-squares (or Bradley-Terry) scores without the flagged comparisons.
-
-        ``soft``: weights of the comparisons that are kept (default ``w``).
-        """
+    @staticmethod
+    def _fit_weights(w, flagged, left, right, n, Phi, n_comp, soft=None):
+        """Weights of the refit: 0 for the flagged comparisons (``soft`` or ``w`` for the rest),
+        or a tiny weight if dropping them would split the graph."""
         wc = np.where(flagged, 0.0, w if soft is None else soft)
         if flagged.any() and Phi is None:
             n_clean, _ = components(left, right, wc, n)
             if n_clean > n_comp:
                 # dropping them would split the graph: keep them with a tiny weight
                 wc = np.where(flagged, _BRIDGE_WEIGHT * w, w)
+        return wc
+
+    def _refit(self, y, w, flagged, left, right, n, Phi, n_comp, soft=None):
+        """Weighted least-squares (or Bradley-Terry) scores without the flagged comparisons.
+
+        ``soft``: weights of the comparisons that are kept (default ``w``).
+        """
+        wc = self._fit_weights(w, flagged, left, right, n, Phi, n_comp, soft)
         if self.link == "logistic":
             bt = BradleyTerry(left, right, wc, n, 0.5 * (y + 1.0), self.solver)
             return bt.fit(np.zeros(y.shape[0])), None

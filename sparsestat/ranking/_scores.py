@@ -124,7 +124,7 @@ def fit_proba_scale(d, y, w) -> float:
         hess = np.sum(w * p * (1 - p) * d * d) + ridge
         step = grad / hess
         a -= step
-        if abs(step) <= 1e-10 * max(1.0, abs(a)):
+        if abs(step) <= 1e-12 * abs(a) or step == 0.0:  # relative: the slope has units 1/d
             break
     if not np.isfinite(a):  # pragma: no cover - the ridge keeps it finite
         warnings.warn("could not fit the probability link; using slope 1", RuntimeWarning,

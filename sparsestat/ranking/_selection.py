@@ -7,8 +7,6 @@ from scipy.stats import norm
 
 # false-discovery rate of the 'auto' rule for +1/-1 votes
 VOTE_FDR = 0.1
-# the leverage correction of the noise scale never divides by less than sqrt of this
-_MIN_DOF_FRACTION = 0.05
 
 
 def excess_upsets(p, y, w, fdr=VOTE_FDR) -> int:
@@ -42,19 +40,56 @@ def symmetric_scale(r) -> float:
     return float(1.4826 * np.median(np.abs(r))) if r.size else 0.0
 
 
-def residual_scale(r, n_params: int) -> float:
-    """Noise scale of least-squares residuals ``r`` of a fit with ``n_params`` parameters.
+def pair_resistance(left, right, wc, n: int, n_params: int) -> np.ndarray:
+    """Effective resistance between the two items of every comparison, estimated in O(m).
 
-    The normalized median absolute residual, divided by ``sqrt(1 - n_params / len(r))``:
-    a fitted residual has variance ``sigma^2 (1 - h_k)`` and the leverages ``h_k`` add up to
-    ``n_params``, so ``1 - n_params / m`` is the share of the residual's degrees of freedom
-    (the dimension of the cycle space over ``m``) left to estimate ``sigma``.
+    ``wc`` are the weights of the current fit (0 for a comparison left out). The exact
+    value ``q_k = (e_i - e_j)^T L^+ (e_i - e_j)`` of the weighted Laplacian ``L`` needs
+    the inverse; its Rayleigh lower bound with every item other than ``i`` and ``j``
+    shorted together is ``1 / (P + a b / (a + b))``, with ``P`` the weight of the
+    comparisons of the pair itself and ``a``, ``b`` the weights of the other comparisons
+    of ``i`` and of ``j``. It is exact when ``a`` or ``b`` is 0 (one of the items is
+    compared with the other only) and within a few percent on well-connected graphs.
+    Foster's theorem, ``sum_k wc_k q_k = n_params`` (the leverages of a least-squares fit
+    add up to its number of parameters), fixes one factor ``s >= 1`` by which the other
+    bounds are scaled, so the estimated leverages have the exact sum.
     """
-    m = r.shape[0]
-    if m == 0:
-        return 0.0
-    dof = 1.0 - n_params / max(m, n_params)
-    return symmetric_scale(r) / np.sqrt(max(dof, _MIN_DOF_FRACTION))
+    lo, hi = np.minimum(left, right), np.maximum(left, right)
+    _, pair = np.unique(lo * np.int64(n) + hi, return_inverse=True)
+    P = np.bincount(pair, weights=wc)[pair]
+    deg = np.bincount(left, weights=wc, minlength=n) + np.bincount(right, weights=wc, minlength=n)
+    a, b = deg[left] - P, deg[right] - P
+    exact = (a <= 0) | (b <= 0)
+    shorted = np.where(exact, 0.0, a * b / np.where(exact, 1.0, a + b))
+    total = P + shorted
+    q = np.divide(1.0, total, out=np.full(total.shape, np.inf), where=total > 0)
+    fitted = wc > 0
+    free = fitted & ~exact
+    rest = float(np.sum(wc[free] * q[free]))
+    if rest > 0:
+        scale = (n_params - float(np.sum(wc[fitted & exact] * q[fitted & exact]))) / rest
+        q = np.where(exact, q, max(scale, 1.0) * q)
+    return q
+
+
+def feature_resistance(Phi, left, right, wc) -> np.ndarray:
+    """``q_k = x_k^T (X^T W X)^+ x_k`` with ``x_k = Phi_i - Phi_j``: the exact counterpart of
+    :func:`pair_resistance` when scores are ``Phi beta``."""
+    X = Phi[left] - Phi[right]
+    A = X.T @ (wc[:, None] * X)
+    return np.einsum("kd,de,ke->k", X, np.linalg.pinv(A, hermitian=True), X)
+
+
+def residual_variance(w, wc, q) -> np.ndarray:
+    """Variance of every comparison's residual over ``sigma^2`` (0: it cannot be tested).
+
+    A comparison in the fit (``wc == w``) has an in-sample residual, variance
+    ``1 / w - q`` (``w q`` is its leverage); one left out, or kept with a small weight,
+    has the residual of a prediction, variance ``1 / w + q``.
+    """
+    inv = np.divide(1.0, w, out=np.zeros(w.shape), where=w > 0)
+    var = np.where(wc < w, inv + q, inv - q)
+    return np.where(np.isfinite(var) & (var > 1e-9 * inv), var, 0.0)
 
 
 def step_up_cut(z, fdr: float) -> float:
@@ -77,26 +112,29 @@ def step_up_cut(z, fdr: float) -> float:
     return float(cuts[ok[-1]]) if ok.size else np.inf
 
 
-def margin_outliers(r, clean, n_params: int, threshold: float, fdr: float,
-                    tiny: float) -> int:
-    """How many comparisons with weighted residuals ``r`` are outliers.
+def margin_outliers(r, var, clean, threshold: float, fdr: float, tiny: float) -> int:
+    """How many comparisons with residuals ``r`` (of the fit without the flagged ones) are
+    outliers.
 
-    ``r = sqrt(w) (y - C theta)`` of the fit without the flagged comparisons, over the
-    comparisons of positive weight; ``clean`` marks those that were kept. The scale
-    ``sigma`` is :func:`residual_scale` of the clean residuals, and a comparison is an
-    outlier when ``|r| / sigma`` reaches ``max(threshold, step_up_cut(r / sigma, fdr))``.
-    When the clean comparisons fit exactly (``sigma <= tiny``, a rounding-error scale of
-    the data) every residual above ``tiny`` is an outlier.
+    ``var`` is each residual's variance over ``sigma^2`` (:func:`residual_variance`; 0:
+    not testable), ``clean`` marks the comparisons in the fit. The z-score of a comparison
+    is ``|r| / (sigma sqrt(var))``, with ``sigma`` the normalized median absolute
+    studentized residual of the clean comparisons; it is an outlier when the z-score
+    reaches ``max(threshold, step_up_cut(z, fdr))``. When the clean comparisons fit
+    exactly (``sigma <= tiny``, a rounding-error scale of the data) every testable
+    residual above ``tiny`` is an outlier.
     """
-    if not clean.any():
+    testable = var > 0
+    u = np.zeros(r.shape)
+    u[testable] = r[testable] / np.sqrt(var[testable])
+    keep = clean & testable
+    if not keep.any():
         return 0
-    rc = r[clean]
-    sigma = residual_scale(rc, n_params)
+    sigma = symmetric_scale(u[keep])
     if sigma <= tiny:  # more than half the clean residuals vanish: use their mean square
-        dof = max(1.0 - n_params / max(rc.shape[0], n_params), _MIN_DOF_FRACTION)
-        sigma = float(np.sqrt(np.mean(rc ** 2) / dof))
+        sigma = float(np.sqrt(np.mean(u[keep] ** 2)))
     if sigma <= tiny:
-        return int(np.count_nonzero(np.abs(r) > tiny))
-    z = np.abs(r) / sigma
+        return int(np.count_nonzero(np.abs(r) * testable > tiny))
+    z = np.abs(u) / sigma
     cut = max(float(threshold), step_up_cut(z, fdr))
     return int(np.count_nonzero(z >= cut))
