@@ -123,11 +123,13 @@ class RobustPairwiseRanker(BaseEstimator):
         taken in path order and refit until it is stable. A float: flag that
         fraction of comparisons (of annotators), earliest path entries first.
     threshold : float, default=3.0
-        The least cut-off on a comparison's z-score ``|residual| * sqrt(weight) / sigma``
-        under ``contamination='auto'`` (margins); ``sigma`` is the normalized median
-        absolute deviation of the clean residuals, corrected for the degrees of freedom
-        the scores take (``n_items - n_components`` of the ``m`` residual dimensions).
-        With ``annotators``: the least cut-off on an annotator's z-score (see ``fit``).
+        The least cut-off on a comparison's z-score under ``contamination='auto'``
+        (margins): its refit residual studentized by its own leverage (in the fit) or
+        prediction variance (left out), over ``sigma``, the normalized median absolute
+        studentized residual of the clean comparisons. Leverages come from the effective
+        resistance between the two items, estimated in O(m) and calibrated so that they
+        add up to ``n_items - n_components``. With ``annotators``: the least cut-off on an
+        annotator's z-score (see ``fit``).
     fdr : float in (0, 1], default=0.1
         False-discovery rate of the ``contamination='auto'`` rule for margins: the
         Benjamini--Hochberg step-up rule on the comparisons' two-sided Gaussian p-values
@@ -640,29 +642,11 @@ class RobustPairwiseRanker(BaseEstimator):
             flagged = np.zeros(m, dtype=bool)
             flagged[order[:k]] = True
             return flagged
-        binary = bool(np.all(np.abs(y) == 1.0))
-        active = w > 0
-        tiny = _TINY * float(np.max(np.sqrt(w) * np.abs(y)))
         k, seen = 0, set()
         for _ in range(50):
             flagged = np.zeros(m, dtype=bool)
             flagged[order[:k]] = True
-            theta, _ = self._refit(y, w, flagged, left, right, n, Phi, n_comp)
-            d = theta[left] - theta[right]
-            clean = (~flagged) & active
-            if binary:
-                if self.link == "logistic":
-                    p = expit(d)
-                else:
-                    p = expit(fit_proba_scale(d, y, np.where(clean, w, 0.0)) * d)
-                k_new = excess_upsets(p, y, w)
-            else:
-                wc = self._fit_weights(w, flagged, left, right, n, Phi, n_comp)
-                q = (pair_resistance(left, right, wc, n, n_params) if Phi is None
-                     else feature_resistance(Phi, left, right, wc))
-                var = residual_variance(w, wc, q)
-                k_new = margin_outliers((y - d)[active], var[active], clean[active],
-                                        self.threshold, self.fdr, tiny)
+            k_new = self._count(y, w, flagged, left, right, n, Phi, n_comp, n_params)
             if k_new == k or k_new in seen:
                 k = k_new
                 break
@@ -671,6 +655,26 @@ class RobustPairwiseRanker(BaseEstimator):
         flagged = np.zeros(m, dtype=bool)
         flagged[order[:k]] = True
         return flagged
+
+    def _count(self, y, w, flagged, left, right, n, Phi, n_comp, n_params):
+        """How many comparisons the refit without ``flagged`` says are outliers."""
+        wc = self._fit_weights(w, flagged, left, right, n, Phi, n_comp)
+        theta, _ = self._refit(y, w, flagged, left, right, n, Phi, n_comp, wc=wc)
+        d = theta[left] - theta[right]
+        active = w > 0
+        clean = (~flagged) & active
+        if np.all(np.abs(y) == 1.0):
+            if self.link == "logistic":
+                p = expit(d)
+            else:
+                p = expit(fit_proba_scale(d, y, np.where(clean, w, 0.0)) * d)
+            return excess_upsets(p, y, w)
+        q = (pair_resistance(left, right, wc, n, n_params) if Phi is None
+             else feature_resistance(Phi, left, right, wc))
+        var = residual_variance(w, wc, q)
+        tiny = _TINY * float(np.max(np.sqrt(w) * np.abs(y)))
+        return margin_outliers((y - d)[active], var[active], clean[active], self.threshold,
+                               self.fdr, tiny)
 
     def _select_groups(self, order, gid, G, y, w, left, right, n, Phi, n_comp):
         """Flagged annotators: the first ones in path order, their number set by a z-test.
@@ -745,12 +749,14 @@ class RobustPairwiseRanker(BaseEstimator):
                 wc = np.where(flagged, _BRIDGE_WEIGHT * w, w)
         return wc
 
-    def _refit(self, y, w, flagged, left, right, n, Phi, n_comp, soft=None):
+    def _refit(self, y, w, flagged, left, right, n, Phi, n_comp, soft=None, wc=None):
         """Weighted least-squares (or Bradley-Terry) scores without the flagged comparisons.
 
-        ``soft``: weights of the comparisons that are kept (default ``w``).
+        ``soft``: weights of the comparisons that are kept (default ``w``); ``wc``: the
+        refit's weights (:meth:`_fit_weights`) when they are already known.
         """
-        wc = self._fit_weights(w, flagged, left, right, n, Phi, n_comp, soft)
+        if wc is None:
+            wc = self._fit_weights(w, flagged, left, right, n, Phi, n_comp, soft)
         if self.link == "logistic":
             bt = BradleyTerry(left, right, wc, n, 0.5 * (y + 1.0), self.solver)
             return bt.fit(np.zeros(y.shape[0])), None
