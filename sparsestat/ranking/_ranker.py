@@ -138,7 +138,7 @@ class RobustPairwiseRanker(BaseEstimator):
         (the cut-off grows like ``sqrt(2 log m)``); with many outliers each needs less
         evidence. ``fdr=1`` turns the multiplicity control off (every ``|z| >=
         threshold`` is flagged: about 0.27% of clean comparisons at 3). ``+1 / -1``
-        votes use their own rule (see ``contamination``).
+        votes and annotators use their own rules (see ``contamination``).
     kappa : float, default=10.0
         LBI damping; larger is closer to the exact inverse scale space path and
         costs proportionally more iterations.
@@ -741,12 +741,13 @@ class RobustPairwiseRanker(BaseEstimator):
     def _fit_weights(w, flagged, left, right, n, Phi, n_comp, soft=None):
         """Weights of the refit: 0 for the flagged comparisons (``soft`` or ``w`` for the rest),
         or a tiny weight if dropping them would split the graph."""
-        wc = np.where(flagged, 0.0, w if soft is None else soft)
+        kept = w if soft is None else soft
+        wc = np.where(flagged, 0.0, kept)
         if flagged.any() and Phi is None:
             n_clean, _ = components(left, right, wc, n)
             if n_clean > n_comp:
                 # dropping them would split the graph: keep them with a tiny weight
-                wc = np.where(flagged, _BRIDGE_WEIGHT * w, w)
+                wc = np.where(flagged, _BRIDGE_WEIGHT * w, kept)
         return wc
 
     def _refit(self, y, w, flagged, left, right, n, Phi, n_comp, soft=None, wc=None):
