@@ -200,6 +200,27 @@ def test_cli_errors_exit_2_without_output(tmp_path, capsys, content, args, messa
     assert list(tmp_path.iterdir()) == [tmp_path / "d.csv"]
 
 
+def test_cli_margins_fdr(tmp_path, capsys):
+    # clean margins on 200 items: the default flags nothing, --fdr 1 the |z| >= 3 tail
+    rng = np.random.default_rng(0)
+    left = rng.integers(0, 200, 4000)
+    right = (left + rng.integers(1, 200, 4000)) % 200
+    theta = rng.standard_normal(200)
+    y = theta[left] - theta[right] + 0.5 * rng.standard_normal(4000)
+    rows = ["a,b,y"] + [f"i{p},i{q},{v:.6f}" for p, q, v in zip(left, right, y)]
+    data = _write(tmp_path / "m.csv", "\n".join(rows) + "\n")
+    args = ["rank", data, "--left", "a", "--right", "b", "--outcome", "y"]
+    counts = []
+    for extra in ([], ["--fdr", "1"]):
+        assert main(args + extra) == 0
+        first = capsys.readouterr().out.splitlines()[0]
+        counts.append(int(first.split("; ")[1].split()[0]))
+    assert counts[0] == 0 and counts[1] >= 3
+    with pytest.raises(SystemExit) as exc:
+        main(args + ["--fdr", "0"])
+    assert exc.value.code == 2 and "must be in (0, 1]" in capsys.readouterr().err
+
+
 def test_cli_missing_file(tmp_path, capsys):
     assert main(["rank", str(tmp_path / "nope.csv"), "--left", "a", "--right", "b"]) == 2
     assert "not found" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""RobustPairwiseRanker: units, relabelling, row order and orientation change nothing they should not.
+"""RobustPairwiseRanker: units, relabelling, row order and orientation change only what they should.
 
 Margins scaled by ``c`` give the same flags and path order, scores times ``c``; item labels
 relabelled give permuted scores and the same flags; rows permuted give permuted flags; a

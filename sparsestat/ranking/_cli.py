@@ -22,6 +22,16 @@ def _contamination(text: str):
     return value
 
 
+def _fdr(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
+    return value
+
+
 def add_parser(subparsers) -> None:
     """Register the ``rank`` sub-command."""
     p = subparsers.add_parser(
@@ -41,6 +51,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--output", help="write the ranking (rank,item,score) to this CSV file")
     p.add_argument("--contamination", type=_contamination, default="auto",
                    help="'auto' (default) or the fraction of comparisons to flag")
+    p.add_argument("--fdr", type=_fdr, default=0.1,
+                   help="false-discovery rate of the 'auto' rule for real-valued margins "
+                   "(default 0.1; 1 flags every |z| >= 3)")
     p.add_argument("--link", choices=["linear", "logistic"], default="linear",
                    help="least squares (default) or Bradley-Terry for +1/-1 outcomes")
     p.add_argument("--manipulation", choices=["promote", "demote", "both", "none"],
@@ -120,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     pairs = np.column_stack([np.array(left, dtype=object), np.array(right, dtype=object)])
     pairs = pairs.astype(str)
     ranker = RobustPairwiseRanker(
-        contamination=args.contamination, link=args.link,
+        contamination=args.contamination, fdr=args.fdr, link=args.link,
         manipulation=None if args.manipulation == "none" else args.manipulation,
         on_disconnected="per_component" if args.per_component else "raise")
     try:
