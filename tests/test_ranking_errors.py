@@ -15,14 +15,65 @@ def test_self_comparison():
     pairs = np.vstack([PAIRS, [[2, 2]]])
     with pytest.raises(ValueError, match=r"1 self-comparison.*row 6.*remove them"):
         RobustPairwiseRanker().fit(pairs, np.append(Y, 1.0))
+    pairs = np.vstack([PAIRS, [[2, 2], [1, 1]]])
+    with pytest.raises(ValueError, match=r"2 self-comparison.*rows 6 and 7"):
+        RobustPairwiseRanker().fit(pairs, np.append(Y, [1.0, 1.0]))
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nan_outcome(bad):
     y = Y.copy()
     y[3] = bad
-    with pytest.raises(ValueError, match=r"y contains 1 NaN or inf outcome.*row 3"):
+    with pytest.raises(ValueError, match=r"y contains 1 NaN or inf outcome.*row 3.*drop or fix"):
         RobustPairwiseRanker().fit(PAIRS, y)
+    y[[0, 5]] = bad
+    with pytest.raises(ValueError, match=r"y contains 3 NaN or inf outcome.*rows 0, 3 and 5"):
+        RobustPairwiseRanker().fit(PAIRS, y)
+
+
+STRING_PAIRS = np.array([["a", "b"], ["b", "c"], ["a", "c"], ["c", "d"], ["b", "d"], ["a", "d"]])
+
+
+@pytest.mark.parametrize("missing", ["", "  ", None, np.nan])
+def test_missing_item_label_is_an_error_not_an_item(missing):
+    pairs = STRING_PAIRS.astype(object)
+    pairs[4, 1] = missing
+    with pytest.raises(ValueError, match=r"1 comparison\(s\) with a missing item label .*at row "
+                                         r"4.*fill them in or drop those rows"):
+        RobustPairwiseRanker().fit(pairs, Y)
+    pairs[1, 0] = missing
+    with pytest.raises(ValueError, match=r"2 comparison\(s\) with a missing item label .*at rows "
+                                         r"1 and 4"):
+        RobustPairwiseRanker().fit(pairs, Y)
+    if isinstance(missing, str):  # the same in a numpy string array
+        with pytest.raises(ValueError, match=r"missing item label .*rows 1 and 4"):
+            RobustPairwiseRanker().fit(pairs.astype(str), Y)
+
+
+@pytest.mark.parametrize("missing", ["", " ", None, np.nan])
+def test_missing_annotator_is_an_error_not_an_annotator(missing):
+    ann = np.array(["x", "y", "x", "y", "x", "y"], dtype=object)
+    ann[[2, 5]] = missing
+    with pytest.raises(ValueError, match=r"annotators has 2 missing id\(s\).*at rows 2 and 5; "
+                                         r"every comparison needs an annotator id"):
+        RobustPairwiseRanker().fit(PAIRS, Y, annotators=ann)
+
+
+def test_a_spanning_tree_leaves_nothing_to_check():
+    # a path a > b > c > d: every ranking fits it exactly
+    with pytest.raises(ValueError, match=r"3 comparisons .* too few to find outliers: the "
+                                         r"scores of 4 items in 1 connected component\(s\) "
+                                         r"have 3 free parameters.*more than 3 in all"):
+        RobustPairwiseRanker().fit(PAIRS[[0, 1, 3]], Y[[0, 1, 3]])
+    # zero weights do not count; a repeated pair closes a cycle
+    with pytest.raises(ValueError, match="too few to find outliers"):
+        RobustPairwiseRanker().fit(PAIRS, Y, sample_weight=[1, 1, 0, 1, 0, 0])
+    ranker = RobustPairwiseRanker().fit(PAIRS[[0, 1, 3, 0]], [1.0, 1.0, 1.0, 2.0])
+    # least squares: the two comparisons of items 0 and 1 are averaged, the rest fit exactly
+    np.testing.assert_allclose(-np.diff(ranker.scores_), [1.5, 1.0, 1.0], atol=1e-12)
+    assert not ranker.outliers_.any()
+    with pytest.raises(ValueError, match="item_features give 2 free parameters"):
+        RobustPairwiseRanker().fit(PAIRS[:2], Y[:2], item_features=np.eye(3)[:, :2])
 
 
 def test_unknown_items_at_predict():
@@ -121,17 +172,53 @@ def test_cli_ranks_and_writes_the_output(tmp_path, capsys):
     ("a,b\nx,x\ny,z\n", ["--left", "a", "--right", "b"], "self-comparison"),
     ("a,b\nx,y\nz,w\n", ["--left", "a", "--right", "b"], "cannot connect 4 items"),
     ("a,b,w\nx,y,1\ny,z,-1\n", ["--left", "a", "--right", "b", "--weight", "w"],
-     "negative weight"),
+     "negative weight in row 3"),
+    # an empty item cell is not an item named ''
+    ("a,b\nx,y\ny,\nx,z\n", ["--left", "a", "--right", "b"],
+     "row 3 of {data} has no value in column 'b'"),
+    ("a,b\nx,y\n ,z\nx,z\n,y\n", ["--left", "a", "--right", "b"],
+     "rows 3 and 5 of {data} have no value in column 'a'"),
+    # nor is an empty annotator cell an annotator named ''
+    ("a,b,who\nx,y,p\ny,z,\nx,z,q\n", ["--left", "a", "--right", "b", "--annotator", "who"],
+     "row 3 of {data} has no value in column 'who'"),
+    ("a,b,y\nx,y,1\ny,z,\nx,z,2\n", ["--left", "a", "--right", "b", "--outcome", "y"],
+     "row 3 of {data} has no value in column 'y'"),
+    ("a,b,y\nx,y,1\ny,z,nan\nx,z,inf\n", ["--left", "a", "--right", "b", "--outcome", "y"],
+     "NaN or inf value in rows 3 and 4"),
+    ("a,b\nx,y\ny,z\nz,w\n", ["--left", "a", "--right", "b"], "too few to find outliers"),
+    ("a,b\nx,y\ny,y\nx,z\nz,z\n", ["--left", "a", "--right", "b"],
+     "rows 3 and 5 of {data} compare an item with itself"),
 ])
 def test_cli_errors_exit_2_without_output(tmp_path, capsys, content, args, message):
     data = _write(tmp_path / "d.csv", content)
     out = tmp_path / "ranking.csv"
     assert main(["rank", data, *args, "--output", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert message in err and err.startswith("sparsestat rank: error:")
+    assert message.format(data=data) in err and err.startswith("sparsestat rank: error:")
     assert len(err.splitlines()) == 1
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [tmp_path / "d.csv"]
+
+
+def test_cli_margins_fdr(tmp_path, capsys):
+    # clean margins on 200 items: the default flags nothing, --fdr 1 the |z| >= 3 tail
+    rng = np.random.default_rng(0)
+    left = rng.integers(0, 200, 4000)
+    right = (left + rng.integers(1, 200, 4000)) % 200
+    theta = rng.standard_normal(200)
+    y = theta[left] - theta[right] + 0.5 * rng.standard_normal(4000)
+    rows = ["a,b,y"] + [f"i{p},i{q},{v:.6f}" for p, q, v in zip(left, right, y)]
+    data = _write(tmp_path / "m.csv", "\n".join(rows) + "\n")
+    args = ["rank", data, "--left", "a", "--right", "b", "--outcome", "y"]
+    counts = []
+    for extra in ([], ["--fdr", "1"]):
+        assert main(args + extra) == 0
+        first = capsys.readouterr().out.splitlines()[0]
+        counts.append(int(first.split("; ")[1].split()[0]))
+    assert counts[0] == 0 and counts[1] >= 3
+    with pytest.raises(SystemExit) as exc:
+        main(args + ["--fdr", "0"])
+    assert exc.value.code == 2 and "must be in (0, 1]" in capsys.readouterr().err
 
 
 def test_cli_missing_file(tmp_path, capsys):
@@ -142,8 +229,8 @@ def test_cli_missing_file(tmp_path, capsys):
 def test_annotator_errors():
     with pytest.raises(ValueError, match=r"one annotator per comparison.*\(6,\)"):
         RobustPairwiseRanker().fit(PAIRS, Y, annotators=[1, 2, 3])
-    with pytest.raises(ValueError, match="annotators contains NaN"):
-        RobustPairwiseRanker().fit(PAIRS, Y, annotators=[1.0, 2, np.nan, 1, 2, 1])
+    with pytest.raises(ValueError, match=r"annotators has 2 missing id.*rows 2 and 4"):
+        RobustPairwiseRanker().fit(PAIRS, Y, annotators=[1.0, 2, np.nan, 1, np.inf, 1])
 
 
 @pytest.mark.parametrize("link", ["linear", "logistic"])

@@ -22,6 +22,16 @@ def _contamination(text: str):
     return value
 
 
+def _fdr(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
+    return value
+
+
 def add_parser(subparsers) -> None:
     """Register the ``rank`` sub-command."""
     p = subparsers.add_parser(
@@ -41,6 +51,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--output", help="write the ranking (rank,item,score) to this CSV file")
     p.add_argument("--contamination", type=_contamination, default="auto",
                    help="'auto' (default) or the fraction of comparisons to flag")
+    p.add_argument("--fdr", type=_fdr, default=0.1,
+                   help="false-discovery rate of the 'auto' rule for real-valued margins "
+                   "(default 0.1; 1 flags every |z| >= 3)")
     p.add_argument("--link", choices=["linear", "logistic"], default="linear",
                    help="least squares (default) or Bradley-Terry for +1/-1 outcomes")
     p.add_argument("--manipulation", choices=["promote", "demote", "both", "none"],
@@ -55,16 +68,27 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _line_numbers(idx) -> str:
+    """File line numbers of data rows ``idx`` (the header is line 1): ``'rows 3 and 5'``."""
+    from sparsestat.ranking._ranker import _rows
+
+    return _rows([i + 2 for i in idx])
+
+
 def _column(header, rows, name, path):
+    """The stripped cells of column ``name``; every row must have a non-empty one."""
     from sparsestat.cli import CLIError
 
     if name not in header:
         raise CLIError(f"column {name!r} not in {path} (columns: {', '.join(header)})")
     j = header.index(name)
-    short = [i for i, row in enumerate(rows) if len(row) <= j]
-    if short:
-        raise CLIError(f"row {short[0] + 2} of {path} has no value in column {name!r}")
-    return [row[j].strip() for row in rows]
+    values = [row[j].strip() if len(row) > j else "" for row in rows]
+    empty = [i for i, v in enumerate(values) if not v]
+    if empty:
+        verb = "has" if len(empty) == 1 else "have"
+        raise CLIError(f"{_line_numbers(empty)} of {path} {verb} no value in column {name!r}; "
+                       "fill in every cell of that column or drop those rows")
+    return values
 
 
 def _numbers(values, name, path):
@@ -77,9 +101,10 @@ def _numbers(values, name, path):
         except ValueError:
             raise CLIError(f"column {name!r} of {path} must hold numbers; row {i + 2} has "
                            f"{v!r}") from None
-    if not np.all(np.isfinite(out)):
-        i = int(np.flatnonzero(~np.isfinite(out))[0])
-        raise CLIError(f"column {name!r} of {path} has a NaN or inf value in row {i + 2}")
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        raise CLIError(f"column {name!r} of {path} has a NaN or inf value in "
+                       f"{_line_numbers(bad)}; fix or drop those rows")
     return out
 
 
@@ -96,10 +121,19 @@ def run(args: argparse.Namespace) -> int:
         _column(header, rows, args.weight, args.data), args.weight, args.data)
     ann = None if args.annotator is None else np.array(
         _column(header, rows, args.annotator, args.data), dtype=str)
+    # the checks that name rows, with the file's line numbers (the ranker counts from 0)
+    same = [i for i, (a, b) in enumerate(zip(left, right)) if a == b]
+    if same:
+        raise CLIError(f"{_line_numbers(same)} of {args.data} compare an item with itself "
+                       f"(self-comparison); remove them")
+    if w is not None and np.any(w < 0):
+        raise CLIError(f"column {args.weight!r} of {args.data} has a negative weight in "
+                       f"{_line_numbers(np.flatnonzero(w < 0))}; weights (vote counts) must "
+                       "be >= 0")
     pairs = np.column_stack([np.array(left, dtype=object), np.array(right, dtype=object)])
     pairs = pairs.astype(str)
     ranker = RobustPairwiseRanker(
-        contamination=args.contamination, link=args.link,
+        contamination=args.contamination, fdr=args.fdr, link=args.link,
         manipulation=None if args.manipulation == "none" else args.manipulation,
         on_disconnected="per_component" if args.per_component else "raise")
     try:

@@ -140,6 +140,11 @@ class LaplacianSolver:
         else:
             raise ValueError(f"method must be 'auto', 'factorize' or 'cg', got {method!r}")
 
+    def reset(self) -> None:
+        """Forget the warm start: the next CG solve starts from zero."""
+        if self.method == "cg":
+            self._last = np.zeros(self.n_nodes)
+
     def _center(self, x):
         means = np.bincount(self.labels, weights=x, minlength=self.n_components) / self._counts
         return x - means[self.labels]

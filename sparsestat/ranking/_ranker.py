@@ -29,7 +29,9 @@ from sparsestat.path import RegularizationPath
 from sparsestat.ranking._attack import DIRECTIONS, posterior_fdr_set, targeted_attack
 from sparsestat.ranking._graph import components, cycle_gradient, sparse_divergence
 from sparsestat.ranking._scores import BradleyTerry, ScoreFitter, fit_proba_scale
-from sparsestat.ranking._selection import VOTE_FDR, excess_upsets, symmetric_scale
+from sparsestat.ranking._selection import (VOTE_FDR, excess_upsets, feature_resistance,
+                                           margin_outliers, pair_resistance,
+                                           residual_variance, symmetric_scale)
 
 # weight given to flagged comparisons in the refit when dropping them would split the graph
 _BRIDGE_WEIGHT = 1e-6
@@ -37,26 +39,62 @@ _BRIDGE_WEIGHT = 1e-6
 _MIN_STEPS = 256
 # relative residual of the warm-started CG solves along the path
 _PATH_CG_TOL = 1e-6
+# residuals below this fraction of the largest outcome are rounding errors
+_TINY = 1e-10
+
+
+def _rows(idx, limit=5) -> str:
+    """``'row 3'``, ``'rows 3, 8 and 9'`` or ``'rows 3, 8, 9, 12, 14 and 7 more'``."""
+    idx = [int(i) for i in idx]
+    if len(idx) == 1:
+        return f"row {idx[0]}"
+    shown = ", ".join(map(str, idx[:limit]))
+    if len(idx) <= limit:
+        head, _, last = shown.rpartition(", ")
+        return f"rows {head} and {last}"
+    return f"rows {shown} and {len(idx) - limit} more"
+
+
+def _is_missing(v) -> bool:
+    """None, a float NaN, or a string that is empty or only blanks."""
+    if v is None:
+        return True
+    if isinstance(v, float | np.floating):
+        return v != v
+    if isinstance(v, str | np.str_ | bytes):
+        return not v.strip()
+    return False
+
+
+def _missing_rows(a) -> np.ndarray:
+    """Rows of a label array (one label per row, or two) holding a missing label."""
+    a = np.asarray(a)
+    flat = a.reshape(a.shape[0], -1) if a.ndim else a.reshape(1, 1)
+    if a.dtype.kind == "f":
+        return np.flatnonzero(np.isnan(flat).any(axis=1))
+    if a.dtype.kind in "USO":
+        bad = np.frompyfunc(_is_missing, 1, 1)(flat).astype(bool)
+        return np.flatnonzero(bad.any(axis=1))
+    return np.zeros(0, dtype=np.int64)
 
 
 def _encode_pairs(X, name="X"):
     """Check an (m, 2) array of item labels; return it as an ndarray."""
     X = np.asarray(X)
     if X.dtype.kind == "f" and not np.all(np.isfinite(X)):
-        bad = int(np.flatnonzero(~np.isfinite(X).reshape(X.shape[0], -1).all(axis=1))[0])
-        raise ValueError(f"{name} contains NaN or inf item labels (first at row {bad}); "
-                         "item labels must be ints or strings.")
+        bad = np.flatnonzero(~np.isfinite(X).reshape(X.shape[0], -1).all(axis=1))
+        raise ValueError(f"{name} contains NaN or inf item labels ({_rows(bad)}); item "
+                         "labels must be ints or strings: fix or drop those comparisons.")
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(
             f"{name} must have shape (n_comparisons, 2): column 0 holds the first item of each "
             f"comparison, column 1 the second; got an array of shape {X.shape}."
         )
-    if X.dtype == object:
-        flat = X.ravel()
-        missing = [i for i, v in enumerate(flat) if v is None or (isinstance(v, float) and v != v)]
-        if missing:
-            raise ValueError(f"{name} contains missing item labels (first at row "
-                             f"{missing[0] // 2}); every comparison needs two items.")
+    missing = _missing_rows(X)
+    if missing.size:
+        raise ValueError(f"{name} has {missing.size} comparison(s) with a missing item label "
+                         f"(None, NaN or an empty string) at {_rows(missing)}; every "
+                         "comparison needs two named items: fill them in or drop those rows.")
     return X
 
 
@@ -76,7 +114,8 @@ class RobustPairwiseRanker(BaseEstimator):
     ----------
     contamination : 'auto' or float in (0, 0.5]
         ``'auto'``: for margins, flag the comparisons whose standardized refit
-        residual exceeds ``threshold``; for ``+1 / -1`` outcomes, the votes that
+        residual is significant at the false-discovery rate ``fdr`` over all
+        comparisons (and at least ``threshold``); for ``+1 / -1`` outcomes, the votes that
         are upsets beyond what the refit model explains, at a model-estimated
         false-discovery rate of 10%, and the attack votes that ``manipulation``
         finds; with ``annotators``, the annotators whose residual energy is too
@@ -84,11 +123,22 @@ class RobustPairwiseRanker(BaseEstimator):
         taken in path order and refit until it is stable. A float: flag that
         fraction of comparisons (of annotators), earliest path entries first.
     threshold : float, default=3.0
-        Cut-off on ``|residual| * sqrt(weight) / sigma`` used by
-        ``contamination='auto'``; ``sigma`` is the normalized median absolute
-        deviation of the clean residuals (corrected for the average leverage).
-        With ``annotators``: the least cut-off on an annotator's z-score (see
-        ``fit``).
+        The least cut-off on a comparison's z-score under ``contamination='auto'``
+        (margins): its refit residual studentized by its own leverage (in the fit) or
+        prediction variance (left out), over ``sigma``, the normalized median absolute
+        studentized residual of the clean comparisons. Leverages come from the effective
+        resistance between the two items, estimated in O(m) and calibrated so that they
+        add up to ``n_items - n_components``. With ``annotators``: the least cut-off on an
+        annotator's z-score (see ``fit``).
+    fdr : float in (0, 1], default=0.1
+        False-discovery rate of the ``contamination='auto'`` rule for margins: the
+        Benjamini--Hochberg step-up rule on the comparisons' two-sided Gaussian p-values
+        ``2 Phi(-|z|)``, never below ``threshold``. On data without outliers nothing is
+        flagged with probability about ``1 - fdr`` whatever the number of comparisons
+        (the cut-off grows like ``sqrt(2 log m)``); with many outliers each needs less
+        evidence. ``fdr=1`` turns the multiplicity control off (every ``|z| >=
+        threshold`` is flagged: about 0.27% of clean comparisons at 3). ``+1 / -1``
+        votes and annotators use their own rules (see ``contamination``).
     kappa : float, default=10.0
         LBI damping; larger is closer to the exact inverse scale space path and
         costs proportionally more iterations.
@@ -195,6 +245,7 @@ class RobustPairwiseRanker(BaseEstimator):
     _parameter_constraints: dict = {
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "threshold": [Interval(Real, 0, None, closed="neither")],
+        "fdr": [Interval(Real, 0, 1, closed="right")],
         "kappa": [Interval(Real, 0, None, closed="neither")],
         "n_times": [Interval(Integral, 2, None, closed="left")],
         "t_ratio": [Interval(Real, 1, None, closed="neither")],
@@ -205,11 +256,12 @@ class RobustPairwiseRanker(BaseEstimator):
         "manipulation": [StrOptions(set(DIRECTIONS)), None],
     }
 
-    def __init__(self, contamination="auto", *, threshold=3.0, kappa=10.0, n_times=100,
-                 t_ratio=100.0, max_iter=None, solver="auto", on_disconnected="raise",
-                 link="linear", manipulation="promote"):
+    def __init__(self, contamination="auto", *, threshold=3.0, fdr=0.1, kappa=10.0,
+                 n_times=100, t_ratio=100.0, max_iter=None, solver="auto",
+                 on_disconnected="raise", link="linear", manipulation="promote"):
         self.contamination = contamination
         self.threshold = threshold
+        self.fdr = fdr
         self.kappa = kappa
         self.n_times = n_times
         self.t_ratio = t_ratio
@@ -272,8 +324,8 @@ class RobustPairwiseRanker(BaseEstimator):
         same = np.flatnonzero(left == right)
         if same.size:
             raise ValueError(
-                f"X contains {same.size} self-comparison(s) (an item compared with itself), "
-                f"first at row {same[0]} (item {items[left[same[0]]]!r}); remove them."
+                f"X contains {same.size} self-comparison(s) (an item compared with itself) "
+                f"at {_rows(same)} (first: item {items[left[same[0]]]!r}); remove them."
             )
         yv = self._check_outcomes(y, m)
         w = self._check_weights(sample_weight, m)
@@ -305,19 +357,23 @@ class RobustPairwiseRanker(BaseEstimator):
         self.n_components_ = n_comp
         self.component_ = labels
 
+        fitter = None if self.link == "logistic" else ScoreFitter(left, right, w, n, Phi,
+                                                                  self.solver)
+        n_params = n - n_comp if fitter is None else fitter.n_params
+        self._check_redundancy(w, n_params, n, n_comp, Phi is not None)
         if self.link == "logistic":
             path, r_y = self._logistic_path(yv, w, left, right, n, m, groups)
         else:
-            fitter = ScoreFitter(left, right, w, n, Phi, self.solver)
             r_y = fitter.residual(yv)
             if fitter.solver is not None:
-                # the path's solves need less accuracy than the start and the refit (CG only)
+                # the path's solves need less accuracy than the start and the refit (CG
+                # only), and start from zero: the fit to y is in the data's units
                 fitter.solver.tol = _PATH_CG_TOL
+                fitter.solver.reset()
             scale = symmetric_scale(np.sqrt(w) * r_y)
             if scale <= 0:
                 scale = float(np.sqrt(np.mean(w * r_y ** 2)))
-            tiny = 1e-10 * max(1.0, float(np.max(np.abs(yv))))
-            if scale <= tiny:
+            if scale <= _TINY * float(np.max(np.abs(yv))):
                 path = self._empty_path(m)
             else:
                 path = self._gamma_path(fitter, r_y / scale, w, m, scale, groups)
@@ -331,7 +387,7 @@ class RobustPairwiseRanker(BaseEstimator):
                         and bool(np.all(np.abs(yv) == 1.0)))
         if groups is None:
             order = np.lexsort((-np.abs(w * r_y), path.entry_times))
-            flagged = self._select(order, yv, w, left, right, n, Phi, n_comp)
+            flagged = self._select(order, yv, w, left, right, n, Phi, n_comp, n_params)
             if tests_attack:
                 attack, refit = self._attack_votes(yv, w, flagged, left, right, n, Phi, n_comp)
                 if np.any(attack.posterior):
@@ -380,6 +436,21 @@ class RobustPairwiseRanker(BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     @staticmethod
+    def _check_redundancy(w, n_params, n, n_comp, features):
+        """Outliers can only be told apart when some comparison closes a cycle."""
+        m_eff = int(np.count_nonzero(w > 0))
+        if m_eff > n_params:
+            return
+        what = ("item_features give" if features else
+                f"the scores of {n} items in {n_comp} connected component(s) have")
+        raise ValueError(
+            f"{m_eff} comparisons (of positive weight) are too few to find outliers: {what} "
+            f"{n_params} free parameters, so every ranking fits the comparisons exactly (they "
+            "form a spanning tree) and none can be checked against the others. Add "
+            f"comparisons that close cycles (more than {n_params} in all)."
+        )
+
+    @staticmethod
     def _check_outcomes(y, m):
         if y is None:
             return np.ones(m)
@@ -395,8 +466,8 @@ class RobustPairwiseRanker(BaseEstimator):
                              f"got {yv.shape}.")
         bad = np.flatnonzero(~np.isfinite(yv))
         if bad.size:
-            raise ValueError(f"y contains {bad.size} NaN or inf outcome(s), first at row "
-                             f"{bad[0]}; drop or fix those comparisons.")
+            raise ValueError(f"y contains {bad.size} NaN or inf outcome(s) at {_rows(bad)}; "
+                             "drop or fix those comparisons.")
         return yv
 
     @staticmethod
@@ -407,12 +478,14 @@ class RobustPairwiseRanker(BaseEstimator):
         if w.shape != (m,):
             raise ValueError(f"sample_weight must have one weight per comparison: expected shape "
                              f"({m},), got {w.shape}.")
-        if not np.all(np.isfinite(w)):
-            raise ValueError("sample_weight contains NaN or inf; weights must be finite.")
+        bad = np.flatnonzero(~np.isfinite(w))
+        if bad.size:
+            raise ValueError(f"sample_weight contains NaN or inf at {_rows(bad)}; weights "
+                             "must be finite.")
         neg = np.flatnonzero(w < 0)
         if neg.size:
-            raise ValueError(f"sample_weight has {neg.size} negative weight(s), first at row "
-                             f"{neg[0]} ({w[neg[0]]:g}); weights (vote counts) must be >= 0.")
+            raise ValueError(f"sample_weight has {neg.size} negative weight(s) at {_rows(neg)} "
+                             f"(first {w[neg[0]]:g}); weights (vote counts) must be >= 0.")
         if not np.any(w > 0):
             raise ValueError("sample_weight is zero for every comparison; nothing to fit.")
         return w / w.mean()
@@ -425,9 +498,16 @@ class RobustPairwiseRanker(BaseEstimator):
         if a.ndim != 1 or a.shape[0] != m:
             raise ValueError(f"annotators must give one annotator per comparison: expected "
                              f"shape ({m},), got {a.shape}.")
-        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-            raise ValueError("annotators contains NaN or inf; every comparison needs an "
-                             "annotator id.")
+        missing = _missing_rows(a)
+        if a.dtype.kind == "f":
+            missing = np.union1d(missing, np.flatnonzero(~np.isfinite(a)))
+        if missing.size:
+            raise ValueError(
+                f"annotators has {missing.size} missing id(s) (None, NaN, inf or an empty "
+                f"string) at {_rows(missing)}; every comparison needs an annotator id. Fill "
+                "them in (a distinct id per anonymous comparison makes it its own annotator), "
+                "drop those comparisons, or fit without annotators."
+            )
         try:
             labels, gid = np.unique(a, return_inverse=True)
         except TypeError:
@@ -549,7 +629,12 @@ class RobustPairwiseRanker(BaseEstimator):
         return path, r0
 
     # ------------------------------------------------------------------ selection
-    def _select(self, order, y, w, left, right, n, Phi, n_comp):
+    def _select(self, order, y, w, left, right, n, Phi, n_comp, n_params):
+        """Flagged comparisons: the first ones in path order, their number set by a test.
+
+        The count is refit and recounted until it is stable (or cycles): ``+1 / -1`` votes by
+        :func:`excess_upsets`, margins by :func:`margin_outliers` on the refit residuals.
+        """
         m = y.shape[0]
         order = order[w[order] > 0]
         if self.contamination != "auto":
@@ -557,39 +642,11 @@ class RobustPairwiseRanker(BaseEstimator):
             flagged = np.zeros(m, dtype=bool)
             flagged[order[:k]] = True
             return flagged
-        k = 0
-        seen = set()
-        binary = bool(np.all(np.abs(y) == 1.0))
-        flagged = np.zeros(m, dtype=bool)
+        k, seen = 0, set()
         for _ in range(50):
             flagged = np.zeros(m, dtype=bool)
             flagged[order[:k]] = True
-            theta, _ = self._refit(y, w, flagged, left, right, n, Phi, n_comp)
-            d = theta[left] - theta[right]
-            clean = (~flagged) & (w > 0)
-            if binary:
-                if self.link == "logistic":
-                    p = expit(d)
-                else:
-                    p = expit(fit_proba_scale(d, y, np.where(clean, w, 0.0)) * d)
-                k_new = excess_upsets(p, y, w)
-                if k_new == k or k_new in seen:
-                    k = k_new
-                    break
-                seen.add(k)
-                k = k_new
-                continue
-            r = np.sqrt(w) * (y - d)
-            sigma = symmetric_scale(r[clean]) if clean.any() else 0.0
-            if sigma <= 0:
-                sigma = float(np.sqrt(np.mean(r[clean] ** 2))) if clean.any() else 0.0
-            # fitted residuals are shrunk by sqrt(1 - leverage); undo it on average
-            dof = 1.0 - (n - n_comp) / max(int(clean.sum()), n)
-            sigma /= np.sqrt(max(dof, 0.05))
-            if sigma <= 1e-10 * max(1.0, float(np.max(np.abs(y)))):
-                k_new = 0
-            else:
-                k_new = int(np.count_nonzero((np.abs(r) > self.threshold * sigma) & (w > 0)))
+            k_new = self._count(y, w, flagged, left, right, n, Phi, n_comp, n_params)
             if k_new == k or k_new in seen:
                 k = k_new
                 break
@@ -598,6 +655,26 @@ class RobustPairwiseRanker(BaseEstimator):
         flagged = np.zeros(m, dtype=bool)
         flagged[order[:k]] = True
         return flagged
+
+    def _count(self, y, w, flagged, left, right, n, Phi, n_comp, n_params):
+        """How many comparisons the refit without ``flagged`` says are outliers."""
+        wc = self._fit_weights(w, flagged, left, right, n, Phi, n_comp)
+        theta, _ = self._refit(y, w, flagged, left, right, n, Phi, n_comp, wc=wc)
+        d = theta[left] - theta[right]
+        active = w > 0
+        clean = (~flagged) & active
+        if np.all(np.abs(y) == 1.0):
+            if self.link == "logistic":
+                p = expit(d)
+            else:
+                p = expit(fit_proba_scale(d, y, np.where(clean, w, 0.0)) * d)
+            return excess_upsets(p, y, w)
+        q = (pair_resistance(left, right, wc, n, n_params) if Phi is None
+             else feature_resistance(Phi, left, right, wc))
+        var = residual_variance(w, wc, q)
+        tiny = _TINY * float(np.max(np.sqrt(w) * np.abs(y)))
+        return margin_outliers((y - d)[active], var[active], clean[active], self.threshold,
+                               self.fdr, tiny)
 
     def _select_groups(self, order, gid, G, y, w, left, right, n, Phi, n_comp):
         """Flagged annotators: the first ones in path order, their number set by a z-test.
@@ -660,17 +737,27 @@ class RobustPairwiseRanker(BaseEstimator):
         self.manipulated_items_ = self.items_[hit]
         return attack, refit
 
-    def _refit(self, y, w, flagged, left, right, n, Phi, n_comp, soft=None):
-        """Weighted least-squares (or Bradley-Terry) scores without the flagged comparisons.
-
-        ``soft``: weights of the comparisons that are kept (default ``w``).
-        """
-        wc = np.where(flagged, 0.0, w if soft is None else soft)
+    @staticmethod
+    def _fit_weights(w, flagged, left, right, n, Phi, n_comp, soft=None):
+        """Weights of the refit: 0 for the flagged comparisons (``soft`` or ``w`` for the rest),
+        or a tiny weight if dropping them would split the graph."""
+        kept = w if soft is None else soft
+        wc = np.where(flagged, 0.0, kept)
         if flagged.any() and Phi is None:
             n_clean, _ = components(left, right, wc, n)
             if n_clean > n_comp:
                 # dropping them would split the graph: keep them with a tiny weight
-                wc = np.where(flagged, _BRIDGE_WEIGHT * w, w)
+                wc = np.where(flagged, _BRIDGE_WEIGHT * w, kept)
+        return wc
+
+    def _refit(self, y, w, flagged, left, right, n, Phi, n_comp, soft=None, wc=None):
+        """Weighted least-squares (or Bradley-Terry) scores without the flagged comparisons.
+
+        ``soft``: weights of the comparisons that are kept (default ``w``); ``wc``: the
+        refit's weights (:meth:`_fit_weights`) when they are already known.
+        """
+        if wc is None:
+            wc = self._fit_weights(w, flagged, left, right, n, Phi, n_comp, soft)
         if self.link == "logistic":
             bt = BradleyTerry(left, right, wc, n, 0.5 * (y + 1.0), self.solver)
             return bt.fit(np.zeros(y.shape[0])), None

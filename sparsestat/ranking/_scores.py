@@ -21,6 +21,8 @@ class ScoreFitter:
 
     Without features ``theta`` is any node potential (a Laplacian solve); with
     features ``theta = Phi beta`` (a small dense solve with ``Phi^T L Phi``).
+    ``n_params`` is the number of free parameters of the fit: ``n - n_components``,
+    or the rank of ``Phi^T L Phi``.
     """
 
     def __init__(self, left, right, w, n, Phi, method, tol=1e-10):
@@ -30,6 +32,7 @@ class ScoreFitter:
         if Phi is None:
             self.solver = LaplacianSolver(left, right, w, n, method=method, tol=tol)
             self.method = self.solver.method
+            self.n_params = n - self.solver.n_components
         else:
             self.solver = None
             self.method = "features"
@@ -37,6 +40,7 @@ class ScoreFitter:
             vals, vecs = np.linalg.eigh(A)
             cut = max(float(vals[-1]), 0.0) * 1e-10 * A.shape[0]
             inv = np.where(vals > cut, 1.0 / np.where(vals > cut, vals, 1.0), 0.0)
+            self.n_params = int(np.count_nonzero(vals > cut))
             self._Ainv = (vecs * inv) @ vecs.T
 
     def potential(self, b):
@@ -111,7 +115,8 @@ def fit_proba_scale(d, y, w) -> float:
     d, target, w = d[keep], target[keep], w[keep]
     if d.size == 0 or not np.any(d != 0):
         return 1.0
-    ridge = 1e-6 * w.sum() * max(1.0, float(np.mean(d ** 2)))
+    # relative to the curvature at a = 0, so that the slope of c * d is exactly a / c
+    ridge = 1e-6 * w.sum() * float(np.mean(d ** 2))
     a = 0.0
     for _ in range(100):
         p = 0.5 * (1.0 + np.tanh(0.5 * a * d))
@@ -119,7 +124,7 @@ def fit_proba_scale(d, y, w) -> float:
         hess = np.sum(w * p * (1 - p) * d * d) + ridge
         step = grad / hess
         a -= step
-        if abs(step) <= 1e-10 * max(1.0, abs(a)):
+        if abs(step) <= 1e-12 * abs(a) or step == 0.0:  # relative: the slope has units 1/d
             break
     if not np.isfinite(a):  # pragma: no cover - the ridge keeps it finite
         warnings.warn("could not fit the probability link; using slope 1", RuntimeWarning,
