@@ -81,13 +81,18 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         raise
 
 
-def read_csv_table(path: str | os.PathLike):
+def read_csv_table(path: str | os.PathLike, line_numbers: bool = False):
     """Read a CSV file with a header row into a pandas-free mapping of columns.
+
+    Blank lines are skipped.
 
     Returns
     -------
     header : list of str
     rows : list of list of str
+    lines : list of int
+        Only with ``line_numbers=True``: the file line on which each row ends (the
+        header is line 1), for error messages that point into the file.
     """
     import csv
 
@@ -100,10 +105,14 @@ def read_csv_table(path: str | os.PathLike):
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise CLIError(f"input file {str(path)!r} is empty") from None
-        rows = [row for row in reader if row]
+        rows, lines = [], []
+        for row in reader:
+            if row:
+                rows.append(row)
+                lines.append(reader.line_num)
     if not rows:
         raise CLIError(f"input file {str(path)!r} has a header but no data rows")
-    return header, rows
+    return (header, rows, lines) if line_numbers else (header, rows)
 
 
 def _run_demo(args: argparse.Namespace) -> int:

@@ -188,6 +188,11 @@ def test_cli_ranks_and_writes_the_output(tmp_path, capsys):
     ("a,b\nx,y\ny,z\nz,w\n", ["--left", "a", "--right", "b"], "too few to find outliers"),
     ("a,b\nx,y\ny,y\nx,z\nz,z\n", ["--left", "a", "--right", "b"],
      "rows 3 and 5 of {data} compare an item with itself"),
+    # blank lines are skipped, and the rows named are still the file's lines
+    ("a,b\n\nx,y\n\ny,y\nx,z\n", ["--left", "a", "--right", "b"],
+     "row 5 of {data} compares an item with itself"),
+    ("a,b,y\nx,y,1\n\n\ny,z,oops\n", ["--left", "a", "--right", "b", "--outcome", "y"],
+     "must hold numbers; row 5"),
 ])
 def test_cli_errors_exit_2_without_output(tmp_path, capsys, content, args, message):
     data = _write(tmp_path / "d.csv", content)

@@ -68,14 +68,14 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _line_numbers(idx) -> str:
+def _line_numbers(idx, lines) -> str:
     """File line numbers of data rows ``idx`` (the header is line 1): ``'rows 3 and 5'``."""
     from sparsestat.ranking._ranker import _rows
 
-    return _rows([i + 2 for i in idx])
+    return _rows([lines[i] for i in idx])
 
 
-def _column(header, rows, name, path):
+def _column(header, rows, lines, name, path):
     """The stripped cells of column ``name``; every row must have a non-empty one."""
     from sparsestat.cli import CLIError
 
@@ -86,12 +86,12 @@ def _column(header, rows, name, path):
     empty = [i for i, v in enumerate(values) if not v]
     if empty:
         verb = "has" if len(empty) == 1 else "have"
-        raise CLIError(f"{_line_numbers(empty)} of {path} {verb} no value in column {name!r}; "
-                       "fill in every cell of that column or drop those rows")
+        raise CLIError(f"{_line_numbers(empty, lines)} of {path} {verb} no value in column "
+                       f"{name!r}; fill in every cell of that column or drop those rows")
     return values
 
 
-def _numbers(values, name, path):
+def _numbers(values, lines, name, path):
     from sparsestat.cli import CLIError
 
     out = np.empty(len(values))
@@ -99,12 +99,12 @@ def _numbers(values, name, path):
         try:
             out[i] = float(v)
         except ValueError:
-            raise CLIError(f"column {name!r} of {path} must hold numbers; row {i + 2} has "
+            raise CLIError(f"column {name!r} of {path} must hold numbers; row {lines[i]} has "
                            f"{v!r}") from None
     bad = np.flatnonzero(~np.isfinite(out))
     if bad.size:
         raise CLIError(f"column {name!r} of {path} has a NaN or inf value in "
-                       f"{_line_numbers(bad)}; fix or drop those rows")
+                       f"{_line_numbers(bad, lines)}; fix or drop those rows")
     return out
 
 
@@ -112,24 +112,25 @@ def run(args: argparse.Namespace) -> int:
     from sparsestat.cli import CLIError, atomic_write, read_csv_table
     from sparsestat.ranking import RobustPairwiseRanker
 
-    header, rows = read_csv_table(args.data)
-    left = _column(header, rows, args.left, args.data)
-    right = _column(header, rows, args.right, args.data)
+    header, rows, lines = read_csv_table(args.data, line_numbers=True)
+    left = _column(header, rows, lines, args.left, args.data)
+    right = _column(header, rows, lines, args.right, args.data)
     y = None if args.outcome is None else _numbers(
-        _column(header, rows, args.outcome, args.data), args.outcome, args.data)
+        _column(header, rows, lines, args.outcome, args.data), lines, args.outcome, args.data)
     w = None if args.weight is None else _numbers(
-        _column(header, rows, args.weight, args.data), args.weight, args.data)
+        _column(header, rows, lines, args.weight, args.data), lines, args.weight, args.data)
     ann = None if args.annotator is None else np.array(
-        _column(header, rows, args.annotator, args.data), dtype=str)
+        _column(header, rows, lines, args.annotator, args.data), dtype=str)
     # the checks that name rows, with the file's line numbers (the ranker counts from 0)
     same = [i for i, (a, b) in enumerate(zip(left, right)) if a == b]
     if same:
-        raise CLIError(f"{_line_numbers(same)} of {args.data} compare an item with itself "
-                       f"(self-comparison); remove them")
+        verb = "compares" if len(same) == 1 else "compare"
+        raise CLIError(f"{_line_numbers(same, lines)} of {args.data} {verb} an item with "
+                       "itself (self-comparison); remove them")
     if w is not None and np.any(w < 0):
         raise CLIError(f"column {args.weight!r} of {args.data} has a negative weight in "
-                       f"{_line_numbers(np.flatnonzero(w < 0))}; weights (vote counts) must "
-                       "be >= 0")
+                       f"{_line_numbers(np.flatnonzero(w < 0), lines)}; weights (vote counts) "
+                       "must be >= 0")
     pairs = np.column_stack([np.array(left, dtype=object), np.array(right, dtype=object)])
     pairs = pairs.astype(str)
     ranker = RobustPairwiseRanker(
@@ -165,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         print("flagged comparisons (row, left, right, outcome, outlier size):")
         yy = np.ones(len(rows)) if y is None else y
         for k in flagged[np.argsort(ranker.entry_times_[flagged], kind="stable")][: args.show]:
-            print(f"  {k + 2:6d}  {left[k]}  {right[k]}  {yy[k]:+g}  {ranker.gamma_[k]:+.4g}")
+            print(f"  {lines[k]:6d}  {left[k]}  {right[k]}  {yy[k]:+g}  {ranker.gamma_[k]:+.4g}")
         if flagged.size > args.show:
             print(f"  ... ({flagged.size - args.show} more)")
     if args.output:
