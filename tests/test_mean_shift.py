@@ -71,8 +71,11 @@ def test_implicit_projection_equals_engine_lbi_on_explicit_u2():
     X, y, A = _small_problem(n=50)
     n, r = A.shape
     Q, _ = np.linalg.qr(A)
-    ours = projected_shift_path(Q, y[:, None], kappa=10.0, n_times=25, t_ratio=30)
     U2 = _explicit_u2(A)
+    # y in the unit lbi_path measures its target in (the root mean square of U2^T y), so
+    # that the general engine runs the same, unscaled iteration
+    y = y / np.sqrt(np.mean((U2.T @ y) ** 2))
+    ours = projected_shift_path(Q, y[:, None], kappa=10.0, n_times=25, t_ratio=30)
     m = n - r
     theirs = lbi_path(U2.T, (U2.T @ y)[:, None], kappa=10.0, alpha=ours.info["alpha"] * m / n,
                       times=ours.times * m / n, fit_intercept=False, normalize=False)

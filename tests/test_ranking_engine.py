@@ -38,6 +38,7 @@ def test_operator_driver_matches_the_numba_kernel_on_least_squares():
     X /= np.sqrt((X ** 2).mean(0))
     y = 2 * X[:, 0] - X[:, 3] + 0.3 * rng.standard_normal(n)
     y -= y.mean()
+    y /= np.sqrt(np.mean(y ** 2))   # the unit the engine measures y in: its path is unscaled
     H, c = X.T @ X / n, X.T @ y / n
     alpha = 1.0 / (10 * np.linalg.eigvalsh(H)[-1])
     ref = _engine.lbi_path(X, y[:, None], fit_intercept=False, normalize=False, kappa=10,
