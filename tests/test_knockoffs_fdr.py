@@ -140,6 +140,22 @@ def test_equicorrelated_knockoffs_keep_power_on_a_block_design(sampler):
     assert np.mean(power) >= 0.6, f"equi/{sampler}: power {np.mean(power):.2f} on blocks"
 
 
+@pytest.mark.parametrize("sampler, ratio, correlation, noise, signal", [
+    ("fixed", 2, "block0.5", "t5", "dense"),   # fewest samples fixed-X accepts, heavy tails
+    ("gaussian", 1, "iid", "t5", "sparse"),    # model-X with n = p: cross-validated lasso
+])
+def test_validation_grid_corners(sampler, ratio, correlation, noise, signal):
+    """A fast corner of validation/validate_knockoffs.py: the four selectors of the grid
+    (s-values sdp / equi, statistics lcd / lbi) on the first replicates of its cell."""
+    from validation.validate_knockoffs import METHODS, Q as Q_GRID, run_cell, sparsestat_method
+    methods = {f"{s} {st}": sparsestat_method(sampler, s, st) for s, st in METHODS}
+    cell = run_cell(sampler, ratio, correlation, noise, signal, methods, replicates=25)
+    for name, (fdp, power) in cell.items():
+        se = fdp.std(ddof=1) / np.sqrt(fdp.size)
+        assert fdp.mean() <= Q_GRID + 3 * se, f"{name}: FDR {fdp.mean():.3f} > {Q_GRID} + 3 se"
+        assert power.mean() >= 0.2, f"{name}: power {power.mean():.2f} too low to be a test"
+
+
 N_SPLIT, P_SPLIT, N_CHANGES, JUMP = 200, 16, 7, 0.5
 D_FUSED = np.diff(np.eye(P_SPLIT), axis=0)
 
