@@ -3,7 +3,9 @@
 Every statistic treats the ``2p`` columns symmetrically (the columns are
 standardized one by one, and swapping a feature with its knockoff swaps the
 two importances), so ``W_j`` flips sign when ``X_j`` and ``Xk_j`` are swapped;
-that is all the knockoff filter needs for its FDR guarantee.
+that is all the knockoff filter needs for its FDR guarantee. The selectors pass
+a standardized target (:mod:`~sparsestat.feature_selection._scaling`), so the
+statistics they report do not depend on the units of ``y``.
 
 - ``'lcd'``: lasso coefficient difference ``|b_j| - |b_{j+p}|`` at the
   cross-validated penalty (``LassoCV``; l1-logistic ``LogisticRegressionCV``
