@@ -195,28 +195,26 @@ def test_split_power_of_two_rescaling_changes_nothing_bit_for_bit(split_fits):
 # ---------------------------------------------------------------- engine that standardizes y
 
 def _standardizing_engine(monkeypatch):
-    """Make the engine divide a real target by its centred root mean square (keeping
-    times on that scale and scaling the coefficients back), as an engine that
-    standardizes y internally would."""
+    """Make the engine divide a real target by its centred root mean square, keep times
+    on that scale, scale the coefficients back and report the unit in
+    ``info['y_scale']``, as an engine that standardizes y would."""
     lbi_path, split_lbi_path = _engine.lbi_path, _engine.split_lbi_path
-
-    def unit(Y):
-        Yc = Y - Y.mean(axis=0)
-        return float(np.sqrt(np.mean(Yc * Yc)))
 
     def lbi(X, Y, **kw):
         if kw.get("loss", "squared") != "squared":
             return lbi_path(X, Y, **kw)
-        u = unit(Y)
+        u = float(np.std(Y))
         path = lbi_path(X, Y / u, **kw)
         path.coefs = path.coefs * u
+        path.info["y_scale"] = u
         return path
 
     def split(X, y, D, **kw):
-        u = unit(y)
+        u = float(np.std(y))
         path = split_lbi_path(X, y / u, D, **kw)
         path.beta_path.coefs = path.beta_path.coefs * u
         path.gamma_path.coefs = path.gamma_path.coefs * u
+        path.beta_path.info["y_scale"] = u
         return path
 
     monkeypatch.setattr(_engine, "lbi_path", lbi)

@@ -336,7 +336,9 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
                                       n_times=self.n_times, t_ratio=self.t_ratio)
         nu = path.nu
         times = np.concatenate([[0.0], path.beta_path.times])
-        betas = path.beta_path.coefs
+        # the coefficients of the problem the times refer to (an engine that rescales y
+        # itself reports the unit; y is standardized already, so it is 1 to round-off)
+        betas = path.beta_path.coefs / path.beta_path.info.get("y_scale", 1.0)
         Dbeta = np.vstack([betas[:1] @ D.T, betas @ D.T]) / nu  # beta = beta(t0) on [0, t0]
         F = np.vstack([np.zeros((1, m)),
                        np.cumsum(np.diff(times)[:, None] * (Dbeta[1:] + Dbeta[:-1]) / 2, axis=0)])
