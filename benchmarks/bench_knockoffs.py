@@ -1,7 +1,8 @@
 """Knockoff selection: sparsestat's KnockoffSelector against knockpy's KnockoffFilter.
 
 Both run side by side in one process on identical data: Gaussian features with
-AR(1) correlation ``rho``, a linear model with ``k`` true features of random
+AR(1) correlation ``rho`` (or, with ``--design block``, blocks of 10 features with
+correlation ``rho`` inside), a linear model with ``k`` true features of random
 sign, and the same knockoff sampler and S-matrix method. Each replicate runs
 
 - ``sparsestat <statistic>``: ``KnockoffSelector`` end to end (s-values,
@@ -29,6 +30,9 @@ Usage::
     python benchmarks/bench_knockoffs.py --replicates 20
     python benchmarks/bench_knockoffs.py --sizes 1000x200 --s-methods sdp
     python benchmarks/bench_knockoffs.py --sizes 3000x1000 --s-methods sdp --sdp-mu 3
+    # equicorrelated knockoffs on block-correlated features, model-X with the true Sigma
+    python benchmarks/bench_knockoffs.py --design block --rho 0.5 --sampler gaussian \
+        --sizes 300x60 --s-methods equi --k 15 --amplitude 7 --replicates 100
     # one replicate per seed, in shards that can run in parallel, then pooled
     python benchmarks/bench_knockoffs.py --sizes 3000x1000 --s-methods sdp \\
         --replicates 1 --seed 100 --records sdp1000.jsonl
@@ -53,9 +57,17 @@ KNOCKPY = "knockpy lcd"
 SAME = "knockpy lcd, same knockoffs"
 
 
-def make_data(n, p, k, rho, amplitude, rng):
-    """AR(1) Gaussian design and a linear model with k signals of random sign."""
-    Sigma = rho ** np.abs(np.subtract.outer(np.arange(p), np.arange(p)))
+def covariance(p, rho, design="ar1"):
+    """AR(1) correlation ``rho^|i - j|``, or blocks of 10 with correlation ``rho`` inside."""
+    if design == "block":
+        block = np.arange(p) // 10
+        return np.where(block[:, None] == block[None, :], rho, 0.0) + (1 - rho) * np.eye(p)
+    return rho ** np.abs(np.subtract.outer(np.arange(p), np.arange(p)))
+
+
+def make_data(n, p, k, rho, amplitude, rng, design="ar1"):
+    """Gaussian design and a linear model with k signals of random sign."""
+    Sigma = covariance(p, rho, design)
     X = rng.standard_normal((n, p)) @ np.linalg.cholesky(Sigma).T
     beta = np.zeros(p)
     support = rng.choice(p, k, replace=False)
@@ -158,6 +170,9 @@ def main(argv=None):
                              "first one is compared with knockpy in the paired table")
     parser.add_argument("--k", type=int, default=30, help="number of true features")
     parser.add_argument("--rho", type=float, default=0.5)
+    parser.add_argument("--design", choices=["ar1", "block"], default="ar1",
+                        help="correlation of the features: AR(1) rho, or blocks of 10 "
+                             "with correlation rho inside")
     parser.add_argument("--amplitude", type=float, default=4.5,
                         help="signal size, as a multiple of 1/sqrt(n)")
     parser.add_argument("--fdr", type=float, default=0.1)
@@ -165,9 +180,9 @@ def main(argv=None):
                         help="data of replicate r come from numpy's default_rng(seed) stream; "
                              "both packages' knockoff draws are seeded with seed + r")
     parser.add_argument("--sdp-mu", type=float, default=None,
-                        help="barrier parameter at which sparsestat's SDP stops (default: "
-                             "the selectors' own, mu = 0.1); larger values put s further "
-                             "inside the feasible set")
+                        help="barrier parameter at which sparsestat's s-values stop, SDP "
+                             "and equicorrelated (default: the selectors' own, mu = 0.1); "
+                             "larger values put s further inside the feasible set")
     parser.add_argument("--no-knockpy", action="store_true",
                         help="skip knockpy end to end (its statistic on sparsestat's "
                              "knockoffs still runs)")
@@ -183,14 +198,14 @@ def main(argv=None):
         summarize(records)
         return
     if args.sdp_mu is not None:
-        # sdp_s(tol=3 mu) stops at the central-path point of that barrier parameter
-        _svalues.SELECTOR_SDP_TOL = 3.0 * args.sdp_mu
+        # the selectors stop the barrier (SDP and equicorrelated) at this parameter
+        _svalues.SELECTOR_MU = args.sdp_mu
 
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     s_methods = args.s_methods.split(",")
     statistics = args.statistics.split(",")
     # warm up numba's cached kernels so compile/load time is not billed to a replicate
-    Xw, yw, _, _ = make_data(100, 10, 3, args.rho, 5.0, np.random.default_rng(0))
+    Xw, yw, _, _ = make_data(100, 10, 3, args.rho, 5.0, np.random.default_rng(0), args.design)
     for st in statistics:
         run_sparsestat(Xw, yw, None, "fixed", "equi", st, 0.2, 0)
 
@@ -199,7 +214,8 @@ def main(argv=None):
         for s_method in s_methods:
             rng = np.random.default_rng(args.seed)
             for r in range(args.replicates):
-                X, y, truth, Sigma = make_data(n, p, args.k, args.rho, args.amplitude, rng)
+                X, y, truth, Sigma = make_data(n, p, args.k, args.rho, args.amplitude, rng,
+                                               args.design)
                 Sigma = Sigma if args.sigma == "true" else None
                 draw_seed = args.seed + r
                 record = {}
@@ -233,8 +249,9 @@ def main(argv=None):
                 print(f"  {n}x{p} {s_method} replicate {r + 1}/{args.replicates}: power {powers}; "
                       f"CPU s {times}", flush=True)
 
-    print(f"\nsampler={args.sampler}  sigma={args.sigma}  AR(1) rho={args.rho}  k={args.k}  "
-          f"amplitude={args.amplitude}/sqrt(n)  q={args.fdr}  replicates={args.replicates}\n")
+    print(f"\nsampler={args.sampler}  sigma={args.sigma}  {args.design} rho={args.rho}  "
+          f"k={args.k}  amplitude={args.amplitude}/sqrt(n)  q={args.fdr}  "
+          f"replicates={args.replicates}\n")
     summarize(records, f"sparsestat {statistics[0]}")
 
 

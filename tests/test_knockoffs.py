@@ -9,8 +9,8 @@ from sklearn.pipeline import make_pipeline
 from sparsestat import KnockoffSelector
 from sparsestat.feature_selection._construction import fixed_x_knockoffs, gaussian_knockoffs
 from sparsestat.feature_selection._statistics import knockoff_statistic
-from sparsestat.feature_selection._svalues import (compute_s, equicorrelated_s, sdp_s,
-                                                    to_correlation)
+from sparsestat.feature_selection._svalues import (SELECTOR_MU, compute_s, equicorrelated_s,
+                                                    sdp_s, to_correlation)
 from sparsestat.feature_selection._threshold import knockoff_threshold
 
 
@@ -94,7 +94,40 @@ def test_selector_s_values_reach_one_when_the_box_binds(R):
     # constraint and s >= 0 carry the margin)
     assert 2 * np.linalg.eigvalsh(R)[0] >= 1
     np.testing.assert_allclose(compute_s(R, "sdp"), 1.0, atol=1e-4)
-    np.testing.assert_allclose(compute_s(R, "equi"), 1.0)
+    np.testing.assert_array_equal(compute_s(R, "equi"), 1.0)
+
+
+def equicorrelated(p, rho):
+    return (1 - rho) * np.eye(p) + rho * np.ones((p, p))
+
+
+@pytest.mark.parametrize("p", [2, 10, 60])
+@pytest.mark.parametrize("rho", [0.5, 0.6, 0.8, 0.95])
+def test_equicorrelated_s_values_stay_strictly_feasible(p, rho):
+    """On R = (1 - rho) I + rho 11^T the closed form s = min(2 (1 - rho), 1) makes
+    2R - diag(s) singular along p - 1 directions (for rho = 1/2 already at s = 1). The
+    selectors' s is the barrier's central point restricted to equal s: the root of
+    -p + mu [(p - 1) / (2 (1 - rho) - s) + 1 / (2 (1 + (p - 1) rho) - s) - p / s],
+    written here from the two eigenvalues of R and solved by scipy's brentq."""
+    from scipy.optimize import brentq
+    R = equicorrelated(p, rho)
+    closed = min(2 * (1 - rho), 1.0)
+    np.testing.assert_allclose(equicorrelated_s(R), closed, rtol=1e-12)
+    mu = SELECTOR_MU
+    lam_small, lam_big = 1 - rho, 1 + (p - 1) * rho
+
+    def slope(s):
+        return -p + mu * ((p - 1) / (2 * lam_small - s) + 1 / (2 * lam_big - s) - p / s)
+
+    reference = min(brentq(slope, 1e-12, 2 * lam_small * (1 - 1e-15), xtol=1e-15), 1.0)
+    s = compute_s(R, "equi")
+    np.testing.assert_allclose(s, reference, rtol=1e-10)
+    margin = np.linalg.eigvalsh(2 * R - np.diag(s))[0]
+    np.testing.assert_allclose(margin, 2 * lam_small - reference, rtol=1e-8)
+    assert margin >= 0.02                         # positive definite with a margin
+    assert closed - 0.1 <= s[0] < closed          # and not far inside
+    # the full SDP's central point at the same mu is equicorrelated here, by symmetry
+    np.testing.assert_allclose(compute_s(R, "sdp"), s, atol=1e-5)
 
 
 # ---------------------------------------------------------------- constructions
@@ -355,7 +388,7 @@ def test_split_entry_times_match_the_engine():
     X = rng.standard_normal((150, 10))
     beta = np.repeat([0.0, 1.0, -0.5, 0.5, 0.0], 2)
     y = X @ beta + 0.5 * rng.standard_normal(150)
-    y /= y.std()   # the path runs on y in units of its spread: make that unit 1
+    y = (y - y.mean()) / y.std()          # the selector hands the engine a standardized y
     D = np.diff(np.eye(10), axis=0)
     path = split_lbi_path(X, y, D, n_times=400, t_ratio=50.0)
     times = np.concatenate([[0.0], path.beta_path.times])

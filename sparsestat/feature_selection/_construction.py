@@ -20,8 +20,12 @@ from scipy import linalg
 def conditional_factors(Sigma: np.ndarray, s: np.ndarray):
     """``(A, L)``: ``A = I - Sigma^{-1} S`` and ``L L^T = 2 S - S Sigma^{-1} S``, ``S = diag(s)``.
 
-    ``L`` comes from a symmetric eigendecomposition with round-off negative
-    eigenvalues set to zero, so it exists on the boundary of feasibility.
+    ``L`` is the Cholesky factor when ``2 S - S Sigma^{-1} S`` is positive
+    definite (s-values strictly inside the feasible set, as the selectors use),
+    a continuous function of ``Sigma`` and ``s``: a round-off change in them
+    changes the knockoffs by round-off. On the boundary of feasibility, where
+    Cholesky fails, it comes from a symmetric eigendecomposition with round-off
+    negative eigenvalues set to zero.
     """
     p = Sigma.shape[0]
     chol = linalg.cho_factor(Sigma, lower=True, check_finite=False)
@@ -29,8 +33,11 @@ def conditional_factors(Sigma: np.ndarray, s: np.ndarray):
     A = np.eye(p) - SigInvS
     V = 2.0 * np.diag(s) - s[:, None] * SigInvS
     V = (V + V.T) / 2
-    w, Q = np.linalg.eigh(V)
-    L = Q * np.sqrt(np.clip(w, 0.0, None))
+    try:
+        L = linalg.cholesky(V, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        w, Q = np.linalg.eigh(V)
+        L = Q * np.sqrt(np.clip(w, 0.0, None))
     return A, L
 
 

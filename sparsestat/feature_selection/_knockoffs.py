@@ -16,7 +16,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sparsestat import _engine
 from sparsestat.feature_selection._construction import fixed_x_knockoffs, gaussian_knockoffs
 from sparsestat._progress import StageReporter
-from sparsestat.feature_selection._statistics import knockoff_statistic
+from sparsestat.feature_selection._scaling import standardize_columns, standardize_target
+from sparsestat.feature_selection._statistics import check_statistic_params, knockoff_statistic
 from sparsestat.feature_selection._svalues import check_covariance, compute_s, to_correlation
 from sparsestat.feature_selection._threshold import knockoff_threshold
 
@@ -34,7 +35,11 @@ def check_no_constant_columns(X: np.ndarray) -> None:
 
 
 def resolve_target(y, task: str):
-    """``(y, classes)``: classes is None for regression, the sorted labels otherwise."""
+    """``(y, classes)``: classes is None for regression, the sorted labels otherwise.
+
+    A regression target comes back standardized (centred, unit root mean square
+    deviation), so that nothing downstream depends on its units.
+    """
     kind = type_of_target(y)
     if task == "auto":
         task = "classification" if kind in ("binary", "multiclass") else "regression"
@@ -48,10 +53,7 @@ def resolve_target(y, task: str):
         if classes.size < 2:
             raise ValueError("y holds a single class; knockoff selection needs two or more.")
         return codes, np.arange(classes.size)
-    y = np.asarray(y, dtype=float)
-    if np.ptp(y) == 0:
-        raise ValueError("y is constant; no feature can be associated with it.")
-    return y, None
+    return standardize_target(np.asarray(y, dtype=float)), None
 
 
 class KnockoffSelector(SelectorMixin, BaseEstimator):
@@ -92,9 +94,16 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         ``'auto'`` treats binary and multiclass labels as classes (logistic
         statistics) and anything else as a regression target.
     statistic_params : dict or None, default=None
-        Options of the statistic: ``penalty`` ('cp' or 'cv'), ``cv``, ``Cs``,
-        ``n_alphas`` (lcd);
-        ``n_alphas``, ``eps`` (lsm); ``kappa``, ``t_ratio``, ``max_iter`` (lbi).
+        Options of the statistic (an unknown one is an error):
+        ``penalty`` ('cp' or 'cv'), ``cv``, ``Cs``, ``n_alphas``, ``eps`` (lcd);
+        ``n_alphas``, ``eps``, ``max_iter`` (lsm);
+        ``kappa`` (default 10, in (0, 1e4]), ``t_ratio`` (default 10, in
+        (1, 1e4]), ``n_times``, ``max_iter`` (lbi). They apply to the
+        standardized problem (see Notes): ``kappa`` is the damping of LBI on
+        unit-variance columns and a unit-variance target (larger: closer to
+        the inverse scale space, less biased, more iterations) and
+        ``t_ratio`` the length of the path as the ratio of its last time to
+        the first entry time; the iterations grow like ``kappa * t_ratio``.
     store_knockoffs : bool, default=False
         Keep the knockoff matrix in ``knockoffs_``.
     random_state : int, RandomState instance or None, default=None
@@ -108,7 +117,8 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
     Attributes
     ----------
     W_ : ndarray of shape (n_features,)
-        Knockoff statistics.
+        Knockoff statistics, computed on the standardized problem, so they do
+        not depend on the units of ``X`` or ``y``.
     threshold_ : float
         Knockoff(+) threshold; ``inf`` when nothing is selected.
     support_ : ndarray of bool of shape (n_features,)
@@ -131,6 +141,15 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
     <= fdr``: exact in finite samples for fixed-X knockoffs under the Gaussian
     linear model, and for model-X knockoffs when ``Sigma`` is the true
     covariance (with an estimated ``Sigma`` it is approximate).
+
+    Units. The selector first centres each feature and divides it by its
+    standard deviation, and divides a real-valued target, once centred, by its
+    root mean square deviation. Knockoffs, statistics and threshold are
+    computed on that standardized problem, so ``fit(X, c * y + d)`` (any
+    ``c != 0``) and ``fit(X * a, y)`` (``a > 0`` per feature; with a given
+    ``Sigma``, pass ``diag(a) Sigma diag(a)``) select the same features with
+    the same ``W_`` up to round-off, for the same ``random_state``. Data near
+    the limits of floating point (``1e-300``, ``1e300``) are fine.
 
     Examples
     --------
@@ -192,53 +211,29 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=3)
         y, classes = resolve_target(y, self.task)
         check_no_constant_columns(X)
+        params = check_statistic_params(self.statistic, dict(self.statistic_params or {}),
+                                        type(self).__name__)
         n, p = X.shape
+        if self.knockoffs == "fixed":
+            self._check_fixed_x(n, p)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2 ** 31 - 1))
         report = StageReporter(type(self).__name__, self.verbose)
+        # everything below runs on standardized features (and target): see _scaling
+        std = standardize_columns(X)
         if self.knockoffs == "fixed":
-            if self.Sigma is not None:
-                raise ValueError(
-                    "Sigma is used only by knockoffs='gaussian'; fixed-X knockoffs use the "
-                    "sample Gram matrix. Drop Sigma or set knockoffs='gaussian'."
-                )
-            if n < 2 * p + 1:
-                raise ValueError(
-                    f"Fixed-X knockoffs need n >= 2p + 1 samples (the centred features and their "
-                    f"knockoffs must be linearly independent); got n={n}, p={p}. Use "
-                    "knockoffs='gaussian' (model-X knockoffs), which works for any n, or "
-                    "reduce the number of features."
-                )
-            mean = X.mean(axis=0)
-            norm = np.linalg.norm(X - mean, axis=0)
-            Xn = (X - mean) / norm
-            R = check_covariance(Xn.T @ Xn, name="The Gram matrix X^T X of the centred features")
-            report.stage(f"Gram matrix of {n} x {p} centred features")
-            s = compute_s(R, self.s_method)
-            report.stage(f"s-values ({self.s_method}), sum {s.sum():.4g}")
-            Xk = fixed_x_knockoffs(Xn, s, rng, gram=R)
-            report.stage("fixed-X knockoffs")
-            X_stat, Xk_stat = Xn, Xk
-            if self.store_knockoffs:
-                Xk = Xk * norm + mean
+            X_stat, Xk_stat, s = self._fixed_x(std.values, rng, report)
+            # the statistic sees unit-norm columns, the standardized features unit variance
+            Xk_std = Xk_stat * np.sqrt(n)
         else:
-            mean = X.mean(axis=0)
-            Sigma = LedoitWolf().fit(X).covariance_ if self.Sigma is None else self.Sigma
-            Sigma = check_covariance(Sigma, p)
-            report.stage("covariance " + ("(Ledoit-Wolf estimate)" if self.Sigma is None
-                                          else "(given)") + f" of {p} features")
-            R, sd = to_correlation(Sigma)
-            s = compute_s(R, self.s_method)
-            report.stage(f"s-values ({self.s_method}), sum {s.sum():.4g}")
-            Xk = gaussian_knockoffs(X, mean, Sigma, s * sd ** 2, rng)
-            report.stage(f"Gaussian knockoffs of {n} samples")
-            X_stat, Xk_stat = X, Xk
-        params = dict(self.statistic_params or {})
+            X_stat, Xk_stat, s, Xk_std = self._gaussian(std, rng, report)
         if self.statistic == "lcd":
             params.setdefault("n_jobs", self.n_jobs)
             # fixed-X statistics may use only the Gram matrix and [X, Xk]^T y: Cp, not
             # cross-validation. Cp is valid for model-X too, as powerful as cross-validation
             # and far cheaper (no folds) when least squares on the 2p columns leaves
-            # residual degrees of freedom to estimate the noise
+            # residual degrees of freedom to estimate the noise. (The standardized target
+            # uses ||y - mean(y)||, which is that of the least-squares fit on [1, X, Xk]
+            # plus a residual whose law no swap of a feature with its knockoff changes.)
             cp = self.knockoffs == "fixed" or n > 2 * p + 10
             params.setdefault("penalty", "cp" if cp else "cv")
         self.W_ = knockoff_statistic(X_stat, Xk_stat, y, self.statistic, classes, rng=rng,
@@ -250,8 +245,62 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
                     f"features selected at fdr={self.fdr:g}")
         self.s_ = s
         if self.store_knockoffs:
-            self.knockoffs_ = Xk
+            self.knockoffs_ = std.to_data(Xk_std)
         return self
+
+    def _check_fixed_x(self, n, p):
+        if self.Sigma is not None:
+            raise ValueError(
+                "Sigma is used only by knockoffs='gaussian'; fixed-X knockoffs use the "
+                "sample Gram matrix. Drop Sigma or set knockoffs='gaussian'."
+            )
+        if n < 2 * p + 1:
+            raise ValueError(
+                f"Fixed-X knockoffs need n >= 2p + 1 samples (the centred features and their "
+                f"knockoffs must be linearly independent); got n={n}, p={p}. Use "
+                "knockoffs='gaussian' (model-X knockoffs), which works for any n, or "
+                "reduce the number of features."
+            )
+
+    def _fixed_x(self, Xs, rng, report):
+        """Fixed-X knockoffs of the standardized features: ``(Xn, Xk, s)``, unit-norm columns."""
+        n, p = Xs.shape
+        Xn = Xs / np.sqrt(n)
+        R = check_covariance(Xn.T @ Xn, name="The Gram matrix X^T X of the centred features")
+        report.stage(f"Gram matrix of {n} x {p} centred features")
+        s = compute_s(R, self.s_method)
+        report.stage(f"s-values ({self.s_method}), sum {s.sum():.4g}")
+        Xk = fixed_x_knockoffs(Xn, s, rng, gram=R)
+        report.stage("fixed-X knockoffs")
+        return Xn, Xk, s
+
+    def _gaussian(self, std, rng, report):
+        """Model-X Gaussian knockoffs on the correlation scale: ``(Xz, Xk, s, Xk_std)``.
+
+        ``Xz`` is ``X`` centred and divided by the standard deviations of the
+        model (of the given ``Sigma``, or the sample's), ``Xk`` its knockoffs
+        for the correlation matrix ``R`` of the model, and ``Xk_std`` the
+        knockoffs in the units of the standardized features.
+        """
+        n, p = std.values.shape
+        if self.Sigma is None:
+            # Ledoit-Wolf shrinkage of the sample correlation towards the identity: the
+            # estimate does not depend on the units of the features
+            R = LedoitWolf(assume_centered=True).fit(std.values).covariance_
+            R = check_covariance(R, p, name="The Ledoit-Wolf estimate of the correlation")
+            R, _ = to_correlation(R)
+            ratio = np.ones(p)
+        else:
+            R, sd_model = to_correlation(check_covariance(self.Sigma, p))
+            ratio = std.sd / sd_model           # sample over model standard deviations
+        report.stage("covariance " + ("(Ledoit-Wolf estimate)" if self.Sigma is None
+                                      else "(given)") + f" of {p} features")
+        s = compute_s(R, self.s_method)
+        report.stage(f"s-values ({self.s_method}), sum {s.sum():.4g}")
+        Xz = std.values * ratio
+        Xk = gaussian_knockoffs(Xz, np.zeros(p), R, s, rng)
+        report.stage(f"Gaussian knockoffs of {n} samples")
+        return Xz, Xk, s, Xk / ratio
 
     def _get_support_mask(self):
         check_is_fitted(self, "support_")

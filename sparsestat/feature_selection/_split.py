@@ -47,7 +47,12 @@ from sparsestat.feature_selection._construction import (
 )
 from sparsestat.feature_selection._knockoffs import check_no_constant_columns
 from sparsestat._progress import StageReporter
-from sparsestat.feature_selection._statistics import inverse_entry_time
+from sparsestat.feature_selection._scaling import (
+    magnitude_exponents,
+    standardize_columns,
+    standardize_target,
+)
+from sparsestat.feature_selection._statistics import KAPPA_RANGE, T_RATIO_RANGE, inverse_entry_time
 from sparsestat.feature_selection._svalues import check_covariance, compute_s, to_correlation
 from sparsestat.feature_selection._threshold import knockoff_threshold
 
@@ -71,6 +76,26 @@ def entry_from_dual(times: np.ndarray, F: np.ndarray):
     return np.where(crossed, tau, np.inf), np.where(crossed, level, 0.0)
 
 
+def standardized_structure(D: np.ndarray, inverse_sd: np.ndarray) -> np.ndarray:
+    """``D`` for the coefficients of the standardized features, rows of unit norm.
+
+    With ``Xs = (X - mean) / sd`` the coefficients of ``Xs`` are ``sd * beta``,
+    so ``D beta = (D / sd) (sd * beta)``; dividing each row of ``D / sd`` by its
+    norm changes no support and no sign of ``D beta``, so ``inverse_sd`` may be
+    ``1 / sd`` times any constant. Each row is first rescaled by an exact power
+    of two, so that squaring it cannot overflow.
+    """
+    Ds = D * inverse_sd
+    Ds = np.ldexp(Ds, magnitude_exponents(Ds, axis=1)[:, None])
+    norms = np.sqrt(np.sum(Ds * Ds, axis=1))
+    if not np.all(norms > 0):
+        raise ValueError(
+            "D has rows that vanish in floating point once the features are standardized "
+            "(their scales differ by more than 1e300); rescale the features."
+        )
+    return Ds / norms[:, None]
+
+
 def split_knockoffs(A_beta: np.ndarray, A_gamma: np.ndarray, s_method: str,
                              rng: np.random.Generator):
     """Split knockoffs ``Ak`` of ``A_gamma`` given the nuisance design ``A_beta``.
@@ -89,6 +114,11 @@ def split_knockoffs(A_beta: np.ndarray, A_gamma: np.ndarray, s_method: str,
     U = orthogonal_complement_basis(np.hstack([A_beta, A_gamma]), m, rng)
     Ak = A_gamma - PA @ (np.eye(m) - A_mat) + U @ L.T
     return Ak, s
+
+
+# the coupling nu on the standardized problem; the iterations grow like kappa / nu for
+# small nu and like kappa * nu for large nu
+NU_RANGE = (1e-4, 1e4)
 
 
 class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
@@ -114,14 +144,20 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
     offset : {0, 1}, default=1
         1 for knockoff+, 0 for knockoff.
     kappa : float, default=10.0
-        Damping of Split LBI.
+        Damping of Split LBI, in (0, 1e4], on the standardized problem (see
+        Notes): larger is closer to the inverse scale space limit and takes
+        proportionally more iterations.
     nu : float or None, default=None
-        Coupling of ``gamma`` and ``D beta``; ``None`` uses the engine's
-        default ``||D||^2 / ||X^T X / n||``.
+        Coupling of ``gamma`` and ``D beta`` in
+        ``||y - X beta||^2 / (2n) + ||gamma - D beta||^2 / (2 nu)``, in
+        [1e-4, 1e4], on the standardized problem; ``None`` uses
+        ``||D||^2 / ||X^T X / n||`` (spectral norms) of the standardized
+        problem. The iterations grow like ``kappa / nu`` for small ``nu``.
     n_times : int, default=200
         Record times of the path (the resolution of the entry times).
     t_ratio : float, default=100.0
-        Path length, as the ratio of the last to the first record time.
+        Path length, in (1, 1e4], as the ratio of the last record time to the
+        first entry time (the iterations grow in proportion).
     split_fraction : float, default=0.5
         Fraction of samples in part 1 (path and signs).
     random_state : int, RandomState instance or None, default=None
@@ -145,7 +181,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
     s_ : ndarray of shape (m,)
         s-values on the correlation scale.
     nu_ : float
-        Coupling used.
+        Coupling used (on the standardized problem).
     feature_support_ : ndarray of bool of shape (n_features,)
         Features with a nonzero entry of ``D`` in a selected row (``get_support()``).
     n_features_in_ : int
@@ -158,6 +194,18 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
     -----
     ``get_support()`` and ``transform`` act on features: a feature is kept
     when it appears (nonzero entry of ``D``) in a selected row.
+
+    Units. The selector works on a standardized problem: each feature centred
+    and divided by its standard deviation, ``D`` rewritten for the
+    coefficients of those features (``D / sd`` column by column) with each row
+    scaled to unit norm (which changes no support or sign of ``D beta``), and
+    ``y`` centred and divided by its root mean square deviation on the path
+    part. ``kappa``, ``nu`` and ``t_ratio`` refer to that problem. So
+    ``fit(X, c * y + d)`` selects the same rows with the same ``W_`` (the
+    signs ``signs_`` follow the sign of ``c``), and so does
+    ``fit(X * a, y)`` whenever it poses the same question: ``a`` a positive
+    scalar for any ``D``, or positive per feature when ``D diag(a)`` only
+    rescales the rows of ``D`` (the identity ``D``, for example).
 
     Examples
     --------
@@ -172,9 +220,9 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
     >>> np.flatnonzero(D @ beta).tolist()                     # the true change points
     [2, 5, 8, 11, 14, 17, 20]
     >>> sel = SplitKnockoffSelector(fdr=0.2, D=D, random_state=0).fit(X, y)
-    >>> np.flatnonzero(sel.support_).tolist()
-    [2, 5, 8, 11, 14, 17, 20]
-    >>> sel.signs_[sel.support_].tolist()
+    >>> np.flatnonzero(sel.support_).tolist()     # all seven, and two false selections
+    [1, 2, 5, 8, 11, 14, 17, 20, 21]
+    >>> sel.signs_[D @ beta != 0].tolist()          # with the signs of the jumps
     [1.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0]
     """
 
@@ -183,10 +231,10 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         "D": ["array-like", "sparse matrix", None],
         "s_method": [StrOptions({"sdp", "equi"})],
         "offset": [Options(Integral, {0, 1})],
-        "kappa": [Interval(Real, 0, None, closed="neither")],
-        "nu": [Interval(Real, 0, None, closed="neither"), None],
+        "kappa": [Interval(Real, *KAPPA_RANGE, closed="right")],
+        "nu": [Interval(Real, *NU_RANGE, closed="both"), None],
         "n_times": [Interval(Integral, 2, None, closed="left")],
-        "t_ratio": [Interval(Real, 1, None, closed="neither")],
+        "t_ratio": [Interval(Real, *T_RATIO_RANGE, closed="right")],
         "split_fraction": [Interval(Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -206,6 +254,23 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         self.split_fraction = split_fraction
         self.random_state = random_state
         self.verbose = verbose
+
+    def _split_sizes(self, n, p, m):
+        """``(n1, n2)``: samples of the path part and of the knockoff part."""
+        n1 = int(round(self.split_fraction * n))
+        n2 = n - n1
+        need = p + m + 1
+        if n2 < need or n1 < 3:
+            least = int(np.ceil(max(need / (1 - self.split_fraction),
+                                    3 / self.split_fraction)))
+            raise ValueError(
+                f"Split knockoffs need n2 >= p + m + 1 = {need} samples in the knockoff part "
+                f"(p={p} features, m={m} rows of D) and at least 3 in the path part; with n={n} "
+                f"and split_fraction={self.split_fraction:g} the parts have n1={n1}, n2={n2}. "
+                f"Provide at least {least} samples, change split_fraction, or use fewer rows "
+                "in D."
+            )
+        return n1, n2
 
     def _check_D(self, p):
         if self.D is None:
@@ -246,29 +311,34 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         n, p = X.shape
         D = self._check_D(p)
         m = D.shape[0]
-        n1 = int(round(self.split_fraction * n))
-        n2 = n - n1
-        need = p + m + 1
-        if n2 < need or n1 < 2:
-            raise ValueError(
-                f"Split knockoffs need n2 >= p + m + 1 = {need} samples in the knockoff part "
-                f"(p={p} features, m={m} rows of D) and at least 2 in the path part; with n={n} "
-                f"and split_fraction={self.split_fraction:g} the parts have n1={n1}, n2={n2}. "
-                f"Provide at least {int(np.ceil(need / (1 - self.split_fraction)))} samples, "
-                "lower split_fraction, or use fewer rows in D."
-            )
+        n1, n2 = self._split_sizes(n, p, m)
         rs = check_random_state(self.random_state)
         rng = np.random.default_rng(rs.randint(2 ** 31 - 1))
         perm = rng.permutation(n)
         part1, part2 = perm[:n1], perm[n1:]
         report = StageReporter(type(self).__name__, self.verbose)
 
+        # the standardized problem (see _scaling): unit-variance features, D acting on
+        # their coefficients with unit-norm rows, and y in the units of part 1 (its own
+        # mean and spread, so that the path depends on part 1 alone)
+        std = standardize_columns(X)
+        X = std.values
+        D = standardized_structure(D, std.relative_inverse_sd())
+        if np.ptp(y[part1]) == 0:
+            raise ValueError(
+                f"y is constant on the {n1} samples of the path part; use another "
+                "random_state or a larger split_fraction."
+            )
+        y = standardize_target(y, part1)
+
         # part 1: Split LBI path, entry times and signs of gamma
         path = _engine.split_lbi_path(X[part1], y[part1], D, kappa=self.kappa, nu=self.nu,
                                       n_times=self.n_times, t_ratio=self.t_ratio)
         nu = path.nu
         times = np.concatenate([[0.0], path.beta_path.times])
-        betas = path.beta_path.coefs
+        # the coefficients of the problem the times refer to (an engine that rescales y
+        # itself reports the unit; y is standardized already, so it is 1 to round-off)
+        betas = path.beta_path.coefs / path.beta_path.info.get("y_scale", 1.0)
         Dbeta = np.vstack([betas[:1] @ D.T, betas @ D.T]) / nu  # beta = beta(t0) on [0, t0]
         F = np.vstack([np.zeros((1, m)),
                        np.cumsum(np.diff(times)[:, None] * (Dbeta[1:] + Dbeta[:-1]) / 2, axis=0)])

@@ -3,7 +3,9 @@
 Every statistic treats the ``2p`` columns symmetrically (the columns are
 standardized one by one, and swapping a feature with its knockoff swaps the
 two importances), so ``W_j`` flips sign when ``X_j`` and ``Xk_j`` are swapped;
-that is all the knockoff filter needs for its FDR guarantee.
+that is all the knockoff filter needs for its FDR guarantee. The selectors pass
+a standardized target (:mod:`~sparsestat.feature_selection._scaling`), so the
+statistics they report do not depend on the units of ``y``.
 
 - ``'lcd'``: lasso coefficient difference ``|b_j| - |b_{j+p}|`` at the
   cross-validated penalty (``LassoCV``; l1-logistic ``LogisticRegressionCV``
@@ -21,13 +23,55 @@ that is all the knockoff filter needs for its FDR guarantee.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 from scipy import linalg
 from sklearn.linear_model import LassoCV, LogisticRegressionCV, lasso_path
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 
 from sparsestat import _engine
 
 STATISTICS = ("lcd", "lsm", "lbi")
+
+# the ranges of the LBI path's parameters, on the standardized problem (unit-variance
+# columns and target): the number of iterations grows like kappa * t_ratio, so a
+# larger value would run for hours (or overflow the iteration count)
+KAPPA_RANGE = (0.0, 1e4)
+T_RATIO_RANGE = (1.0, 1e4)
+_KAPPA = Interval(Real, *KAPPA_RANGE, closed="right")
+_T_RATIO = Interval(Real, *T_RATIO_RANGE, closed="right")
+_MAX_ITER = [Interval(Integral, 1, None, closed="left"), None]
+
+# what statistic_params may hold, per statistic
+STATISTIC_PARAMETERS = {
+    "lcd": {"penalty": [StrOptions({"cp", "cv"})],
+            "cv": [Interval(Integral, 2, None, closed="left"), "cv_object"],
+            "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
+            "n_alphas": [Interval(Integral, 2, None, closed="left")],
+            "eps": [Interval(Real, 0, 1, closed="neither")],
+            "n_jobs": [Integral, None]},
+    "lsm": {"n_alphas": [Interval(Integral, 2, None, closed="left")],
+            "eps": [Interval(Real, 0, 1, closed="neither")],
+            "max_iter": [Interval(Integral, 1, None, closed="left")]},
+    "lbi": {"kappa": [_KAPPA], "t_ratio": [_T_RATIO],
+            "n_times": [Interval(Integral, 2, None, closed="left")], "max_iter": _MAX_ITER},
+}
+
+
+def check_statistic_params(statistic: str, params: dict, caller: str) -> dict:
+    """Validate the options of a statistic; raise ``ValueError`` naming the bad one."""
+    allowed = STATISTIC_PARAMETERS[statistic]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"statistic_params has option(s) {unknown} that statistic={statistic!r} does not "
+            f"take; it takes {sorted(allowed)}."
+        )
+    validate_parameter_constraints(
+        {key: allowed[key] for key in params}, params,
+        caller_name=f"{caller}(statistic={statistic!r}).statistic_params")
+    return params
 
 
 def signed_max(Z: np.ndarray, Zk: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ Knockoffs need ``diag(s)`` with ``0 <= s <= 1`` and ``2 R - diag(s)`` positive
 semi-definite, ``R`` the correlation matrix of the features. Larger ``s``
 decorrelates a knockoff from its original and gives more power.
 
-- equicorrelated: ``s_j = min(2 lambda_min(R), 1)`` for every ``j``;
+- equicorrelated: every ``s_j`` equal, at most ``min(2 lambda_min(R), 1)``;
 - SDP: maximize ``sum(s)`` over the same constraints. Solved here by a primal
   log-barrier interior-point method (damped Newton steps on
   ``-sum(s) - mu [log det(2R - diag s) + sum log s] - mu_1 sum log(1 - s)``,
@@ -13,7 +13,7 @@ decorrelates a knockoff from its original and gives more power.
   within ``3 p mu`` of the optimum.
 
 The selectors use the SDP's central-path point at ``mu = 0.1``
-(``SELECTOR_SDP_TOL``) rather than the optimum: the exact optimum makes
+(``SELECTOR_MU``) rather than the optimum: the exact optimum makes
 ``2R - diag(s)`` singular in many directions (16 eigenvalues below 1e-6 for
 an AR(1) design with p = 1000), so features and knockoffs are nearly
 collinear there ("reconstructable") and the knockoff filter loses power; the
@@ -25,6 +25,17 @@ that make knockoffs reconstructable (``2R - diag(s)`` singular, ``s`` near 0) an
 not from ``s <= 1``: ``s = 1`` is an uncorrelated knockoff, the best there is, so
 that bound keeps the weight ``mu_1`` throughout, and independent features get
 ``s = 1`` (a weight ``mu`` on it would stop them at 0.90).
+
+The equicorrelated closed form ``min(2 lambda_min(R), 1)`` has the same defect,
+worse: it puts ``2R - diag(s)`` exactly on the boundary, singular along every
+eigenvector of ``lambda_min`` (``p - 1`` of them for an equicorrelated ``R``,
+``p - p / 10`` for blocks of 10), and for ``lambda_min = 1/2`` already at
+``s = 1``. The selectors therefore use the same barrier restricted to equal
+s-values (:func:`equicorrelated_central_s`): the one-dimensional problem
+``min -p s - mu [sum_k log(2 lambda_k - s) + p log s]`` over ``s``, capped
+at 1, which keeps ``2 lambda_min - s`` near ``mu`` times the fraction of
+eigenvalues at ``lambda_min`` (about 0.09 for blocks of 10) and gives up
+nothing where that fraction is small.
 """
 
 from __future__ import annotations
@@ -103,6 +114,58 @@ def equicorrelated_s(R: np.ndarray) -> np.ndarray:
     """
     lam_min = float(np.linalg.eigvalsh(R)[0])
     return np.full(R.shape[0], min(2.0 * max(lam_min, 0.0), 1.0))
+
+
+def equicorrelated_central_s(R: np.ndarray, mu: float) -> np.ndarray:
+    """Equal s-values on the central path of the SDP restricted to ``s_j = s``.
+
+    The root ``s`` of ``-p + mu sum_k 1 / (2 lambda_k - s) - mu p / s = 0`` on
+    ``(0, 2 lambda_min)`` (the barrier objective of :func:`sdp_s` with every
+    ``s_j = s``, without the bound ``s <= 1``), capped at 1. It is strictly
+    inside the feasible set: ``2R - s I`` is positive definite with smallest
+    eigenvalue ``2 lambda_min - s > 0``, and it tends to the closed form
+    ``min(2 lambda_min, 1)`` as ``mu -> 0``.
+
+    Parameters
+    ----------
+    R : ndarray of shape (p, p)
+        A positive definite correlation matrix.
+    mu : float
+        Barrier weight, > 0.
+
+    Returns
+    -------
+    s : ndarray of shape (p,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> R = np.full((10, 10), 0.6) + 0.4 * np.eye(10)     # lambda_min = 0.4
+    >>> s = equicorrelated_central_s(R, mu=0.1)
+    >>> round(float(s[0]), 3), round(float(equicorrelated_s(R)[0]), 3)
+    (0.721, 0.8)
+    """
+    lam = np.linalg.eigvalsh(R)
+    p = lam.size
+    top = 2.0 * float(lam[0])
+
+    def slope(s):
+        return -p + mu * (np.sum(1.0 / (2.0 * lam - s)) - p / s)
+
+    # slope rises from -inf at 0 to +inf at 2 lambda_min: one root, by bisection
+    # on the relative position inside (0, top), which needs no derivative
+    lo, hi = 0.0, top
+    if top > 1.0 and slope(1.0) <= 0.0:
+        return np.ones(p)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if slope(mid) < 0.0:
+            lo = mid
+        else:
+            hi = mid
+    return np.full(p, min(lo, 1.0))
 
 
 def _barrier_parts(R2, s, mu, mu_upper):
@@ -219,19 +282,21 @@ def sdp_s(R: np.ndarray, *, tol: float = 1e-6, max_newton: int = 50,
     return s
 
 
-# tol = 3 mu: the barrier stops at mu = 0.1 (see the module docstring)
-SELECTOR_SDP_TOL = 0.3
+# the barrier weight at which the selectors stop (see the module docstring)
+SELECTOR_MU = 0.1
 
 
 def compute_s(R: np.ndarray, method: str) -> np.ndarray:
     """s-values for a correlation matrix by ``method`` in ``{'equi', 'sdp'}``.
 
-    ``'sdp'`` is the SDP's central-path point at ``mu = 0.1``, which keeps
-    ``2R - diag(s)`` away from singular (see the module docstring).
+    Both are central-path points at ``mu = SELECTOR_MU``, which keep
+    ``2R - diag(s)`` away from singular (see the module docstring): ``'equi'``
+    with equal s-values, ``'sdp'`` with one per feature.
     """
     if method == "equi":
-        return equicorrelated_s(R)
+        return equicorrelated_central_s(R, SELECTOR_MU)
     if method == "sdp":
-        # no fallback to the (singular) equicorrelated s-values: the margin is the point
-        return sdp_s(R, tol=SELECTOR_SDP_TOL, never_below_equi=False)
+        # no fallback to the (singular) equicorrelated s-values: the margin is the point;
+        # tol = 3 mu stops the barrier at mu
+        return sdp_s(R, tol=3.0 * SELECTOR_MU, never_below_equi=False)
     raise ValueError(f"s_method must be one of {S_METHODS}; got {method!r}.")
