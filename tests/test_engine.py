@@ -123,9 +123,13 @@ def test_p_greater_than_n_ends_at_penalized_interpolant():
 def test_sparse_design_equals_dense():
     X, y, _ = _planted(n=60, p=15, seed=13)
     X[np.abs(X) < 0.7] = 0.0
-    for loss, target in [("squared", y), ("logistic", (y > 0).astype(float))]:
-        dense = _engine.lbi_path(X, target[:, None], loss=loss, t_ratio=20)
-        sparse = _engine.lbi_path(sp.csr_matrix(X), target[:, None], loss=loss, t_ratio=20)
+    w = np.random.default_rng(13).uniform(0.5, 2.0, len(y))
+    for loss, target, weights in [("squared", y, None), ("logistic", (y > 0).astype(float), None),
+                                  ("huber", y, None), ("huber", y, w)]:
+        dense = _engine.lbi_path(X, target[:, None], loss=loss, t_ratio=20, sample_weight=weights)
+        sparse = _engine.lbi_path(sp.csr_matrix(X), target[:, None], loss=loss, t_ratio=20,
+                                  sample_weight=weights)
+        np.testing.assert_allclose(sparse.info["delta"], dense.info["delta"], rtol=1e-12)
         np.testing.assert_allclose(sparse.coefs, dense.coefs, atol=1e-10)
         np.testing.assert_allclose(sparse.intercepts, dense.intercepts, atol=1e-10)
     iss_d = _engine.iss_path(X, y[:, None])

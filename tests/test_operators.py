@@ -445,12 +445,7 @@ CASES = {
     "operator-group": _operator_case(),
 }
 STARTS_INSIDE = {"projected-start", "projected-iss-start"}
-KNOWN_BUGS = {
-    "huber-l1-sparse": (
-        "the Huber target's robust scale is the MAD of least-squares residuals for a dense X "
-        "but of deviations from the median for a sparse X, so the same data give another "
-        "threshold and another path (47% apart here) when X is CSC"),
-}
+KNOWN_BUGS = {}
 WITH_REFERENCE = [
     pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name]))
     if name in KNOWN_BUGS else name
