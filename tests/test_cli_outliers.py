@@ -119,7 +119,7 @@ def test_model_errors_are_one_line(tmp_path, capsys):
     path = _write_csv(tmp_path / "few.csv", ["y", "a", "b", "c"], few)
     out = tmp_path / "flagged.csv"
     _assert_clean_error(capsys, ["outliers", path, "--target", "y", "--output", str(out)],
-                        "more samples than model parameters", out)
+                        "needs at least 6 samples for 3 features", out)
     const = [[1.0, *rng.standard_normal(2)] for _ in range(30)]
     path = _write_csv(tmp_path / "const.csv", ["y", "a", "b"], const)
     _assert_clean_error(capsys, ["outliers", path, "--target", "y"], "y is constant")

@@ -370,11 +370,17 @@ def test_nan_and_inf_are_refused(bad):
         MeanShiftOutlierDetector().fit(X, yb)
 
 
-def test_too_few_samples_refused():
+@pytest.mark.parametrize("fit_intercept, need", [(True, 7), (False, 6)])
+def test_too_few_samples_refused_with_the_number_needed(fit_intercept, need):
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((5, 4))
-    with pytest.raises(ValueError, match="more samples than model parameters"):
-        MeanShiftOutlierDetector().fit(X, rng.standard_normal(5))
+    X = rng.standard_normal((need - 1, 4))
+    with pytest.raises(ValueError, match=f"needs at least {need} samples for 4 features"):
+        MeanShiftOutlierDetector(fit_intercept=fit_intercept).fit(X, rng.standard_normal(need - 1))
+    # one more sample is enough to fit (every test has a residual degree of freedom)
+    X = rng.standard_normal((need, 4))
+    det = MeanShiftOutlierDetector(fit_intercept=fit_intercept, random_state=0).fit(
+        X, X @ np.ones(4) + rng.standard_normal(need))
+    assert det.outliers_.shape == (need,)
 
 
 def test_constant_y_refused():

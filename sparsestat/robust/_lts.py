@@ -90,14 +90,24 @@ def _c_steps(Q, Y, mask, h, n_steps, orthonormal=True, rtol=1e-12, QtY=None):
 
 
 def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int = 10,
-              subsample: int = 2000, random_state=None) -> RobustStart:
-    """Least trimmed squares fit of ``Y`` on ``Q`` with a consistent robust scale."""
+              subsample: int = 2000, trim: float = 0.5, order: np.ndarray | None = None,
+              random_state=None) -> RobustStart:
+    """Least trimmed squares fit of ``Y`` on ``Q`` with a consistent robust scale.
+
+    ``trim`` is the fraction of rows left out of the objective: ``0.5`` is
+    the usual ``h = (n + r + 1) // 2`` (50% breakdown), less keeps
+    ``h = n - floor(trim n)`` rows (never fewer than at 0.5). ``order`` (a
+    permutation of the rows) is the order the random subsets are drawn in: an
+    order that depends on the rows' values only makes the fit equivariant
+    under permutations of the rows.
+    """
     rng = check_random_state(random_state)
     n, r = Q.shape
     K = Y.shape[1]
-    h = (n + r + 1) // 2
+    h = max((n + r + 1) // 2, min(n - int(np.floor(trim * n)), n - 1))
     m = min(n, subsample)
-    sub = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
+    order = np.arange(n) if order is None else np.asarray(order)
+    sub = order[np.sort(rng.choice(n, size=m, replace=False))] if m < n else order
     Qs, Ys = np.ascontiguousarray(Q[sub]), np.ascontiguousarray(Y[sub])
     hs = max(r + 1, int(np.ceil(h * m / n)))
     QtY = full_projection(Q, Y)
@@ -128,7 +138,8 @@ def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int 
             theta = subset_fit(Qs, Ys, mask_s, orthonormal=False)
             mask = _smallest(np.sum(residuals(Q, Y, theta) ** 2, axis=1), h)
         else:
-            mask = mask_s
+            mask = np.zeros(n, dtype=bool)
+            mask[sub[mask_s]] = True
         # all rows: iterate to convergence (for large n up to a relative tolerance:
         # the last C-steps only swap a few rows of nearly equal residual)
         theta, mask, obj = _c_steps(Q, Y, mask, h, 15 if large else 100,
