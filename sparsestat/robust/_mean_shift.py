@@ -26,7 +26,7 @@ from sparsestat.robust._linalg import (
     subset_fit,
     thin_basis,
 )
-from sparsestat.robust._lts import lts_start
+from sparsestat.robust._lts import lts_starts
 
 
 def auto_cutoff(n_samples: int, n_targets: int = 1) -> float:
@@ -444,10 +444,11 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
             return _exact_fit(Q, Ys, R, col_scale, basis, c, omega, contamination, k_min)
         best = _passes(Q, Ys, R, sigma, setup, report)
     else:
-        order = canonical_order(X, basis)
+        trims = _trims(n, r)
+        starts = lts_starts(Q, Ys, trims=trims, order=canonical_order(X, basis),
+                            random_state=random_state)
         best = None
-        for trim in _trims(n, r):
-            rs = lts_start(Q, Ys, trim=trim, order=order, random_state=random_state)
+        for trim, rs in zip(trims, starts):
             # the first pass only proposes candidates (the deletion test decides), so
             # the robust scale is used as it is, although it is biased down in small
             # samples
