@@ -72,8 +72,10 @@ class NoiseLaw:
 
     def normal_cutoff(self, dof) -> np.ndarray:
         """Cutoff of the normal-noise statistic with ``dof`` residual degrees of freedom."""
-        dof = np.maximum(np.asarray(dof, dtype=float), 1.0)
-        return np.sqrt(self.K * stats.f.isf(self.tail, self.K, self.K * dof))
+        values, where = np.unique(np.maximum(np.asarray(dof, dtype=float), 1.0),
+                                  return_inverse=True)
+        cut = np.sqrt(self.K * stats.f.isf(self.tail, self.K, self.K * values))
+        return cut[where].reshape(np.shape(dof))
 
     def student_cutoff(self, df: float, dof: int) -> float:
         """Cutoff of the ``t``-noise statistic; the factor carries the scale's own error.
@@ -170,12 +172,36 @@ def set_test(Q, Y, test: "OutlierTest", law: NoiseLaw) -> bool:
       a cluster of bad leverage points shifted to one side: the cluster moves
       the fit along with it and leaves free shifts little to explain.
 
-    A tail passes when one of its tail probabilities is below
-    ``alpha_k / (2 C(n - j, k))`` with ``alpha_k = n * tail / (k (k + 1))``: by
-    the union bound over all the sets it could have been, clean samples yield
-    a passing tail of size ``k`` with probability at most ``alpha_k`` (and
-    some passing set with probability at most ``n * tail``), however the set
-    was searched for.
+    A tail passes when one of its two tail probabilities is below
+    ``alpha_k / C(n - j, k)`` with ``alpha_k = n * tail * 2^(1 - k)``: by the
+    union bound over all the sets it could have been, clean samples yield a
+    passing tail of size ``k`` with probability at most about ``alpha_k``,
+    however the set was searched for. The union bound is loose for large
+    tails of a large sample (a 25% cluster among 400), so a tail also passes
+    when its weakest member clears its cutoff by the factor
+    ``(1 + r / dof) / sqrt(v(1 - k / n))``, ``v(f)`` the variance of the normal
+    law cut to its central fraction ``f``: against the scale the kept samples
+    would have if the tail were the clean samples' own extremes, trimmed off
+    and overfitted by the search.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparsestat.robust._linalg import thin_basis
+    >>> from sparsestat.robust._mean_shift import NoiseLaw, _deletion_test, set_test
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 3))
+    >>> y = (X @ [1.0, 2.0, -1.0] + rng.standard_normal(60))[:, None]
+    >>> Q = thin_basis(X).Q
+    >>> law = NoiseLaw(tail=0.5 / 60, K=1)
+    >>> extremes = np.zeros(60, dtype=bool)
+    >>> extremes[np.argsort(-np.abs((y - Q @ (Q.T @ y))[:, 0]))[:6]] = True
+    >>> set_test(Q, y, _deletion_test(Q, y, extremes, law), law)  # six clean samples
+    False
+    >>> y[:6] += 8.0
+    >>> planted = np.arange(60) < 6
+    >>> set_test(Q, y, _deletion_test(Q, y, planted, law), law)
+    True
     """
     from scipy.special import gammaln
 
@@ -188,22 +214,23 @@ def set_test(Q, Y, test: "OutlierTest", law: NoiseLaw) -> bool:
     members = np.flatnonzero(flagged)
     ratio = test.statistic[members] / test.cutoff[members]
     members = members[np.argsort(-ratio, kind="stable")]
-    free, common = _tail_reductions(Q, Y, members, sse_f)
     m = members.size
     k = m - np.arange(m)
+    # the trimmed route first: it needs no refits and decides the large tails
+    factor = np.sqrt(1.0 / _truncation(1.0 - k / n, K)) * (1.0 + Q.shape[1] / test.dof)
+    undecided = np.flatnonzero(float(np.min(ratio)) < factor)
+    if undecided.size == 0:
+        return True
+    # the union route for the rest: the fits without the first j members, j up to the
+    # last undecided tail
+    free, common = _tail_reductions(Q, Y, members, sse_f, int(undecided.max()) + 1)
+    k = k[undecided]
     s2 = sse_f / (K * test.dof)
     log_alpha = np.log(n * law.tail) + (1 - k) * np.log(2.0)
     log_sets = gammaln(n - m + k + 1) - gammaln(k + 1) - gammaln(n - m + 1)
-    p_free = _f_logsf(free / (K * k * s2), K * k, K * test.dof)
-    p_common = _f_logsf(common / (K * s2), K, K * test.dof)
-    union = np.minimum(p_free, p_common) <= log_alpha - log_sets
-    # or: the weakest member passes even against the scale the kept samples would
-    # have if the tail were the clean samples' own extremes, cut off (the normal
-    # law truncated to the fraction kept) and overfitted by the search (r / dof)
-    weakest = float(np.min(ratio))
-    r = Q.shape[1]
-    trimmed = weakest >= np.sqrt(1.0 / _truncation(1.0 - k / n, K)) * (1.0 + r / test.dof)
-    return bool(np.all(union | trimmed))
+    p_free = _f_logsf(free[undecided] / (K * k * s2), K * k, K * test.dof)
+    p_common = _f_logsf(common[undecided] / (K * s2), K, K * test.dof)
+    return bool(np.all(np.minimum(p_free, p_common) <= log_alpha - log_sets))
 
 
 def _truncation(frac, K):
@@ -212,18 +239,20 @@ def _truncation(frac, K):
     return stats.chi2.cdf(q, K + 2) / frac
 
 
-def _tail_reductions(Q, Y, rows, sse_f):
+def _tail_reductions(Q, Y, rows, sse_f, n_tails=None):
     """Sums of squares explained by the tails ``rows[j:]`` given the fits without ``rows[:j]``.
 
     ``free[j] = SSE_j - SSE_F`` (free shifts on the tail) and ``common[j]``,
     summed over the targets, ``(w^T e_j)^2 / (w^T (I - H_j) w)`` for the
     indicator ``w`` of the tail (``e_j``, ``H_j``: residuals and hat matrix of
-    the fit without ``rows[:j]``). Rows are removed one at a time by the
-    deletion formulas (``SSE`` drops by ``||e_i||^2 / (1 - h_i)``, rank-one
-    update of ``(Q_K^T Q_K)^-1``): ``O(m r^2)`` in all.
+    the fit without ``rows[:j]``), for ``j < n_tails`` (default: all; the
+    others are NaN). Rows are removed one at a time by the deletion formulas
+    (``SSE`` drops by ``||e_i||^2 / (1 - h_i)``, rank-one update of
+    ``(Q_K^T Q_K)^-1``): ``O(n_tails r^2)``.
     """
     r = Q.shape[1]
     m = len(rows)
+    n_tails = m if n_tails is None else min(int(n_tails), m)
     Qm = Q[rows]
     # suffix sums over the tail of y_i and of q_i
     wy = np.cumsum(Y[rows][::-1], axis=0)[::-1]
@@ -231,9 +260,9 @@ def _tail_reductions(Q, Y, rows, sse_f):
     theta = Q.T @ Y
     G_inv = np.eye(r)
     sse = float(np.sum(Y ** 2) - np.sum(theta ** 2))
-    free = np.empty(m)
-    common = np.empty(m)
-    for j in range(m):
+    free = np.full(m, np.nan)
+    common = np.full(m, np.nan)
+    for j in range(n_tails):
         free[j] = max(sse - sse_f, 0.0)
         k = m - j
         num = wy[j] - wq[j] @ theta
@@ -607,8 +636,8 @@ def canonical_order(X: np.ndarray, basis: ThinBasis) -> np.ndarray:
     (invariant to rescaling the columns), so that the random subsets of the
     robust start pick the same rows whatever order the samples come in.
     """
-    w = np.random.default_rng(20240607).standard_normal(X.shape[1])
-    key = ((X - basis.mean) / basis.scale) @ w
+    w = np.random.default_rng(20240607).standard_normal(X.shape[1]) / basis.scale
+    key = X @ w - basis.mean @ w
     return np.argsort(key, kind="stable")
 
 
