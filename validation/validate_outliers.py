@@ -39,8 +39,10 @@ SHIFT = 6.0
 CLUSTER_DISTANCE = 4.0
 
 
-def plant_outliers(X, y, frac, kind, rng, size=SHIFT, noise_sd=1.0):
+def plant_outliers(X, y, frac, kind, rng, size=SHIFT, sigma=1.0):
     """Shift ``round(frac n)`` responses by ``size`` prediction standard deviations.
+
+    ``sigma`` is the noise level: the shift is ``size * sigma * sqrt(1 + h_i)``.
 
     ``kind='random'``: random samples, random signs; ``'cluster'``: the samples
     are moved to one point at Mahalanobis distance ``CLUSTER_DISTANCE`` from the
@@ -65,7 +67,7 @@ def plant_outliers(X, y, frac, kind, rng, size=SHIFT, noise_sd=1.0):
         u /= np.linalg.norm(u)
         beta, *_ = np.linalg.lstsq(A_clean, y[~truth], rcond=None)
         X[idx] = centre + (CLUSTER_DISTANCE * u + 0.1 * rng.standard_normal((m, p))) @ root.T
-        y[idx] = beta[0] + X[idx] @ beta[1:] + noise_sd * rng.standard_normal(m)
+        y[idx] = beta[0] + X[idx] @ beta[1:] + sigma * rng.standard_normal(m)
         sign = np.full(m, rng.choice([-1.0, 1.0]))
     elif kind == "random":
         sign = rng.choice([-1.0, 1.0], size=m)
@@ -74,7 +76,7 @@ def plant_outliers(X, y, frac, kind, rng, size=SHIFT, noise_sd=1.0):
     A_out = np.column_stack([np.ones(m), X[idx]])
     G_inv = np.linalg.pinv(A_clean.T @ A_clean)
     h = np.einsum("ij,jk,ik->i", A_out, G_inv, A_out)
-    y[idx] += sign * size * noise_sd * np.sqrt(1.0 + h)
+    y[idx] += sign * size * sigma * np.sqrt(1.0 + h)
     return X, y, truth
 
 

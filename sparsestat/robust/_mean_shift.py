@@ -318,7 +318,12 @@ def _deletion_test(Q, Y, flagged, law: NoiseLaw) -> OutlierTest:
     res = deletion_residuals(Q, Y, flagged)
     dof = max(res.dof, 1)
     scale = float(np.sqrt(res.sse / (K * dof)))
-    if law.df is None and not law.estimate:
+    kept = res.u[~flagged]
+    # t noise: df given or matched to the kept samples' 90% / 50% quantile ratio (they
+    # lack only the few clean ones beyond the cutoff); matched to the normal law's
+    # bound, the normal test is used
+    df = law.df if law.df is not None else (tail_df(kept, K) if law.estimate else None)
+    if df is None or df >= TAIL_DF_BOUNDS[1]:
         # the scale without sample i: s_(i)^2 = (SSE - u_i) / (K (dof - 1)) for a kept i
         own_dof = np.where(flagged, dof, dof - 1)
         own_sse = np.where(flagged, res.sse, res.sse - res.u)
@@ -326,19 +331,19 @@ def _deletion_test(Q, Y, flagged, law: NoiseLaw) -> OutlierTest:
         statistic = np.sqrt(res.u / np.maximum(s2, 1e-300))
         cutoff = law.normal_cutoff(own_dof)
         cutoff = np.where(own_dof >= 1, cutoff, np.inf)
-        return OutlierTest(flagged, statistic, cutoff, scale, dof, res.e, None, 0)
-    # t noise: the scale from the median of the kept samples' squared deletion
-    # residuals, df given or matched to their 90% / 50% quantile ratio (the kept
-    # samples lack only the few clean ones beyond the cutoff)
-    kept = res.u[~flagged]
-    df = law.df if law.df is not None else tail_df(kept, K)
+        return OutlierTest(flagged, statistic, cutoff, scale, dof, res.e,
+                           None if df is None else np.inf, 0)
+    # the t scale from the median of the kept samples' squared deletion residuals
     t_scale2 = float(np.median(kept)) / (K * stats.f.ppf(0.5, K, df))
     statistic = np.sqrt(res.u / max(t_scale2, 1e-300))
     cutoff = np.full(Q.shape[0], law.student_cutoff(df, dof))
     return OutlierTest(flagged, statistic, cutoff, scale, dof, res.e, df, 0)
 
 
-def tail_df(u, K: int = 1, bounds=(1.0, 200.0)) -> float:
+TAIL_DF_BOUNDS = (1.0, 200.0)
+
+
+def tail_df(u, K: int = 1, bounds=TAIL_DF_BOUNDS) -> float:
     """Degrees of freedom of a (multivariate) Student ``t`` matched to the shoulder of ``u``.
 
     ``u`` holds squared norms ``||z_i||^2`` of ``K``-vectors ``z = scale * t_df``,
