@@ -60,9 +60,10 @@ class NoiseLaw:
     ``||e_i|| / (s_(i) sqrt(v_i))`` (``s_(i)`` the residual scale of the fit
     without the flagged set and without ``i``) follows ``sqrt(K F(K, K dof))``
     exactly. Otherwise the noise is Student ``t`` with ``df`` degrees of freedom
-    (multivariate ``t`` for ``K > 1``), the scale is its maximum-likelihood
-    scale on the kept samples and ``||e_i||^2 / (sigma^2 v_i)`` follows
-    ``K F(K, df)``; ``estimate=True`` fits ``df`` as well.
+    (multivariate ``t`` for ``K > 1``), its scale ``sigma`` from the median of
+    the kept samples' squared deletion residuals, and
+    ``||e_i||^2 / (sigma^2 v_i)`` follows ``K F(K, df)``; ``estimate=True``
+    matches ``df`` to the kept samples (:func:`tail_df`).
     """
 
     tail: float
@@ -102,7 +103,8 @@ class OutlierTest:
     n_steps: int
 
 
-def confirm_outliers(Q, Y, candidates, law: NoiseLaw, max_flagged: int) -> OutlierTest:
+def confirm_outliers(Q, Y, candidates, law: NoiseLaw, max_flagged: int,
+                     priority=None) -> OutlierTest:
     """Flag the samples whose deletion residual exceeds the cutoff, to a fixed point.
 
     Starting from ``candidates``, every sample is tested against the
@@ -110,7 +112,11 @@ def confirm_outliers(Q, Y, candidates, law: NoiseLaw, max_flagged: int) -> Outli
     flagged samples below their cutoff return to the fit, kept samples
     above it are flagged, until the set repeats. Each statistic is held
     against its exact normal-noise law (``t`` or ``F`` with the residual
-    degrees of freedom left).
+    degrees of freedom left). Flagged samples return the weakest first, an
+    eighth of the failing ones at a time: while the flagged set still holds
+    many clean samples the fit is poor and true outliers can fall below the
+    cutoff too. At most ``max_flagged`` candidates are kept, those with the
+    largest ``priority``.
 
     The flagged set as a whole must also pass :func:`set_test`: a set chosen
     because the rest fits well shrinks the scale of the rest (the best of
@@ -121,7 +127,7 @@ def confirm_outliers(Q, Y, candidates, law: NoiseLaw, max_flagged: int) -> Outli
     """
     n = Q.shape[0]
     flagged = np.asarray(candidates, dtype=bool).copy()
-    flagged = _cap(flagged, np.zeros(n), max_flagged)
+    flagged = _cap(flagged, np.zeros(n) if priority is None else priority, max_flagged)
     seen = set()
     test = None
     for step in range(1, 4 * n + 10):
@@ -130,8 +136,6 @@ def confirm_outliers(Q, Y, candidates, law: NoiseLaw, max_flagged: int) -> Outli
         ratio = test.statistic / test.cutoff
         out = np.flatnonzero(flagged & (ratio < 1.0))
         if out.size:
-            # the weakest return first: while the flagged set still holds many clean
-            # samples the fit is poor and true outliers can fall below the cutoff too
             weakest = out[np.argsort(ratio[out], kind="stable")[:-(-out.size // 8)]]
             flagged = flagged.copy()
             flagged[weakest] = False
@@ -587,7 +591,10 @@ def _passes(Q, Ys, R, sigma, setup: _PathSetup, report) -> _Passes:
             break
         # the path proposes, the deletion test decides: the flagged set is the fixed
         # point of the tests started from the samples the path let in
-        test = confirm_outliers(Q, Ys, new, setup.law, setup.max_flagged)
+        # candidates beyond the cap: the earliest to enter (ties: the robust residual)
+        rank = np.empty(new.size)
+        rank[np.lexsort((-np.sum(R ** 2, axis=1), entry))] = np.arange(new.size, 0, -1)
+        test = confirm_outliers(Q, Ys, new, setup.law, setup.max_flagged, priority=rank)
         new = test.flagged
         report.stage(f"deletion test ({test.n_steps} steps"
                      f"{'' if test.df is None else f', t with {test.df:.3g} df'}): "
@@ -749,7 +756,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
     probability of :func:`auto_cutoff`; flagged samples below the cutoff
     return, kept samples above it are flagged, to a fixed point, and the
     flagged set as a whole must pass a set test that no search over clean
-    samples can pass but rarely (:func:`set_test`). The path then runs again
+    samples can pass but rarely (``set_test``). The path then runs again
     with the scale of the samples kept, until the flagged set repeats. On
     clean normal data about half a sample is flagged per data set, whatever
     ``n / p`` (measured down to ``n = 2p + 5``; see ``docs/outliers.md``).
@@ -790,7 +797,8 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         probability, so heavy-tailed clean samples are not flagged, at the
         price of missing outliers inside the ``t`` law's own range.
         ``'auto'``: the degrees of freedom matched to the kept samples' 90% /
-        50% quantile ratio (:func:`tail_df`), between 1 and 200.
+        50% quantile ratio (``tail_df``), between 1 and 200; where it matches the
+        normal law (200), the normal test is used and ``noise_df_`` is ``inf``.
     max_iter : int, default=None
         LBI iteration budget (``None``: as many as the grid needs).
     duplicates : {'raise', 'keep'}, default='raise'
@@ -829,7 +837,8 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
     cutoff_ : float
         The cutoff ``c_n`` used (known scale, normal noise).
     noise_df_ : float or None
-        Degrees of freedom of the ``t`` noise law used (``None``: normal).
+        Degrees of freedom of the ``t`` noise law used (``None``: normal; ``inf``:
+        ``noise_df='auto'`` found normal tails).
     n_iter_ : int
         LBI iterations (or ISS knots) of the final path.
     regularization_path_ : SparseRegularizationPath
