@@ -296,6 +296,11 @@ def test_contamination_float_flags_that_fraction_in_entry_order():
     flagged_entries = det.entry_times_[det.outliers_]
     others = det.entry_times_[~det.outliers_]
     assert flagged_entries.max() <= others.min()
+    # the scale is that of the inliers the fraction leaves
+    keep = ~det.outliers_
+    A = np.column_stack([np.ones(keep.sum()), X[keep]])
+    resid = y[keep] - A @ np.linalg.lstsq(A, y[keep], rcond=None)[0]
+    np.testing.assert_allclose(det.scale_, np.sqrt(resid @ resid / (keep.sum() - A.shape[1])))
     X, y = load_stackloss(return_X_y=True)
     det = MeanShiftOutlierDetector(contamination=4 / 21 - 1e-9, random_state=0).fit(X, y)
     assert set(np.flatnonzero(det.outliers_) + 1) == {1, 3, 4, 21}

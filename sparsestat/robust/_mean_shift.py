@@ -123,33 +123,45 @@ def confirm_outliers(Q, Y, candidates, law: NoiseLaw, max_flagged: int,
     many half-samples fits far too well when ``n / p`` is small), and then
     every member passes its own test. The set test bounds the chance that
     *any* set of clean samples of that size passes, whatever the search that
-    found it; a failing set returns its weakest member to the fit.
+    found it; a failing set returns its weakest member.
+
+    Returned samples stay out of the reference fit (their prediction
+    residuals count in its scale, so a set that only passed because the rest
+    fitted too well still dissolves): a weak member of a cluster of bad
+    leverage points would otherwise pull the fit towards the cluster as it
+    returns, the next member would fall below its cutoff, and the whole
+    cluster with it. A returned sample that clears its cutoff is flagged
+    again; the others are inliers of the final least-squares fit.
     """
     n = Q.shape[0]
     flagged = np.asarray(candidates, dtype=bool).copy()
     flagged = _cap(flagged, np.zeros(n) if priority is None else priority, max_flagged)
+    returned = np.zeros(n, dtype=bool)
     seen = set()
     test = None
     for step in range(1, 4 * n + 10):
-        test = _deletion_test(Q, Y, flagged, law)
+        test = _deletion_test(Q, Y, flagged, law, returned)
         test.n_steps = step
         ratio = test.statistic / test.cutoff
         out = np.flatnonzero(flagged & (ratio < 1.0))
         if out.size:
-            weakest = out[np.argsort(ratio[out], kind="stable")[:-(-out.size // 8)]]
+            move = out[np.argsort(ratio[out], kind="stable")[:-(-out.size // 8)]]
+        elif flagged.any() and not set_test(Q, Y, test, law):
+            move = np.flatnonzero(flagged)[[np.argmin(ratio[flagged])]]
+        else:
+            move = None
+        if move is not None:
             flagged = flagged.copy()
-            flagged[weakest] = False
-            continue
-        if flagged.any() and not set_test(Q, Y, test, law):
-            weakest = np.flatnonzero(flagged)[np.argmin(ratio[flagged])]
-            flagged = flagged.copy()
-            flagged[weakest] = False
+            flagged[move] = False
+            returned = returned.copy()
+            returned[move] = True
             continue
         grown = _cap(flagged | (ratio >= 1.0), ratio, max_flagged)
         key = grown.tobytes()
         if np.array_equal(grown, flagged) or key in seen:
             return test
         seen.add(key)
+        returned &= ~grown
         flagged = grown
     return test
 
@@ -182,11 +194,13 @@ def set_test(Q, Y, test: "OutlierTest", law: NoiseLaw) -> bool:
     passing tail of size ``k`` with probability at most about ``alpha_k``,
     however the set was searched for. The union bound is loose for large
     tails of a large sample (a 25% cluster among 400), so a tail also passes
-    when its weakest member clears its cutoff by the factor
+    when its members clear their cutoffs, in root mean square, by the factor
     ``(1 + r / dof) / sqrt(v(1 - k / n))``, ``v(f)`` the variance of the normal
     law cut to its central fraction ``f``: against the scale the kept samples
     would have if the tail were the clean samples' own extremes, trimmed off
-    and overfitted by the search.
+    and overfitted by the search (clean extremes trimmed off reach about
+    ``E[z^2 | |z| > q] / c^2`` in mean square, ``q`` their quantile: well below 1
+    unless the tail is a handful of samples, which the union bound decides).
 
     Examples
     --------
@@ -212,8 +226,7 @@ def set_test(Q, Y, test: "OutlierTest", law: NoiseLaw) -> bool:
     flagged = test.flagged
     n = flagged.shape[0]
     K = law.K
-    sse_f = test.scale ** 2 * K * test.dof
-    if sse_f <= 0 or not flagged.any():
+    if not flagged.any():
         return True
     members = np.flatnonzero(flagged)
     ratio = test.statistic[members] / test.cutoff[members]
@@ -221,19 +234,24 @@ def set_test(Q, Y, test: "OutlierTest", law: NoiseLaw) -> bool:
     m = members.size
     k = m - np.arange(m)
     # the trimmed route first: it needs no refits and decides the large tails
-    factor = np.sqrt(1.0 / _truncation(1.0 - k / n, K)) * (1.0 + Q.shape[1] / test.dof)
-    undecided = np.flatnonzero(float(np.min(ratio)) < factor)
-    if undecided.size == 0:
+    fit = deletion_residuals(Q, Y, flagged)
+    dof = max(fit.dof, 1)
+    factor = np.sqrt(1.0 / _truncation(1.0 - k / n, K)) * (1.0 + Q.shape[1] / dof)
+    # the root mean square of each tail's ratios (the tails are the weakest k)
+    weak_first = np.sort(ratio)
+    tail_rms = np.sqrt(np.cumsum(weak_first ** 2) / np.arange(1, m + 1))[::-1]
+    undecided = np.flatnonzero(tail_rms < factor)
+    if undecided.size == 0 or fit.sse <= 0:
         return True
     # the union route for the rest: the fits without the first j members, j up to the
     # last undecided tail
-    free, common = _tail_reductions(Q, Y, members, sse_f, int(undecided.max()) + 1)
+    free, common = _tail_reductions(Q, Y, members, fit.sse, int(undecided.max()) + 1)
     k = k[undecided]
-    s2 = sse_f / (K * test.dof)
+    s2 = fit.sse / (K * dof)
     log_alpha = np.log(n * law.tail) + (1 - k) * np.log(2.0)
     log_sets = gammaln(n - m + k + 1) - gammaln(k + 1) - gammaln(n - m + 1)
-    p_free = _f_logsf(free[undecided] / (K * k * s2), K * k, K * test.dof)
-    p_common = _f_logsf(common[undecided] / (K * s2), K, K * test.dof)
+    p_free = _f_logsf(free[undecided] / (K * k * s2), K * k, K * dof)
+    p_common = _f_logsf(common[undecided] / (K * s2), K, K * dof)
     return bool(np.all(np.minimum(p_free, p_common) <= log_alpha - log_sets))
 
 
@@ -316,12 +334,21 @@ def _cap(flagged, ratio, max_flagged):
     return out
 
 
-def _deletion_test(Q, Y, flagged, law: NoiseLaw) -> OutlierTest:
-    """Every sample's deletion statistic and cutoff given the flagged set."""
+def _deletion_test(Q, Y, flagged, law: NoiseLaw, returned=None) -> OutlierTest:
+    """Every sample's deletion statistic and cutoff given the flagged set.
+
+    The reference fit leaves out the flagged and the ``returned`` samples; the
+    returned ones' prediction residuals are pooled into its scale (one degree
+    of freedom each).
+    """
     K = Y.shape[1]
-    res = deletion_residuals(Q, Y, flagged)
-    dof = max(res.dof, 1)
-    scale = float(np.sqrt(res.sse / (K * dof)))
+    returned = np.zeros_like(flagged) if returned is None else returned
+    out = flagged | returned
+    res = deletion_residuals(Q, Y, out)
+    extra = float(np.sum(res.u[returned]))
+    sse = res.sse + extra
+    dof = max(res.dof + int(returned.sum()), 1)
+    scale = float(np.sqrt(sse / (K * dof)))
     kept = res.u[~flagged]
     # t noise: df given or matched to the kept samples' 90% / 50% quantile ratio (they
     # lack only the few clean ones beyond the cutoff); matched to the normal law's
@@ -329,8 +356,9 @@ def _deletion_test(Q, Y, flagged, law: NoiseLaw) -> OutlierTest:
     df = law.df if law.df is not None else (tail_df(kept, K) if law.estimate else None)
     if df is None or df >= TAIL_DF_BOUNDS[1]:
         # the scale without sample i: s_(i)^2 = (SSE - u_i) / (K (dof - 1)) for a kept i
-        own_dof = np.where(flagged, dof, dof - 1)
-        own_sse = np.where(flagged, res.sse, res.sse - res.u)
+        inside = ~out
+        own_dof = np.where(inside, dof - 1, dof)
+        own_sse = np.where(inside, sse - res.u, sse)
         s2 = np.maximum(own_sse, 0.0) / (K * np.maximum(own_dof, 1))
         statistic = np.sqrt(res.u / np.maximum(s2, 1e-300))
         cutoff = law.normal_cutoff(own_dof)
@@ -501,8 +529,8 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
             found = _passes(Q, Ys, rs.residuals, sigma, setup, report)
             # several starts (small n / p): the one that explains most wins -- each
             # flagged set has passed the set test, so a larger one is not spurious
-            if best is None or (found.flagged.sum(), -found.test.scale) > \
-                    (best.flagged.sum(), -best.test.scale):
+            if best is None or (found.flagged.sum(), -found.sigma) > \
+                    (best.flagged.sum(), -best.sigma):
                 best = found
     R, path, entry, test = best.residuals, best.path, best.entry, best.test
     tie = -np.sqrt(np.sum(R ** 2, axis=1))
@@ -513,11 +541,7 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
         order = np.lexsort((tie, entry))
         outliers = np.zeros(n, dtype=bool)
         outliers[order[:k_min]] = True
-    if test is not None:
-        scale = test.scale
-    else:
-        fit = deletion_residuals(Q, Ys, outliers)
-        scale = float(np.sqrt(fit.sse / (K * max(fit.dof, 1))))
+    scale = _inlier_scale(Q, Ys, outliers)
     # the path back on the scale of the targets
     unit = np.repeat((col_scale * best.sigma)[None, :], n, axis=0).ravel()
     path.coefs = path.coefs.multiply(unit[None, :]).tocsr()
@@ -590,22 +614,27 @@ def _passes(Q, Ys, R, sigma, setup: _PathSetup, report) -> _Passes:
             flagged = new
             break
         # the path proposes, the deletion test decides: the flagged set is the fixed
-        # point of the tests started from the samples the path let in
+        # point of the tests started from the samples the path let in and those the
+        # robust fit itself puts beyond the cutoff (a cluster the path only half let
+        # in would mask its other half)
+        far = np.sqrt(np.sum(R ** 2, axis=1)) / (sigma * setup.omega) > setup.cutoff
+        new = new | far
         # candidates beyond the cap: the earliest to enter (ties: the robust residual)
         rank = np.empty(new.size)
         rank[np.lexsort((-np.sum(R ** 2, axis=1), entry))] = np.arange(new.size, 0, -1)
         test = confirm_outliers(Q, Ys, new, setup.law, setup.max_flagged, priority=rank)
         new = test.flagged
+        kept_scale = _inlier_scale(Q, Ys, new)
         report.stage(f"deletion test ({test.n_steps} steps"
                      f"{'' if test.df is None else f', t with {test.df:.3g} df'}): "
                      f"{int(new.sum())} samples flagged, scale of the "
-                     f"{int((~new).sum())} kept {_scales(test.scale * setup.col_scale)}")
+                     f"{int((~new).sum())} kept {_scales(kept_scale * setup.col_scale)}")
         if flagged is not None and np.array_equal(new, flagged):
             break
         flagged = new
         # the next pass runs the path with the scale of the samples kept; it keeps
         # starting from the robust fit's residuals
-        sigma = max(test.scale, 1e-12 * sigma)
+        sigma = max(kept_scale, 1e-12 * sigma)
     return _Passes(path=path, entry=entry, flagged=flagged, test=test, sigma=sigma,
                    residuals=R)
 
@@ -651,6 +680,12 @@ def canonical_order(X: np.ndarray, basis: ThinBasis) -> np.ndarray:
     w = np.random.default_rng(20240607).standard_normal(X.shape[1]) / basis.scale
     key = X @ w - basis.mean @ w
     return np.argsort(key, kind="stable")
+
+
+def _inlier_scale(Q, Y, outliers) -> float:
+    """Residual standard deviation of least squares without ``outliers`` (pooled over targets)."""
+    fit = deletion_residuals(Q, Y, outliers)
+    return float(np.sqrt(fit.sse / (Y.shape[1] * max(fit.dof, 1))))
 
 
 def _robust_scale(A):
@@ -828,7 +863,8 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         Time each sample's shift enters the path (``np.inf``: never);
         earlier means more outlying.
     ranking_ : ndarray of shape (n_samples,)
-        Sample indices from most to least suspect.
+        Sample indices from most to least suspect (with ``'auto'``: the flagged
+        samples first, each group in entry order).
     scale_ : float or ndarray of shape (n_targets,)
         Residual standard deviation of the inliers' least-squares fit (with
         its degrees of freedom).
