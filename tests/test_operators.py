@@ -485,10 +485,6 @@ def test_path_agrees_with_the_reference_loop(name):
     _assert_records_agree(got, want, case.rtol)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "projected_shift_path records G = 0 at record times <= t_start even when z_start puts "
-    "rows beyond the unit sphere, whose shifts G_i = kappa w_i prox(z_i) are nonzero there "
-    "(and whose entry time is t_start)"))
 def test_a_start_beyond_the_sphere_is_recorded_at_the_start_time():
     Q, Y, omega = _shift_problem(30, 1, 11)
     kw = dict(weights=omega, kappa=20.0, **_inside_start(Q, Y, omega))
