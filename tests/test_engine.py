@@ -175,7 +175,7 @@ def test_unstable_step_is_refused():
 def test_divergence_at_run_time_is_reported(monkeypatch):
     """A step past the stability bound (bypassing the a-priori check) is caught."""
     X, y, _ = _planted()
-    monkeypatch.setitem(_engine._STEP_CONSTANT, "squared", 1e6)  # pretend a flat loss
+    monkeypatch.setitem(_engine._design_paths._STEP_CONSTANT, "squared", 1e6)  # pretend a flat loss
     with pytest.raises(FloatingPointError, match="diverged"):
         _engine.lbi_path(X, y[:, None], kappa=10.0, alpha=1.0, t_ratio=1e4)
 
@@ -209,7 +209,7 @@ def test_iss_p_greater_than_n_ends_at_basis_pursuit():
 @pytest.fixture
 def working_set(monkeypatch):
     """Make LBI use its working set (no full Gram matrix) on small problems too."""
-    monkeypatch.setattr(_engine, "_FULL_GRAM_MAX_FEATURES", 0)
+    monkeypatch.setattr(_engine._design_paths, "_FULL_GRAM_MAX_FEATURES", 0)
 
 
 def _assert_matches_reference(path, want):
@@ -225,7 +225,7 @@ def _assert_matches_reference(path, want):
 def test_working_set_matches_plain_numpy_loop(working_set, monkeypatch, reach):
     """(0, -1): no coordinate joins the working set before it crosses, so every
     entry replays its batch."""
-    monkeypatch.setattr(_engine, "_WORKING_SET_REACH", reach)
+    monkeypatch.setattr(_engine._design_paths, "_WORKING_SET_REACH", reach)
     X, y, _ = _planted(n=40, p=300, k=5, seed=21)
     kw = dict(kappa=10.0, alpha=0.01, normalize=False)
     path = _engine.lbi_path(X, y[:, None], n_times=30, t_ratio=100, **kw)
@@ -235,7 +235,7 @@ def test_working_set_matches_plain_numpy_loop(working_set, monkeypatch, reach):
 
 @pytest.mark.parametrize("reach", [(1.5, 0.01), (0.0, -1.0)])
 def test_working_set_group_matches_plain_numpy_loop(working_set, monkeypatch, reach):
-    monkeypatch.setattr(_engine, "_WORKING_SET_REACH", reach)
+    monkeypatch.setattr(_engine._design_paths, "_WORKING_SET_REACH", reach)
     X, y, _ = _planted(n=30, p=90, k=5, seed=22)
     kw = dict(penalty="group", groups=np.repeat(np.arange(30), 3), kappa=10.0, alpha=0.005,
               normalize=False)
@@ -254,7 +254,7 @@ def test_working_set_equals_full_gram_path(monkeypatch, sparse):
         X[np.abs(X) < 0.5] = 0.0
         X = sp.csr_matrix(X)
     full = _engine.lbi_path(X, Y, t_ratio=50)
-    monkeypatch.setattr(_engine, "_FULL_GRAM_MAX_FEATURES", 0)
+    monkeypatch.setattr(_engine._design_paths, "_FULL_GRAM_MAX_FEATURES", 0)
     screened = _engine.lbi_path(X, Y, t_ratio=50)
     assert full.n_iter == screened.n_iter
     np.testing.assert_allclose(screened.coefs, full.coefs, atol=1e-9)

@@ -61,7 +61,8 @@ def test_the_cache_folder_follows_every_kernel_source(tmp_path):
     sources = _jit.kernel_sources(copy)
     names = {p.relative_to(copy).as_posix() for p in sources}
     assert {"_kernels/_lbi.py", "_kernels/_prox.py", "_kernels/_design.py",
-            "_kernels/_projected.py", "ranking/_graph.py", "torch/_fused.py"} <= names
+            "_kernels/_projected.py", "_kernels/_status.py", "ranking/_graph.py",
+            "torch/_fused.py"} <= names
     assert "linear_model/_regressor.py" not in names   # no kernels there
     base = _jit.source_hash(sources)
     for path in sources:

@@ -135,7 +135,7 @@ def _working_set(on):
     """Make the design operator keep a working set (no full Gram matrix) when ``on``."""
     with pytest.MonkeyPatch.context() as mp:
         if on:
-            mp.setattr(_engine, "_FULL_GRAM_MAX_FEATURES", 0)
+            mp.setattr(_engine._design_paths, "_FULL_GRAM_MAX_FEATURES", 0)
         yield
 
 

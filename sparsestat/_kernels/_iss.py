@@ -30,8 +30,8 @@ import numpy as np
 
 from sparsestat._kernels._design import column, transpose_vector
 from sparsestat._kernels._jit import kernel
+from sparsestat._kernels._status import MAX_ITER, OK, PAUSED
 
-OK, MAX_ITER, PAUSED = 0, 1, 2
 # integer state: grid index, size of the free set, knots, status, joins, drops, solves
 GI, NF, KNOTS, STATUS, JOINS, DROPS, SOLVES = range(7)
 N_ISTATE = 7

@@ -4,7 +4,8 @@ numba's on-disk cache (``cache=True``) checks the source file that defines a
 function, not the files of the functions it calls: after an edit of a helper in
 one module, its callers in other modules would keep loading their old machine
 code. :func:`kernel` therefore caches every kernel of the package in one folder
-named after a hash of all the source files that define kernels; editing any of
+named after a hash of all the source files kernels depend on (every module of
+this subpackage and every other module that defines kernels); editing any of
 them moves the whole cache to a new folder, and the next call compiles afresh.
 
 The folder is ``$NUMBA_CACHE_DIR/sparsestat/numba-<hash>`` when the user set
@@ -30,11 +31,14 @@ _MARKER = "sparsestat._kernels._jit import kernel"
 
 
 def kernel_sources(package: Path = _PACKAGE) -> list[Path]:
-    """The source files of the package that define kernels (this one among them: it
-    holds the marker too)."""
+    """The source files the compiled kernels depend on: every module of
+    ``sparsestat._kernels`` (kernels, and the constants they freeze at compile
+    time, such as the status codes) and every other module that defines kernels."""
+    kernels = (Path(package) / "_kernels").resolve()
     return sorted(path.resolve() for path in Path(package).rglob("*.py")
                   if "__pycache__" not in path.parts
-                  and _MARKER in path.read_text(encoding="utf-8"))
+                  and (path.resolve().parent == kernels
+                       or _MARKER in path.read_text(encoding="utf-8")))
 
 
 def source_hash(paths) -> str:

@@ -52,8 +52,8 @@ from sparsestat._kernels._progress import report
 from sparsestat._kernels._prox import (
     all_units, dual_inplace, group_norm, prox_inplace, prox_units, record_entries_units,
 )
+from sparsestat._kernels._status import DIVERGED, MAX_ITER, OK
 
-OK, MAX_ITER, DIVERGED = 0, 1, 2
 
 # working set: batch lengths (in steps)
 _FIRST_BATCH, _MAX_BATCH = 2, 32

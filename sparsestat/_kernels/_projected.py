@@ -26,8 +26,7 @@ import numpy as np
 
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._prox import prox_inplace, record_entries
-
-OK, MAX_ITER, DIVERGED, SUPPORT = 0, 1, 2, 3
+from sparsestat._kernels._status import DIVERGED, MAX_ITER, OK, SUPPORT
 
 
 @kernel

@@ -15,8 +15,7 @@ import numpy as np
 from sparsestat._kernels._design import csr_matvec, csr_rmatvec, product, transpose_product
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._prox import prox_inplace, record_entries
-
-OK, MAX_ITER, DIVERGED = 0, 1, 2
+from sparsestat._kernels._status import DIVERGED, MAX_ITER, OK
 
 
 @kernel

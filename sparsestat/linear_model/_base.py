@@ -12,6 +12,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from sparsestat import _engine
+from sparsestat._engine._grid import _path_in_dtype
 
 # parameters common to every path estimator, validated declaratively
 PATH_PARAMETERS = {
@@ -153,7 +154,7 @@ def is_sparse(X) -> bool:
 
 def path_in_dtype(path, dtype):
     """The path's coefficients and intercepts in ``dtype`` when that is float32."""
-    return _engine._path_in_dtype(path, np.dtype(dtype))
+    return _path_in_dtype(path, np.dtype(dtype))
 
 
 def squeeze_path(path, single_target: bool):

@@ -1,0 +1,263 @@
+"""LBI and ISS paths of a design ``X``: :func:`lbi_path` (every loss and
+penalty, dense or sparse ``X``) and :func:`iss_path` (the exact homotopy of the
+squared loss).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from sparsestat import _kernels
+from sparsestat._engine._design import (
+    Design, _EMPTY_F, _FULL_GRAM_MAX_FEATURES, _WORKING_SET_REACH, prepare_design)
+from sparsestat._engine._grid import _empty_path, _path_in_dtype, _to_original_scale, time_grid
+from sparsestat._engine._penalties import _penalty_arrays, _penalty_norm
+from sparsestat._engine._targets import _initial_intercept, _standardized_target
+from sparsestat._kernels._losses import HUBER, LOGISTIC, MULTINOMIAL, SQUARED
+from sparsestat._kernels._status import DIVERGED, PAUSED
+from sparsestat._units import iteration_budget, standardize_target
+from sparsestat.path import RegularizationPath
+
+LOSSES = {"squared": SQUARED, "huber": HUBER, "logistic": LOGISTIC, "multinomial": MULTINOMIAL}
+# step constant c in alpha = c / (kappa * ||X^T W X / n||): the loss's curvature bound
+_STEP_CONSTANT = {"squared": 1.0, "huber": 1.0, "logistic": 4.0, "multinomial": 2.0}
+# the adaptive step c / (kappa (1.1 L_A + d (m + 1))) uses c = 0.75: every mode of the active
+# block relaxes monotonically (kappa * step * eigenvalue <= 1, no oscillation) even when the
+# power-iteration estimate L_A of ||H_AA|| is 25% low; stability alone would allow c < 2, but
+# on a standardized target the coefficients relax within a few steps of entering and larger
+# steps overshoot the path there
+_ADAPTIVE_STEP = 0.75
+
+
+def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alpha=None,
+             n_times=100, t_ratio=100.0, times=None, fit_intercept=True, normalize=True,
+             epsilon=1.35, sample_weight=None, max_iter=None, record_duals=False,
+             design: Design | None = None, verbose: int = 0) -> RegularizationPath:
+    """LBI regularization path for a smooth loss with an l1 or group penalty.
+
+    ``Y`` is (n, K): targets for squared / huber, a 0/1 column for logistic, one-hot
+    for multinomial. Returns coefficients of shape (n_times, p, K). With ``verbose``
+    a progress line is printed at every tenth of the time grid.
+    """
+    n, p = X.shape
+    Y = np.asarray(Y, dtype=float)
+    K = Y.shape[1]
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    w = w / w.mean()
+    loss_code = LOSSES[loss]
+    # The squared loss iterates on Gram columns. Weights enter a dense design as
+    # sqrt(w)-scaled rows; a weighted sparse design (whose rows cannot be scaled under
+    # implicit centering) uses the full weighted Gram matrix, or the direct way when p
+    # is too large for it.
+    weighted_sparse = sp.issparse(X) and sample_weight is not None
+    full_gram = p <= max(n, _FULL_GRAM_MAX_FEATURES)
+    # without the full Gram matrix the loop keeps a working set, which leaves the
+    # duals of far coordinates stale between batches: recording them needs the direct way
+    gram_mode = loss == "squared" and (full_gram or not (weighted_sparse or record_duals))
+    if design is None:
+        design = prepare_design(X, center=fit_intercept, normalize=normalize,
+                                sample_weight=None if sample_weight is None else w,
+                                sqrt_weight_rows=gram_mode and not weighted_sparse)
+    elementwise, gptr, gidx = _penalty_arrays(penalty, groups, p, K)
+
+    # the path runs on Y / y_unit; coefficients and intercepts are scaled back at the end
+    Y, y_unit = _standardized_target(design, Y, w, fit_intercept, loss)
+    delta = float(epsilon) if loss == "huber" else 0.0
+    b0 = _initial_intercept(loss, Y, w, delta) if (fit_intercept or gram_mode) else np.zeros(K)
+    if gram_mode:
+        if not fit_intercept:
+            b0 = np.zeros(K)
+        row_w = w if weighted_sparse else np.sqrt(w)
+        c = design.transpose_product((Y - b0) * row_w[:, None]) / n
+        grad0 = -c
+        H = design.gram(w if weighted_sparse else None) if full_gram else _EMPTY_F
+    else:
+        eta = np.asfortranarray(np.broadcast_to(b0, (n, K)), dtype=float)
+        G = np.zeros((n, K), order="F")
+        _kernels._losses.loss_derivative(eta, np.asfortranarray(Y), w, loss_code, delta, G)
+        grad0 = design.transpose_product(G) / n
+        c = np.zeros((p, K))
+        H = _EMPTY_F
+    norm0 = _penalty_norm(grad0, elementwise, gptr, gidx)
+    if not norm0 > 1e-12 * max(1.0, np.abs(Y).max()):
+        return _empty_path(1.0, n_times, t_ratio, times, p, K, b0 * y_unit, "lbi", loss,
+                           penalty)
+    t0 = 1.0 / norm0
+    z0 = np.ascontiguousarray(-grad0 / norm0)
+    if elementwise:
+        z0 = np.clip(z0, -1.0, 1.0)
+
+    if H.shape[0]:
+        lam = float(np.linalg.eigvalsh(H)[-1])
+    else:
+        lam = design.spectral_norm_sq(None if sample_weight is None or gram_mode else w)
+    # curvature bound of the loss: ||X^T W X / n|| times 1, 1/4 (logistic), 1/2 (multinomial)
+    curvature = lam / _STEP_CONSTANT[loss]
+    alpha_given = alpha
+    if alpha is None:
+        alpha = 1.0 / (kappa * max(curvature, 1e-300))
+    elif kappa * alpha * curvature >= 2.0:
+        raise ValueError(
+            f"The step alpha={alpha:g} makes LBI diverge: kappa * alpha * L = "
+            f"{kappa * alpha * curvature:.3g} >= 2, where L = {curvature:.4g} bounds the "
+            f"curvature of the {loss} loss. Use alpha < {2.0 / (kappa * curvature):.4g}, or "
+            "alpha=None for the default step."
+        )
+    grid = np.asarray(times, dtype=float) if times is not None else time_grid(t0, n_times, t_ratio)
+    budget = iteration_budget(t0, float(grid[-1]), alpha, max_iter, kappa=kappa,
+                              t_ratio=None if times is not None else t_ratio)
+
+    # the default step adapts to the active block (squared loss); a given alpha is fixed
+    adaptive = alpha_given is None and gram_mode
+    out = _kernels.lbi_path(
+        *design.args, np.asfortranarray(Y), w, loss_code, delta, gram_mode, np.ascontiguousarray(H),
+        np.ascontiguousarray(c), z0, np.asarray(b0, dtype=float), bool(fit_intercept and not gram_mode),
+        t0, float(alpha), float(kappa), elementwise, gptr, gidx, grid, budget, record_duals,
+        adaptive, _ADAPTIVE_STEP * _STEP_CONSTANT[loss],
+        (float(np.max(np.diag(H))) if H.shape[0] else design.diag_max()) if adaptive else 1.0,
+        np.asarray(_WORKING_SET_REACH, dtype=float), int(verbose))
+    coefs, intercepts, duals, entry, n_iter, status, t_end, *_ = out
+    if status == DIVERGED:
+        raise FloatingPointError(
+            f"LBI diverged at t={t_end:.4g}: the step alpha={alpha:.4g} is too large for "
+            f"kappa={kappa:g} (stability needs kappa * alpha * ||X^T X / n|| < 2). "
+            "Use alpha=None for a safe default step or lower alpha."
+        )
+    if coefs.shape[0] < grid.shape[0]:
+        warnings.warn(
+            f"The path stopped at t={t_end:.4g} after max_iter={budget} iterations, before the "
+            f"last requested time {grid[-1]:.4g}; {coefs.shape[0]} of {grid.shape[0]} record times "
+            "were reached. Increase max_iter, lower kappa or t_ratio.",
+            ConvergenceWarning, stacklevel=3,
+        )
+        grid = grid[: coefs.shape[0]]
+    coefs, intercepts = _to_original_scale(coefs, intercepts, design, gram_mode and fit_intercept,
+                                           b0 if gram_mode else None, y_unit)
+    return _path_in_dtype(RegularizationPath(
+        times=grid, coefs=coefs, intercepts=intercepts, entry_times=entry,
+        interpolation="linear", t0=t0, duals=duals if record_duals else None, n_iter=int(n_iter),
+        info={"solver": "lbi", "loss": loss, "penalty": penalty, "kappa": float(kappa),
+              "alpha": float(alpha), "delta": float(delta * y_unit), "y_scale": float(y_unit)},
+    ), design.dtype)
+
+
+def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True,
+             normalize=True, sample_weight=None, max_iter=None, record_duals=False,
+             tol=1e-10, verbose=0) -> RegularizationPath:
+    """The exact inverse scale space path of the squared loss with the l1 penalty.
+
+    Each target column has its own path (the problem separates); the time grid is
+    shared and starts at the earliest ``t0`` over targets. A float32 ``X`` is kept
+    in float32 (standardized copy and returned path); sums stay in float64. With
+    ``verbose > 0`` progress is printed about every tenth of the grid.
+    """
+    n, p = X.shape
+    Y = np.asarray(Y, dtype=float)
+    K = Y.shape[1]
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    w = w / w.mean()
+    weighted_sparse = sp.issparse(X) and sample_weight is not None
+    design = prepare_design(X, center=fit_intercept, normalize=normalize,
+                            sample_weight=None if sample_weight is None else w,
+                            sqrt_weight_rows=not weighted_sparse)
+    # the path runs on Y / y_unit; coefficients and intercepts are scaled back at the end
+    Y, y_unit = standardize_target(Y, w, fit_intercept)
+    y_mean = (w @ Y) / w.sum() if fit_intercept else np.zeros(K)
+    row_w = w if weighted_sparse else np.sqrt(w)
+    C = design.transpose_product((Y - y_mean) * row_w[:, None]) / n
+    cmax = np.max(np.abs(C), axis=0)
+    if not np.all(cmax > 1e-12 * max(1.0, np.abs(Y).max())):
+        if np.all(cmax <= 1e-12 * max(1.0, np.abs(Y).max())):
+            path = _empty_path(1.0, n_times, t_ratio, times, p, K, y_mean * y_unit, "iss",
+                               "squared", "l1")
+            path.interpolation = "previous"
+            return _path_in_dtype(path, design.dtype)
+        cmax = np.where(cmax > 0, cmax, np.inf)
+    t0 = float(1.0 / cmax.max())
+    grid = np.asarray(times, dtype=float) if times is not None else time_grid(t0, n_times, t_ratio)
+    if weighted_sparse and p > 5000:
+        raise ValueError("solver='iss' with sample_weight and a sparse X needs p <= 5000; "
+                         "pass a dense X or use solver='lbi'.")
+    # Gram mode (velocity from rows of X^T X / n) pays off when p <= n; otherwise each
+    # solve costs one product with the design, as in LARS
+    H = design.gram(w if weighted_sparse else None) if (p <= n or weighted_sparse) else _EMPTY_F
+    H = np.ascontiguousarray(H)
+    max_knots = int(max_iter) if max_iter is not None else 50 * (p + n) + 100
+    m = grid.shape[0]
+    coefs = np.zeros((m, p, K))
+    duals = np.zeros_like(coefs) if record_duals else None
+    entry = np.empty((p, K))
+    counts = np.zeros(_kernels._iss.N_ISTATE, dtype=np.int64)
+    reached = m
+    stops = sorted({min(m, int(np.ceil(m * k / 10))) for k in range(1, 11)}) if verbose else [m]
+    for k in range(K):
+        if not np.isfinite(cmax[k]):  # this target is uncorrelated with every feature
+            entry[:, k] = np.inf
+            continue
+        c = np.ascontiguousarray(C[:, k])
+        t0_k = float(1.0 / cmax[k])
+        rho = c / cmax[k]
+        istate = np.zeros(_kernels._iss.N_ISTATE, dtype=np.int64)
+        # beta = 0 up to and including t0 (the path is left-continuous in t)
+        before = int(np.searchsorted(grid, t0_k, side="right"))
+        istate[_kernels._iss.GI] = before
+        # one target records in place (a C-contiguous view), several through a buffer
+        ck = coefs[:, :, 0] if K == 1 else np.zeros((m, p))
+        dk = duals[:, :, 0] if K == 1 and record_duals else \
+            np.zeros((m if record_duals else 0, p))
+        if record_duals:
+            dk[:before] = rho + (grid[:before, None] - t0_k) * c
+        in_a = np.abs(rho) >= 1.0
+        rho[in_a] = np.sign(rho[in_a])
+        sign = np.where(in_a, rho, 0.0)
+        state = (rho, np.zeros(p), c.copy(), sign, in_a, np.empty(p, dtype=np.int64))
+        L = np.zeros((16, 16))
+        XFt = np.empty((0, n if H.shape[0] == 0 and not design.is_sparse else 0))
+        ek = np.full(p, np.inf)
+        fstate = np.array([t0_k, cmax[k]])
+        for stop in stops:
+            if stop <= istate[_kernels._iss.GI] and stop < m:
+                continue
+            L, XFt = _kernels.iss_path(
+                *design.args, n, H, c, grid, stop, max_knots, record_duals, tol, *state, L, XFt,
+                ck, dk, ek, istate, fstate)
+            if verbose:
+                _kernels._progress.report(
+                    "ISS" if K == 1 else f"ISS, target {k + 1}/{K}", float(fstate[0]),
+                    int(istate[_kernels._iss.GI]), m, int(istate[_kernels._iss.NF]),
+                    int(istate[_kernels._iss.KNOTS]))
+            if istate[_kernels._iss.STATUS] != PAUSED:
+                break
+        gi = int(istate[_kernels._iss.GI])
+        reached = min(reached, gi)
+        if K > 1:
+            coefs[:gi, :, k] = ck[:gi]
+        if record_duals:
+            if K > 1:
+                duals[:gi, :, k] = dk[:gi]
+        entry[:, k] = ek
+        counts += istate
+    n_knots = int(counts[_kernels._iss.KNOTS])
+    if reached < m:
+        warnings.warn(
+            f"The ISS path stopped after max_iter={max_knots} knots before the last requested "
+            f"time; {reached} of {m} record times were reached.",
+            ConvergenceWarning, stacklevel=3,
+        )
+        grid, coefs = grid[:reached], coefs[:reached]
+        duals = None if duals is None else duals[:reached]
+    coefs, intercepts = _to_original_scale(coefs, np.zeros((grid.shape[0], K)), design,
+                                           fit_intercept, y_mean, y_unit)
+    path = RegularizationPath(
+        times=grid, coefs=coefs, intercepts=intercepts, entry_times=entry,
+        interpolation="previous", t0=t0, duals=duals, n_iter=n_knots,
+        info={"solver": "iss", "loss": "squared", "penalty": "l1", "y_scale": float(y_unit),
+              "mode": "gram" if H.shape[0] else "design",
+              "joins": int(counts[_kernels._iss.JOINS]), "drops": int(counts[_kernels._iss.DROPS]),
+              "solves": int(counts[_kernels._iss.SOLVES])},
+    )
+    return _path_in_dtype(path, design.dtype)

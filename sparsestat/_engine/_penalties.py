@@ -1,0 +1,67 @@
+"""Penalty bookkeeping shared by the drivers: group labels, the group arrays
+the kernels take and the dual norm of a gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sparsestat._engine._design import _EMPTY_I
+
+
+def check_group_labels(groups) -> None:
+    """Refuse missing group labels (NaN or None): they would form groups of their own."""
+    groups = np.asarray(groups)
+    if groups.dtype.kind == "f":
+        missing = ~np.isfinite(groups)
+    elif groups.dtype.kind == "O":
+        missing = np.array([g is None or (isinstance(g, float) and not np.isfinite(g))
+                            for g in groups], dtype=bool)
+    else:
+        return
+    if np.any(missing):
+        idx = np.flatnonzero(missing)
+        shown = ", ".join(map(str, idx[:5])) + (" ..." if idx.size > 5 else "")
+        raise ValueError(
+            f"groups has {idx.size} missing label(s) (NaN, inf or None at position {shown}); "
+            "give every feature a group label (a feature alone in its group is its own label)."
+        )
+
+
+def make_groups(groups, n_features: int):
+    """Turn a label per feature into the kernels' (group_ptr, group_idx) arrays."""
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or groups.shape[0] != n_features:
+        raise ValueError(
+            f"groups must give one group label per feature: expected {n_features} labels, "
+            f"got an array of shape {groups.shape}."
+        )
+    check_group_labels(groups)
+    labels, inverse = np.unique(groups, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=len(labels))
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return ptr, order.astype(np.int64)
+
+
+def _penalty_arrays(penalty, groups, n_features, n_targets):
+    if penalty == "l1":
+        return True, _EMPTY_I, _EMPTY_I
+    if groups is None:
+        if n_targets == 1:
+            raise ValueError(
+                "penalty='group' needs groups=<one label per feature> for a single target; "
+                "with several targets (multi-output or multinomial) groups default to the rows "
+                "of the coefficient matrix."
+            )
+        groups = np.arange(n_features)
+    ptr, idx = make_groups(groups, n_features)
+    return False, ptr, idx
+
+
+def _penalty_norm(grad, elementwise, ptr, idx):
+    """Dual norm of the gradient: max |g| (l1) or max group 2-norm."""
+    if elementwise:
+        return float(np.max(np.abs(grad), initial=0.0))
+    sq = np.sum(grad ** 2, axis=1)
+    return float(max(np.sqrt(sq[idx[ptr[g]:ptr[g + 1]]].sum()) for g in range(len(ptr) - 1)))
