@@ -161,6 +161,9 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
     t = t0
     gi = 0
     while gi < n_times and grid[gi] <= t0:
+        # the start state: zero after the analytic jump, the active rows of a
+        # start beyond the unit sphere otherwise
+        rows, vals, nnz = _append_rows(G, rows, vals, nnz)
         rec_grid[n_rec] = gi
         n_rec += 1
         ptr[n_rec] = nnz
