@@ -691,6 +691,10 @@ class NoisyLabelDetector(BaseEstimator):
                     self.__dict__.pop(attr, None)
             y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"),
                              warn=True)
+        if pred_probs is not None and np.shape(pred_probs)[0] != y.shape[0]:
+            raise ValueError(
+                f"pred_probs has {np.shape(pred_probs)[0]} rows for {y.shape[0]} samples: pass "
+                "one row of class probabilities per sample.")
         if reset:
             check_classification_targets(y)
             self._inputs = inputs
