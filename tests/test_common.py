@@ -41,11 +41,12 @@ _PAIRWISE_SHAPE = ("X is an (n_comparisons, 2) array of item labels; the check p
                    "numeric X of another width")
 _PAIRWISE_GRAPH = ("the check's X, read as comparisons, holds self-comparisons or too few comparisons "
                    "to connect its items")
-# MeanShiftOutlierDetector refuses duplicated samples (they mask each other; iris has two)
-# and needs n_samples > n_features + 1 (the multi-output check has n = p + 1).
-_DUPLICATES = "the check fits iris, which holds duplicated samples; the detector refuses them"
-# NoisyLabelDetector.score_samples scores labelled samples, (X, y): the checks call it on X alone.
+# MeanShiftOutlierDetector needs n_samples > n_features + 1 (the multi-output check has
+# n = p + 1).
+# NoisyLabelDetector.score_samples scores labelled samples, (X, y), and
+# MeanShiftOutlierDetector.score_samples samples with their targets: the checks call it on X.
 _LABELLED = "score_samples(X, y) scores labelled samples; the check calls score_samples(X)"
+_TARGETS = "score_samples(X, y) scores samples with their targets; the check calls score_samples(X)"
 EXPECTED_FAILED = {
     "NoisyLabelDetector": {
         "check_methods_sample_order_invariance": _LABELLED,
@@ -56,8 +57,8 @@ EXPECTED_FAILED = {
                                      "semi-supervised convention), so -1 cannot be a class",
     },
     "MeanShiftOutlierDetector": {
-        "check_positive_only_tag_during_fit": _DUPLICATES,
-        "check_non_transformer_estimators_n_iter": _DUPLICATES,
+        "check_methods_sample_order_invariance": _TARGETS,
+        "check_methods_subset_invariance": _TARGETS,
         "check_regressor_multioutput": "n_samples = n_features + 1: too few samples to "
                                        "separate the fit from the outliers",
     },
