@@ -223,6 +223,19 @@ def test_in_grid_search_and_cross_val_score(noisy_split):
     assert not hasattr(clone(best), "estimator_")
 
 
+def test_probabilities_need_a_probabilistic_estimator(noisy_split):
+    from sklearn.svm import LinearSVC
+
+    X_tr, _, y_noisy, _, _ = noisy_split
+    with pytest.raises(ValueError, match="has no predict_proba"):
+        CleanLabelClassifier(LinearSVC(), inputs="pred_probs").fit(X_tr, y_noisy)
+    # on the features a classifier without probabilities is fine, and so is its predict
+    clf = CleanLabelClassifier(LinearSVC(), random_state=0).fit(X_tr, y_noisy)
+    assert not hasattr(clf, "predict_proba")
+    det = NoisyLabelDetector(random_state=0).fit(X_tr, y_noisy)
+    np.testing.assert_array_equal(clf.label_issues_, det.outliers_)
+
+
 def test_in_a_pipeline(noisy_split):
     X_tr, X_te, y_noisy, y_te, _ = noisy_split
     pipe = make_pipeline(StandardScaler(), CleanLabelClassifier(random_state=0))

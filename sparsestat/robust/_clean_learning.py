@@ -151,8 +151,14 @@ class CleanLabelClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "NoisyLabelDetector.")
         pred_probs = None
         if self.inputs != "X":
-            pred_probs = cross_val_predict(self._new_estimator(), X, y, cv=self.cv,
-                                           method="predict_proba")
+            model = self._new_estimator()
+            if not hasattr(model, "predict_proba"):
+                raise ValueError(
+                    f"inputs={self.inputs!r} feeds the detector the estimator's out-of-fold "
+                    f"probabilities, but {type(model).__name__} has no predict_proba. Use "
+                    "inputs='X', or a probabilistic estimator (e.g. wrap it in "
+                    "sklearn.calibration.CalibratedClassifierCV).")
+            pred_probs = cross_val_predict(model, X, y, cv=self.cv, method="predict_proba")
         detector.fit(X if self.inputs != "pred_probs" else None, y, pred_probs=pred_probs)
         self.detector_ = detector
         flagged = (~detector.clean_ if isinstance(detector, CleanSetSelector)
