@@ -25,6 +25,8 @@ _PUBLIC = {
     "iss_path": "sparsestat.linear_model",
     "MeanShiftOutlierDetector": "sparsestat.robust",
     "NoisyLabelDetector": "sparsestat.robust",
+    "CleanSetSelector": "sparsestat.robust",
+    "CleanLabelClassifier": "sparsestat.robust",
     "RobustPairwiseRanker": "sparsestat.ranking",
     "ICIFewShot": "sparsestat.semi_supervised",
     "KnockoffSelector": "sparsestat.feature_selection",

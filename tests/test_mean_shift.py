@@ -1,5 +1,7 @@
 """Mean-shift outlier detection: the projected engine path, its statistics, bad input."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
@@ -424,17 +426,89 @@ def test_contamination_outside_open_interval_refused(contamination):
         MeanShiftOutlierDetector(contamination=contamination).fit(X, y)
 
 
-def test_duplicated_rows_refused():
+def test_duplicated_rows_refused_warned_or_kept():
     X, y = load_stackloss(return_X_y=True)
     X2 = np.vstack([X, X[5]])
     y2 = np.append(y, y[5])
     with pytest.raises(ValueError, match=r"duplicated sample.*row 22 repeats row 6"):
-        MeanShiftOutlierDetector().fit(X2, y2)
-    kept = MeanShiftOutlierDetector(duplicates="keep", random_state=0).fit(X2, y2)
+        MeanShiftOutlierDetector(duplicates="raise").fit(X2, y2)
+    with pytest.warns(UserWarning, match=r"duplicated sample.*row 22 repeats row 6"):
+        warned = MeanShiftOutlierDetector(random_state=0).fit(X2, y2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kept = MeanShiftOutlierDetector(duplicates="keep", random_state=0).fit(X2, y2)
     assert set(np.flatnonzero(kept.outliers_) + 1) == {1, 3, 4, 21}
+    np.testing.assert_array_equal(warned.outliers_, kept.outliers_)
     # the same x with a different response is a legitimate replicate
     y2[-1] += 1.0
-    MeanShiftOutlierDetector(random_state=0).fit(X2, y2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MeanShiftOutlierDetector(duplicates="raise", random_state=0).fit(X2, y2)
+
+
+def test_discrete_data_fitted_out_of_the_box():
+    # iris is measured to 0.1 cm: rows 102 and 143 repeat exactly
+    from sklearn.datasets import load_iris
+
+    X, _ = load_iris(return_X_y=True)
+    with pytest.warns(UserWarning, match="row 143 repeats row 102"):
+        det = MeanShiftOutlierDetector(random_state=0).fit(X[:, :3], X[:, 3])
+    ref = MeanShiftOutlierDetector(duplicates="keep", random_state=0).fit(X[:, :3], X[:, 3])
+    np.testing.assert_array_equal(det.outliers_, ref.outliers_)
+    # the inlier fit is least squares on the samples not flagged
+    A = np.column_stack([np.ones(150), X[:, :3]])[det.inlier_mask_]
+    beta = np.linalg.lstsq(A, X[det.inlier_mask_, 3], rcond=None)[0]
+    np.testing.assert_allclose(det.coef_, beta[1:], atol=1e-10)
+
+
+def test_duplicates_option_leaves_data_without_duplicates_alone():
+    X, y, _ = make_outlier_regression(120, 3, contamination=0.1, random_state=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fits = [MeanShiftOutlierDetector(duplicates=d, random_state=0).fit(X, y)
+                for d in ("warn", "raise", "keep")]
+    for fit in fits[1:]:
+        np.testing.assert_array_equal(fit.outliers_, fits[0].outliers_)
+        np.testing.assert_array_equal(fit.entry_times_, fits[0].entry_times_)
+
+
+def test_inlier_mask_and_score_samples_against_least_squares():
+    X, y = load_stackloss(return_X_y=True)
+    det = MeanShiftOutlierDetector(random_state=0).fit(X, y)
+    np.testing.assert_array_equal(det.inlier_mask_, ~det.outliers_)
+    keep = det.inlier_mask_
+    A = np.column_stack([np.ones(y.size), X])
+    beta = np.linalg.lstsq(A[keep], y[keep], rcond=None)[0]
+    resid = y - A @ beta
+    sigma = np.sqrt(np.sum(resid[keep] ** 2) / (keep.sum() - A.shape[1]))
+    np.testing.assert_allclose(det.score_samples(X, y), -np.abs(resid) / sigma, rtol=1e-8)
+    # higher is more normal: the flagged samples score below every sample kept
+    s = det.score_samples(X, y)
+    assert s[det.outliers_].max() < s[keep].min()
+    # new samples beyond the cutoff are what score() leaves out
+    assert np.all(s[det.outliers_] < -det.cutoff_)
+
+
+@pytest.mark.parametrize("c", [1e-8, 1e8])
+def test_score_samples_unchanged_by_units_and_shift_of_y(c):
+    X, y = load_stackloss(return_X_y=True)
+    det = MeanShiftOutlierDetector(random_state=0).fit(X, y)
+    moved = MeanShiftOutlierDetector(random_state=0).fit(X, c * y + 7.0 * c)
+    np.testing.assert_allclose(moved.score_samples(X, c * y + 7.0 * c), det.score_samples(X, y),
+                               rtol=1e-6)
+    perm = np.random.default_rng(0).permutation(y.size)
+    np.testing.assert_allclose(det.score_samples(X[perm], y[perm]),
+                               det.score_samples(X, y)[perm])
+
+
+def test_score_samples_multi_output_and_bad_shape():
+    X, y, _ = make_outlier_regression(100, 3, contamination=0.1, random_state=1)
+    Y = np.column_stack([y, X @ [1.0, -1.0, 0.5] + np.random.default_rng(1).standard_normal(100)])
+    det = MeanShiftOutlierDetector(random_state=0).fit(X, Y)
+    R = (Y - det.predict(X)) / det.scale_
+    np.testing.assert_allclose(det.score_samples(X, Y), -np.linalg.norm(R, axis=1))
+    with pytest.raises(ValueError, match="shape"):
+        det.score_samples(X, Y[:, 0])
 
 
 def test_generator_facts():

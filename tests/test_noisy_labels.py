@@ -11,10 +11,9 @@ from sklearn.model_selection import cross_val_predict
 
 from sparsestat.datasets import make_noisy_labels
 from sparsestat.robust import NoisyLabelDetector
+from sparsestat.robust._label_neighbours import Pool, anchor_noise_rate, neighbour_votes
 from sparsestat.robust._noisy_labels import (
-    anchor_noise_rate,
     class_groups,
-    neighbour_label_fractions,
     normalize_rows,
     reduce_features,
     shift_entry_times,
@@ -119,30 +118,65 @@ def test_anchor_rate_counts_flips_of_separated_classes(m):
     rng = np.random.default_rng(0)
     flip = rng.choice(600, m, replace=False)
     y[flip] = (y[flip] + rng.integers(1, 4, m)) % 4
-    frac, radius = neighbour_label_fractions(normalize_rows(X), y, 4, 15)
-    rate = anchor_noise_rate(frac, radius, y)
+    Xn = normalize_rows(X)
+    rate = anchor_noise_rate(neighbour_votes(Xn, y, Pool.of(Xn, y, 4), 15), y, 4)
     se = np.sqrt(max(m / 600, 0.01) * (1 - m / 600) / 300)
     assert abs(rate - m / 600) < 3 * se
 
 
-def test_neighbour_fractions_match_brute_force():
-    """Label fractions among the k nearest others (ties at the k-th distance included),
-    against a reference that sorts all distances."""
+def _brute_votes(Zq, codes_q, Zp, codes_p, k, labels_of=None, n_labels=3):
+    """Votes by sorting all distances; one identical pool row of the query's label left out
+    (the query itself when it is in the pool); ``labels_of(i)``: the labels searched."""
+    out = []
+    for i in range(Zq.shape[0]):
+        d = np.sum((Zp - Zq[i]) ** 2, axis=1)
+        same = np.flatnonzero((codes_p == codes_q[i]) & (d <= 1e-12))
+        if same.size:
+            d[same[0]] = np.inf
+        if labels_of is not None:
+            d[~np.isin(codes_p, labels_of(i))] = np.inf
+        kth = np.sort(d)[k - 1]
+        near = d <= kth + 1e-9
+        frac = np.bincount(codes_p[near], minlength=n_labels) / near.sum()
+        top = np.flatnonzero(frac >= frac.max() - 1e-12)
+        out.append((frac[codes_q[i]], frac.max(), top[0], top.size > 1, np.sqrt(kth)))
+    return [np.array(v) for v in zip(*out)]
+
+
+def _assert_votes(votes, expected):
+    for got, want in zip(votes, expected):
+        np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float),
+                                   atol=1e-7)
+
+
+def test_neighbour_votes_match_brute_force():
+    """Label fractions among the k nearest pool rows (ties at the k-th distance included,
+    the query itself left out), against a reference that sorts all distances: the whole
+    data as pool, a subsample, and duplicated rows."""
     rng = np.random.default_rng(1)
     Xn = normalize_rows(rng.integers(0, 3, size=(80, 3)).astype(float))   # many ties
     codes = rng.integers(0, 3, 80)
-    reference = np.arange(0, 80, 2)
-    full = neighbour_label_fractions(Xn, codes, 3, 5, block=17)
-    sub = neighbour_label_fractions(Xn, codes, 3, 5, reference=reference, block=17)
-    for (frac, radius), ref in [(full, np.arange(80)), (sub, reference)]:
-        for i in range(80):
-            d = np.full(80, np.inf)
-            d[ref] = np.sqrt(np.sum((Xn[ref] - Xn[i]) ** 2, axis=1))
-            d[i] = np.inf
-            kth = np.sort(d)[4]
-            near = d <= kth + 1e-9
-            np.testing.assert_allclose(frac[i], np.bincount(codes[near], minlength=3) / near.sum())
-            assert radius[i] == pytest.approx(kth, abs=1e-7)
+    for ref in (np.arange(80), np.arange(0, 80, 2)):
+        pool = Pool.of(Xn[ref], codes[ref], 3)
+        votes = neighbour_votes(Xn, codes, pool, 5, block=17)
+        _assert_votes(votes, _brute_votes(Xn, codes, Xn[ref], codes[ref], 5))
+
+
+def test_neighbour_votes_over_candidate_labels():
+    """Searching the pool rows of a few candidate labels per query (own label first) is
+    the full search restricted to those labels, ties and all, in blocks or in one."""
+    rng = np.random.default_rng(2)
+    n, K = 300, 12
+    Xn = normalize_rows(rng.integers(0, 3, size=(n, 4)).astype(float) + 0.01 * np.eye(4)[
+        rng.integers(0, 4, n)])
+    codes = rng.integers(0, K, n)
+    others = np.array([rng.permutation(np.setdiff1d(np.arange(K), [c]))[:3] for c in codes])
+    cands = np.column_stack([codes, others])
+    pool = Pool.of(Xn, codes, K)
+    expected = _brute_votes(Xn, codes, Xn, codes, 7, labels_of=lambda i: cands[i], n_labels=K)
+    for block in (1024, 5):
+        _assert_votes(neighbour_votes(Xn, codes, pool, 7, candidates=cands, block=block),
+                      expected)
 
 
 def test_contamination_flags_earliest_entries(features):

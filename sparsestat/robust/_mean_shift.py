@@ -8,6 +8,7 @@ The path of ``G`` is computed on the implicit projection ``I - Q Q^T``
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -836,10 +837,13 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         normal law (200), the normal test is used and ``noise_df_`` is ``inf``.
     max_iter : int, default=None
         LBI iteration budget (``None``: as many as the grid needs).
-    duplicates : {'raise', 'keep'}, default='raise'
-        Samples that repeat exactly (same ``x`` and ``y``) usually come from a
-        data-handling error and, as outliers, support each other: ``'raise'``
-        refuses them with the rows named; ``'keep'`` fits them as given.
+    duplicates : {'warn', 'raise', 'keep'}, default='warn'
+        Samples that repeat exactly (same ``x`` and ``y``). In discrete data
+        (counts, rounded measurements such as iris) they are legitimate; from
+        a data-handling error they would, as outliers, support each other.
+        ``'warn'``: fit them as given and warn with the rows named;
+        ``'raise'``: refuse them; ``'keep'``: fit them silently. Data without
+        duplicates is fitted the same way whatever the choice.
     random_state : int, RandomState instance or None, default=None
         Seeds the random subsets of the robust start.
     verbose : int, default=0
@@ -850,6 +854,9 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
     ----------
     outliers_ : ndarray of shape (n_samples,), dtype=bool
         Flagged samples.
+    inlier_mask_ : ndarray of shape (n_samples,), dtype=bool
+        ``~outliers_``: the samples of the final least-squares fit (as
+        :class:`~sklearn.linear_model.RANSACRegressor` names them).
     n_outliers_ : int
         Number of flagged samples.
     gamma_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
@@ -909,14 +916,14 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         "cutoff": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "noise_df": [None, StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
-        "duplicates": [StrOptions({"raise", "keep"})],
+        "duplicates": [StrOptions({"warn", "raise", "keep"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
     def __init__(self, contamination="auto", *, solver="lbi", kappa=100.0, n_times=100,
                  t_ratio=2.0, fit_intercept=True, start="lts", cutoff="auto",
-                 noise_df=None, max_iter=None, duplicates="raise", random_state=None,
+                 noise_df=None, max_iter=None, duplicates="warn", random_state=None,
                  verbose=0):
         self.contamination = contamination
         self.solver = solver
@@ -957,7 +964,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
                              dtype=np.float64)
         Y = y.reshape(y.shape[0], -1)
-        check_outlier_data(X, Y, self.fit_intercept, self.duplicates == "raise")
+        check_outlier_data(X, Y, self.fit_intercept, self.duplicates)
         report = StageReporter(type(self).__name__, self.verbose)
         res = fit_mean_shift(
             X, Y, contamination=self.contamination, solver=self.solver, kappa=self.kappa,
@@ -976,6 +983,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
             gamma[out] = Y[out] - (X[out] @ coef.T + intercept)
         single = y.ndim == 1
         self.outliers_ = res.outliers
+        self.inlier_mask_ = ~res.outliers
         self.n_outliers_ = int(res.outliers.sum())
         self.gamma_ = gamma[:, 0] if single else gamma
         self.coef_ = coef[0] if single else coef
@@ -1007,6 +1015,35 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return X @ np.asarray(self.coef_).T + self.intercept_
 
+    def score_samples(self, X, y):
+        """How well each sample fits the robust regression: higher is more normal.
+
+        The negative norm of the sample's residual against the inlier fit,
+        in units of ``scale_`` (per target, then the Euclidean norm over
+        the targets): ``-|y - predict(X)| / scale_`` for one target. A new
+        sample scoring below ``-cutoff_`` lies beyond the cutoff that
+        :meth:`score` leaves out. The score does not change when ``y`` is
+        shifted or rescaled along with the fit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            At most 0 (a sample exactly on the fit).
+        """
+        check_is_fitted(self)
+        y = np.asarray(y, dtype=float)
+        pred = self.predict(X)
+        if y.shape != pred.shape:
+            raise ValueError(
+                f"y has shape {y.shape}, the predictions of X {pred.shape}: pass one target "
+                "row per sample of X, with the targets the detector was fitted on.")
+        return -_standardized_norms(y - pred, self.scale_)
+
     def score(self, X, y, sample_weight=None):
         """R^2 of the robust fit on the samples it does not flag as outliers.
 
@@ -1029,17 +1066,26 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         y = np.asarray(y, dtype=float)
         pred = self.predict(X)
-        R = (y - pred).reshape(y.shape[0], -1) / np.asarray(self.scale_).reshape(1, -1)
-        keep = np.sqrt(np.sum(R ** 2, axis=1)) <= self.cutoff_
+        keep = _standardized_norms(y - pred, self.scale_) <= self.cutoff_
         if keep.sum() < 2:
             keep[:] = True
         w = None if sample_weight is None else np.asarray(sample_weight)[keep]
         return float(r2_score(y[keep], pred[keep], sample_weight=w))
 
 
+def _standardized_norms(R: np.ndarray, scale) -> np.ndarray:
+    """Row norms of the residuals ``R`` in units of each target's ``scale``."""
+    R = R.reshape(R.shape[0], -1) / np.asarray(scale, dtype=float).reshape(1, -1)
+    return np.sqrt(np.sum(R ** 2, axis=1))
+
+
 def check_outlier_data(X: np.ndarray, Y: np.ndarray, fit_intercept: bool = True,
-                       refuse_duplicates: bool = True) -> None:
-    """Refuse inputs the mean-shift model cannot use, with a message that says why."""
+                       duplicates: str | bool = "raise") -> None:
+    """Refuse inputs the mean-shift model cannot use, with a message that says why.
+
+    ``duplicates``: ``'raise'`` (or ``True``) refuses repeated samples,
+    ``'warn'`` warns about them, ``'keep'`` (or ``False``) accepts them.
+    """
     n, p = X.shape
     need = min_samples(p, fit_intercept)
     if n < need:
@@ -1056,14 +1102,26 @@ def check_outlier_data(X: np.ndarray, Y: np.ndarray, fit_intercept: bool = True,
             "y is constant: there is no variation to fit, so no sample can be an outlier. "
             "Check that the right target column was passed."
         )
-    dup = duplicated_rows(X, Y) if refuse_duplicates else np.zeros((0, 2))
-    if dup.size:
+    if duplicates is True:
+        duplicates = "raise"
+    if duplicates is False or duplicates == "keep":
+        return
+    dup = duplicated_rows(X, Y)
+    if not dup.size:
+        return
+    where = (f"X, y contain {dup.shape[0]} duplicated sample(s) (e.g. row {dup[0, 1] + 1} "
+             f"repeats row {dup[0, 0] + 1}, 1-based).")
+    if duplicates == "raise":
         raise ValueError(
-            f"X, y contain {dup.shape[0]} duplicated sample(s) (e.g. row {dup[0, 1] + 1} "
-            f"repeats row {dup[0, 0] + 1}, 1-based). Repeated samples usually come from a "
+            f"{where} Repeated samples usually come from a "
             "data-handling error and, as outliers, support each other: remove the duplicates (e.g. np.unique(np.column_stack([X, y]), "
             "axis=0)) or pass duplicates='keep'."
         )
+    warnings.warn(
+        f"{where} They are fitted as given (as in discrete data); if they come from a "
+        "data-handling error, remove them: repeated outliers support each other. Pass "
+        "duplicates='keep' to silence this warning or duplicates='raise' to refuse them.",
+        UserWarning, stacklevel=3)
 
 
 def duplicated_rows(X: np.ndarray, Y: np.ndarray) -> np.ndarray:

@@ -17,15 +17,28 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
-from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from sparsestat import _engine
 from sparsestat._threads import one_thread
+from sparsestat.robust._label_fit import fit_labels, score_labels
+from sparsestat.robust._label_neighbours import (
+    Pool,
+    Votes,
+    anchor_noise_rate,
+    anchor_subsample,
+    neighbour_votes,
+)
 from sparsestat.robust._linalg import thin_basis
 
 
@@ -35,21 +48,17 @@ def normalize_rows(X: np.ndarray) -> np.ndarray:
     return X / np.where(norms > 0, norms, 1.0)[:, None]
 
 
-def check_features(X: np.ndarray, n_classes: int, who: str) -> tuple[np.ndarray, np.ndarray]:
-    """Refuse or warn about features that cannot tell the classes apart.
+def varying_columns(X: np.ndarray, who: str) -> np.ndarray:
+    """Indices of the columns of ``X`` that vary, refusing features that cannot tell samples apart.
 
     Constant columns carry no information and are dropped (with a warning
     when they are nonzero, since they would distort the row normalization);
     with fewer than two varying columns (a normalized row of one feature is
-    its sign), or with fewer distinct feature directions than classes, the
-    labels cannot be checked and a ``ValueError`` says so.
-    Duplicated rows (after L2 normalization) and a centred rank below
-    ``n_classes - 1`` (too few directions to separate the classes linearly)
-    are warned about. Returns the L2-normalized rows of the varying columns
-    and the indices of those columns.
+    its sign) a ``ValueError`` says so.
     """
-    n, p = X.shape
-    varying = np.flatnonzero(np.ptp(X, axis=0) > 0)
+    p = X.shape[1]
+    spread = np.ptp(X, axis=0)
+    varying = np.flatnonzero(spread > 0)
     if varying.size == 0:
         raise ValueError(
             f"Every feature of X is constant: {who} cannot tell any two samples apart. "
@@ -59,35 +68,105 @@ def check_features(X: np.ndarray, n_classes: int, who: str) -> tuple[np.ndarray,
             f"Only 1 feature(s) of X vary: {who} normalizes every row to unit length, which "
             "leaves a single feature nothing but its sign. Pass at least two varying "
             "features.")
-    offset = np.flatnonzero((np.ptp(X, axis=0) == 0) & (X[0] != 0))
+    offset = np.flatnonzero((spread == 0) & (X[0] != 0))
     if offset.size:
         # an all-zero column changes nothing; a constant nonzero one shifts every row's norm
         warnings.warn(
             f"{offset.size} of the {p} features of X are constant and nonzero (columns "
             f"{offset[:5].tolist()}{'...' if offset.size > 5 else ''}): they carry no "
             f"information about the labels but would distort the row normalization; {who} "
-            "ignores them.", UserWarning, stacklevel=3)
-    Xn = normalize_rows(X[:, varying])
-    distinct = count_distinct_rows(Xn)
+            "ignores them.", UserWarning, stacklevel=4)
+    return varying
+
+
+def check_rows(Z: np.ndarray, n_classes: int, who: str, source: str = "X",
+               warn_duplicates: bool = True) -> None:
+    """Refuse or warn about feature rows that cannot separate the classes.
+
+    Fewer distinct rows than classes is a ``ValueError``; duplicated rows
+    (``warn_duplicates``) and a centred rank below ``n_classes - 1`` (too few
+    directions to separate the classes linearly) are warned about.
+    """
+    n = Z.shape[0]
+    distinct = count_distinct_rows(Z)
     if distinct < n_classes:
         raise ValueError(
-            f"X holds {distinct} distinct feature vectors (rows after L2 normalization) for "
+            f"{source} holds {distinct} distinct feature vectors (rows after "
+            f"{'L2 normalization' if source == 'X' else 'the log-ratio transform'}) for "
             f"{n_classes} classes: the features cannot separate the classes. Pass features "
             "that distinguish the samples.")
-    if distinct < n:
+    if warn_duplicates and distinct < n:
         warnings.warn(
             f"{n - distinct} of the {n} rows of X duplicate another row (after L2 "
             "normalization): duplicates carry the same evidence, and duplicates with "
             "different labels cannot be told apart by the features.", UserWarning,
-            stacklevel=3)
-    rank = centred_rank(Xn)
+            stacklevel=4)
+    rank = centred_rank(Z)
     if rank < n_classes - 1:
         warnings.warn(
-            f"The centred, L2-normalized features span {rank} dimension(s), fewer than the "
+            f"The centred features ({source}) span {rank} dimension(s), fewer than the "
             f"{n_classes - 1} needed to separate {n_classes} classes linearly: the labels "
             "of some classes cannot be checked against the features.", UserWarning,
-            stacklevel=3)
+            stacklevel=4)
+
+
+def check_features(X: np.ndarray, n_classes: int, who: str) -> tuple[np.ndarray, np.ndarray]:
+    """The L2-normalized rows of the varying columns of ``X``, and those columns.
+
+    Refuses (``ValueError``) or warns about degenerate features, see
+    :func:`varying_columns` and :func:`check_rows`.
+    """
+    varying = varying_columns(X, who)
+    Xn = normalize_rows(X[:, varying])
+    check_rows(Xn, n_classes, who)
     return Xn, varying
+
+
+#: probabilities are floored here before the log-ratio transform
+PROBABILITY_FLOOR = 1e-6
+
+
+def check_pred_probs(pred_probs, n_samples: int, n_classes: int) -> np.ndarray:
+    """``pred_probs`` as a float array, refusing anything that is not one probability row per sample."""
+    P = check_array(pred_probs, dtype=np.float64, input_name="pred_probs")
+    if P.shape[0] != n_samples:
+        raise ValueError(
+            f"pred_probs has {P.shape[0]} rows for {n_samples} samples: pass one row of class "
+            "probabilities per sample.")
+    if P.shape[1] != n_classes:
+        raise ValueError(
+            f"pred_probs has {P.shape[1]} columns for the {n_classes} classes of y: pass one "
+            "column per class, in the order of np.unique(y) (the classes_ of the classifier "
+            "that made them).")
+    if np.any(P < 0):
+        row = int(np.flatnonzero(np.any(P < 0, axis=1))[0])
+        raise ValueError(
+            f"pred_probs holds negative values (row {row}): pass probabilities, such as "
+            "predict_proba's output.")
+    sums = P.sum(axis=1)
+    off = np.flatnonzero(np.abs(sums - 1.0) > 1e-3)
+    if off.size:
+        raise ValueError(
+            f"Rows of pred_probs must sum to 1; row {int(off[0])} sums to {sums[off[0]]:.6g} "
+            f"({off.size} row(s) off). Pass probabilities, such as predict_proba's output "
+            "(turn scores into probabilities with a softmax first).")
+    return P
+
+
+def probability_features(P: np.ndarray) -> np.ndarray:
+    """Centred log-ratios of the probabilities, in units of ``log(1 / PROBABILITY_FLOOR)``.
+
+    ``log p_ik - mean_k log p_ik`` with every probability floored at
+    ``PROBABILITY_FLOOR``: the coordinates of the simplex in which the
+    Euclidean distance is Aitchison's distance between distributions, and in
+    which a softmax classifier's probabilities are its linear scores (up to
+    the floor). A certain prediction maps to a row of norm ``sqrt(1 - 1/K)``,
+    the uniform one to zero.
+    """
+    L = np.log(np.clip(P, PROBABILITY_FLOOR, None))
+    L -= L.mean(axis=1, keepdims=True)
+    L /= np.log(1.0 / PROBABILITY_FLOOR)
+    return L
 
 
 def count_distinct_rows(Z: np.ndarray, decimals: int = 12) -> int:
@@ -118,120 +197,6 @@ def centred_rank(Z: np.ndarray, rtol: float = 1e-8) -> int:
     w = np.linalg.eigvalsh(G)
     top = float(w[-1]) if w.size else 0.0
     return int(np.sum(w > rtol * top)) if top > 0 else 0
-
-
-def neighbour_label_fractions(Xn: np.ndarray, codes: np.ndarray, n_labels: int,
-                              n_neighbors: int, reference: np.ndarray | None = None,
-                              block: int = 1024, n_jobs: int | None = None
-                              ) -> tuple[np.ndarray, np.ndarray]:
-    """Label distribution among each sample's nearest other samples.
-
-    Neighbours are the ``n_neighbors`` nearest rows of ``Xn[reference]``
-    (``None``: all rows) other than the sample itself, in Euclidean distance,
-    together with every row tied with the last of them (so the result does
-    not depend on the order of the rows). Returns the fractions
-    ``(n, n_labels)`` for every row of ``Xn`` and the distance to the
-    ``n_neighbors``-th neighbour. Blocks of ``block`` rows run in ``n_jobs``
-    threads.
-    """
-    n = Xn.shape[0]
-    reference = np.arange(n) if reference is None else np.asarray(reference)
-    # the reference sorted by label: each label's neighbours are one block of columns
-    reference = reference[np.lexsort((reference, codes[reference]))]
-    bounds = np.searchsorted(codes[reference], np.arange(n_labels + 1))
-    k = int(min(n_neighbors, reference.size - 1))
-    slot = np.full(n, -1)
-    slot[reference] = np.arange(reference.size)
-    sq = np.einsum("ij,ij->i", Xn, Xn)
-    counts = np.empty((n, n_labels))
-    radius = np.empty(n)
-
-    def one_block(start):
-        rows = np.arange(start, min(start + block, n))
-        D = Xn[rows] @ Xn[reference].T
-        D *= -2.0
-        D += sq[rows, None]
-        D += sq[None, reference]
-        np.maximum(D, 0.0, out=D)
-        own = slot[rows] >= 0
-        D[np.flatnonzero(own), slot[rows][own]] = np.inf
-        kth = np.partition(D, k - 1, axis=1)[:, k - 1]
-        near = D <= kth[:, None] + 1e-9 * (1.0 + kth[:, None])
-        for c in range(n_labels):
-            counts[rows, c] = np.count_nonzero(near[:, bounds[c]:bounds[c + 1]], axis=1)
-        radius[rows] = np.sqrt(kth)
-
-    starts = range(0, n, block)
-    if n_jobs in (None, 1) or n <= block:
-        for start in starts:
-            one_block(start)
-    else:
-        # numpy releases the GIL in the products and the partitions: threads share the output
-        Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one_block)(s) for s in starts)
-    return counts / counts.sum(axis=1, keepdims=True), radius
-
-
-def anchor_noise_rate(frac: np.ndarray, radius: np.ndarray, codes: np.ndarray, *,
-                      top: float = 0.5) -> float:
-    """Fraction of wrong labels, read where the features leave no doubt about the class.
-
-    ``frac`` and ``radius`` are the neighbours' label fractions and the
-    neighbourhood radii (:func:`neighbour_label_fractions`), ``codes`` the
-    samples' own labels. Every sample is assigned the majority label of its
-    neighbours (samples
-    whose neighbourhood ties between labels are left out). Within each
-    assigned class the samples are ranked from the purest neighbourhood to
-    the least pure (ties by the neighbourhood radius, denser first; tied
-    samples share their average rank). A sample's own label is independent
-    of its neighbours' labels given where it lies, so the rate at which its
-    own label disagrees with the class, at the purest neighbourhoods, is the
-    chance that a label is wrong where the class is certain: the noise rate.
-    With clean labels it goes to zero there even when the classes overlap
-    elsewhere; class overlap only adds disagreement that grows from the
-    purest samples to the less pure ones. The disagreement over the purest
-    ``top`` fraction of every class is regressed linearly on the rank
-    fraction, with a slope of at least zero, and read at rank zero (clipped
-    to ``[0, 1 - 1/n_labels]``).
-    """
-    n_labels = frac.shape[1]
-    best = frac.max(axis=1)
-    tied = np.sum(frac >= best[:, None] - 1e-12, axis=1) > 1
-    assigned = np.argmax(frac, axis=1)
-    position, wrong = [], []
-    for c in range(n_labels):
-        idx = np.flatnonzero((assigned == c) & ~tied)
-        if idx.size < 2:
-            continue
-        purity_rank = rankdata(-best[idx], method="dense")
-        radius_rank = rankdata(radius[idx], method="dense")
-        u = (rankdata(purity_rank * (idx.size + 1) + radius_rank) - 0.5) / idx.size
-        keep = u <= top
-        position.append(u[keep])
-        wrong.append((codes[idx[keep]] != c).astype(float))
-    if not position:
-        return 0.0
-    u = np.concatenate(position)
-    w = np.concatenate(wrong)
-    # overlap can only add disagreement away from the purest neighbourhoods: a falling
-    # trend is sampling noise, so the slope is kept >= 0 (the mean when it would fall)
-    slope = np.cov(u, w, bias=True)[0, 1] / np.var(u) if np.ptp(u) > 0 else 0.0
-    rate = float(w.mean() - max(slope, 0.0) * u.mean())
-    return float(np.clip(rate, 0.0, 1.0 - 1.0 / n_labels))
-
-
-def anchor_subsample(Xn: np.ndarray, max_samples: int, random_state) -> np.ndarray:
-    """Rows for the noise-rate estimate: all, or ``max_samples`` chosen by their features.
-
-    The choice is a pseudo-random function of each row's features (the
-    fractional part of a scaled random projection, seeded by
-    ``random_state``), so it does not depend on the order of the rows.
-    """
-    n = Xn.shape[0]
-    if n <= max_samples:
-        return np.arange(n)
-    g = check_random_state(random_state).standard_normal(Xn.shape[1])
-    key = np.modf(np.abs(Xn @ g) * 1e4)[0]
-    return np.sort(np.lexsort((np.arange(n), key))[:max_samples])
 
 
 def flag_largest(score: np.ndarray, candidates: np.ndarray, n_flag: int) -> np.ndarray:
@@ -355,45 +320,23 @@ def _solve_piece(Xn, codes, idx, n_components, kappa, t_ratio):
     return shift_entry_times(Z, local_codes, local.size, kappa=kappa, t_ratio=t_ratio)
 
 
-def _least_squares(A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """Least squares by the normal equations (tall ``A``), with a pseudo-inverse fallback."""
-    G = A.T @ A
-    try:
-        L = np.linalg.cholesky(G + 1e-10 * np.trace(G) / G.shape[0] * np.eye(G.shape[0]))
-    except np.linalg.LinAlgError:
-        return np.linalg.lstsq(A, Y, rcond=None)[0]
-    return np.linalg.solve(L.T, np.linalg.solve(L, A.T @ Y))
+#: labels searched for a sample's neighbours when there are more classes: its own and the
+#: labels the linear fit scores highest
+N_CANDIDATE_LABELS = 10
+#: the neighbour pool holds at least this many samples per class and neighbour, on average
+POOL_PER_CLASS_NEIGHBOUR = 10
 
 
-def suggest_labels(Xn: np.ndarray, codes: np.ndarray, n_classes: int, seed: np.ndarray,
-                   n_rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Labels the linear structure suggests, fitted on the samples judged clean.
+def midranks(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Average rank of each value among ``sorted_values`` (as if it were one of them).
 
-    Least squares of the one-hot labels on ``[1, Xn]`` over ``seed``; the
-    clean set is then the samples whose label is the suggested one, and the
-    fit is repeated on it (a few rounds, or until the set is stable).
-    Returns the suggested codes, the fitted scores ``(n, n_classes)`` and
-    the residual standard deviation ``sigma`` of one score on the clean set.
+    For a value that is one of ``sorted_values`` this is its
+    :func:`scipy.stats.rankdata` average rank; a new value takes the rank it
+    would have if it were added.
     """
-    n = Xn.shape[0]
-    A = np.empty((n, Xn.shape[1] + 1))
-    A[:, 0] = 1.0
-    A[:, 1:] = Xn
-    Y = np.zeros((n, n_classes))
-    Y[np.arange(n), codes] = 1.0
-    clean = seed
-    for _ in range(n_rounds):
-        coef = _least_squares(A[clean], Y[clean])
-        scores = A @ coef
-        suggested = np.argmax(scores, axis=1)
-        new = suggested == codes
-        if np.array_equal(new, clean) or new.sum() <= A.shape[1]:
-            break
-        clean = new
-    resid = Y[clean] - scores[clean]
-    dof = max(int(clean.sum()) - A.shape[1], 1)
-    sigma = float(np.sqrt(np.sum(resid ** 2) / (dof * max(n_classes - 1, 1))))
-    return suggested, scores, sigma
+    lo = np.searchsorted(sorted_values, values, side="left")
+    hi = np.searchsorted(sorted_values, values, side="right")
+    return lo + (hi - lo + 1) / 2.0
 
 
 class NoisyLabelDetector(BaseEstimator):
@@ -407,13 +350,21 @@ class NoisyLabelDetector(BaseEstimator):
     sample whose label disagrees with the linear structure of the features
     enters early (``entry_times_``).
 
+    The features are ``X`` (rows L2-normalized), or derived from a
+    classifier's out-of-sample probabilities ``pred_probs``: their centred
+    log-ratios ``log p_ik - mean_k log p_ik`` (probabilities floored at
+    ``1e-6``, in units of ``log 1e6``), the coordinates in which a softmax
+    classifier's probabilities are linear scores and distances are
+    Aitchison's distances between distributions. Given both, the two blocks
+    are put side by side.
+
     To scale, the data are split as published: classes are grouped so that
     the classes of a group are the least similar to each other (by the
-    cosine similarity of their prototypes, the mean normalized features),
-    and each group is dealt into pieces holding about ``samples_per_class``
-    samples of each of its classes. In every piece the L2-normalized features
-    are reduced by PCA and the path is computed; pieces are independent and
-    run in parallel (``n_jobs``).
+    cosine similarity of their prototypes, the mean features), and each
+    group is dealt into pieces holding about ``samples_per_class`` samples
+    of each of its classes. In every piece the features are reduced by PCA
+    and the path is computed; pieces are independent and run in parallel
+    (``n_jobs``).
 
     Disagreement with a linear model is not label noise: classes that
     overlap disagree with any model even when every label is right. The
@@ -434,8 +385,11 @@ class NoisyLabelDetector(BaseEstimator):
     score trails the best label's (``margins_``). The local structure: the
     fraction of the sample's neighbours that carry another label
     (``neighbour_disagreement_``). The samples are ordered by the sum of
-    their ranks in the two, and only samples whose label is not the fit's
-    best can be flagged.
+    their ranks in the two (``score_samples`` is its negative), and only
+    samples whose label is not the fit's best can be flagged. With more
+    than ten classes the neighbours of a sample are looked for among the
+    samples of its own label and of the nine labels the fit scores highest
+    for it.
 
     Parameters
     ----------
@@ -454,17 +408,19 @@ class NoisyLabelDetector(BaseEstimator):
         Neighbours of each sample in the noise-rate estimate and in
         ``neighbour_disagreement_``.
     max_anchor_samples : int, default=2000
-        The noise rate is estimated on at most this many samples (chosen by
-        a pseudo-random function of their features, seeded by
-        ``random_state``), and neighbours are looked for among them; the
-        cost is ``n_samples`` times this number distances.
+        Neighbours are looked for in a pool of at most
+        ``max(max_anchor_samples, 10 * n_neighbors * n_classes)`` samples
+        (chosen by a pseudo-random function of their features, seeded by
+        ``random_state``), on which the noise rate is estimated; the cost is
+        ``n_samples`` times the pool size distances (times ``10 / n_classes``
+        with more than ten classes).
     kappa : float, default=10.0
         LBI damping of the shift path.
     n_jobs : int, default=None
         Parallel jobs over pieces (joblib; ``None`` means 1).
     random_state : int, RandomState instance or None, default=None
-        Seeds the split into pieces (and the subsample of the noise-rate
-        estimate when there are more than ``max_anchor_samples`` samples).
+        Seeds the split into pieces (and the pool of the noise-rate
+        estimate when there are more samples than it holds).
     verbose : int, default=0
         joblib verbosity (and a summary line when positive).
 
@@ -481,11 +437,14 @@ class NoisyLabelDetector(BaseEstimator):
         How far the fitted score of the sample's label trails the best
         label's score (0 when its label is the best one).
     neighbour_disagreement_ : ndarray of shape (n_samples,)
-        Fraction of the sample's ``n_neighbors`` nearest neighbours (among
-        the samples of the noise-rate estimate) whose label differs from its
-        own.
+        Fraction of the sample's ``n_neighbors`` nearest neighbours (in the
+        pool) whose label differs from its own.
     suggested_labels_ : ndarray of shape (n_samples,)
         The label the linear structure of the features suggests.
+    coef_ : ndarray of shape (n_derived_features + 1, n_classes)
+        The least-squares fit of the one-hot labels on the derived features
+        (row 0: the intercept) that ``margins_`` and ``suggested_labels_``
+        come from.
     scale_ : float
         Residual standard deviation of one fitted score on the clean samples.
     noise_rate_ : float
@@ -499,12 +458,17 @@ class NoisyLabelDetector(BaseEstimator):
     classes_ : ndarray
         Class labels.
     n_features_in_ : int
-        Number of features seen during fit.
+        Number of features of ``X`` seen during fit (absent when fitted on
+        ``pred_probs`` alone).
 
     See Also
     --------
     sparsestat.robust.MeanShiftOutlierDetector : The mean-shift model for
         regression targets.
+    sparsestat.CleanSetSelector : A clean subset with a controlled fraction
+        of wrong labels.
+    sparsestat.CleanLabelClassifier : Train a classifier on the labels
+        judged clean.
 
     Examples
     --------
@@ -519,6 +483,16 @@ class NoisyLabelDetector(BaseEstimator):
     (True, True)
     >>> NoisyLabelDetector(random_state=0).fit(X, y).noise_rate_
     0.0
+
+    From a classifier's out-of-fold probabilities instead of features:
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import cross_val_predict
+    >>> proba = cross_val_predict(LogisticRegression(), X, y_noisy, cv=5,
+    ...                           method="predict_proba")
+    >>> labels = NoisyLabelDetector(random_state=0).fit_predict(None, y_noisy, pred_probs=proba)
+    >>> bool(np.mean(noisy[labels == -1]) > 0.9)
+    True
     """
 
     _parameter_constraints: dict = {
@@ -555,23 +529,27 @@ class NoisyLabelDetector(BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, pred_probs=None):
         """Rank the samples by the entry time of their label shift and flag the wrong labels.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features) or None
             Features (e.g. penultimate-layer embeddings); finite, not all
             constant, with at least as many distinct rows as classes.
+            ``None`` with ``pred_probs``: the probabilities alone.
         y : array-like of shape (n_samples,)
             Class labels, possibly wrong; every class needs two samples.
+        pred_probs : array-like of shape (n_samples, n_classes), default=None
+            Out-of-sample class probabilities from any classifier (e.g.
+            ``cross_val_predict(..., method="predict_proba")``), one column
+            per class in the order of ``np.unique(y)``; rows sum to 1.
 
         Returns
         -------
         self : NoisyLabelDetector
         """
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
+        X, y = self._check_inputs(X, y, pred_probs)
         self.classes_, codes = np.unique(y, return_inverse=True)
         K = self.classes_.size
         counts = np.bincount(codes, minlength=K)
@@ -584,27 +562,29 @@ class NoisyLabelDetector(BaseEstimator):
             raise ValueError(
                 f"Classes {lonely} have a single sample: a label cannot be checked against "
                 "the rest of its class. Drop those samples or merge those classes.")
-        n = X.shape[0]
-        Xn, _ = check_features(X, K, "NoisyLabelDetector")
-        entry, pieces, groups = self._entry_times(Xn, codes, K)
-        rows = anchor_subsample(Xn, self.max_anchor_samples, self.random_state)
-        frac, radius = neighbour_label_fractions(
-            Xn, codes, K, self.n_neighbors, reference=rows if rows.size < n else None,
-            n_jobs=self.n_jobs)
-        self.noise_rate_ = anchor_noise_rate(frac[rows], radius[rows], codes[rows])
-        disagreement = 1.0 - frac[np.arange(n), codes]
+        Z = self._fit_features(X, pred_probs, K)
+        n = Z.shape[0]
+        entry, pieces, groups = self._entry_times(Z, codes, K)
         # seed: the later-entering half of every class (the published fixed rule)
         seed = np.zeros(n, dtype=bool)
         for k in range(K):
             idx = np.flatnonzero(codes == k)
-            late = idx[np.lexsort((idx, -entry[idx]))][: max(1, idx.size // 2)]
-            seed[late] = True
-        suggested, scores, sigma = suggest_labels(Xn, codes, K, seed)
-        margin = scores[np.arange(n), suggested] - scores[np.arange(n), codes]
+            seed[idx[np.lexsort((idx, -entry[idx]))][: max(1, idx.size // 2)]] = True
+        fit = fit_labels(Z, codes, K, seed, n_candidates=N_CANDIDATE_LABELS)
+        pool_size = max(self.max_anchor_samples, POOL_PER_CLASS_NEIGHBOUR * self.n_neighbors * K)
+        rows = anchor_subsample(Z, pool_size, self.random_state)
+        self._pool = Pool.of(Z[rows], codes[rows], K)
+        votes = neighbour_votes(Z, codes, self._pool, self.n_neighbors,
+                                candidates=fit.candidates, n_jobs=self.n_jobs)
+        self.noise_rate_ = anchor_noise_rate(Votes(*(v[rows] for v in votes)), codes[rows], K)
+        disagreement = 1.0 - votes.own
+        margin = fit.margin
+        self._sorted_margins = np.sort(margin)
+        self._sorted_disagreement = np.sort(disagreement)
         if self.contamination == "auto":
             # the two views of a wrong label, the linear fit and the neighbours, ranked
             # together; only a label that is not the fit's best can be flagged
-            suspicion = rankdata(margin) + rankdata(disagreement)
+            suspicion = -self._normality(margin, disagreement)
             outliers = flag_largest(suspicion, margin > 0, int(round(self.noise_rate_ * n)))
         else:
             outliers = np.zeros(n, dtype=bool)
@@ -614,14 +594,137 @@ class NoisyLabelDetector(BaseEstimator):
         self.ranking_ = np.lexsort((-margin, entry))
         self.margins_ = margin
         self.neighbour_disagreement_ = disagreement
-        self.suggested_labels_ = self.classes_[suggested]
-        self.scale_ = sigma
+        self.suggested_labels_ = self.classes_[fit.suggested]
+        self.coef_ = fit.coef
+        self.scale_ = fit.sigma
         self.n_pieces_ = len(pieces)
         self.class_groups_ = [self.classes_[g] for g in groups]
         if self.verbose:
             print(f"NoisyLabelDetector: {len(pieces)} pieces in {len(groups)} class group(s); "
                   f"estimated noise rate {self.noise_rate_:.3f}")
         return self
+
+    def fit_predict(self, X, y, pred_probs=None):
+        """Fit and return ``-1`` for the samples whose label is judged wrong, ``+1`` otherwise.
+
+        Parameters
+        ----------
+        X, y, pred_probs :
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            ``-1`` where ``outliers_``, ``+1`` elsewhere (scikit-learn's
+            outlier convention).
+        """
+        return np.where(self.fit(X, y, pred_probs).outliers_, -1, 1)
+
+    def score_samples(self, X, y, pred_probs=None):
+        """How well each label agrees with the fitted structure: higher is more normal.
+
+        The negative mean of the two ranks the flags are drawn from, as
+        fractions of the training samples: the rank of the label's
+        margin under the fitted linear scores (``coef_``) and the rank of its
+        neighbours' disagreement (neighbours in the fit's pool), each among
+        the training values. On the training samples this is the fit's own
+        ordering: with ``contamination='auto'``, ``outliers_`` are the
+        ``round(noise_rate_ * n_samples)`` lowest-scoring samples among
+        those whose label is not the best-scoring one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or None
+            Features, as in :meth:`fit` (``None`` when fitted on
+            ``pred_probs`` alone).
+        y : array-like of shape (n_samples,)
+            Labels to score; each one of ``classes_``.
+        pred_probs : array-like of shape (n_samples, n_classes), default=None
+            Class probabilities, when the fit used them.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            In ``[-1, 0)``; higher means the label agrees better with the
+            features.
+        """
+        check_is_fitted(self)
+        X, y = self._check_inputs(X, y, pred_probs, reset=False)
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(
+                f"y holds labels the detector was not fitted on ({np.unique(y[unknown])[:5].tolist()}); "
+                f"the classes are {self.classes_.tolist()}.")
+        codes = np.searchsorted(self.classes_, y)
+        Z = self._transform_features(X, pred_probs)
+        K = self.classes_.size
+        m = N_CANDIDATE_LABELS if N_CANDIDATE_LABELS < K else None
+        suggested, best, own, _, candidates = score_labels(Z, self.coef_, codes, m)
+        votes = neighbour_votes(Z, codes, self._pool, self.n_neighbors, candidates=candidates,
+                                n_jobs=self.n_jobs)
+        return self._normality(best - own, 1.0 - votes.own)
+
+    def _normality(self, margin, disagreement):
+        n = self._sorted_margins.size
+        ranks = (midranks(self._sorted_margins, margin)
+                 + midranks(self._sorted_disagreement, disagreement))
+        return -ranks / (2.0 * n)
+
+    def _check_inputs(self, X, y, pred_probs, reset=True):
+        """``X`` (when given) and ``y`` validated; ``_inputs`` records which inputs the fit used."""
+        inputs = (X is not None, pred_probs is not None)
+        if not any(inputs):
+            raise ValueError("Pass features X, out-of-sample probabilities pred_probs, or both.")
+        if not reset and inputs != self._inputs:
+            used = " and ".join(name for name, on in zip(("X", "pred_probs"), self._inputs) if on)
+            raise ValueError(f"The detector was fitted on {used}: pass the same inputs.")
+        if X is not None:
+            if reset:
+                X, y = validate_data(self, X, y, dtype=np.float64)
+            else:
+                X = validate_data(self, X, dtype=np.float64, reset=False)
+                y = column_or_1d(y)
+                check_consistent_length(X, y)
+        else:
+            if reset:
+                for attr in ("n_features_in_", "feature_names_in_"):
+                    self.__dict__.pop(attr, None)
+            y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"),
+                             warn=True)
+        if pred_probs is not None and np.shape(pred_probs)[0] != y.shape[0]:
+            raise ValueError(
+                f"pred_probs has {np.shape(pred_probs)[0]} rows for {y.shape[0]} samples: pass "
+                "one row of class probabilities per sample.")
+        if reset:
+            check_classification_targets(y)
+            self._inputs = inputs
+        return X, y
+
+    def _fit_features(self, X, pred_probs, K):
+        """The derived features of the training samples (checked); keeps what transforms new ones."""
+        n = X.shape[0] if X is not None else np.shape(pred_probs)[0]
+        blocks = []
+        self._varying = None
+        if X is not None:
+            self._varying = varying_columns(X, "NoisyLabelDetector")
+            blocks.append(normalize_rows(X[:, self._varying]))
+        if pred_probs is not None:
+            blocks.append(probability_features(check_pred_probs(pred_probs, n, K)))
+        Z = blocks[0] if len(blocks) == 1 else np.hstack(blocks)
+        check_rows(Z, K, "NoisyLabelDetector", source="X" if X is not None else "pred_probs",
+                   warn_duplicates=pred_probs is None)
+        return Z
+
+    def _transform_features(self, X, pred_probs):
+        """The derived features of new samples, as the fit derived them."""
+        blocks = []
+        if X is not None:
+            blocks.append(normalize_rows(X[:, self._varying]))
+        if pred_probs is not None:
+            n = X.shape[0] if X is not None else np.shape(pred_probs)[0]
+            blocks.append(probability_features(
+                check_pred_probs(pred_probs, n, self.classes_.size)))
+        return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
 
     def _entry_times(self, Xn, codes, K):
         """Entry times of every sample's label shift, piece by piece (``pieces_`` is set)."""
@@ -632,16 +735,16 @@ class NoisyLabelDetector(BaseEstimator):
         n_jobs = 1 if self.n_jobs is None else self.n_jobs
         n_chunks = max(1, min(len(pieces), 4 * abs(n_jobs) if n_jobs != 1 else 1))
         chunks = [pieces[i::n_chunks] for i in range(n_chunks)]
-        # each task receives only the rows of its own pieces
-        tasks = []
-        for chunk in chunks:
-            rows = np.concatenate(chunk)
-            bounds = np.cumsum([0] + [idx.size for idx in chunk])
-            local = [np.arange(bounds[j], bounds[j + 1]) for j in range(len(chunk))]
-            tasks.append((Xn[rows], codes[rows], local))
         if n_chunks == 1:
-            results = [_solve_pieces(*tasks[0], self.n_components, self.kappa, 50.0)]
+            results = [_solve_pieces(Xn, codes, pieces, self.n_components, self.kappa, 50.0)]
         else:
+            # each task receives only the rows of its own pieces
+            tasks = []
+            for chunk in chunks:
+                rows = np.concatenate(chunk)
+                bounds = np.cumsum([0] + [idx.size for idx in chunk])
+                local = [np.arange(bounds[j], bounds[j + 1]) for j in range(len(chunk))]
+                tasks.append((Xn[rows], codes[rows], local))
             results = Parallel(n_jobs=n_jobs, verbose=self.verbose)(
                 delayed(_solve_pieces)(*task, self.n_components, self.kappa, 50.0)
                 for task in tasks)
