@@ -32,8 +32,10 @@ def ebh(e: np.ndarray, fdr: float) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> ebh(np.array([50.0, 30.0, 0.5, 0.0]), fdr=0.1).tolist()   # 50 >= 4/0.1/1, 30 >= 4/0.1/2
-    [True, False, False, False]
+    >>> ebh(np.array([50.0, 30.0, 0.5, 0.0]), fdr=0.1).tolist()  # 50 >= 4/(0.1*1), 30 >= 4/(0.1*2)
+    [True, True, False, False]
+    >>> ebh(np.array([39.0, 15.0, 0.5, 0.0]), fdr=0.1).tolist()  # 39 < 40 and 15 < 20
+    [False, False, False, False]
     """
     e = np.asarray(e, dtype=float)
     m = e.size
