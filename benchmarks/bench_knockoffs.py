@@ -51,7 +51,7 @@ import numpy as np
 from sparsestat import KnockoffSelector
 from sparsestat.feature_selection import _svalues
 
-KNOCKPY_METHOD = {"equi": "equicorrelated", "sdp": "sdp"}
+KNOCKPY_METHOD = {"equi": "equicorrelated", "sdp": "sdp", "mvr": "mvr", "maxent": "maxent"}
 KNOCKPY_SAMPLER = {"fixed": "fx", "gaussian": "gaussian"}
 KNOCKPY = "knockpy lcd"
 SAME = "knockpy lcd, same knockoffs"
