@@ -44,7 +44,22 @@ def check_no_constant_columns(X: np.ndarray) -> None:
 
 
 class NoSelectionWarning(UserWarning):
-    """Knockoff+ selected nothing (see the message for why and what to change)."""
+    """Knockoff+ selected nothing; the message says why and what to change.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from sparsestat import KnockoffSelector, NoSelectionWarning
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((100, 10))
+    >>> y = X[:, 0] + rng.standard_normal(100)          # one signal: fewer than 1/fdr
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     sel = KnockoffSelector(fdr=0.1, random_state=0).fit(X, y)
+    >>> caught[0].category is NoSelectionWarning, int(sel.support_.sum())
+    (True, 0)
+    """
 
 
 def warn_no_selection(W: np.ndarray, fdr: float, offset: int, what: str = "features") -> None:
