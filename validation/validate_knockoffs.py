@@ -302,13 +302,14 @@ def knockpy_default(sampler):
     return select
 
 
-def s_method_section(quick: bool, replicates: int | None = None) -> str:
+def s_method_section(quick: bool, replicates: int | None = None, designs=None,
+                     samplers=("fixed", "gaussian")) -> str:
     """Every S-method against knockpy's default pipeline, paired on the same data."""
     replicates = replicates or (3 if quick else SM_REPLICATES)
     peer = has_knockpy()
-    designs = ("ar0.8",) if quick else SM_DESIGNS
+    designs = designs or (("ar0.8",) if quick else SM_DESIGNS)
     rows, paired = [], []
-    for sampler in ("fixed", "gaussian"):
+    for sampler in samplers:
         for design in designs:
             for ratio in SM_RATIOS:
                 n = int(round(ratio * SM_P))
