@@ -294,3 +294,16 @@ def test_split_fixed_statistic_controls_the_directional_fdr():
     se = np.std(fdp) / np.sqrt(len(fdp))
     assert np.mean(fdp) <= q + 2 * se, (np.mean(fdp), se)
     assert np.mean(power) >= 0.5
+
+
+def test_group_knockoffs_pass_the_check_that_exempts_within_group_pairs():
+    rng = np.random.default_rng(9)
+    X, y, groups, _ = _pairs_replicate(rng, n=2000)
+    sel = KnockoffSelector(fdr=0.2, groups=groups, store_knockoffs=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoSelectionWarning)
+        sel.fit(X, y)
+    assert sel.diagnose(X).passed
+    # the same knockoffs judged feature by feature break exchangeability inside a pair
+    ungrouped = KnockoffSelector().diagnose(X, sel.knockoffs_)
+    assert not ungrouped.passed and ungrouped.cross_gap > ungrouped.tolerance

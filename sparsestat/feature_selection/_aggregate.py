@@ -48,13 +48,14 @@ def ebh(e: np.ndarray, fdr: float) -> np.ndarray:
     return selected
 
 
-def swap_diagnostics(X: np.ndarray, Xk: np.ndarray) -> Bunch:
+def swap_diagnostics(X: np.ndarray, Xk: np.ndarray, groups: np.ndarray | None = None) -> Bunch:
     """Check of the first two moments of swap exchangeability of ``(X, Xk)``.
 
     Valid knockoffs have ``[X, Xk]`` and ``[Xk, X]`` (any feature swapped with its
     knockoff) equal in law; for the first two moments that is: equal means and
     standard deviations of each feature and its knockoff, ``corr(Xk) = corr(X)``,
-    and ``corr(X_j, Xk_k) = corr(X_j, X_k)`` for ``j != k`` (symmetric). Each gap is
+    and ``corr(X_j, Xk_k) = corr(X_j, X_k)`` for ``j != k`` (for ``j, k`` in different
+    groups with group knockoffs, which swap whole groups). Each gap is
     the largest absolute difference, in units of the feature's standard
     deviation for the means; the tolerance is that of sample correlations,
     ``sqrt(2 / n) * (1 + sqrt(2 log(2 p^2)))``, about the largest of ``2p^2``
@@ -67,12 +68,13 @@ def swap_diagnostics(X: np.ndarray, Xk: np.ndarray) -> Bunch:
     C = np.corrcoef(np.hstack([X, Xk]), rowvar=False)
     C11, C22, C12 = C[:p, :p], C[p:, p:], C[:p, p:]
     off = ~np.eye(p, dtype=bool)
+    across = off if groups is None else groups[:, None] != groups[None, :]
     tolerance = float(np.sqrt(2.0 / n) * (1.0 + np.sqrt(2.0 * np.log(2.0 * p * p))))
     gaps = {
         "mean_gap": mean_gap,
         "sd_gap": sd_gap,
         "correlation_gap": float(np.max(np.abs(C22 - C11)[off], initial=0.0)),
-        "cross_gap": float(np.max(np.abs(C12 - C11)[off], initial=0.0)),
+        "cross_gap": float(np.max(np.abs(C12 - C11)[across], initial=0.0)),
     }
     return Bunch(**gaps, s=1.0 - np.diag(C12), tolerance=tolerance,
                  passed=bool(max(gaps.values()) <= tolerance))

@@ -498,7 +498,8 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
             ``mean_gap`` (largest ``|mean(X_j) - mean(Xk_j)| / sd(X_j)``), ``sd_gap``
             (largest ``|sd(Xk_j) / sd(X_j) - 1|``), ``correlation_gap`` (largest
             ``|corr(Xk)_jk - corr(X)_jk|``), ``cross_gap`` (largest
-            ``|corr(X_j, Xk_k) - corr(X_j, X_k)|``, ``j != k``), ``s``
+            ``|corr(X_j, Xk_k) - corr(X_j, X_k)|``, ``j != k``, in different groups
+            with ``groups``), ``s``
             (``1 - corr(X_j, Xk_j)``, the empirical s-values), ``tolerance``
             (the sampling error of a correlation, for ``n`` rows) and
             ``passed`` (every gap within the tolerance).
@@ -527,7 +528,8 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         if Xk.shape != X.shape:
             raise ValueError(f"X_knockoff has shape {Xk.shape}; X has {X.shape}.")
         check_no_constant_columns(X)
-        return swap_diagnostics(X, Xk)
+        groups = None if self.groups is None else encode_groups(self.groups, X.shape[1])
+        return swap_diagnostics(X, Xk, groups)
 
     def _get_support_mask(self):
         check_is_fitted(self, "support_")
