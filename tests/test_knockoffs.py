@@ -497,7 +497,7 @@ def test_verbose_reports_the_stages_and_silent_by_default(capsys, knockoffs):
     lines = capsys.readouterr().out.strip().splitlines()
     assert all(line.startswith("[KnockoffSelector] ") for line in lines)
     text = "\n".join(lines)
-    assert "s-values (mvr), sum" in text and "knockoffs" in text
+    assert "s-values (maxent), sum" in text and "knockoffs" in text
     assert "statistic 'lcd' on 16 columns" in text
     assert f"{int(sel.support_.sum())} of 8 features selected" in lines[-1]
     assert "total" in lines[-1]

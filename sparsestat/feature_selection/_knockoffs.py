@@ -140,16 +140,18 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
     Sigma : array-like of shape (p, p) or None, default=None
         Feature covariance for ``knockoffs='gaussian'``; ``None`` estimates it
         by Ledoit-Wolf shrinkage.
-    s_method : {'mvr', 'maxent', 'sdp', 'equi'}, default='mvr'
+    s_method : {'maxent', 'mvr', 'sdp', 'equi'}, default='maxent'
         How the s-values (knockoff-to-feature separation) are chosen:
-        ``'mvr'`` minimizes the variance-based reconstructability
-        ``tr(G^{-1})`` of the joint correlation ``G`` of ``[X, Xk]``,
-        ``'maxent'`` maximizes its entropy ``log det G`` (Spector and Janson),
+        ``'maxent'`` maximizes the entropy ``log det G`` of the joint
+        correlation ``G`` of ``[X, Xk]``, ``'mvr'`` minimizes its
+        variance-based reconstructability ``tr(G^{-1})`` (Spector and Janson),
         ``'sdp'`` maximizes ``sum(s)``, ``'equi'`` uses one value for all.
-        With ``groups``: ``'mvr'``, ``'maxent'`` or ``'equi'``.
+        ``'maxent'`` had the best power over the correlated designs measured
+        (AR(1) 0.8, blocks with correlation 0.6; fixed-X and model-X).
+        With ``groups``: ``'maxent'``, ``'mvr'`` or ``'equi'``.
     statistic : {'lcd', 'lsm', 'lbi'}, default='lcd'
         ``'lcd'``: lasso coefficient difference at the penalty minimizing
-        Mallows' Cp (fixed-X, and model-X when ``n > 2p + 10``) or at the
+        Mallows' Cp (fixed-X, and model-X when ``n > 3p``) or at the
         cross-validated penalty (model-X with fewer samples, class labels);
         ``'lsm'``: signed max of the lasso-path entry points; ``'lbi'``: signed
         max of ``1 / tau`` with ``tau`` the entry time on the LBI path (with
@@ -271,7 +273,7 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, fdr=0.1, *, knockoffs="fixed", Sigma=None, s_method="mvr",
+    def __init__(self, fdr=0.1, *, knockoffs="fixed", Sigma=None, s_method="maxent",
                  statistic="lcd", groups=None, n_draws=1, offset=1, task="auto",
                  statistic_params=None, store_knockoffs=False, random_state=None, n_jobs=None,
                  verbose=0):
@@ -334,8 +336,9 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
             # fixed-X statistics may use only the Gram matrix and [X, Xk]^T y: Cp, not
             # cross-validation. Cp is valid for model-X too, as powerful as cross-validation
             # and far cheaper (no folds) when least squares on the 2p columns leaves
-            # residual degrees of freedom to estimate the noise.
-            cp = (self.knockoffs == "fixed" and supplied is None) or n > 2 * p + 10
+            # residual degrees of freedom to estimate the noise (more than p of them: at
+            # n = 2.2p cross-validation was the more powerful, at 5p and 10p the two equal).
+            cp = (self.knockoffs == "fixed" and supplied is None) or n > 3 * p
             params.setdefault("penalty", "cp" if cp else "cv")
         seeds = rs.randint(2 ** 31 - 1, size=n_draws)
 

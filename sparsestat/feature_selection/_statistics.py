@@ -10,7 +10,7 @@ statistics they report do not depend on the units of ``y``.
 - ``'lcd'``: lasso coefficient difference ``|b_j| - |b_{j+p}|`` at the
   cross-validated penalty (``LassoCV``; l1-logistic ``LogisticRegressionCV``
   for class labels, one-vs-rest with the largest coefficient over classes), or
-  (``penalty='cp'``, used with fixed-X knockoffs and, when ``n > 2p + 10``,
+  (``penalty='cp'``, used with fixed-X knockoffs and, when ``n > 3p``,
   model-X ones) at the penalty minimizing Mallows' Cp, a function of the Gram
   matrix and ``[X, Xk]^T y`` only, as the fixed-X guarantee requires
   (cross-validation splits rows and is not);
