@@ -363,7 +363,9 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         if self.store_knockoffs or supplied is not None:
             self.knockoffs_ = std.to_data(results[0][2])
         selected = int(self.support_.sum())
-        report.done(f"{selected} of {p} features selected at fdr={self.fdr:g}")
+        how = (f"threshold {self.threshold_:.4g}" if n_draws == 1
+               else f"e-BH over {n_draws} draws")
+        report.done(f"{how}: {selected} of {p} features selected at fdr={self.fdr:g}")
         if selected == 0:
             warn_no_selection(W[0], self.fdr if n_draws == 1 else self.fdr / 2, self.offset,
                               "groups" if groups is not None else "features")
