@@ -307,3 +307,17 @@ def test_group_knockoffs_pass_the_check_that_exempts_within_group_pairs():
     # the same knockoffs judged feature by feature break exchangeability inside a pair
     ungrouped = KnockoffSelector().diagnose(X, sel.knockoffs_)
     assert not ungrouped.passed and ungrouped.cross_gap > ungrouped.tolerance
+
+
+def test_draws_in_parallel_give_the_same_answer():
+    X, y, _ = _sparse_replicate(np.random.default_rng(11))
+    one = KnockoffSelector(fdr=0.2, n_draws=4, random_state=0).fit(X, y)
+    two = KnockoffSelector(fdr=0.2, n_draws=4, random_state=0, n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(one.W_, two.W_)
+    np.testing.assert_array_equal(one.e_values_, two.e_values_)
+    # each draw is the single-draw selector with that draw's seed: the first row of W_ is
+    # not the n_draws=1 fit (seeds differ), but the e-values follow from W_ and thresholds
+    from sparsestat.feature_selection._threshold import knockoff_threshold
+    e = np.mean([knockoff_e_values(w, knockoff_threshold(w, 0.1)) for w in one.W_], axis=0)
+    np.testing.assert_allclose(one.e_values_, e)
+    np.testing.assert_array_equal(one.support_, ebh(e, 0.2))
