@@ -21,6 +21,8 @@ _PUBLIC = {
     "LBIClassifier": "sparsestat.linear_model",
     "LBIRegressorCV": "sparsestat.linear_model",
     "LBIClassifierCV": "sparsestat.linear_model",
+    "lbi_path": "sparsestat.linear_model",
+    "iss_path": "sparsestat.linear_model",
     "MeanShiftOutlierDetector": "sparsestat.robust",
     "NoisyLabelDetector": "sparsestat.robust",
     "RobustPairwiseRanker": "sparsestat.ranking",

@@ -366,6 +366,14 @@ def _huber_scale(design, Y, w) -> float:
         A = np.column_stack([np.ones(n), design.dense]) * np.sqrt(w)[:, None]
         coef = np.linalg.lstsq(A, Y * np.sqrt(w)[:, None], rcond=None)[0]
         resid = Y - np.column_stack([np.ones(n), design.dense]) @ coef
+    elif n > p + 1 and p <= _FULL_GRAM_MAX_FEATURES:
+        # the same weighted least-squares fit for a sparse design, through its (implicitly
+        # centred) Gram matrix: the columns are centred with the weights, so the intercept
+        # is the weighted mean of Y
+        Yc = Y - (w @ Y) / w.sum()
+        coef = np.linalg.lstsq(design.gram(w), design.transpose_product(Yc * w[:, None]) / n,
+                               rcond=None)[0]
+        resid = Yc - np.column_stack([design.product(coef[:, k]) for k in range(Y.shape[1])])
     sigma = robust_scale(resid, np.repeat(w, Y.shape[1]) if Y.shape[1] > 1 else w)
     if not sigma > 0:
         sigma = float(np.sqrt(np.average((resid - np.average(resid, axis=0, weights=w)) ** 2,

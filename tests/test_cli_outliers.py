@@ -119,7 +119,7 @@ def test_model_errors_are_one_line(tmp_path, capsys):
     path = _write_csv(tmp_path / "few.csv", ["y", "a", "b", "c"], few)
     out = tmp_path / "flagged.csv"
     _assert_clean_error(capsys, ["outliers", path, "--target", "y", "--output", str(out)],
-                        "more samples than model parameters", out)
+                        "needs at least 6 samples for 3 features", out)
     const = [[1.0, *rng.standard_normal(2)] for _ in range(30)]
     path = _write_csv(tmp_path / "const.csv", ["y", "a", "b"], const)
     _assert_clean_error(capsys, ["outliers", path, "--target", "y"], "y is constant")
@@ -144,3 +144,32 @@ def test_demo_flags_documented_rows(tmp_path, capsys):
     stdout = capsys.readouterr().out
     assert "flagged days (1-based): [1, 3, 4, 21]" in stdout
     assert (tmp_path / "outliers_path.png").exists()
+
+
+def test_noise_df_option_reaches_the_detector(tmp_path, capsys):
+    # t(2) noise: the normal cutoff flags its tails, the t cutoff almost none
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((300, 2))
+    y = X @ [1.0, -2.0] + rng.standard_t(2, 300)
+    path = _write_csv(tmp_path / "heavy.csv", ["y", "a", "b"],
+                      [[yi, *xi] for xi, yi in zip(X, y)])
+    assert main(["outliers", path, "--target", "y"]) == 0
+    normal = capsys.readouterr().out
+    assert main(["outliers", path, "--target", "y", "--noise-df", "2"]) == 0
+    heavy = capsys.readouterr().out
+    assert "t noise with 2 df" in heavy and "t noise" not in normal
+    from sparsestat import MeanShiftOutlierDetector
+
+    n_normal = MeanShiftOutlierDetector(random_state=0).fit(X, y).n_outliers_
+    n_heavy = MeanShiftOutlierDetector(random_state=0, noise_df=2.0).fit(X, y).n_outliers_
+    assert f"{n_normal} of 300 rows flagged" in normal
+    assert f"{n_heavy} of 300 rows flagged" in heavy
+    assert n_heavy < n_normal
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many", "nan"])
+def test_bad_noise_df(stackloss_csv, tmp_path, capsys, value):
+    out = tmp_path / "flagged.csv"
+    _assert_clean_error(capsys, ["outliers", stackloss_csv, "--target", "STACKLOSS",
+                                 "--noise-df", value, "--output", str(out)],
+                        "--noise-df", out)

@@ -1,6 +1,12 @@
-"""The invariants of the path engine (DESIGN.md section 2), each against theory
-or an independent implementation written here."""
+"""The path engine's design operator: its limits, equivalences and failure modes.
 
+Each test holds the engine against theory or the plain-numpy reference loops of
+``tests/_reference.py``. The invariants every operator keeps (zero up to ``t0``,
+the dual, least squares at the end, the ISS limit, units, agreement with the
+references) are tested over all operators in ``tests/test_operators.py``.
+"""
+
+import _reference as ref
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -19,71 +25,8 @@ def _planted(n=80, p=12, k=3, noise=0.3, seed=0):
 
 
 def _unit(y, center=True):
-    """The unit the engine measures a real target in: its root mean square deviation
-    from the mean (from zero without an intercept). Paths run on ``y / unit``."""
-    r = y - y.mean() if center else y
-    return float(np.sqrt(np.mean(r ** 2)))
-
-
-def _shrink(z):
-    return np.sign(z) * np.maximum(np.abs(z) - 1.0, 0.0)
-
-
-def reference_lbi_squared(X, y, kappa, alpha, grid):
-    """Plain-numpy LBI for (1/2n)||y - X b||^2 (X, y already centered)."""
-    n, p = X.shape
-    g0 = -X.T @ y / n
-    t0 = 1.0 / np.max(np.abs(g0))
-    z = -g0 * t0
-    b = np.zeros(p)
-    t = t0
-    out = np.zeros((len(grid), p))
-    entry = np.full(p, np.inf)
-    gi = 0
-    while gi < len(grid) and grid[gi] <= t0:
-        gi += 1
-    while gi < len(grid):
-        z_new = z - alpha * (X.T @ (X @ b - y) / n)
-        for j in range(p):
-            if entry[j] == np.inf and abs(z_new[j]) > 1:
-                s = np.sign(z_new[j])
-                f = 0.0 if abs(z[j]) >= 1 else (s - z[j]) / (z_new[j] - z[j])
-                entry[j] = t + f * alpha
-        while gi < len(grid) and grid[gi] <= t + alpha:
-            f = (grid[gi] - t) / alpha
-            out[gi] = kappa * _shrink(z + f * (z_new - z))
-            gi += 1
-        z = z_new
-        b = kappa * _shrink(z)
-        t += alpha
-    return t0, out, entry
-
-
-def test_zero_before_t0_and_t0_value():
-    X, y, _ = _planted()
-    path = _engine.lbi_path(X, y[:, None], normalize=False)
-    Xc, yc = X - X.mean(0), (y - y.mean()) / _unit(y)
-    t0 = len(y) / np.max(np.abs(Xc.T @ yc))
-    assert path.t0 == pytest.approx(t0, rel=1e-12)
-    assert path.times[0] == pytest.approx(t0, rel=1e-12)
-    assert np.all(path.coefs[0] == 0)
-    assert np.all(path.coef_at(0.5 * t0) == 0)
-    assert np.any(path.coefs[1] != 0)
-    iss = _engine.iss_path(X, y[:, None], normalize=False)
-    assert iss.t0 == pytest.approx(t0, rel=1e-12)
-    assert np.all(iss.coefs[0] == 0) and np.any(iss.coefs[1] != 0)
-
-
-@pytest.mark.parametrize("solver", ["lbi", "iss"])
-def test_dual_in_unit_ball_with_sign_agreement(solver):
-    X, y, _ = _planted(p=30, n=60, seed=1)
-    fit = _engine.lbi_path if solver == "lbi" else _engine.iss_path
-    path = fit(X, y[:, None], record_duals=True, t_ratio=50)
-    rho, beta = path.duals[..., 0], path.coefs[..., 0]
-    assert np.all(np.abs(rho) <= 1 + 1e-12)
-    on = beta != 0
-    assert on.sum() > 10
-    np.testing.assert_allclose(rho[on], np.sign(beta[on]), atol=1e-12)
+    """The unit the engine measures a real target in (paths run on ``y / unit``)."""
+    return ref.target_unit(y[:, None], np.ones(len(y)), center)
 
 
 def test_iss_dual_is_integral_of_the_gradient():
@@ -113,33 +56,6 @@ def test_iss_is_least_squares_on_its_support():
             assert np.max(np.abs(grad)) < 1e-8 * np.linalg.norm(Xc.T @ yc)
 
 
-@pytest.mark.parametrize("kappa", [5.0, 50.0])
-def test_lbi_ends_at_ols(kappa):
-    X, y, _ = _planted(n=60, p=5, seed=4)
-    path = _engine.lbi_path(X, y[:, None], kappa=kappa, t_ratio=3e3)
-    ols = np.linalg.lstsq(np.column_stack([np.ones(60), X]), y, rcond=None)[0]
-    np.testing.assert_allclose(path.coefs[-1, :, 0], ols[1:], atol=1e-8)
-    assert path.intercepts[-1, 0] == pytest.approx(ols[0], abs=1e-8)
-
-
-def test_iss_ends_at_ols_exactly():
-    X, y, _ = _planted(n=60, p=8, seed=5)
-    path = _engine.iss_path(X, y[:, None], t_ratio=1e4)
-    ols = np.linalg.lstsq(np.column_stack([np.ones(60), X]), y, rcond=None)[0]
-    np.testing.assert_allclose(path.coefs[-1, :, 0], ols[1:], atol=1e-10)
-
-
-def test_lbi_tends_to_iss_as_kappa_grows():
-    X, y, _ = _planted(n=60, p=10, seed=6)
-    iss = _engine.iss_path(X, y[:, None], t_ratio=50)
-    errors = []
-    for kappa in [10.0, 100.0, 1000.0]:
-        lbi = _engine.lbi_path(X, y[:, None], kappa=kappa, times=iss.times)
-        errors.append(np.max(np.abs(lbi.coefs - iss.coefs)[5:]))
-    assert errors[0] > errors[1] > errors[2]
-    assert errors[2] < 1e-3 * np.max(np.abs(iss.coefs))
-
-
 @pytest.mark.parametrize("solver", ["lbi", "iss"])
 def test_true_support_enters_first(solver):
     X, y, beta = _planted(n=200, p=50, k=5, noise=0.5, seed=7)
@@ -147,91 +63,6 @@ def test_true_support_enters_first(solver):
     path = fit(X, y[:, None])
     first = set(path.entry_order()[:5])
     assert first == set(np.flatnonzero(beta))
-
-
-def test_matches_plain_numpy_loop():
-    X, y, _ = _planted(n=50, p=20, seed=8)
-    u = _unit(y)
-    Xc, yc = X - X.mean(0), (y - y.mean()) / u
-    kappa, alpha = 20.0, 0.01
-    path = _engine.lbi_path(X, y[:, None], kappa=kappa, alpha=alpha, normalize=False,
-                            n_times=40, t_ratio=20)
-    t0, ref, entry = reference_lbi_squared(Xc, yc, kappa, alpha, path.times)
-    assert path.t0 == pytest.approx(t0, rel=1e-13)
-    np.testing.assert_allclose(path.coefs[..., 0], u * ref, atol=1e-10 * u, rtol=0)
-    finite = np.isfinite(entry)
-    np.testing.assert_array_equal(np.isfinite(path.entry_times[:, 0]), finite)
-    np.testing.assert_allclose(path.entry_times[finite, 0], entry[finite], rtol=1e-12)
-
-
-def test_logistic_matches_plain_numpy_loop():
-    rng = np.random.default_rng(9)
-    X = rng.standard_normal((80, 6))
-    y = (X[:, 0] - X[:, 1] + 0.8 * rng.standard_normal(80) > 0).astype(float)
-    kappa, alpha = 10.0, 0.05
-    path = _engine.lbi_path(X, y[:, None], loss="logistic", kappa=kappa, alpha=alpha,
-                            normalize=False, fit_intercept=True, n_times=30, t_ratio=10)
-    Xc = X - X.mean(0)
-    n, p = X.shape
-    b = np.log(y.mean() / (1 - y.mean()))
-    g0 = Xc.T @ (1 / (1 + np.exp(-b)) - y) / n
-    t0 = 1 / np.max(np.abs(g0))
-    z, beta, t, gi = -g0 * t0, np.zeros(p), t0, 1
-    ref = np.zeros((path.n_times, p))
-    ref_b = np.full(path.n_times, b)
-    while gi < path.n_times:
-        r = 1 / (1 + np.exp(-(Xc @ beta + b))) - y
-        z_new = z - alpha * Xc.T @ r / n
-        b_new = b - kappa * alpha * r.mean()
-        while gi < path.n_times and path.times[gi] <= t + alpha:
-            f = (path.times[gi] - t) / alpha
-            ref[gi] = kappa * _shrink(z + f * (z_new - z))
-            ref_b[gi] = b + f * (b_new - b) - X.mean(0) @ ref[gi]
-            gi += 1
-        z, b, t = z_new, b_new, t + alpha
-        beta = kappa * _shrink(z)
-    assert path.t0 == pytest.approx(t0, rel=1e-12)
-    np.testing.assert_allclose(path.coefs[..., 0], ref, atol=1e-10)
-    np.testing.assert_allclose(path.intercepts[:, 0], ref_b, atol=1e-10)
-
-
-def reference_lbi_group(X, y, groups, kappa, alpha, times):
-    """Plain-numpy LBI with the group penalty (X, y already centered) on ``times``."""
-    n, p = X.shape
-
-    def block_shrink(v):
-        nrm = np.sqrt(np.bincount(groups, v ** 2))[groups]
-        return np.where(nrm > 1, 1 - 1 / np.maximum(nrm, 1), 0.0) * v
-
-    c = X.T @ y / n
-    t = 1 / np.sqrt(np.bincount(groups, c ** 2)).max()
-    z, beta, gi = c * t, np.zeros(p), 1
-    ref = np.zeros((len(times), p))
-    while gi < len(times):
-        z_new = z - alpha * X.T @ (X @ beta - y) / n
-        while gi < len(times) and times[gi] <= t + alpha:
-            f = (times[gi] - t) / alpha
-            ref[gi] = kappa * block_shrink(z + f * (z_new - z))
-            gi += 1
-        z, t = z_new, t + alpha
-        beta = kappa * block_shrink(z)
-    return ref
-
-
-def test_group_matches_plain_numpy_loop():
-    X, y, _ = _planted(n=60, p=9, seed=10)
-    groups = np.repeat([0, 1, 2], 3)
-    kappa, alpha = 10.0, 0.02
-    path = _engine.lbi_path(X, y[:, None], penalty="group", groups=groups, kappa=kappa,
-                            alpha=alpha, normalize=False, n_times=30, t_ratio=10)
-    u = _unit(y)
-    ref = reference_lbi_group(X - X.mean(0), (y - y.mean()) / u, groups, kappa, alpha,
-                              path.times)
-    np.testing.assert_allclose(path.coefs[..., 0], u * ref, atol=1e-10 * u)
-    # members of a group enter together
-    et = path.entry_times[:, 0]
-    for g in range(3):
-        assert np.all(et[groups == g] == et[groups == g][0])
 
 
 def test_group_prox_is_safe_at_zero():
@@ -275,14 +106,16 @@ def test_p_greater_than_n_ends_at_penalized_interpolant():
                             fit_intercept=False)
     unit = _unit(y, center=False)
     y = y / unit
+    shrink = ref.Penalty.of((p,), "l1").prox
+
     # dual: max_u y^T u - kappa/2 ||shrink(X^T u)||^2, then b = kappa shrink(X^T u)
     def neg_dual(u):
-        s = _shrink(X.T @ u)
+        s = shrink(X.T @ u)
         return -(y @ u) + 0.5 * kappa * s @ s, -(y - kappa * X @ s)
 
     u = minimize(neg_dual, np.zeros(n), jac=True, method="L-BFGS-B",
                  options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 10000}).x
-    b_star = kappa * _shrink(X.T @ u)
+    b_star = kappa * shrink(X.T @ u)
     assert np.max(np.abs(X @ b_star - y)) < 1e-6
     np.testing.assert_allclose(path.coefs[-1, :, 0], unit * b_star, atol=1e-4 * unit)
 
@@ -290,9 +123,13 @@ def test_p_greater_than_n_ends_at_penalized_interpolant():
 def test_sparse_design_equals_dense():
     X, y, _ = _planted(n=60, p=15, seed=13)
     X[np.abs(X) < 0.7] = 0.0
-    for loss, target in [("squared", y), ("logistic", (y > 0).astype(float))]:
-        dense = _engine.lbi_path(X, target[:, None], loss=loss, t_ratio=20)
-        sparse = _engine.lbi_path(sp.csr_matrix(X), target[:, None], loss=loss, t_ratio=20)
+    w = np.random.default_rng(13).uniform(0.5, 2.0, len(y))
+    for loss, target, weights in [("squared", y, None), ("logistic", (y > 0).astype(float), None),
+                                  ("huber", y, None), ("huber", y, w)]:
+        dense = _engine.lbi_path(X, target[:, None], loss=loss, t_ratio=20, sample_weight=weights)
+        sparse = _engine.lbi_path(sp.csr_matrix(X), target[:, None], loss=loss, t_ratio=20,
+                                  sample_weight=weights)
+        np.testing.assert_allclose(sparse.info["delta"], dense.info["delta"], rtol=1e-12)
         np.testing.assert_allclose(sparse.coefs, dense.coefs, atol=1e-10)
         np.testing.assert_allclose(sparse.intercepts, dense.intercepts, atol=1e-10)
     iss_d = _engine.iss_path(X, y[:, None])
@@ -375,38 +212,37 @@ def working_set(monkeypatch):
     monkeypatch.setattr(_engine, "_FULL_GRAM_MAX_FEATURES", 0)
 
 
+def _assert_matches_reference(path, want):
+    scale = np.abs(want.coefs).max()
+    np.testing.assert_allclose(path.coefs, want.coefs, atol=1e-10 * scale, rtol=0)
+    finite = np.isfinite(want.entry)
+    np.testing.assert_array_equal(np.isfinite(path.entry_times), finite)
+    np.testing.assert_allclose(path.entry_times[finite], want.entry[finite], rtol=1e-10)
+    assert path.n_iter == want.n_iter
+
+
 @pytest.mark.parametrize("reach", [(1.5, 0.01), (0.0, -1.0)])
 def test_working_set_matches_plain_numpy_loop(working_set, monkeypatch, reach):
     """(0, -1): no coordinate joins the working set before it crosses, so every
     entry replays its batch."""
     monkeypatch.setattr(_engine, "_WORKING_SET_REACH", reach)
     X, y, _ = _planted(n=40, p=300, k=5, seed=21)
-    u = _unit(y)
-    Xc, yc = X - X.mean(0), (y - y.mean()) / u
-    kappa, alpha = 10.0, 0.002
-    path = _engine.lbi_path(X, y[:, None], kappa=kappa, alpha=alpha, normalize=False,
-                            n_times=30, t_ratio=300)
+    kw = dict(kappa=10.0, alpha=0.01, normalize=False)
+    path = _engine.lbi_path(X, y[:, None], n_times=30, t_ratio=100, **kw)
     assert np.isfinite(path.entry_times).sum() > 20   # many joins: the working set grows
-    t0, ref, entry = reference_lbi_squared(Xc, yc, kappa, alpha, path.times)
-    np.testing.assert_allclose(path.coefs[..., 0], u * ref, atol=1e-10 * u, rtol=0)
-    finite = np.isfinite(entry)
-    np.testing.assert_array_equal(np.isfinite(path.entry_times[:, 0]), finite)
-    np.testing.assert_allclose(path.entry_times[finite, 0], entry[finite], rtol=1e-10)
+    _assert_matches_reference(path, ref.design_lbi(X, y[:, None], times=path.times, **kw))
 
 
 @pytest.mark.parametrize("reach", [(1.5, 0.01), (0.0, -1.0)])
 def test_working_set_group_matches_plain_numpy_loop(working_set, monkeypatch, reach):
     monkeypatch.setattr(_engine, "_WORKING_SET_REACH", reach)
     X, y, _ = _planted(n=30, p=90, k=5, seed=22)
-    groups = np.repeat(np.arange(30), 3)
-    kappa, alpha = 10.0, 0.005
-    path = _engine.lbi_path(X, y[:, None], penalty="group", groups=groups, kappa=kappa,
-                            alpha=alpha, normalize=False, n_times=25, t_ratio=50)
-    u = _unit(y)
-    ref = reference_lbi_group(X - X.mean(0), (y - y.mean()) / u, groups, kappa, alpha,
-                              path.times)
-    assert (np.abs(ref[-1]) > 0).sum() >= 15
-    np.testing.assert_allclose(path.coefs[..., 0], u * ref, atol=1e-10 * u)
+    kw = dict(penalty="group", groups=np.repeat(np.arange(30), 3), kappa=10.0, alpha=0.005,
+              normalize=False)
+    path = _engine.lbi_path(X, y[:, None], n_times=25, t_ratio=50, **kw)
+    want = ref.design_lbi(X, y[:, None], times=path.times, **kw)
+    assert (np.abs(want.coefs[-1]) > 0).sum() >= 15
+    _assert_matches_reference(path, want)
 
 
 @pytest.mark.parametrize("sparse", [False, True])

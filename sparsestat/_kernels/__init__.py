@@ -1,4 +1,5 @@
-"""Numba kernels: free ``@njit(cache=True)`` functions over arrays.
+"""Numba kernels: free functions over arrays, compiled by :func:`~sparsestat._kernels._jit.kernel`
+(``njit`` with a cache that no edit can leave stale).
 
 Nothing in this sub-package imports the rest of sparsestat. The drivers in
 :mod:`sparsestat._engine` prepare arrays and call these functions.

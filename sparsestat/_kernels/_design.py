@@ -13,12 +13,12 @@ result is float64.
 """
 
 import numpy as np
-from numba import njit
 
-_CACHE = True
+from sparsestat._kernels._jit import kernel
 
 
-@njit(cache=_CACHE)
+
+@kernel
 def add_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, coef, out):
     """``out[:, k] += coef[k] * x_j`` for every output column k."""
     n, K = out.shape
@@ -41,7 +41,7 @@ def add_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, coef, out):
                     out[i, k] += c * Xf[i, j]
 
 
-@njit(cache=_CACHE)
+@kernel
 def transpose_product(Xf, xdata, xind, xptr, xmean, is_sparse, V, out):
     """``out = X^T V`` for ``V`` of shape ``(n, K)`` (``V`` Fortran-ordered)."""
     n, K = V.shape
@@ -69,7 +69,7 @@ def transpose_product(Xf, xdata, xind, xptr, xmean, is_sparse, V, out):
             out[:, k] = ok
 
 
-@njit(cache=_CACHE, fastmath={"reassoc", "nsz", "contract"})
+@kernel(fastmath={"reassoc", "nsz", "contract"})
 def _mixed_transpose_vector(Xf, v, out):
     """``out = Xf^T v`` accumulated in float64 (reassociated so that it vectorizes)."""
     n, p = Xf.shape
@@ -80,7 +80,7 @@ def _mixed_transpose_vector(Xf, v, out):
         out[j] = s
 
 
-@njit(cache=_CACHE)
+@kernel
 def _dense_transpose_vector(Xf, v, out):
     """``out = Xf^T v`` for a dense Fortran design and a float64 vector."""
     if Xf.itemsize == 8:
@@ -89,7 +89,7 @@ def _dense_transpose_vector(Xf, v, out):
         _mixed_transpose_vector(Xf, v, out)
 
 
-@njit(cache=_CACHE)
+@kernel
 def transpose_vector(Xf, xdata, xind, xptr, xmean, is_sparse, v, out):
     """``out = X^T v`` for a vector ``v`` of length n (one BLAS product when dense)."""
     if is_sparse:
@@ -105,7 +105,7 @@ def transpose_vector(Xf, xdata, xind, xptr, xmean, is_sparse, v, out):
         _dense_transpose_vector(Xf, v, out)
 
 
-@njit(cache=_CACHE)
+@kernel
 def column(Xf, xdata, xind, xptr, xmean, is_sparse, j, out):
     """``out = x_j`` (column ``j`` with its implicit centering) as a dense vector."""
     if is_sparse:
@@ -116,7 +116,7 @@ def column(Xf, xdata, xind, xptr, xmean, is_sparse, j, out):
         out[:] = Xf[:, j]
 
 
-@njit(cache=_CACHE)
+@kernel
 def gram_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, n_samples, out):
     """``out = X^T x_j / n`` (column ``j`` of the scaled Gram matrix)."""
     n = n_samples
@@ -129,7 +129,7 @@ def gram_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, n_samples, out):
         out[i] = tmp[i, 0] / n
 
 
-@njit(cache=_CACHE)
+@kernel
 def csr_matvec(data, indices, indptr, v, out):
     """``out = A v`` for a CSR matrix ``A`` and a vector ``v``."""
     m = indptr.shape[0] - 1
@@ -140,7 +140,7 @@ def csr_matvec(data, indices, indptr, v, out):
         out[r] = s
 
 
-@njit(cache=_CACHE)
+@kernel
 def csr_rmatvec(data, indices, indptr, u, out):
     """``out = A^T u`` for a CSR matrix ``A`` and a vector ``u``."""
     out[:] = 0.0
@@ -152,7 +152,7 @@ def csr_rmatvec(data, indices, indptr, u, out):
                 out[indices[ii]] += data[ii] * ur
 
 
-@njit(cache=_CACHE)
+@kernel
 def product(Xf, xdata, xind, xptr, xmean, is_sparse, v, out):
     """``out = X v`` for a vector ``v`` of length p (all columns)."""
     if is_sparse:

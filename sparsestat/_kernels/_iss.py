@@ -27,9 +27,9 @@ progress reports) with the same result as in one call.
 """
 
 import numpy as np
-from numba import njit
 
 from sparsestat._kernels._design import column, transpose_vector
+from sparsestat._kernels._jit import kernel
 
 OK, MAX_ITER, PAUSED = 0, 1, 2
 # integer state: grid index, size of the free set, knots, status, joins, drops, solves
@@ -37,7 +37,7 @@ GI, NF, KNOTS, STATUS, JOINS, DROPS, SOLVES = range(7)
 N_ISTATE = 7
 
 
-@njit(cache=True, fastmath={"reassoc", "nsz", "contract"})
+@kernel(fastmath={"reassoc", "nsz", "contract"})
 def _dot(a, b, m):
     """``a[:m] . b[:m]`` (reassociated, so the compiler vectorizes it)."""
     s = 0.0
@@ -46,14 +46,14 @@ def _dot(a, b, m):
     return s
 
 
-@njit(cache=True)
+@kernel
 def _forward(L, nf, rhs, out):
     """``out[:nf] = L[:nf, :nf]^{-1} rhs[:nf]`` (rows of ``L`` are contiguous)."""
     for a in range(nf):
         out[a] = (rhs[a] - _dot(L[a], out, a)) / L[a, a]
 
 
-@njit(cache=True)
+@kernel
 def _chol_append(L, nf, h, d, w):
     """Extend the factor of ``H_FF`` by a column with cross products ``h`` and diagonal ``d``.
 
@@ -69,7 +69,7 @@ def _chol_append(L, nf, h, d, w):
     return True
 
 
-@njit(cache=True)
+@kernel
 def _chol_remove(L, nf, q):
     """Factor of ``H_FF`` without its ``q``-th variable, by Givens rotations (``O(nf^2)``)."""
     for i in range(q, nf - 1):
@@ -93,7 +93,7 @@ def _chol_remove(L, nf, q):
         L[i, m] = 0.0
 
 
-@njit(cache=True)
+@kernel
 def _chol_solve(L, nf, rhs):
     """Solve ``L L^T x = rhs`` for the leading ``nf`` block (row-wise, contiguous)."""
     y = np.empty(nf)
@@ -107,7 +107,7 @@ def _chol_solve(L, nf, rhs):
     return x
 
 
-@njit(cache=True)
+@kernel
 def _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, XFt,
               u, bf, g):
     """``g = c - H beta`` for ``beta`` supported on the free set."""
@@ -141,7 +141,7 @@ def _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, 
         g[j] = c[j] - g[j] / n
 
 
-@njit(cache=True)
+@kernel
 def _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, free, nf, XFt, j, xj, h):
     """``h[:nf] = H[free, j]``; returns ``H[j, j]``. Fills ``xj`` with column j (design mode)."""
     if H.shape[0] > 0:
@@ -164,7 +164,7 @@ def _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, free, nf, XFt, j, xj, 
     return _dot(xj, xj, n) / n
 
 
-@njit(cache=True)
+@kernel
 def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_stop,
              max_knots, record_duals, tol, rho, beta, g, sign, in_a, free, L, XFt,
              coefs, duals, entry, istate, fstate):

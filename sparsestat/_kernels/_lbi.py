@@ -44,9 +44,9 @@ exceeds ``L / 4``, and the step is never below the globally stable ``alpha``.
 
 import numba
 import numpy as np
-from numba import njit
 
 from sparsestat._kernels._design import add_column, gram_column, transpose_product
+from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._losses import loss_derivative
 from sparsestat._kernels._progress import report
 from sparsestat._kernels._prox import (
@@ -59,7 +59,7 @@ OK, MAX_ITER, DIVERGED = 0, 1, 2
 _FIRST_BATCH, _MAX_BATCH = 2, 32
 
 
-@njit(cache=True)
+@kernel
 def _record(z_old, z_new, b_old, b_new, t, step, grid, gi, kappa, elementwise,
             group_ptr, group_idx, coefs, intercepts, duals, zz, tmp):
     """Record every grid time inside ``(t, t + step]``; return the next grid index."""
@@ -79,7 +79,7 @@ def _record(z_old, z_new, b_old, b_new, t, step, grid, gi, kappa, elementwise,
     return gi
 
 
-@njit(cache=True)
+@kernel
 def _active_block_norm(M, pos, active, n_active, v, n_power):
     """Power-iteration estimate of ``||H_AA||`` warm-started at ``v`` (updated in place).
 
@@ -119,7 +119,7 @@ def _active_block_norm(M, pos, active, n_active, v, n_power):
     return lam
 
 
-@njit(cache=True)
+@kernel
 def _unit_span(u, elementwise, group_ptr):
     """Range of ``u``'s features: ``(u, u + 1)`` for l1, else indices into ``group_idx``."""
     if elementwise:
@@ -127,7 +127,7 @@ def _unit_span(u, elementwise, group_ptr):
     return group_ptr[u], group_ptr[u + 1]
 
 
-@njit(cache=True)
+@kernel
 def _reach(z, dz, u, scale, elementwise, group_ptr, group_idx):
     """Size of unit ``u``'s dual after a further move of ``scale * dz`` (upper bound).
 
@@ -142,7 +142,7 @@ def _reach(z, dz, u, scale, elementwise, group_ptr, group_idx):
     return group_norm(z, group_ptr, group_idx, u) + scale * group_norm(dz, group_ptr, group_idx, u)
 
 
-@njit(cache=True)
+@kernel
 def _joining(z, grad, step, was_active, elementwise, group_ptr, group_idx, units, n_units):
     """Features of inactive units whose dual would pass the sphere in a step of ``step``."""
     K = z.shape[1]
@@ -171,7 +171,7 @@ def _joining(z, grad, step, was_active, elementwise, group_ptr, group_idx, units
     return count
 
 
-@njit(cache=True)
+@kernel
 def _grow_working_set(Xf, xdata, xind, xptr, xmean, is_sparse, n, new_units, n_new,
                       elementwise, group_ptr, group_idx, units, n_units, in_ws,
                       feats, n_feats, pos, M):
@@ -222,7 +222,7 @@ def _grow_working_set(Xf, xdata, xind, xptr, xmean, is_sparse, n, new_units, n_n
     return n_units, n_feats, M
 
 
-@njit(cache=True)
+@kernel
 def _drop_from_working_set(keep, elementwise, group_ptr, group_idx, units, n_units,
                            in_ws, feats, n_feats, pos, M):
     """Keep only the working-set units flagged in ``keep`` and compact ``M``.
@@ -261,7 +261,7 @@ def _drop_from_working_set(keep, elementwise, group_ptr, group_idx, units, n_uni
     return n_kept_units, n_kept, M
 
 
-@njit(cache=True)
+@kernel
 def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
              use_gram, H, c, z0, b0, fit_intercept, t0, alpha, kappa,
              elementwise, group_ptr, group_idx, grid, max_iter, record_duals,

@@ -7,12 +7,13 @@ For a linear predictor ``eta = X B + b`` every loss here has gradient
 """
 
 import numpy as np
-from numba import njit
+
+from sparsestat._kernels._jit import kernel
 
 SQUARED, HUBER, LOGISTIC, MULTINOMIAL = 0, 1, 2, 3
 
 
-@njit(cache=True)
+@kernel
 def loss_derivative(eta, Y, w, code, delta, G):
     """Fill ``G`` with ``w_i * d loss_i / d eta_i`` and return the mean loss."""
     n, K = eta.shape

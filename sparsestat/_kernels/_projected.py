@@ -23,14 +23,14 @@ time ``l`` the rows ``rows[ptr[l]:ptr[l+1]]`` are the nonzero rows and
 """
 
 import numpy as np
-from numba import njit
 
+from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._prox import prox_inplace, record_entries
 
 OK, MAX_ITER, DIVERGED, SUPPORT = 0, 1, 2, 3
 
 
-@njit(cache=True)
+@kernel
 def project_out(Q, V, out):
     """``out = (I - Q Q^T) V`` for ``V`` of shape (n, K): two passes over the rows.
 
@@ -53,7 +53,7 @@ def project_out(Q, V, out):
             out[i, k] = s
 
 
-@njit(cache=True)
+@kernel
 def _append_rows(G, rows, vals, nnz):
     """Append the nonzero rows of ``G`` to the (growing) record buffers."""
     n, K = G.shape
@@ -80,7 +80,7 @@ def _append_rows(G, rows, vals, nnz):
     return rows, vals, nnz
 
 
-@njit(cache=True)
+@kernel
 def _scale_rows(G, omega, kappa):
     n, K = G.shape
     for i in range(n):
@@ -89,7 +89,7 @@ def _scale_rows(G, omega, kappa):
             G[i, k] *= s
 
 
-@njit(cache=True)
+@kernel
 def _thin_records(ptr, rows, vals, rec_grid, n_rec):
     """Keep every other recorded snapshot (in place); return the new counts."""
     K = vals.shape[1]
@@ -109,7 +109,7 @@ def _thin_records(ptr, rows, vals, rec_grid, n_rec):
     return new_n, new_nnz
 
 
-@njit(cache=True)
+@kernel
 def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr,
                        group_idx, grid, max_iter, max_active, min_entries, max_nnz):
     """LBI for the projected mean-shift loss, recorded sparsely on ``grid``.
@@ -161,6 +161,9 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
     t = t0
     gi = 0
     while gi < n_times and grid[gi] <= t0:
+        # the start state: zero after the analytic jump, the active rows of a
+        # start beyond the unit sphere otherwise
+        rows, vals, nnz = _append_rows(G, rows, vals, nnz)
         rec_grid[n_rec] = gi
         n_rec += 1
         ptr[n_rec] = nnz
@@ -229,7 +232,7 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
         rec_grid[:n_rec].copy(), entry, k_iter, status, t, z, G
 
 
-@njit(cache=True)
+@kernel
 def masked_gram(Q, Y, mask, G, b):
     """``G = Q[mask]^T Q[mask]`` and ``b = Q[mask]^T Y[mask]`` without copying rows."""
     n, r = Q.shape
@@ -250,7 +253,7 @@ def masked_gram(Q, Y, mask, G, b):
             G[a, c] = G[c, a]
 
 
-@njit(cache=True)
+@kernel
 def transpose_times(Q, Y, out):
     """``out = Q^T Y`` by a single pass over the rows (tall, thin ``Q``)."""
     n, r = Q.shape
@@ -263,7 +266,7 @@ def transpose_times(Q, Y, out):
                 out[a, k] += qa * Y[i, k]
 
 
-@njit(cache=True)
+@kernel
 def right_multiply_inplace(A, M):
     """``A <- A M`` row by row (``M`` small and square)."""
     n, r = A.shape
@@ -278,7 +281,7 @@ def right_multiply_inplace(A, M):
             A[i, c] = row[c]
 
 
-@njit(cache=True)
+@kernel
 def row_quadratic(Q, rows, M, out):
     """``out[j] = q_i^T M q_i`` for ``i = rows[j]``."""
     r = Q.shape[1]
@@ -293,7 +296,7 @@ def row_quadratic(Q, rows, M, out):
         out[j] = s
 
 
-@njit(cache=True)
+@kernel
 def residuals_inplace(Q, Y, theta, out):
     """``out = Y - Q theta``."""
     n, r = Q.shape

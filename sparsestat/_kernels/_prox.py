@@ -8,12 +8,12 @@ group arrays are ignored.
 """
 
 import numpy as np
-from numba import njit
 
-_CACHE = True
+from sparsestat._kernels._jit import kernel
 
 
-@njit(cache=_CACHE)
+
+@kernel
 def group_norm(z, group_ptr, group_idx, g):
     """Euclidean norm of group ``g`` of ``z`` (its features across all columns)."""
     K = z.shape[1]
@@ -25,13 +25,13 @@ def group_norm(z, group_ptr, group_idx, g):
     return np.sqrt(sq)
 
 
-@njit(cache=_CACHE)
+@kernel
 def all_units(z, elementwise, group_ptr):
     """Indices of every unit of the penalty: the rows of ``z`` (l1) or the groups."""
     return np.arange(z.shape[0] if elementwise else group_ptr.shape[0] - 1)
 
 
-@njit(cache=_CACHE)
+@kernel
 def prox_inplace(z, out, scale, elementwise, group_ptr, group_idx):
     """``out = scale * prox(z)``; shrink for l1, block shrink for groups.
 
@@ -42,7 +42,7 @@ def prox_inplace(z, out, scale, elementwise, group_ptr, group_idx):
     prox_units(z, out, scale, elementwise, group_ptr, group_idx, units, units.shape[0])
 
 
-@njit(cache=_CACHE)
+@kernel
 def prox_units(z, out, scale, elementwise, group_ptr, group_idx, units, n_units):
     """:func:`prox_inplace` on the first ``n_units`` listed units only.
 
@@ -72,7 +72,7 @@ def prox_units(z, out, scale, elementwise, group_ptr, group_idx, units, n_units)
                 out[j, k] = factor * z[j, k]
 
 
-@njit(cache=_CACHE)
+@kernel
 def dual_inplace(z, out, elementwise, group_ptr, group_idx):
     """``out = z - prox(z)``: the subgradient ``rho`` (projection onto the unit ball)."""
     p, K = z.shape
@@ -91,7 +91,7 @@ def dual_inplace(z, out, elementwise, group_ptr, group_idx):
                 out[j, k] = factor * z[j, k]
 
 
-@njit(cache=_CACHE)
+@kernel
 def _crossing_fraction(a, b):
     """Fraction f in [0, 1] where the segment a + f (b - a) first has |.| = 1.
 
@@ -101,7 +101,7 @@ def _crossing_fraction(a, b):
     return (s - a) / (b - a)
 
 
-@njit(cache=_CACHE)
+@kernel
 def record_entries(z_old, z_new, t, step, entry, elementwise, group_ptr, group_idx):
     """Set ``entry`` (inf = not yet) for coordinates entering during this step.
 
@@ -114,7 +114,7 @@ def record_entries(z_old, z_new, t, step, entry, elementwise, group_ptr, group_i
                          units, units.shape[0])
 
 
-@njit(cache=_CACHE)
+@kernel
 def record_entries_units(z_old, z_new, t, step, entry, elementwise, group_ptr, group_idx,
                          units, n_units):
     """:func:`record_entries` on the first ``n_units`` listed units only."""

@@ -11,15 +11,15 @@ The loss couples the fit and the sparse variable,
 """
 
 import numpy as np
-from numba import njit
 
 from sparsestat._kernels._design import csr_matvec, csr_rmatvec, product, transpose_product
+from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._prox import prox_inplace, record_entries
 
 OK, MAX_ITER, DIVERGED = 0, 1, 2
 
 
-@njit(cache=True)
+@kernel
 def split_lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, y, use_gram, H, c,
                    d_data, d_ind, d_ptr, nu, beta0, z0, t0, alpha, kappa,
                    elementwise, group_ptr, group_idx, grid, max_iter):

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import cg, splu
+
+from sparsestat._kernels._jit import kernel
 
 # graphs with at most this many items are solved by a sparse LU factorization
 _FACTORIZE_MAX_NODES = 3000
@@ -36,7 +37,7 @@ def node_divergence(v, left, right, n_nodes: int) -> np.ndarray:
             - np.bincount(right, weights=v, minlength=n_nodes))
 
 
-@njit(cache=True)
+@kernel
 def sparse_divergence(v, w, left, right, n_nodes):
     """``C^T (w * v)`` for edge values ``v`` that are mostly zero; returns it and ``nnz(v)``."""
     out = np.zeros(n_nodes)
@@ -50,7 +51,7 @@ def sparse_divergence(v, w, left, right, n_nodes):
     return out, nnz
 
 
-@njit(cache=True)
+@kernel
 def cycle_gradient(r0, v, theta, w, scale, left, right, inv_m, out):
     """Gradient of the cycle-space loss for the edge variable ``u`` with ``gamma = scale * u``.
 

@@ -24,6 +24,21 @@ def _contamination(text: str):
     return value
 
 
+def _noise_df(text: str | None):
+    from sparsestat.cli import CLIError
+
+    if text is None or text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or not np.isfinite(value):
+        raise CLIError(f"--noise-df must be 'auto' or a positive number of degrees of freedom; "
+                       f"got {text!r}")
+    return value
+
+
 def add_parser(subparsers) -> None:
     """Register the ``outliers`` sub-command."""
     p = subparsers.add_parser(
@@ -39,6 +54,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--contamination", default="auto",
                    help="'auto' (default: data-adaptive stopping rule) or the fraction of rows "
                    "to flag")
+    p.add_argument("--noise-df",
+                   help="heavy-tailed noise: cut off with a Student t law of this many degrees "
+                   "of freedom, or 'auto' to match them to the data (default: normal noise)")
     p.add_argument("--solver", choices=["lbi", "iss"], default="lbi",
                    help="path solver (default lbi; iss is exact, for small data)")
     p.add_argument("--output", help="write the flagged rows (with their estimated shift) to "
@@ -102,13 +120,14 @@ def run(args: argparse.Namespace) -> int:
     from sparsestat.robust import MeanShiftOutlierDetector
 
     contamination = _contamination(args.contamination)
+    noise_df = _noise_df(args.noise_df)
     X, y, names = load_table(args.data, args.target, args.features)
     for out in (args.output, args.plot):
         if out is not None and not Path(out).resolve().parent.is_dir():
             raise CLIError(f"output folder of {out!r} does not exist; create it first")
     try:
         det = MeanShiftOutlierDetector(
-            contamination=contamination, solver=args.solver,
+            contamination=contamination, solver=args.solver, noise_df=noise_df,
             duplicates="keep" if args.keep_duplicates else "raise",
             random_state=args.random_state).fit(X, y)
     except ValueError as exc:
@@ -120,9 +139,10 @@ def run(args: argparse.Namespace) -> int:
     flagged = flagged[np.argsort(det.entry_times_[flagged], kind="stable")]
     _print_rows(det, X, y, names, args.target, flagged, args.show)
     fit = " ".join(f"{c:+.4g}*{n}" for c, n in zip(det.coef_, names))
-    rule = (f"auto: cutoff {det.cutoff_:.2f} robust SDs" if contamination == "auto"
+    tail = "" if det.noise_df_ is None else f", t noise with {det.noise_df_:.3g} df"
+    rule = (f"auto: cutoff {det.cutoff_:.2f} SDs{tail}" if contamination == "auto"
             else f"contamination {contamination:g}")
-    print(f"{det.n_outliers_} of {y.size} rows flagged as outliers ({rule}, robust scale "
+    print(f"{det.n_outliers_} of {y.size} rows flagged as outliers ({rule}, residual scale "
           f"{det.scale_:.4g}); robust fit: {args.target} = {det.intercept_:.4g} {fit}")
     if args.output:
         def write_csv(tmp):

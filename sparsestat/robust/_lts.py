@@ -89,38 +89,96 @@ def _c_steps(Q, Y, mask, h, n_steps, orthonormal=True, rtol=1e-12, QtY=None):
     return theta, mask, obj
 
 
-def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int = 10,
-              subsample: int = 2000, random_state=None) -> RobustStart:
-    """Least trimmed squares fit of ``Y`` on ``Q`` with a consistent robust scale."""
+def lts_starts(Q: np.ndarray, Y: np.ndarray, *, trims=(0.5,), n_starts: int = 500,
+               n_best: int = 10, subsample: int = 2000, order: np.ndarray | None = None,
+               random_state=None) -> list[RobustStart]:
+    """Least trimmed squares fits of ``Y`` on ``Q`` with consistent robust scales.
+
+    One fit per fraction in ``trims``, the fraction of rows left out of the
+    objective: ``0.5`` is the usual ``h = (n + r + 1) // 2`` (50% breakdown),
+    less keeps ``h = n - floor(trim n)`` rows (never fewer than at 0.5). The
+    elemental starts are shared by all fractions. ``order`` (a permutation
+    of the rows) is the order the random subsets are drawn in: an order that
+    depends on the rows' values only makes the fits equivariant under
+    permutations of the rows.
+    """
     rng = check_random_state(random_state)
     n, r = Q.shape
-    K = Y.shape[1]
-    h = (n + r + 1) // 2
     m = min(n, subsample)
-    sub = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
+    order = np.arange(n) if order is None else np.asarray(order)
+    sub = order[np.sort(rng.choice(n, size=m, replace=False))] if m < n else order
     Qs, Ys = np.ascontiguousarray(Q[sub]), np.ascontiguousarray(Y[sub])
-    hs = max(r + 1, int(np.ceil(h * m / n)))
+    J = np.array([rng.choice(m, size=r, replace=False) for _ in range(n_starts)])
+    thetas, ok = _elemental_fits(Qs, Ys, J)
+    out = []
+    for trim in trims:
+        h = max((n + r + 1) // 2, min(n - int(np.floor(trim * n)), n - 1))
+        hs = max(r + 1, int(np.ceil(h * m / n)))
+        objs, masks = _batched_c_steps(Qs, Ys, thetas[ok], hs, n_steps=2)
+        out.append(_refine(Q, Y, Qs, Ys, sub, objs, masks, h, n_best))
+    return out
+
+
+def lts_start(Q: np.ndarray, Y: np.ndarray, *, trim: float = 0.5, **kwargs) -> RobustStart:
+    """One least trimmed squares fit (see :func:`lts_starts`)."""
+    return lts_starts(Q, Y, trims=(trim,), **kwargs)[0]
+
+
+def _elemental_fits(Qs, Ys, J):
+    """Exact fits on the elemental sets ``J`` (rows of indices), all at once.
+
+    Returns the coefficients (starts, r, K) and which sets were regular.
+    """
+    A = Qs[J]
+    B = Ys[J]
+    cond = np.linalg.cond(A)
+    ok = np.isfinite(cond) & (cond < 1e12)
+    thetas = np.zeros((J.shape[0], Qs.shape[1], Ys.shape[1]))
+    if ok.any():
+        thetas[ok] = np.linalg.solve(A[ok], B[ok])
+    return thetas, ok
+
+
+def _batched_c_steps(Qs, Ys, thetas, hs, n_steps=2, chunk=None):
+    """A few concentration steps from every start at once: (objectives, masks)."""
+    m, r = Qs.shape
+    S = thetas.shape[0]
+    if S == 0:
+        return np.zeros(1), np.ones((1, m), dtype=bool)
+    chunk = chunk or max(1, int(4e6 // max(hs * r, 1)))
+    objs = np.empty(S)
+    masks = np.zeros((S, m), dtype=bool)
+    for a in range(0, S, chunk):
+        theta = thetas[a:a + chunk]
+        for _ in range(n_steps):
+            d = np.sum((Ys[None] - Qs[None] @ theta) ** 2, axis=2)
+            idx = np.argpartition(d, hs - 1, axis=1)[:, :hs]
+            Qsel_t = Qs[idx].transpose(0, 2, 1)
+            G = Qsel_t @ Qs[idx]
+            b = Qsel_t @ Ys[idx]
+            G += 1e-12 * np.trace(G, axis1=1, axis2=2)[:, None, None] / r * np.eye(r)
+            theta = np.linalg.solve(G, b)
+        d = np.sum((Ys[None] - Qs[None] @ theta) ** 2, axis=2)
+        idx = np.argpartition(d, hs - 1, axis=1)[:, :hs]
+        objs[a:a + chunk] = np.take_along_axis(d, idx, axis=1).sum(axis=1)
+        np.put_along_axis(masks[a:a + chunk], idx, True, axis=1)
+    return objs, masks
+
+
+def _refine(Q, Y, Qs, Ys, sub, objs, masks, h, n_best):
+    """Iterate the best starts to convergence on all rows; scale and reweighting."""
+    n, r = Q.shape
+    m = Qs.shape[0]
+    K = Y.shape[1]
     QtY = full_projection(Q, Y)
-    candidates = []
-    for _ in range(n_starts):
-        J = rng.choice(m, size=r, replace=False)
-        try:
-            theta = np.linalg.solve(Qs[J], Ys[J])
-        except np.linalg.LinAlgError:
-            continue
-        d = np.sum((Ys - Qs @ theta) ** 2, axis=1)
-        mask = _smallest(d, hs)
-        theta, mask, obj = _c_steps(Qs, Ys, mask, hs, 2, orthonormal=m == n,
-                                    QtY=QtY if m == n else None)
-        candidates.append((obj, mask))
-    if not candidates:  # every elemental set singular: start from all rows
-        candidates = [(0.0, np.ones(m, dtype=bool))]
-    candidates.sort(key=lambda c: c[0])
     best = (np.inf, None, None)
     large = n > 20_000
     n_keep = 3 if large else n_best
     seen = []
-    for _, mask_s in candidates[:n_keep]:
+    for c in np.argsort(objs, kind="stable"):
+        if len(seen) >= n_keep:
+            break
+        mask_s = masks[c]
         if any(np.array_equal(mask_s, s) for s in seen):
             continue
         seen.append(mask_s)
@@ -128,7 +186,8 @@ def lts_start(Q: np.ndarray, Y: np.ndarray, *, n_starts: int = 500, n_best: int 
             theta = subset_fit(Qs, Ys, mask_s, orthonormal=False)
             mask = _smallest(np.sum(residuals(Q, Y, theta) ** 2, axis=1), h)
         else:
-            mask = mask_s
+            mask = np.zeros(n, dtype=bool)
+            mask[sub[mask_s]] = True
         # all rows: iterate to convergence (for large n up to a relative tolerance:
         # the last C-steps only swap a few rows of nearly equal residual)
         theta, mask, obj = _c_steps(Q, Y, mask, h, 15 if large else 100,

@@ -19,25 +19,27 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
 from sparsestat._progress import StageReporter
-from sparsestat._kernels._projected import masked_gram, row_quadratic
 from sparsestat.robust._linalg import (
     ThinBasis,
-    as_kernel_array,
-    full_projection,
+    deletion_residuals,
     residuals,
     subset_fit,
     thin_basis,
 )
-from sparsestat.robust._lts import lts_start
+from sparsestat.robust._lts import lts_starts
 
 
 def auto_cutoff(n_samples: int, n_targets: int = 1) -> float:
-    """The default cutoff ``c_n`` in robust standard deviations.
+    """The default cutoff ``c_n`` in standard deviations of the noise.
 
-    The studentized residual norm of a clean sample is about
-    ``sqrt(chi2_K)``; the cutoff is its upper ``a_n`` quantile with
-    ``a_n = min(0.0124, 0.5 / n)``: at most about half a clean sample flagged
-    per data set on average, and never below the classical 2.5 (``K = 1``).
+    The residual norm of a clean sample over ``K`` targets is about
+    ``sigma sqrt(chi2_K)``; the cutoff is its upper ``a_n`` quantile with
+    ``a_n = min(0.0124, 0.5 / n)``: about half a clean sample (or fewer) beyond
+    it per data set, and never below the classical 2.5 (``K = 1``). The
+    detector tests each sample at the same tail probability ``a_n`` with the
+    exact small-sample law of its deletion residual (see
+    :class:`MeanShiftOutlierDetector`), so its cutoff in estimated standard
+    deviations is larger when few samples are left to estimate the scale.
 
     Examples
     --------
@@ -47,6 +49,366 @@ def auto_cutoff(n_samples: int, n_targets: int = 1) -> float:
     """
     a = min(0.0124, 0.5 / max(int(n_samples), 1))
     return float(np.sqrt(stats.chi2.isf(a, n_targets)))
+
+
+@dataclass
+class NoiseLaw:
+    """The null law of a clean sample's deletion residual, for the outlier test.
+
+    ``tail`` is the tail probability each sample is tested at and ``K`` the
+    number of targets. ``df=None``: normal noise, the test statistic
+    ``||e_i|| / (s_(i) sqrt(v_i))`` (``s_(i)`` the residual scale of the fit
+    without the flagged set and without ``i``) follows ``sqrt(K F(K, K dof))``
+    exactly. Otherwise the noise is Student ``t`` with ``df`` degrees of freedom
+    (multivariate ``t`` for ``K > 1``), its scale ``sigma`` from the median of
+    the kept samples' squared deletion residuals, and
+    ``||e_i||^2 / (sigma^2 v_i)`` follows ``K F(K, df)``; ``estimate=True``
+    matches ``df`` to the kept samples (:func:`tail_df`).
+    """
+
+    tail: float
+    K: int
+    df: float | None = None
+    estimate: bool = False
+
+    def normal_cutoff(self, dof) -> np.ndarray:
+        """Cutoff of the normal-noise statistic with ``dof`` residual degrees of freedom."""
+        values, where = np.unique(np.maximum(np.asarray(dof, dtype=float), 1.0),
+                                  return_inverse=True)
+        cut = np.sqrt(self.K * stats.f.isf(self.tail, self.K, self.K * values))
+        return cut[where].reshape(np.shape(dof))
+
+    def student_cutoff(self, df: float, dof: int) -> float:
+        """Cutoff of the ``t``-noise statistic; the factor carries the scale's own error.
+
+        ``sqrt(K F_(1-a)(K, df))`` times the normal-noise ratio of the cutoff with
+        an estimated scale to that with a known one (1 for ``dof -> infinity``).
+        """
+        known = np.sqrt(stats.chi2.isf(self.tail, self.K))
+        estimated = float(self.normal_cutoff(dof))
+        return float(np.sqrt(self.K * stats.f.isf(self.tail, self.K, df)) * estimated / known)
+
+
+@dataclass
+class OutlierTest:
+    """The flagged set of :func:`confirm_outliers` and the statistics that decided it."""
+
+    flagged: np.ndarray     # bool (n,)
+    statistic: np.ndarray   # (n,) deletion-residual norm in units of the scale
+    cutoff: np.ndarray      # (n,) the cutoff each statistic was held against
+    scale: float            # residual standard deviation of the kept samples
+    dof: int                # residual degrees of freedom of the kept samples
+    residuals: np.ndarray   # (n, K) residuals against the fit without the flagged set
+    df: float | None        # the t degrees of freedom used (None: normal)
+    n_steps: int
+
+
+def confirm_outliers(Q, Y, candidates, law: NoiseLaw, max_flagged: int,
+                     priority=None) -> OutlierTest:
+    """Flag the samples whose deletion residual exceeds the cutoff, to a fixed point.
+
+    Starting from ``candidates``, every sample is tested against the
+    least-squares fit without the flagged set (and without itself):
+    flagged samples below their cutoff return to the fit, kept samples
+    above it are flagged, until the set repeats. Each statistic is held
+    against its exact normal-noise law (``t`` or ``F`` with the residual
+    degrees of freedom left). Flagged samples return the weakest first, an
+    eighth of the failing ones at a time: while the flagged set still holds
+    many clean samples the fit is poor and true outliers can fall below the
+    cutoff too. At most ``max_flagged`` candidates are kept, those with the
+    largest ``priority``.
+
+    The flagged set as a whole must also pass :func:`set_test`: a set chosen
+    because the rest fits well shrinks the scale of the rest (the best of
+    many half-samples fits far too well when ``n / p`` is small), and then
+    every member passes its own test. The set test bounds the chance that
+    *any* set of clean samples of that size passes, whatever the search that
+    found it; a failing set returns its weakest member.
+
+    Returned samples stay out of the reference fit (their prediction
+    residuals count in its scale, so a set that only passed because the rest
+    fitted too well still dissolves): a weak member of a cluster of bad
+    leverage points would otherwise pull the fit towards the cluster as it
+    returns, the next member would fall below its cutoff, and the whole
+    cluster with it. A returned sample that clears its cutoff is flagged
+    again; the others are inliers of the final least-squares fit.
+    """
+    n = Q.shape[0]
+    flagged = np.asarray(candidates, dtype=bool).copy()
+    flagged = _cap(flagged, np.zeros(n) if priority is None else priority, max_flagged)
+    returned = np.zeros(n, dtype=bool)
+    seen = set()
+    test = None
+    for step in range(1, 4 * n + 10):
+        test = _deletion_test(Q, Y, flagged, law, returned)
+        test.n_steps = step
+        ratio = test.statistic / test.cutoff
+        out = np.flatnonzero(flagged & (ratio < 1.0))
+        if out.size:
+            move = out[np.argsort(ratio[out], kind="stable")[:-(-out.size // 8)]]
+        elif flagged.any() and not set_test(Q, Y, test, law):
+            move = np.flatnonzero(flagged)[[np.argmin(ratio[flagged])]]
+        else:
+            move = None
+        if move is not None:
+            flagged = flagged.copy()
+            flagged[move] = False
+            returned = returned.copy()
+            returned[move] = True
+            continue
+        grown = _cap(flagged | (ratio >= 1.0), ratio, max_flagged)
+        key = grown.tobytes()
+        if np.array_equal(grown, flagged) or key in seen:
+            return test
+        seen.add(key)
+        returned &= ~grown
+        flagged = grown
+    return test
+
+
+def set_test(Q, Y, test: "OutlierTest", law: NoiseLaw) -> bool:
+    """Whether every tail of the flagged set is beyond what clean samples produce.
+
+    A set of clean samples chosen because the rest fits well shrinks the
+    scale of the rest -- the best of many half-samples fits far too well when
+    ``n / p`` is small -- and then every member passes its own test. So each
+    tail of the set must pass as a whole too.
+
+    The flagged samples are ordered from the strongest to the weakest, ``F_j``
+    the ``j`` strongest, and for each ``j`` the ``k = m - j`` weakest, ``E_j``,
+    are tested together, given ``F_j``, by two tests that are exact for any
+    *fixed* set of clean samples under normal noise (``SSE_j``: the fit without
+    ``F_j``; ``s^2 = SSE_F / (K dof)``):
+
+    * the ``F`` test of free shifts on ``E_j``,
+      ``(SSE_j - SSE_F) / (K k s^2) ~ F(K k, K dof)``, powerful for scattered
+      outliers;
+    * the test of one common shift of the tail (the indicator of ``E_j`` added
+      as a regressor to the fit without ``F_j``), ``F(K, K dof)``, powerful for
+      a cluster of bad leverage points shifted to one side: the cluster moves
+      the fit along with it and leaves free shifts little to explain.
+
+    A tail passes when one of its two tail probabilities is below
+    ``alpha_k / C(n - j, k)`` with ``alpha_k = n * tail * 2^(1 - k)``: by the
+    union bound over all the sets it could have been, clean samples yield a
+    passing tail of size ``k`` with probability at most about ``alpha_k``,
+    however the set was searched for. The union bound is loose for large
+    tails of a large sample (a 25% cluster among 400), so a tail also passes
+    when its members clear their cutoffs, in root mean square, by the factor
+    ``(1 + r / dof) / sqrt(v(1 - k / n))``, ``v(f)`` the variance of the normal
+    law cut to its central fraction ``f``: against the scale the kept samples
+    would have if the tail were the clean samples' own extremes, trimmed off
+    and overfitted by the search (clean extremes trimmed off reach about
+    ``E[z^2 | |z| > q] / c^2`` in mean square, ``q`` their quantile: well below 1
+    unless the tail is a handful of samples, which the union bound decides).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparsestat.robust._linalg import thin_basis
+    >>> from sparsestat.robust._mean_shift import NoiseLaw, _deletion_test, set_test
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((60, 3))
+    >>> y = (X @ [1.0, 2.0, -1.0] + rng.standard_normal(60))[:, None]
+    >>> Q = thin_basis(X).Q
+    >>> law = NoiseLaw(tail=0.5 / 60, K=1)
+    >>> extremes = np.zeros(60, dtype=bool)
+    >>> extremes[np.argsort(-np.abs((y - Q @ (Q.T @ y))[:, 0]))[:6]] = True
+    >>> set_test(Q, y, _deletion_test(Q, y, extremes, law), law)  # six clean samples
+    False
+    >>> y[:6] += 8.0
+    >>> planted = np.arange(60) < 6
+    >>> set_test(Q, y, _deletion_test(Q, y, planted, law), law)
+    True
+    """
+    from scipy.special import gammaln
+
+    flagged = test.flagged
+    n = flagged.shape[0]
+    K = law.K
+    if not flagged.any():
+        return True
+    members = np.flatnonzero(flagged)
+    ratio = test.statistic[members] / test.cutoff[members]
+    members = members[np.argsort(-ratio, kind="stable")]
+    m = members.size
+    k = m - np.arange(m)
+    # the trimmed route first: it needs no refits and decides the large tails
+    fit = deletion_residuals(Q, Y, flagged)
+    dof = max(fit.dof, 1)
+    factor = np.sqrt(1.0 / _truncation(1.0 - k / n, K)) * (1.0 + Q.shape[1] / dof)
+    # the root mean square of each tail's ratios (the tails are the weakest k)
+    weak_first = np.sort(ratio)
+    tail_rms = np.sqrt(np.cumsum(weak_first ** 2) / np.arange(1, m + 1))[::-1]
+    undecided = np.flatnonzero(tail_rms < factor)
+    if undecided.size == 0 or fit.sse <= 0:
+        return True
+    # the union route for the rest: the fits without the first j members, j up to the
+    # last undecided tail
+    free, common = _tail_reductions(Q, Y, members, fit.sse, int(undecided.max()) + 1)
+    k = k[undecided]
+    s2 = fit.sse / (K * dof)
+    log_alpha = np.log(n * law.tail) + (1 - k) * np.log(2.0)
+    log_sets = gammaln(n - m + k + 1) - gammaln(k + 1) - gammaln(n - m + 1)
+    p_free = _f_logsf(free[undecided] / (K * k * s2), K * k, K * dof)
+    p_common = _f_logsf(common[undecided] / (K * s2), K, K * dof)
+    return bool(np.all(np.minimum(p_free, p_common) <= log_alpha - log_sets))
+
+
+def _truncation(frac, K):
+    """``E[chi2_K | chi2_K <= q] / K`` with ``P(chi2_K <= q) = frac``."""
+    q = stats.chi2.ppf(frac, K)
+    return stats.chi2.cdf(q, K + 2) / frac
+
+
+def _tail_reductions(Q, Y, rows, sse_f, n_tails=None):
+    """Sums of squares explained by the tails ``rows[j:]`` given the fits without ``rows[:j]``.
+
+    ``free[j] = SSE_j - SSE_F`` (free shifts on the tail) and ``common[j]``,
+    summed over the targets, ``(w^T e_j)^2 / (w^T (I - H_j) w)`` for the
+    indicator ``w`` of the tail (``e_j``, ``H_j``: residuals and hat matrix of
+    the fit without ``rows[:j]``), for ``j < n_tails`` (default: all; the
+    others are NaN). Rows are removed one at a time by the deletion formulas
+    (``SSE`` drops by ``||e_i||^2 / (1 - h_i)``, rank-one update of
+    ``(Q_K^T Q_K)^-1``): ``O(n_tails r^2)``.
+    """
+    r = Q.shape[1]
+    m = len(rows)
+    n_tails = m if n_tails is None else min(int(n_tails), m)
+    Qm = Q[rows]
+    # suffix sums over the tail of y_i and of q_i
+    wy = np.cumsum(Y[rows][::-1], axis=0)[::-1]
+    wq = np.cumsum(Qm[::-1], axis=0)[::-1]
+    theta = Q.T @ Y
+    G_inv = np.eye(r)
+    sse = float(np.sum(Y ** 2) - np.sum(theta ** 2))
+    free = np.full(m, np.nan)
+    common = np.full(m, np.nan)
+    for j in range(n_tails):
+        free[j] = max(sse - sse_f, 0.0)
+        k = m - j
+        num = wy[j] - wq[j] @ theta
+        den = k - float(wq[j] @ G_inv @ wq[j])
+        common[j] = float(np.sum(num ** 2)) / max(den, 1e-12)
+        q = Qm[j]
+        e = Y[rows[j]] - q @ theta
+        g = G_inv @ q
+        inside = 1.0 - float(q @ g)
+        if inside > 1e-10:
+            sse -= float(e @ e) / inside
+            theta = theta - np.outer(g, e) / inside
+            G_inv = G_inv + np.outer(g, g) / inside
+    return free, common
+
+
+def _f_logsf(f, d1, d2) -> np.ndarray:
+    """``log P(F(d1, d2) > f)`` elementwise, also far below the smallest double.
+
+    ``P = I_x(d2/2, d1/2)`` with ``x = d2 / (d2 + d1 f)``; where scipy's value
+    underflows, the leading term of the series of ``I_x`` with a geometric
+    bound on the rest is used.
+    """
+    from scipy.special import betaln
+
+    f, d1, d2 = np.broadcast_arrays(np.asarray(f, float), np.asarray(d1, float),
+                                    np.asarray(d2, float))
+    value = np.asarray(stats.f.logsf(f, d1, d2), dtype=float)
+    low = ~np.isfinite(value)
+    if low.any():
+        a, b = d2[low] / 2.0, d1[low] / 2.0
+        x = d2[low] / (d2[low] + d1[low] * f[low])
+        q = np.minimum(x * (a + b) / (a + 1.0), 0.5)
+        value[low] = (a * np.log(x) + b * np.log1p(-x) - np.log(a) - betaln(a, b)
+                      - np.log1p(-q))
+    return value
+
+
+def _cap(flagged, ratio, max_flagged):
+    """Keep at most ``max_flagged`` samples, those with the largest ``ratio``."""
+    if flagged.sum() <= max_flagged:
+        return flagged
+    idx = np.flatnonzero(flagged)
+    keep = idx[np.argsort(-ratio[idx], kind="stable")[:max_flagged]]
+    out = np.zeros_like(flagged)
+    out[keep] = True
+    return out
+
+
+def _deletion_test(Q, Y, flagged, law: NoiseLaw, returned=None) -> OutlierTest:
+    """Every sample's deletion statistic and cutoff given the flagged set.
+
+    The reference fit leaves out the flagged and the ``returned`` samples; the
+    returned ones' prediction residuals are pooled into its scale (one degree
+    of freedom each).
+    """
+    K = Y.shape[1]
+    returned = np.zeros_like(flagged) if returned is None else returned
+    out = flagged | returned
+    res = deletion_residuals(Q, Y, out)
+    extra = float(np.sum(res.u[returned]))
+    sse = res.sse + extra
+    dof = max(res.dof + int(returned.sum()), 1)
+    scale = float(np.sqrt(sse / (K * dof)))
+    kept = res.u[~flagged]
+    # t noise: df given or matched to the kept samples' 90% / 50% quantile ratio (they
+    # lack only the few clean ones beyond the cutoff); matched to the normal law's
+    # bound, the normal test is used
+    df = law.df if law.df is not None else (tail_df(kept, K) if law.estimate else None)
+    if df is None or df >= TAIL_DF_BOUNDS[1]:
+        # the scale without sample i: s_(i)^2 = (SSE - u_i) / (K (dof - 1)) for a kept i
+        inside = ~out
+        own_dof = np.where(inside, dof - 1, dof)
+        own_sse = np.where(inside, sse - res.u, sse)
+        s2 = np.maximum(own_sse, 0.0) / (K * np.maximum(own_dof, 1))
+        statistic = np.sqrt(res.u / np.maximum(s2, 1e-300))
+        cutoff = law.normal_cutoff(own_dof)
+        cutoff = np.where(own_dof >= 1, cutoff, np.inf)
+        return OutlierTest(flagged, statistic, cutoff, scale, dof, res.e,
+                           None if df is None else np.inf, 0)
+    # the t scale from the median of the kept samples' squared deletion residuals
+    t_scale2 = float(np.median(kept)) / (K * stats.f.ppf(0.5, K, df))
+    statistic = np.sqrt(res.u / max(t_scale2, 1e-300))
+    cutoff = np.full(Q.shape[0], law.student_cutoff(df, dof))
+    return OutlierTest(flagged, statistic, cutoff, scale, dof, res.e, df, 0)
+
+
+TAIL_DF_BOUNDS = (1.0, 200.0)
+
+
+def tail_df(u, K: int = 1, bounds=TAIL_DF_BOUNDS) -> float:
+    """Degrees of freedom of a (multivariate) Student ``t`` matched to the shoulder of ``u``.
+
+    ``u`` holds squared norms ``||z_i||^2`` of ``K``-vectors ``z = scale * t_df``,
+    so ``u / (K scale^2) ~ F(K, df)``; ``df`` is the one whose 90% / 50% quantile
+    ratio is that of ``u``. Ratios at or below the normal law's give the upper
+    bound (practically normal), above Cauchy's the lower one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparsestat.robust._mean_shift import tail_df
+    >>> z = 2.0 * np.random.default_rng(0).standard_t(4, 100_000)
+    >>> round(tail_df(z ** 2))
+    4
+    """
+    from scipy.optimize import brentq
+
+    u = np.asarray(u, dtype=float)
+    q50, q90 = np.quantile(u, [0.5, 0.9])
+    if not q50 > 0:
+        return float(bounds[1])
+    target = np.log(q90 / q50)
+
+    def gap(log_df):
+        df = np.exp(log_df)
+        return np.log(stats.f.ppf(0.9, K, df) / stats.f.ppf(0.5, K, df)) - target
+
+    lo, hi = np.log(bounds[0]), np.log(bounds[1])
+    if gap(hi) >= 0:
+        return float(bounds[1])
+    if gap(lo) <= 0:
+        return float(bounds[0])
+    return float(np.exp(brentq(gap, lo, hi, xtol=1e-6)))
 
 
 @dataclass
@@ -62,15 +424,19 @@ class ShiftFit:
     order : ndarray of shape (n,)
         Samples ranked from most to least suspect.
     stop_time : float
-        Time of the ``'auto'`` rule, ``t* = n / c_n`` in robust-scale units.
+        Time ``t* = n / c_n`` of the path in units of the scale.
     outliers : ndarray of shape (n,), bool
         The flagged samples.
     scale : ndarray of shape (K,)
-        Robust scale of each target.
+        Residual scale of each target (the inliers' least-squares scale).
     basis : ThinBasis
         The orthonormal basis of ``[1, X]``.
     cutoff : float
-        The cutoff ``c_n`` used.
+        The cutoff ``c_n`` used (normal law, known scale).
+    weights : ndarray of shape (n,)
+        Penalty weights ``sqrt(1 - h_ii)``.
+    test : OutlierTest or None
+        The deletion test behind ``outliers`` (``None`` for ``start='none'``).
     """
 
     path: object
@@ -82,11 +448,22 @@ class ShiftFit:
     basis: ThinBasis
     cutoff: float
     weights: np.ndarray
+    test: OutlierTest | None = None
+
+
+def min_samples(n_features: int, fit_intercept: bool = True) -> int:
+    """Fewest samples the detector calibrates: ``r + 2`` (``r`` model parameters).
+
+    The deletion test of a sample needs the fit without it to leave at least one
+    residual degree of freedom for the scale.
+    """
+    return int(n_features) + int(fit_intercept) + 2
 
 
 def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_times=100,
                    t_ratio=2.0, fit_intercept=True, start="lts", cutoff="auto",
-                   max_iter=None, random_state=None, basis: ThinBasis | None = None,
+                   noise_df=None, max_iter=None, random_state=None,
+                   basis: ThinBasis | None = None,
                    verbose: int | StageReporter = 0) -> ShiftFit:
     """The mean-shift outlier path for a 2-D target (one or several outputs).
 
@@ -94,7 +471,7 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
     built on it (several targets use the row-group penalty: a sample enters
     with all of its targets at once). ``X`` (n, p) and ``Y`` (n, K) must be
     finite and validated. ``verbose > 0`` prints a timed line per stage
-    (basis, robust start, each pass of the path and of the scale refit).
+    (basis, robust start, each pass of the path and of the deletion test).
     """
     report = verbose if isinstance(verbose, StageReporter) else \
         StageReporter("MeanShiftOutlierDetector", verbose)
@@ -104,92 +481,218 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
         basis = thin_basis(X, fit_intercept)
         report.stage(f"thin QR basis of [1, X]: n={n}, rank {basis.Q.shape[1]}")
     Q = basis.Q
-    # robust column scales, so that one kappa and one cutoff serve every target
-    col_scale = 1.4826 * np.median(np.abs(Y - np.median(Y, axis=0)), axis=0)
-    col_scale = np.where(col_scale > 0, col_scale, Y.std(axis=0))
-    col_scale = np.where(col_scale > 0, col_scale, 1.0)
+    r = Q.shape[1]
+    # robust column scales of the least-squares residuals, so that the targets'
+    # noise levels are comparable (the tests pool them) and one kappa serves all
+    # (targets fitted exactly keep the scale of the targets themselves)
+    col_scale = _robust_scale(Y)
+    resid_scale = _robust_scale(residuals(Q, Y, subset_fit(Q, Y, np.ones(n, dtype=bool))))
+    col_scale = np.where(resid_scale > 1e-8 * col_scale, resid_scale, col_scale)
     Ys = Y / col_scale
     c = auto_cutoff(n, K) if cutoff == "auto" else float(cutoff)
+    law = NoiseLaw(tail=float(stats.chi2.sf(c * c, K)), K=K,
+                   df=None if noise_df in (None, "auto") else float(noise_df),
+                   estimate=noise_df == "auto")
     lev = np.clip(basis.leverage, 0.0, 1.0)
     # leverage-aware thresholds: residual i has standard deviation sigma * sqrt(1 - h_ii)
     omega = np.sqrt(np.maximum(1.0 - lev, 1e-12))
-    if start == "lts":
-        rs = lts_start(Q, Ys, random_state=random_state)
-        R = rs.residuals
-        sigma = _start_scale(Q, Ys, R, max(rs.scale, rs.m_scale), c, K)
-        report.stage(f"LTS start: robust residual scale {_scales(sigma * col_scale)}")
-    else:
+    k_min = 0 if contamination == "auto" else int(np.ceil(contamination * n))
+    setup = _PathSetup(
+        omega=omega, cutoff=c, t_star=n / c, start=start, solver=solver,
+        penalty="l1" if K == 1 else "group", kappa=kappa, n_times=n_times,
+        t_ratio=t_ratio, max_active=max(n // 2, k_min + 1), k_min=k_min,
+        max_iter=max_iter, law=law, max_flagged=max(min(n // 2, n - r - 2), 0),
+        col_scale=col_scale)
+    if start != "lts":
         R = residuals(Q, Ys, subset_fit(Q, Ys, np.ones(n, dtype=bool)))
         sigma = float(np.sqrt(np.median(np.sum(R ** 2, axis=1)) / stats.chi2.ppf(0.5, K)))
-    t_star = n / c
-    k_min = 0 if contamination == "auto" else int(np.ceil(contamination * n))
-    penalty = "l1" if K == 1 else "group"
-    max_active = max(n // 2, k_min + 1)
-    truncation = _consistency(c, K)
-    flagged = None
-    if not np.isfinite(sigma) or sigma <= 1e-12:
-        return _exact_fit(Q, Ys, R, col_scale, basis, c, omega, contamination, k_min)
-    for passes in range(5):
-        Yt = np.ascontiguousarray(Ys / sigma)
-        if start == "lts":
-            # the early stretch of the path is integrated against the robust fit
-            # instead of least squares (the fit masking corrupts): at tau = t*/2 the
-            # dual holds tau * r_i / (n sigma omega_i); samples far out of the robust
-            # fit sit on the boundary and enter together at tau, so a cluster of them
-            # cannot mask its own members
-            t_first = t_star / 2.0
-            z_start = _robust_dual(Q, Yt, R / sigma, omega, c, kappa)
-        else:
-            t_first = _start_time(Q, Yt, omega)
-            z_start = None
-        t_end = t_ratio * t_star
-        grid = t_first * np.geomspace(1.0 + 1e-9, max(t_end / t_first, 1.0 + 1e-6), n_times)
-        if solver == "iss":
-            path = _engine.projected_shift_iss_path(
-                Q, Yt, penalty=penalty, weights=omega, times=grid, max_active=max_active,
-                min_entries=k_min, z_start=z_start, t_start=t_first)
-        else:
-            path = _engine.projected_shift_path(
-                Q, Yt, penalty=penalty, weights=omega, kappa=kappa, times=grid,
-                max_active=max_active, min_entries=k_min, max_iter=max_iter,
-                z_start=z_start, t_start=t_first)
-        entry = path.entry_times.min(axis=1)
-        new = entry <= t_star
-        if start == "lts" and new.any():
-            # backward check: the path never lets a sample leave, so each flagged sample
-            # is tested against the fit without the flagged set, with its deletion
-            # (external) leverage; those below the cutoff are returned to the inliers
-            dof = max(int((~new).sum()) - Q.shape[1] - 1, 1)
-            c_del = float(stats.t.isf(stats.norm.sf(c), dof)) if K == 1 else c
-            new &= _deletion_statistic(Q, Ys, new, K) >= c_del
-        report.stage(f"path pass {passes + 1} ({solver}, {max(int(path.n_iter), 1)} "
-                     f"{'knots' if solver == 'iss' else 'iterations'}, up to t={t_end:.4g}): "
-                     f"{int(new.sum())} samples flagged at t*={t_star:.4g}")
-        if start != "lts" or (flagged is not None and np.array_equal(new, flagged)):
-            flagged = new
-            break
-        flagged = new
-        # re-estimate the scale on the samples kept (consistent for the normal model
-        # truncated at the cutoff) and repeat until the flagged set is stable; the path
-        # keeps starting from the robust fit's residuals
-        theta = subset_fit(Q, Ys, ~flagged)
-        sigma = _inlier_scale(residuals(Q, Ys, theta), ~flagged, Q.shape[1], K, truncation)
-        report.stage(f"scale refit on the {int((~flagged).sum())} samples kept: "
-                     f"{_scales(sigma * col_scale)}")
-    tie = -np.sqrt(np.sum(R ** 2, axis=1))
-    order = np.lexsort((tie, entry))
-    if contamination == "auto":
-        outliers = flagged
+        if not np.isfinite(sigma) or sigma <= 1e-12:
+            return _exact_fit(Q, Ys, R, col_scale, basis, c, omega, contamination, k_min)
+        best = _passes(Q, Ys, R, sigma, setup, report)
     else:
+        trims = _trims(n, r)
+        starts = lts_starts(Q, Ys, trims=trims, order=canonical_order(X, basis),
+                            random_state=random_state)
+        best = None
+        for trim, rs in zip(trims, starts):
+            # the first pass only proposes candidates (the deletion test decides), so
+            # the robust scale is used as it is, although it is biased down in small
+            # samples
+            sigma = max(rs.scale, rs.m_scale)
+            report.stage(f"LTS start ({trim:.0%} trimmed): robust residual scale "
+                         f"{_scales(sigma * col_scale)}")
+            if not np.isfinite(sigma) or sigma <= 1e-12:
+                if best is None:
+                    return _exact_fit(Q, Ys, rs.residuals, col_scale, basis, c, omega,
+                                      contamination, k_min)
+                continue
+            found = _passes(Q, Ys, rs.residuals, sigma, setup, report)
+            # several starts (small n / p): the one that explains most wins -- each
+            # flagged set has passed the set test, so a larger one is not spurious
+            if best is None or (found.flagged.sum(), -found.sigma) > \
+                    (best.flagged.sum(), -best.sigma):
+                best = found
+    R, path, entry, test = best.residuals, best.path, best.entry, best.test
+    tie = -np.sqrt(np.sum(R ** 2, axis=1))
+    if contamination == "auto":
+        outliers = best.flagged
+        order = np.lexsort((tie, entry, ~outliers))
+    else:
+        order = np.lexsort((tie, entry))
         outliers = np.zeros(n, dtype=bool)
         outliers[order[:k_min]] = True
+    scale = _inlier_scale(Q, Ys, outliers)
     # the path back on the scale of the targets
-    unit = np.repeat((col_scale * sigma)[None, :], n, axis=0).ravel()
+    unit = np.repeat((col_scale * best.sigma)[None, :], n, axis=0).ravel()
     path.coefs = path.coefs.multiply(unit[None, :]).tocsr()
-    path.info.update(stop_time=float(t_star), cutoff=float(c), scale=float(sigma))
-    return ShiftFit(path=path, entry_times=entry, order=order, stop_time=float(t_star),
-                    outliers=outliers, scale=col_scale * sigma, basis=basis, cutoff=c,
-                    weights=omega)
+    path.info.update(stop_time=float(setup.t_star), cutoff=float(c), scale=float(best.sigma))
+    return ShiftFit(path=path, entry_times=entry, order=order, stop_time=float(setup.t_star),
+                    outliers=outliers, scale=col_scale * scale, basis=basis, cutoff=c,
+                    weights=omega, test=test)
+
+
+def _trims(n: int, r: int) -> list[float]:
+    """Trimmed fractions of the robust starts: 50%, and less when ``n / r`` is small.
+
+    With few samples per parameter the best of many half-samples fits spuriously
+    well and may take a few true outliers into its half; starts that trim less
+    (25%, 10%) cannot afford that.
+    """
+    return [0.5, 0.25, 0.1] if n < 20 * r else [0.5]
+
+
+@dataclass
+class _PathSetup:
+    """The settings every pass of the path shares."""
+
+    omega: np.ndarray
+    cutoff: float
+    t_star: float
+    start: str
+    solver: str
+    penalty: str
+    kappa: float
+    n_times: int
+    t_ratio: float
+    max_active: int
+    k_min: int
+    max_iter: int | None
+    law: NoiseLaw
+    max_flagged: int
+    col_scale: np.ndarray
+
+
+@dataclass
+class _Passes:
+    """The last pass of :func:`_passes`."""
+
+    path: object
+    entry: np.ndarray
+    flagged: np.ndarray
+    test: OutlierTest | None
+    sigma: float
+    residuals: np.ndarray
+
+
+def _passes(Q, Ys, R, sigma, setup: _PathSetup, report) -> _Passes:
+    """Path, deletion test, and again with the kept samples' scale, until the set repeats.
+
+    ``R`` are the start's residuals (the path's early stretch follows them) and
+    ``sigma`` the scale of the first pass.
+    """
+    flagged = None
+    test = None
+    for passes in range(5):
+        path = _path(Q, Ys / sigma, R / sigma, setup)
+        entry = path.entry_times.min(axis=1)
+        new = entry <= setup.t_star
+        report.stage(f"path pass {passes + 1} ({setup.solver}, {max(int(path.n_iter), 1)} "
+                     f"{'knots' if setup.solver == 'iss' else 'iterations'}, up to "
+                     f"t={setup.t_ratio * setup.t_star:.4g}): {int(new.sum())} samples "
+                     f"entered by t*={setup.t_star:.4g}")
+        if setup.start != "lts":
+            flagged = new
+            break
+        # the path proposes, the deletion test decides: the flagged set is the fixed
+        # point of the tests started from the samples the path let in and those the
+        # robust fit itself puts beyond the cutoff (a cluster the path only half let
+        # in would mask its other half)
+        far = np.sqrt(np.sum(R ** 2, axis=1)) / (sigma * setup.omega) > setup.cutoff
+        new = new | far
+        # candidates beyond the cap: the earliest to enter (ties: the robust residual)
+        rank = np.empty(new.size)
+        rank[np.lexsort((-np.sum(R ** 2, axis=1), entry))] = np.arange(new.size, 0, -1)
+        test = confirm_outliers(Q, Ys, new, setup.law, setup.max_flagged, priority=rank)
+        new = test.flagged
+        kept_scale = _inlier_scale(Q, Ys, new)
+        report.stage(f"deletion test ({test.n_steps} steps"
+                     f"{'' if test.df is None else f', t with {test.df:.3g} df'}): "
+                     f"{int(new.sum())} samples flagged, scale of the "
+                     f"{int((~new).sum())} kept {_scales(kept_scale * setup.col_scale)}")
+        if flagged is not None and np.array_equal(new, flagged):
+            break
+        flagged = new
+        # the next pass runs the path with the scale of the samples kept; it keeps
+        # starting from the robust fit's residuals
+        sigma = max(kept_scale, 1e-12 * sigma)
+    return _Passes(path=path, entry=entry, flagged=flagged, test=test, sigma=sigma,
+                   residuals=R)
+
+
+def _path(Q, Yt, U, setup: _PathSetup):
+    """One path of the shifts on targets ``Yt`` in units of the scale, up to ``t_ratio t*``.
+
+    ``U`` are the start's residuals in the same units.
+    """
+    Yt = np.ascontiguousarray(Yt)
+    omega, t_star = setup.omega, setup.t_star
+    if setup.start == "lts":
+        # the early stretch of the path is integrated against the robust fit
+        # instead of least squares (the fit masking corrupts): at tau = t*/2 the
+        # dual holds tau * r_i / (n sigma omega_i); samples far out of the robust
+        # fit sit on the boundary and enter together at tau, so a cluster of them
+        # cannot mask its own members
+        t_first = t_star / 2.0
+        z_start = _robust_dual(Q, Yt, U, omega, setup.cutoff, setup.kappa)
+    else:
+        t_first = _start_time(Q, Yt, omega)
+        z_start = None
+    t_end = setup.t_ratio * t_star
+    grid = t_first * np.geomspace(1.0 + 1e-9, max(t_end / t_first, 1.0 + 1e-6), setup.n_times)
+    if setup.solver == "iss":
+        return _engine.projected_shift_iss_path(
+            Q, Yt, penalty=setup.penalty, weights=omega, times=grid,
+            max_active=setup.max_active, min_entries=setup.k_min, z_start=z_start,
+            t_start=t_first)
+    return _engine.projected_shift_path(
+        Q, Yt, penalty=setup.penalty, weights=omega, kappa=setup.kappa, times=grid,
+        max_active=setup.max_active, min_entries=setup.k_min, max_iter=setup.max_iter,
+        z_start=z_start, t_start=t_first)
+
+
+def canonical_order(X: np.ndarray, basis: ThinBasis) -> np.ndarray:
+    """A row order that depends on the rows' values only, not on their positions.
+
+    Rows are sorted by a fixed random projection of the standardized design
+    (invariant to rescaling the columns), so that the random subsets of the
+    robust start pick the same rows whatever order the samples come in.
+    """
+    w = np.random.default_rng(20240607).standard_normal(X.shape[1]) / basis.scale
+    key = X @ w - basis.mean @ w
+    return np.argsort(key, kind="stable")
+
+
+def _inlier_scale(Q, Y, outliers) -> float:
+    """Residual standard deviation of least squares without ``outliers`` (pooled over targets)."""
+    fit = deletion_residuals(Q, Y, outliers)
+    return float(np.sqrt(fit.sse / (Y.shape[1] * max(fit.dof, 1))))
+
+
+def _robust_scale(A):
+    """Normal-consistent MAD of each column (its standard deviation where that is 0; else 1)."""
+    scale = 1.4826 * np.median(np.abs(A - np.median(A, axis=0)), axis=0)
+    scale = np.where(scale > 0, scale, A.std(axis=0))
+    return np.where(scale > 0, scale, 1.0)
 
 
 def _scales(values) -> str:
@@ -223,63 +726,6 @@ def _exact_fit(Q, Ys, R, col_scale, basis, c, omega, contamination, k_min):
     return ShiftFit(path=path, entry_times=entry, order=order, stop_time=0.0,
                     outliers=outliers, scale=np.zeros(K), basis=basis, cutoff=c,
                     weights=omega)
-
-
-def _consistency(c, K):
-    """``E[chi2_K | chi2_K <= c^2] / K``: variance factor of residuals kept by the cutoff."""
-    frac = stats.chi2.cdf(c * c, K)
-    return float(stats.chi2.cdf(c * c, K + 2) / frac)
-
-
-def _start_scale(Q, Y, R, sigma, c, K):
-    """Scale the stopping rule starts from: least squares without the clear outliers.
-
-    Scales of a trimmed high-breakdown fit are biased down in small samples: the
-    best of many half-samples fits too well (for n = 30, p = 5 by a factor near 2), and
-    a scale that is too small makes the flagged set and the inlier scale reinforce
-    each other. So only the samples beyond ``2 c`` robust deviations are set aside
-    and the scale is that of least squares on the rest (consistent for the normal
-    model cut at ``2 c``); the refinement that follows moves it to the fixed point
-    of the stopping rule from there.
-    """
-    u = np.sqrt(np.sum(R ** 2, axis=1)) / max(sigma, 1e-300)
-    keep = u <= 2.0 * c
-    if keep.sum() <= Q.shape[1] + 1:
-        return sigma
-    theta = subset_fit(Q, Y, keep)
-    refit = _inlier_scale(residuals(Q, Y, theta), keep, Q.shape[1], K,
-                          _consistency(2.0 * c, K))
-    return max(sigma, refit)
-
-
-def _inlier_scale(R, keep, r, K, truncation):
-    """Residual scale of the kept samples, consistent for the normal model cut at ``c``."""
-    dof = max(int(keep.sum()) - r, 1)
-    return float(np.sqrt(np.sum(R[keep] ** 2) / (dof * K * truncation)))
-
-
-def _deletion_statistic(Q, Y, flagged, K):
-    """Studentized deletion residual norm of each flagged sample (others: 0).
-
-    ``|y_i - x_i b_(-F)| / (sigma_(-F) sqrt(1 + x_i (X_(-F)^T X_(-F))^-1 x_i))``
-    with ``F`` the flagged set, computed on the basis ``Q`` (``r x r`` solves).
-    """
-    keep = ~flagged
-    r = Q.shape[1]
-    rows = np.flatnonzero(flagged)
-    G_f = np.empty((r, r))
-    b_f = np.empty((r, Y.shape[1]))
-    masked_gram(Q, as_kernel_array(Y), flagged, G_f, b_f)
-    G = np.eye(r) - G_f                  # Gram matrix of the kept rows
-    theta = np.linalg.lstsq(G, full_projection(Q, Y) - b_f, rcond=None)[0]
-    R = residuals(Q, Y, theta)
-    sigma = float(np.sqrt(np.sum(R[keep] ** 2) / (max(int(keep.sum()) - r, 1) * K)))
-    h_ext = np.empty(rows.size)
-    row_quadratic(Q, rows, np.linalg.pinv(G), h_ext)
-    out = np.zeros(Q.shape[0])
-    norms = np.sqrt(np.sum(R[rows] ** 2, axis=1) / K)
-    out[rows] = norms / (max(sigma, 1e-300) * np.sqrt(1.0 + np.maximum(h_ext, 0.0)))
-    return out
 
 
 def _robust_dual(Q, Y, U, omega, c, kappa):
@@ -325,11 +771,11 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
     path of ``gamma`` is followed by the Linearized Bregman Iteration:
     outliers enter first. To survive masking and swamping the path uses
 
-    * a high-breakdown start (least trimmed squares) for the robust scale
-      ``scale_`` and for adaptive penalty weights: samples the robust fit
-      already rejects enter early, so clusters of bad leverage points
-      cannot hide each other;
-    * leverage-aware thresholds ``scale_ * sqrt(1 - h_ii) * c_n`` (the
+    * high-breakdown starts (least trimmed squares, 50% trimmed; also 25% and
+      10% when ``n < 20 p``) for the first scale and for the path's early
+      stretch: samples the robust fit already rejects enter early, so
+      clusters of bad leverage points cannot hide each other;
+    * leverage-aware thresholds ``sigma * sqrt(1 - h_ii) * c_n`` (the
       penalty weight of sample ``i`` is ``sqrt(1 - h_ii)``), so clean
       high-leverage points are not flagged;
     * the nearly unbiased large-``kappa`` path (or the exact ISS path),
@@ -337,9 +783,18 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
       Huber residuals.
 
     With ``contamination='auto'`` the samples whose shift has entered by
-    ``t* = n / c_n`` (in robust-scale units) are flagged: a sample enters
-    there when its studentized residual, against the fit without the
-    samples already flagged, exceeds ``c_n`` (see :func:`auto_cutoff`).
+    ``t* = n / c_n`` (in units of the scale) are the candidates, and a
+    deletion test decides: each sample's residual against the least-squares
+    fit without the flagged set (and without itself), over its standard
+    error, is held against its exact small-sample law under normal noise
+    (Student ``t`` with the residual degrees of freedom left) at the tail
+    probability of :func:`auto_cutoff`; flagged samples below the cutoff
+    return, kept samples above it are flagged, to a fixed point, and the
+    flagged set as a whole must pass a set test that no search over clean
+    samples can pass but rarely (``set_test``). The path then runs again
+    with the scale of the samples kept, until the flagged set repeats. On
+    clean normal data about half a sample is flagged per data set, whatever
+    ``n / p`` (measured down to ``n = 2p + 5``; see ``docs/outliers.md``).
     ``coef_`` and ``intercept_`` are least squares on the inliers.
 
     Parameters
@@ -366,7 +821,19 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         plain leverage-studentized path from least squares with a MAD scale
         (the Huber-type estimator; breaks down under masking).
     cutoff : 'auto' or float, default='auto'
-        The threshold ``c_n`` in robust standard deviations.
+        The threshold ``c_n`` in standard deviations of the noise (known
+        scale); the deletion test uses its two-sided normal tail probability
+        with the exact small-sample law. ``'auto'``: :func:`auto_cutoff`.
+    noise_df : None, 'auto' or float > 0, default=None
+        The noise law behind the cutoff. ``None``: normal. A number: Student
+        ``t`` with that many degrees of freedom (multivariate ``t`` for several
+        targets), its scale from the median of the kept samples' deletion
+        residuals; the cutoff is the ``t`` quantile at the same tail
+        probability, so heavy-tailed clean samples are not flagged, at the
+        price of missing outliers inside the ``t`` law's own range.
+        ``'auto'``: the degrees of freedom matched to the kept samples' 90% /
+        50% quantile ratio (``tail_df``), between 1 and 200; where it matches the
+        normal law (200), the normal test is used and ``noise_df_`` is ``inf``.
     max_iter : int, default=None
         LBI iteration budget (``None``: as many as the grid needs).
     duplicates : {'raise', 'keep'}, default='raise'
@@ -376,8 +843,8 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the random subsets of the robust start.
     verbose : int, default=0
-        ``> 0``: print a line per stage with its time (basis, robust start,
-        each pass of the path and of the scale refit, the inlier fit).
+        ``> 0``: print a line per stage with its time (basis, robust starts,
+        each pass of the path and of the deletion test, the inlier fit).
 
     Attributes
     ----------
@@ -396,13 +863,18 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         Time each sample's shift enters the path (``np.inf``: never);
         earlier means more outlying.
     ranking_ : ndarray of shape (n_samples,)
-        Sample indices from most to least suspect.
+        Sample indices from most to least suspect (with ``'auto'``: the flagged
+        samples first, each group in entry order).
     scale_ : float or ndarray of shape (n_targets,)
-        Robust residual scale.
+        Residual standard deviation of the inliers' least-squares fit (with
+        its degrees of freedom).
     stop_time_ : float
         The time ``t*`` of the ``'auto'`` rule.
     cutoff_ : float
-        The cutoff ``c_n`` used.
+        The cutoff ``c_n`` used (known scale, normal noise).
+    noise_df_ : float or None
+        Degrees of freedom of the ``t`` noise law used (``None``: normal; ``inf``:
+        ``noise_df='auto'`` found normal tails).
     n_iter_ : int
         LBI iterations (or ISS knots) of the final path.
     regularization_path_ : SparseRegularizationPath
@@ -435,6 +907,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         "fit_intercept": ["boolean"],
         "start": [StrOptions({"lts", "none"})],
         "cutoff": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "noise_df": [None, StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "duplicates": [StrOptions({"raise", "keep"})],
         "random_state": ["random_state"],
@@ -443,7 +916,8 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
 
     def __init__(self, contamination="auto", *, solver="lbi", kappa=100.0, n_times=100,
                  t_ratio=2.0, fit_intercept=True, start="lts", cutoff="auto",
-                 max_iter=None, duplicates="raise", random_state=None, verbose=0):
+                 noise_df=None, max_iter=None, duplicates="raise", random_state=None,
+                 verbose=0):
         self.contamination = contamination
         self.solver = solver
         self.kappa = kappa
@@ -452,6 +926,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.start = start
         self.cutoff = cutoff
+        self.noise_df = noise_df
         self.max_iter = max_iter
         self.duplicates = duplicates
         self.random_state = random_state
@@ -487,7 +962,8 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         res = fit_mean_shift(
             X, Y, contamination=self.contamination, solver=self.solver, kappa=self.kappa,
             n_times=self.n_times, t_ratio=self.t_ratio, fit_intercept=self.fit_intercept,
-            start=self.start, cutoff=self.cutoff, max_iter=self.max_iter,
+            start=self.start, cutoff=self.cutoff, noise_df=self.noise_df,
+            max_iter=self.max_iter,
             random_state=self.random_state, verbose=report)
         inliers = ~res.outliers
         theta = subset_fit(res.basis.Q, Y, inliers)
@@ -510,6 +986,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         self.stop_time_ = res.stop_time
         self.n_iter_ = max(int(res.path.n_iter), 1)
         self.cutoff_ = res.cutoff
+        self.noise_df_ = None if res.test is None else res.test.df
         path = res.path
         path.squeeze = single
         self.regularization_path_ = path
@@ -564,13 +1041,15 @@ def check_outlier_data(X: np.ndarray, Y: np.ndarray, fit_intercept: bool = True,
                        refuse_duplicates: bool = True) -> None:
     """Refuse inputs the mean-shift model cannot use, with a message that says why."""
     n, p = X.shape
-    r = p + int(fit_intercept)
-    if n <= r:
+    need = min_samples(p, fit_intercept)
+    if n < need:
         raise ValueError(
-            f"Outlier detection needs more samples than model parameters: got n_samples={n} "
-            f"with {p} features{' plus an intercept' if fit_intercept else ''} (need "
-            f"n_samples > {r}, and several times more to detect anything). Add samples or "
-            "drop features."
+            f"Outlier detection needs at least {need} samples for {p} features"
+            f"{' plus an intercept' if fit_intercept else ''} (the test of a sample needs "
+            f"the fit without it to leave a residual degree of freedom); got n_samples={n}. "
+            f"Its false-flag rate is measured for n_samples >= 2 * n_features + 5 "
+            f"= {2 * p + 5}, and detecting outliers needs several times more samples than "
+            "features. Add samples or drop features."
         )
     if np.all(Y == Y[:1]):
         raise ValueError(

@@ -23,12 +23,13 @@ per element (rounding may differ in the last bit).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from sparsestat._kernels._jit import kernel
 
 __all__ = ["dessilbi_lasso_", "dessilbi_group_"]
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def dessilbi_lasso_(w, v, entry, g, buf, coef, first, step):  # pragma: no cover - compiled
     """One elementwise (lasso) DessiLBI step, in place on w, v, buf and entry."""
     kappa, c_v, c_w, lr_kappa = coef[0], coef[1], coef[2], coef[3]
@@ -58,7 +59,7 @@ def dessilbi_lasso_(w, v, entry, g, buf, coef, first, step):  # pragma: no cover
                 entry[i] = step
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def dessilbi_group_(w, v, entry, g, buf, coef, first, step):  # pragma: no cover - compiled
     """One group (per row) DessiLBI step, in place; w, v, g, buf are rows x features."""
     kappa, c_v, c_w, lr_kappa = coef[0], coef[1], coef[2], coef[3]

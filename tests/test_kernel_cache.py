@@ -1,0 +1,72 @@
+"""The numba cache can never serve machine code compiled from older sources.
+
+numba checks only the file that defines a cached function; sparsestat caches
+all its kernels in a folder keyed on a hash of every kernel source file, so an
+edit of a helper in one module recompiles its callers in others.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import sparsestat
+from sparsestat._kernels import _jit
+
+PACKAGE = Path(sparsestat.__file__).resolve().parent
+
+SCRIPT = """
+import numpy as np
+from sparsestat import _engine
+from sparsestat._kernels import _jit
+rng = np.random.default_rng(0)
+n = 30
+Q = np.linalg.qr(np.column_stack([np.ones(n), rng.standard_normal(n)]))[0]
+Y = rng.standard_normal((n, 1))
+Y[:3] += 6.0
+path = _engine.projected_shift_path(Q, Y, n_times=5, t_ratio=3)
+print(repr(float(abs(path.coefs.toarray()).sum())), _jit.CACHE_FOLDER)
+"""
+
+
+def _run(root: Path):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["PYTHONPATH"] = str(root)
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=root, check=True,
+                         capture_output=True, text=True).stdout.split()
+    return float(out[0]), Path(out[1])
+
+
+def test_editing_a_helper_in_another_module_changes_the_result(tmp_path):
+    shutil.copytree(PACKAGE, tmp_path / "sparsestat",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    before, folder = _run(tmp_path)
+    assert folder.is_relative_to(tmp_path) and folder.exists()
+    # projected_lbi_path (in _projected.py) calls the shrinkage of _prox.py: double it
+    prox = tmp_path / "sparsestat" / "_kernels" / "_prox.py"
+    text = prox.read_text()
+    assert text.count("out[g, k] = scale * (v - 1.0)") == 1
+    prox.write_text(text.replace("out[g, k] = scale * (v - 1.0)",
+                                 "out[g, k] = 2.0 * scale * (v - 1.0)"))
+    after, new_folder = _run(tmp_path)
+    assert new_folder != folder and not folder.exists()   # the stale cache is gone
+    assert after != before
+
+
+def test_the_cache_folder_follows_every_kernel_source(tmp_path):
+    shutil.copytree(PACKAGE, tmp_path / "sparsestat",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    copy = tmp_path / "sparsestat"
+    sources = _jit.kernel_sources(copy)
+    names = {p.relative_to(copy).as_posix() for p in sources}
+    assert {"_kernels/_lbi.py", "_kernels/_prox.py", "_kernels/_design.py",
+            "_kernels/_projected.py", "ranking/_graph.py", "torch/_fused.py"} <= names
+    assert "linear_model/_regressor.py" not in names   # no kernels there
+    base = _jit.source_hash(sources)
+    for path in sources:
+        saved = path.read_text()
+        path.write_text(saved + "\n# edited\n")
+        assert _jit.source_hash(_jit.kernel_sources(copy)) != base, path
+        path.write_text(saved)
+    assert _jit.source_hash(_jit.kernel_sources(copy)) == base
