@@ -150,6 +150,28 @@ def cv_path_errors(X, y, D, nus, *, cv, kappa, n_times, t_ratio, rng):
     return np.array(errors), grids
 
 
+def fixed_beta_statistics(a: np.ndarray, xi: np.ndarray, statistic: str):
+    """``(Z, Zk, direction, W)`` with ``beta`` fixed, ``a = D beta / nu``.
+
+    ``A_gamma`` and the knockoffs ``Ak`` are orthogonal with the same norms
+    (``A_gamma^T A_gamma = Ak^T Ak = I / nu``), so the correlations of the residual
+    ``ytilde - A_beta beta`` with the columns are ``a`` and ``a + xi``, and least
+    squares (or the lasso at any penalty, which soft-thresholds them) orders the
+    magnitudes as they do. ``'fixed'``: the duals ``t a`` and ``t (a + xi)`` enter at
+    ``1 / |a|`` and ``1 / |a + xi|``. ``'magnitude'``: the knockoff competes only along
+    the direction ``r = sign(a)``, ``Zk = max(0, r (a + xi))``; then ``W > 0`` exactly
+    when ``r xi < 0``, a fair coin for a null row whatever part 1 gave (``xi`` is
+    centred there and independent of part 1).
+    """
+    direction = np.sign(a)
+    Z = np.abs(a)
+    if statistic == "fixed":
+        Zk = np.abs(a + xi)
+        return Z, Zk, direction, Z * np.sign(Z - Zk)
+    Zk = np.maximum(direction * (a + xi), 0.0)
+    return Z, Zk, direction, np.maximum(Z, Zk) * np.sign(Z - Zk)
+
+
 class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
     """Split knockoffs: select nonzero ``gamma = D beta`` with directional FDR control.
 
@@ -187,14 +209,18 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         iterations grow like ``kappa / nu`` for small ``nu``.
     cv : int, default=5
         Folds of the cross-validation on part 1 (``nu='cv'`` or a grid, and
-        ``statistic='fixed'``).
-    statistic : {'path', 'fixed'}, default='path'
+        ``statistic='fixed'`` or ``'magnitude'``).
+    statistic : {'path', 'fixed', 'magnitude'}, default='path'
         How part 1's estimate enters the statistics. ``'path'``: ``beta(t)``
         follows the Split LBI path, ``Z_i`` is the inverse entry time of
         ``gamma_i``. ``'fixed'``: ``beta`` is fixed at the path's
         cross-validated time ``t*``, so the duals are linear in ``t`` and
-        ``Z_i = |(D beta(t*))_i| / nu``, ``Zk_i = |(D beta(t*))_i / nu + xi_i|``,
-        direction ``sign((D beta(t*))_i)``.
+        ``Z_i = |a_i|``, ``Zk_i = |a_i + xi_i|`` with ``a = D beta(t*) / nu``,
+        direction ``r_i = sign(a_i)``. ``'magnitude'``: the same ``beta(t*)``,
+        the magnitudes of ``gamma`` and of its knockoff fitted to the residual
+        ``ytilde - A_beta beta(t*)``, the knockoff counted only along the
+        direction: ``Z_i = |a_i|``, ``Zk_i = max(0, r_i (a_i + xi_i))`` and
+        ``W_i = max(Z_i, Zk_i) sign(Z_i - Zk_i)``.
     n_times : int, default=200
         Record times of the path (the resolution of the entry times).
     t_ratio : float, default=100.0
@@ -219,7 +245,9 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
     threshold_ : float
         Knockoff(+) threshold (``inf``: nothing selected).
     Z_, Z_knockoff_ : ndarray of shape (m,)
-        ``1 / entry time`` of each row and of its knockoff (0: never entered).
+        ``1 / entry time`` of each row and of its knockoff (0: never entered);
+        with ``statistic='fixed'`` or ``'magnitude'`` the ``Z_i`` and ``Zk_i``
+        given there.
     s_ : ndarray of shape (m,)
         s-values on the correlation scale.
     nu_ : float
@@ -282,7 +310,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         "nu": [Interval(Real, *NU_RANGE, closed="both"), StrOptions({"cv"}), "array-like",
                None],
         "cv": [Interval(Integral, 2, None, closed="left")],
-        "statistic": [StrOptions({"path", "fixed"})],
+        "statistic": [StrOptions({"path", "fixed", "magnitude"})],
         "n_times": [Interval(Integral, 2, None, closed="left")],
         "t_ratio": [Interval(Real, *T_RATIO_RANGE, closed="right")],
         "split_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -393,7 +421,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         # the coefficients of the problem the times refer to (an engine that rescales y
         # itself reports the unit; y is standardized already, so it is 1 to round-off)
         betas = path.beta_path.coefs / path.beta_path.info.get("y_scale", 1.0)
-        if self.statistic == "fixed":
+        if self.statistic != "path":
             k = int(np.argmin(np.abs(path.beta_path.times - t_star)))
             a = betas[k] @ D.T / nu
         else:
@@ -410,15 +438,14 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         A_gamma = np.vstack([np.zeros((n2, m)), -np.eye(m) / sqnu])
         Ak, s = split_knockoffs(A_beta, A_gamma, self.s_method, rng)
         xi = Ak[:n2].T @ y2 / sqn
-        if self.statistic == "fixed":
-            # beta fixed at t*: the duals are t a and t (a + xi), entry at 1/|a|, 1/|a + xi|
-            Z, Zk, direction = np.abs(a), np.abs(a + xi), np.sign(a)
-        else:
+        if self.statistic == "path":
             tau_k, _ = entry_from_dual(times, F + times[:, None] * xi[None, :])
             Z, Zk = inverse_entry_time(tau), inverse_entry_time(tau_k)
+            self.W_ = Z * np.sign(Z - Zk)
+        else:
+            Z, Zk, direction, self.W_ = fixed_beta_statistics(a, xi, self.statistic)
         report.stage(f"split knockoffs ({self.s_method}) on part 2 ({n2} samples)")
 
-        self.W_ = Z * np.sign(Z - Zk)
         self.threshold_ = knockoff_threshold(self.W_, self.fdr, self.offset)
         self.selected_rows_ = self.W_ >= self.threshold_
         self.signs_ = np.where(self.selected_rows_, direction, 0.0)
@@ -449,7 +476,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         elif self.statistic == "path":
             return self.nu, None
         else:
-            grid = [self.nu]            # statistic='fixed': cross-validate the time only
+            grid = [self.nu]            # beta fixed at t*: cross-validate the time only
         if X1.shape[0] < 2 * self.cv:
             raise ValueError(
                 f"Cross-validation with cv={self.cv} folds needs at least {2 * self.cv} samples "
