@@ -282,7 +282,7 @@ def run(quick: bool) -> str:
         + (": " + "; ".join(f"{lab} {f:.3f} ({se:.3f})" for f, se, lab in above) if above
            else "")
         + ".\n")
-    return "\n".join([intro, grid, "", estimated, "", peer, ""] + extensions)
+    return "\n".join([intro, grid, "", estimated, "", peer, "", "\n\n".join(extensions)])
 
 
 # ------------------------------------------- S-methods, knockpy's default pipeline, groups
@@ -378,7 +378,7 @@ def group_section(quick: bool, replicates: int | None = None) -> str:
     peer = has_knockpy()
     p, n, k, rho = 60, 300, 8, 0.95
     rng = cell_rng("groups", p, n, k, rho)
-    out = {name: [] for name in ("group mvr", "group maxent", "single mvr")
+    out = {name: [] for name in ("group mvr", "group maxent", "single maxent")
            + (("knockpy group",) if peer else ())}
     for r in range(replicates):
         Z = rng.standard_normal((n, p // 2))
@@ -393,10 +393,10 @@ def group_section(quick: bool, replicates: int | None = None) -> str:
             sel = KnockoffSelector(fdr=Q, groups=groups, s_method=m, random_state=r).fit(X, y)
             out[f"group {m}"].append(fdp_power(np.isin(np.arange(p // 2), sel.selected_groups_),
                                                truth))
-        single = KnockoffSelector(fdr=Q, random_state=r).fit(X, y).support_
+        single = KnockoffSelector(fdr=Q, s_method="maxent", random_state=r).fit(X, y).support_
         picked = np.zeros(p // 2, bool)
         picked[groups[single]] = True
-        out["single mvr"].append(fdp_power(picked, truth))
+        out["single maxent"].append(fdp_power(picked, truth))
         if peer:
             # knockpy answers one rejection per group
             chosen = knockpy_default("fixed")(X, y, None, r, groups=groups)
@@ -428,7 +428,8 @@ def derandomized_section(quick: bool, replicates: int | None = None) -> str:
         beta[rng.choice(P, k, replace=False)] = AMPLITUDE / np.sqrt(n) * rng.choice([-1, 1], k)
         y = X @ beta + rng.standard_normal(n)
         for draws, (fdps, powers, jac) in stats.items():
-            a, b = (KnockoffSelector(fdr=Q, n_draws=draws, random_state=seed).fit(X, y).support_
+            a, b = (KnockoffSelector(fdr=Q, s_method="maxent", n_draws=draws,
+                                     random_state=seed).fit(X, y).support_
                     for seed in (r, r + 10 ** 6))
             f, pw = fdp_power(a, beta != 0)
             fdps.append(f)
@@ -438,7 +439,7 @@ def derandomized_section(quick: bool, replicates: int | None = None) -> str:
             for draws, (f, pw, j) in stats.items()]
     return (f"### Derandomized knockoffs ({replicates} replicates)\n\n"
             f"AR(1) 0.3, p = {P}, n = {n}, {k} true coefficients `{AMPLITUDE:g}/sqrt(n)`, "
-            f"fixed-X, MVR, q = {Q}: one draw (knockoff+) against 10 draws aggregated by "
+            f"fixed-X, maxent, q = {Q}: one draw (knockoff+) against 10 draws aggregated by "
             "e-values (each at q/2) and e-BH. Stability is the Jaccard index between the "
             "selections of two `random_state`s on the same data.\n\n"
             + markdown_table(["draws", "FDR", "power", "Jaccard between two seeds"], rows))
