@@ -292,7 +292,7 @@ SM_DESIGNS = ("ar0.3", "ar0.8", "block0.6")
 SM_RATIOS = (2.2, 10)
 SM_SIGNALS = (10, SM_P // 4)
 SM_METHODS = ("mvr", "maxent", "sdp", "equi")
-SM_REPLICATES = 10          # per cell in the full run (30 min budget); docs/knockoffs.md: 30
+SM_REPLICATES = 10          # per cell in the full run (30 min budget); docs/knockoffs.md: 100
 
 
 def knockpy_default(sampler):
