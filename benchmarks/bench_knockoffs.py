@@ -29,6 +29,7 @@ Usage::
     python benchmarks/bench_knockoffs.py                      # a few replicates
     python benchmarks/bench_knockoffs.py --replicates 20
     python benchmarks/bench_knockoffs.py --sizes 1000x200 --s-methods sdp
+    python benchmarks/bench_knockoffs.py --sizes 1000x200,3000x1000 --s-methods mvr,maxent
     python benchmarks/bench_knockoffs.py --sizes 3000x1000 --s-methods sdp --sdp-mu 3
     # equicorrelated knockoffs on block-correlated features, model-X with the true Sigma
     python benchmarks/bench_knockoffs.py --design block --rho 0.5 --sampler gaussian \
@@ -51,7 +52,7 @@ import numpy as np
 from sparsestat import KnockoffSelector
 from sparsestat.feature_selection import _svalues
 
-KNOCKPY_METHOD = {"equi": "equicorrelated", "sdp": "sdp"}
+KNOCKPY_METHOD = {"equi": "equicorrelated", "sdp": "sdp", "mvr": "mvr", "maxent": "maxent"}
 KNOCKPY_SAMPLER = {"fixed": "fx", "gaussian": "gaussian"}
 KNOCKPY = "knockpy lcd"
 SAME = "knockpy lcd, same knockoffs"
@@ -160,7 +161,8 @@ def main(argv=None):
     parser.add_argument("--replicates", type=int, default=3)
     parser.add_argument("--sizes", default="1000x200,3000x1000",
                         help="comma-separated n x p settings")
-    parser.add_argument("--s-methods", default="sdp,equi")
+    parser.add_argument("--s-methods", default="sdp,equi",
+                        help="comma-separated: sdp, equi, mvr, maxent (knockpy runs the same)")
     parser.add_argument("--sampler", choices=["fixed", "gaussian"], default="fixed")
     parser.add_argument("--sigma", choices=["true", "estimate"], default="true",
                         help="Gaussian knockoffs: give both the true Sigma, or let both "

@@ -30,6 +30,7 @@ _PUBLIC = {
     "RobustPairwiseRanker": "sparsestat.ranking",
     "ICIFewShot": "sparsestat.semi_supervised",
     "KnockoffSelector": "sparsestat.feature_selection",
+    "NoSelectionWarning": "sparsestat.feature_selection",
     "SplitKnockoffSelector": "sparsestat.feature_selection",
 }
 

@@ -416,12 +416,12 @@ def test_split_selector_finds_change_points_and_identity():
     D = np.diff(np.eye(p), axis=0)
     gamma = D @ beta
     sel = SplitKnockoffSelector(fdr=0.2, D=D, random_state=0).fit(X, y)
-    right = sel.support_ & (np.sign(gamma) == sel.signs_) & (gamma != 0)
+    right = sel.selected_rows_ & (np.sign(gamma) == sel.signs_) & (gamma != 0)
     # power on this replicate; the directional FDR is an expectation, checked over
     # replicates in test_knockoffs_fdr.py (one draw only bounds its false share loosely)
-    assert right.sum() >= 6 and (sel.support_ & ~right).sum() <= sel.support_.sum() / 2
+    assert right.sum() >= 6 and (sel.selected_rows_ & ~right).sum() <= sel.selected_rows_.sum() / 2
     # transform keeps the features touched by a selected row of D
-    assert np.array_equal(sel.get_support(), np.abs(D[sel.support_]).sum(0) > 0)
+    assert np.array_equal(sel.get_support(), np.abs(D[sel.selected_rows_]).sum(0) > 0)
     # sparse D gives the same answer
     import scipy.sparse as sp
     sel_sp = SplitKnockoffSelector(fdr=0.2, D=sp.csr_matrix(D), random_state=0).fit(X, y)
@@ -497,7 +497,7 @@ def test_verbose_reports_the_stages_and_silent_by_default(capsys, knockoffs):
     lines = capsys.readouterr().out.strip().splitlines()
     assert all(line.startswith("[KnockoffSelector] ") for line in lines)
     text = "\n".join(lines)
-    assert "s-values (sdp), sum" in text and "knockoffs" in text
+    assert "s-values (maxent), sum" in text and "knockoffs" in text
     assert "statistic 'lcd' on 16 columns" in text
     assert f"{int(sel.support_.sum())} of 8 features selected" in lines[-1]
     assert "total" in lines[-1]
@@ -512,4 +512,4 @@ def test_split_verbose_reports_the_stages(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and all(line.startswith("[SplitKnockoffSelector] ") for line in lines)
     assert "Split LBI path on part 1 (50 samples, 10 rows of D)" in lines[0]
-    assert f"{int(sel.support_.sum())} of 10 rows of D selected" in lines[-1]
+    assert f"{int(sel.selected_rows_.sum())} of 10 rows of D selected" in lines[-1]

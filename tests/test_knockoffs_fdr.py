@@ -176,8 +176,8 @@ def test_split_knockoffs_control_the_directional_fdr():
     for r in range(N_REPLICATES):
         X, y, gamma = _piecewise_constant_replicate(rng)
         sel = SplitKnockoffSelector(fdr=Q, D=D_FUSED, random_state=r).fit(X, y)
-        right = sel.support_ & (gamma != 0) & (np.sign(gamma) == sel.signs_)
-        fdp.append((sel.support_ & ~right).sum() / max(1, sel.support_.sum()))
+        right = sel.selected_rows_ & (gamma != 0) & (np.sign(gamma) == sel.signs_)
+        fdp.append((sel.selected_rows_ & ~right).sum() / max(1, sel.selected_rows_.sum()))
         power.append(right.sum() / (gamma != 0).sum())
     _check_fdr(fdp, "split knockoffs (directional)")
     assert np.mean(power) >= 0.5, f"split knockoffs: power {np.mean(power):.2f} too low"

@@ -1,5 +1,8 @@
 """KnockoffSelector: false discovery rate and power over a grid of designs, and knockpy's
-equicorrelated knockoffs side by side on block-correlated features.
+equicorrelated knockoffs side by side on block-correlated features; every S-method
+(maxent, MVR, SDP, equicorrelated) against knockpy's default pipeline on AR(1) 0.3 / 0.8
+and block 0.6 designs at n = 2.2p and 10p; group knockoffs against knockpy's; derandomized
+against single-draw knockoffs (power, FDR, stability).
 
 Grid (``P = 50`` features, ``Q = 0.2``): fixed-X knockoffs at n/p = 2 (``n = 2p + 1``),
 4 and 10; model-X Gaussian knockoffs with the true covariance at n/p = 0.5, 1 and 3;
@@ -12,6 +15,13 @@ selectors of a cell see the same replicates. A second table estimates the covari
 the same data as sparsestat's ``s_method='equi'`` on the block design, together with
 sparsestat's pipeline with the closed-form s-values ``min(2 lambda_min, 1)`` on the
 boundary of feasibility; where knockpy is not installed its columns read "n/a".
+
+Then every S-method (maxent, MVR, SDP, equicorrelated) against knockpy's default pipeline
+(``KnockoffFilter()``: MVR, cross-validated lasso) on AR(1) 0.3 / 0.8 and block 0.6
+designs, p = 60, n = 2.2p and 10p, k = 10 and p/4, fixed-X and model-X, paired on the same
+data; group knockoffs against knockpy's on pairs of features with correlation 0.95; and
+derandomized knockoffs against single draws (power, FDR and the Jaccard index between the
+selections of two seeds).
 """
 
 from __future__ import annotations
@@ -249,6 +259,9 @@ def run(quick: bool) -> str:
         grid, over = grid_section(quick)
         estimated = estimated_sigma_section(quick)
     peer = peer_section(quick)
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        extensions = [s_method_section(quick), group_section(quick), derandomized_section(quick)]
     n_cells = len(over)
     worst_fdr, worst_se, worst = over[0]
     above = [row for row in over if row[0] > Q + 2 * row[1]]
@@ -269,4 +282,164 @@ def run(quick: bool) -> str:
         + (": " + "; ".join(f"{lab} {f:.3f} ({se:.3f})" for f, se, lab in above) if above
            else "")
         + ".\n")
-    return "\n".join([intro, grid, "", estimated, "", peer])
+    return "\n".join([intro, grid, "", estimated, "", peer, "", "\n\n".join(extensions)])
+
+
+# ------------------------------------------- S-methods, knockpy's default pipeline, groups
+
+SM_P = 60
+SM_DESIGNS = ("ar0.3", "ar0.8", "block0.6")
+SM_RATIOS = (2.2, 10)
+SM_SIGNALS = (10, SM_P // 4)
+SM_METHODS = ("mvr", "maxent", "sdp", "equi")
+SM_REPLICATES = 10          # per cell in the full run (30 min budget); docs/knockoffs.md: 100
+
+
+def knockpy_default(sampler):
+    """knockpy's ``KnockoffFilter`` with its defaults (MVR S-matrix, cross-validated lasso
+    statistic), fixed-X or Gaussian sampler."""
+    from knockpy import KnockoffFilter
+
+    def select(X, y, Sigma, seed, groups=None):
+        np.random.seed(seed)
+        kfilter = KnockoffFilter(ksampler="fx" if sampler == "fixed" else "gaussian")
+        kwargs = {} if Sigma is None else {"Sigma": Sigma}
+        if groups is not None:
+            kwargs["groups"] = groups + 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.asarray(kfilter.forward(X=X, y=y, fdr=Q, **kwargs)).astype(bool)
+    return select
+
+
+def s_method_section(quick: bool, replicates: int | None = None, designs=None,
+                     samplers=("fixed", "gaussian")) -> str:
+    """Every S-method against knockpy's default pipeline, paired on the same data."""
+    replicates = replicates or (3 if quick else SM_REPLICATES)
+    peer = has_knockpy()
+    designs = designs or (("ar0.8",) if quick else SM_DESIGNS)
+    rows, paired = [], []
+    for sampler in samplers:
+        for design in designs:
+            for ratio in SM_RATIOS:
+                n = int(round(ratio * SM_P))
+                Sigma = None if sampler == "fixed" else design_covariance_p(SM_P, design)
+                for k in SM_SIGNALS:
+                    rng = cell_rng("smethod", sampler, design, ratio, k)
+                    results = {m: [] for m in SM_METHODS + (("knockpy",) if peer else ())}
+                    for r in range(replicates):
+                        X = make_design(n, SM_P, design, rng)
+                        beta = np.zeros(SM_P)
+                        beta[rng.choice(SM_P, k, replace=False)] = (
+                            AMPLITUDE / np.sqrt(n) * rng.choice([-1.0, 1.0], k))
+                        y = X @ beta + rng.standard_normal(n)
+                        truth = beta != 0
+                        for m in SM_METHODS:
+                            sel = KnockoffSelector(fdr=Q, knockoffs=sampler, Sigma=Sigma,
+                                                   s_method=m, random_state=r).fit(X, y)
+                            results[m].append(fdp_power(sel.support_, truth))
+                        if peer:
+                            results["knockpy"].append(
+                                fdp_power(knockpy_default(sampler)(X, y, Sigma, r), truth))
+                    arr = {m: np.array(v) for m, v in results.items()}
+                    label = [sampler, design, n, k]
+                    rows.append(label + [_cell((arr[m][:, 0], arr[m][:, 1])) for m in arr])
+                    if peer:
+                        paired.append(label + [fmt(*mean_se(arr[m][:, 1] - arr["knockpy"][:, 1]), 3)
+                                               for m in SM_METHODS])
+    names = list(SM_METHODS) + (["knockpy default"] if peer else [])
+    text = (f"### S-methods against knockpy's default pipeline ({replicates} replicates per row)"
+            f"\n\n`KnockoffSelector(s_method=...)` (LCD statistic) and knockpy's "
+            f"`KnockoffFilter()` with its defaults (MVR S-matrix, cross-validated lasso), "
+            f"p = {SM_P}, coefficients `{AMPLITUDE:g}/sqrt(n)`, q = {Q}, the same data; model-X "
+            "rows give both the true covariance. FDR / power:\n\n"
+            + markdown_table(["sampler", "design", "n", "true k"] + names, rows))
+    if peer:
+        text += ("\n\nPaired power differences, sparsestat minus knockpy's default:\n\n"
+                 + markdown_table(["sampler", "design", "n", "true k"] + list(SM_METHODS),
+                                  paired))
+    return text
+
+
+def design_covariance_p(p: int, correlation: str) -> np.ndarray:
+    """Population correlation of :func:`validation._designs.make_design` for ``p`` features."""
+    j = np.arange(p)
+    if correlation.startswith("ar"):
+        return float(correlation[2:]) ** np.abs(np.subtract.outer(j, j))
+    r = float(correlation[5:])
+    block = j // 10
+    return np.where(block[:, None] == block[None, :], r, 0.0) + (1.0 - r) * np.eye(p)
+
+
+def group_section(quick: bool, replicates: int | None = None) -> str:
+    """Group knockoffs on pairs of features with correlation 0.95, knockpy's group
+    knockoffs side by side, and derandomized against single-draw knockoffs."""
+    replicates = replicates or (3 if quick else 3 * SM_REPLICATES)
+    peer = has_knockpy()
+    p, n, k, rho = 60, 300, 8, 0.95
+    rng = cell_rng("groups", p, n, k, rho)
+    out = {name: [] for name in ("group mvr", "group maxent", "single maxent")
+           + (("knockpy group",) if peer else ())}
+    for r in range(replicates):
+        Z = rng.standard_normal((n, p // 2))
+        X = np.repeat(Z, 2, axis=1) * np.sqrt(rho) + np.sqrt(1 - rho) * rng.standard_normal((n, p))
+        beta = np.zeros(p)
+        true_pairs = rng.choice(p // 2, k, replace=False)
+        beta[2 * true_pairs + rng.integers(0, 2, k)] = 6.0 / np.sqrt(n) * rng.choice([-1, 1], k)
+        y = X @ beta + rng.standard_normal(n)
+        groups = np.arange(p) // 2
+        truth = np.isin(np.arange(p // 2), true_pairs)
+        for m in ("mvr", "maxent"):
+            sel = KnockoffSelector(fdr=Q, groups=groups, s_method=m, random_state=r).fit(X, y)
+            out[f"group {m}"].append(fdp_power(np.isin(np.arange(p // 2), sel.selected_groups_),
+                                               truth))
+        single = KnockoffSelector(fdr=Q, s_method="maxent", random_state=r).fit(X, y).support_
+        picked = np.zeros(p // 2, bool)
+        picked[groups[single]] = True
+        out["single maxent"].append(fdp_power(picked, truth))
+        if peer:
+            # knockpy answers one rejection per group
+            chosen = knockpy_default("fixed")(X, y, None, r, groups=groups)
+            out["knockpy group"].append(fdp_power(chosen, truth))
+    arr = {m: np.array(v) for m, v in out.items()}
+    row = [_cell((a[:, 0], a[:, 1])) for a in arr.values()]
+    text = (f"### Group knockoffs ({replicates} replicates)\n\n"
+            f"{p} features in pairs with correlation {rho}, {k} pairs with one true feature "
+            f"(`6/sqrt(n)`), n = {n}, fixed-X, q = {Q}; the FDR and power are over pairs "
+            "(a single-feature selection counts for its pair). knockpy: `KnockoffFilter("
+            "ksampler='fx')` with `groups` (its group MVR). FDR / power:\n\n"
+            + markdown_table(list(arr), [row]))
+    if peer:
+        text += ("\n\nPaired power difference, group mvr minus knockpy group: "
+                 + fmt(*mean_se(arr["group mvr"][:, 1] - arr["knockpy group"][:, 1]), 3) + ".")
+    return text
+
+
+def derandomized_section(quick: bool, replicates: int | None = None) -> str:
+    """Power, FDR and stability (Jaccard between two random_states) of derandomized
+    knockoffs against single draws."""
+    replicates = replicates or (3 if quick else 3 * SM_REPLICATES)
+    n, k = 200, 15
+    rng = cell_rng("derandomized", n, k)
+    stats = {1: ([], [], []), 10: ([], [], [])}
+    for r in range(replicates):
+        X = make_design(n, P, "ar0.3", rng)
+        beta = np.zeros(P)
+        beta[rng.choice(P, k, replace=False)] = AMPLITUDE / np.sqrt(n) * rng.choice([-1, 1], k)
+        y = X @ beta + rng.standard_normal(n)
+        for draws, (fdps, powers, jac) in stats.items():
+            a, b = (KnockoffSelector(fdr=Q, s_method="maxent", n_draws=draws,
+                                     random_state=seed).fit(X, y).support_
+                    for seed in (r, r + 10 ** 6))
+            f, pw = fdp_power(a, beta != 0)
+            fdps.append(f)
+            powers.append(pw)
+            jac.append((a & b).sum() / max(1, (a | b).sum()))
+    rows = [[draws, fmt(*mean_se(f), 3), fmt(*mean_se(pw), 3), fmt(*mean_se(j), 3)]
+            for draws, (f, pw, j) in stats.items()]
+    return (f"### Derandomized knockoffs ({replicates} replicates)\n\n"
+            f"AR(1) 0.3, p = {P}, n = {n}, {k} true coefficients `{AMPLITUDE:g}/sqrt(n)`, "
+            f"fixed-X, maxent, q = {Q}: one draw (knockoff+) against 10 draws aggregated by "
+            "e-values (each at q/2) and e-BH. Stability is the Jaccard index between the "
+            "selections of two `random_state`s on the same data.\n\n"
+            + markdown_table(["draws", "FDR", "power", "Jaccard between two seeds"], rows))

@@ -6,7 +6,7 @@
   ``gamma = D beta`` with directional FDR control.
 """
 
-from sparsestat.feature_selection._knockoffs import KnockoffSelector
+from sparsestat.feature_selection._knockoffs import KnockoffSelector, NoSelectionWarning
 from sparsestat.feature_selection._split import SplitKnockoffSelector
 
-__all__ = ["KnockoffSelector", "SplitKnockoffSelector"]
+__all__ = ["KnockoffSelector", "NoSelectionWarning", "SplitKnockoffSelector"]

@@ -18,7 +18,10 @@ from scipy import linalg
 
 
 def conditional_factors(Sigma: np.ndarray, s: np.ndarray):
-    """``(A, L)``: ``A = I - Sigma^{-1} S`` and ``L L^T = 2 S - S Sigma^{-1} S``, ``S = diag(s)``.
+    """``(A, L)``: ``A = I - Sigma^{-1} S`` and ``L L^T = 2 S - S Sigma^{-1} S``.
+
+    ``S = diag(s)`` for a vector ``s``, or ``S = s`` for a (block-diagonal)
+    matrix, as group knockoffs use.
 
     ``L`` is the Cholesky factor when ``2 S - S Sigma^{-1} S`` is positive
     definite (s-values strictly inside the feasible set, as the selectors use),
@@ -29,9 +32,10 @@ def conditional_factors(Sigma: np.ndarray, s: np.ndarray):
     """
     p = Sigma.shape[0]
     chol = linalg.cho_factor(Sigma, lower=True, check_finite=False)
-    SigInvS = linalg.cho_solve(chol, np.diag(s), check_finite=False)
+    S = np.diag(s) if np.ndim(s) == 1 else np.asarray(s)
+    SigInvS = linalg.cho_solve(chol, S, check_finite=False)
     A = np.eye(p) - SigInvS
-    V = 2.0 * np.diag(s) - s[:, None] * SigInvS
+    V = 2.0 * S - S @ SigInvS
     V = (V + V.T) / 2
     try:
         L = linalg.cholesky(V, lower=True, check_finite=False)

@@ -45,7 +45,7 @@ from sparsestat.feature_selection._construction import (
     conditional_factors,
     orthogonal_complement_basis,
 )
-from sparsestat.feature_selection._knockoffs import check_no_constant_columns
+from sparsestat.feature_selection._knockoffs import check_no_constant_columns, warn_no_selection
 from sparsestat._progress import StageReporter
 from sparsestat.feature_selection._scaling import (
     magnitude_exponents,
@@ -119,6 +119,57 @@ def split_knockoffs(A_beta: np.ndarray, A_gamma: np.ndarray, s_method: str,
 # the coupling nu on the standardized problem; the iterations grow like kappa / nu for
 # small nu and like kappa * nu for large nu
 NU_RANGE = (1e-4, 1e4)
+# the grid of nu='cv', on the standardized problem
+NU_GRID = tuple(10.0 ** np.arange(-2.0, 1.01, 0.5))
+
+
+def cv_path_errors(X, y, D, nus, *, cv, kappa, n_times, t_ratio, rng):
+    """Held-out squared error of the Split LBI ``beta(t)``, per ``nu`` and record time.
+
+    For each ``nu`` the path of all of ``(X, y)`` fixes the record times; each of the
+    ``cv`` folds fits the path on the other folds at those times and predicts its own
+    rows. Returns ``(errors, times)``: ``errors[i, k]`` the mean over the samples of
+    the squared error of ``nus[i]`` at ``times[i][k]``.
+    """
+    n = X.shape[0]
+    folds = np.array_split(rng.permutation(n), cv)
+    errors, grids = [], []
+    for nu in nus:
+        full = _engine.split_lbi_path(X, y, D, kappa=kappa, nu=nu, n_times=n_times,
+                                      t_ratio=t_ratio)
+        times = full.beta_path.times
+        sse = np.zeros(times.size)
+        for held in folds:
+            train = np.setdiff1d(np.arange(n), held)
+            path = _engine.split_lbi_path(X[train], y[train], D, kappa=kappa, nu=nu,
+                                          times=times)
+            fit = path.beta_path.intercepts[:, None] + path.beta_path.coefs @ X[held].T
+            sse += np.sum((y[held][None, :] - fit) ** 2, axis=1)
+        errors.append(sse / n)
+        grids.append(times)
+    return np.array(errors), grids
+
+
+def fixed_beta_statistics(a: np.ndarray, xi: np.ndarray, statistic: str):
+    """``(Z, Zk, direction, W)`` with ``beta`` fixed, ``a = D beta / nu``.
+
+    ``A_gamma`` and the knockoffs ``Ak`` are orthogonal with the same norms
+    (``A_gamma^T A_gamma = Ak^T Ak = I / nu``), so the correlations of the residual
+    ``ytilde - A_beta beta`` with the columns are ``a`` and ``a + xi``, and least
+    squares (or the lasso at any penalty, which soft-thresholds them) orders the
+    magnitudes as they do. ``'fixed'``: the duals ``t a`` and ``t (a + xi)`` enter at
+    ``1 / |a|`` and ``1 / |a + xi|``. ``'magnitude'``: the knockoff competes only along
+    the direction ``r = sign(a)``, ``Zk = max(0, r (a + xi))``; then ``W > 0`` exactly
+    when ``r xi < 0``, a fair coin for a null row whatever part 1 gave (``xi`` is
+    centred there and independent of part 1).
+    """
+    direction = np.sign(a)
+    Z = np.abs(a)
+    if statistic == "fixed":
+        Zk = np.abs(a + xi)
+        return Z, Zk, direction, Z * np.sign(Z - Zk)
+    Zk = np.maximum(direction * (a + xi), 0.0)
+    return Z, Zk, direction, np.maximum(Z, Zk) * np.sign(Z - Zk)
 
 
 class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
@@ -147,12 +198,29 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         Damping of Split LBI, in (0, 1e4], on the standardized problem (see
         Notes): larger is closer to the inverse scale space limit and takes
         proportionally more iterations.
-    nu : float or None, default=None
+    nu : float, 'cv', array-like or None, default=None
         Coupling of ``gamma`` and ``D beta`` in
         ``||y - X beta||^2 / (2n) + ||gamma - D beta||^2 / (2 nu)``, in
         [1e-4, 1e4], on the standardized problem; ``None`` uses
         ``||D||^2 / ||X^T X / n||`` (spectral norms) of the standardized
-        problem. The iterations grow like ``kappa / nu`` for small ``nu``.
+        problem. ``'cv'`` or a grid of values: the value whose Split LBI path
+        predicts held-out samples of part 1 best (``cv`` folds, the best time
+        of each path); ``'cv'`` searches ``10^-2, 10^-1.5, ..., 10``. The
+        iterations grow like ``kappa / nu`` for small ``nu``.
+    cv : int, default=5
+        Folds of the cross-validation on part 1 (``nu='cv'`` or a grid, and
+        ``statistic='fixed'`` or ``'magnitude'``).
+    statistic : {'path', 'fixed', 'magnitude'}, default='path'
+        How part 1's estimate enters the statistics. ``'path'``: ``beta(t)``
+        follows the Split LBI path, ``Z_i`` is the inverse entry time of
+        ``gamma_i``. ``'fixed'``: ``beta`` is fixed at the path's
+        cross-validated time ``t*``, so the duals are linear in ``t`` and
+        ``Z_i = |a_i|``, ``Zk_i = |a_i + xi_i|`` with ``a = D beta(t*) / nu``,
+        direction ``r_i = sign(a_i)``. ``'magnitude'``: the same ``beta(t*)``,
+        the magnitudes of ``gamma`` and of its knockoff fitted to the residual
+        ``ytilde - A_beta beta(t*)``, the knockoff counted only along the
+        direction: ``Z_i = |a_i|``, ``Zk_i = max(0, r_i (a_i + xi_i))`` and
+        ``W_i = max(Z_i, Zk_i) sign(Z_i - Zk_i)``.
     n_times : int, default=200
         Record times of the path (the resolution of the entry times).
     t_ratio : float, default=100.0
@@ -168,8 +236,8 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
 
     Attributes
     ----------
-    support_ : ndarray of bool of shape (m,)
-        Selected rows of ``D``.
+    selected_rows_ : ndarray of bool of shape (m,)
+        Selected rows of ``D`` (nonzero ``gamma_i``).
     signs_ : ndarray of shape (m,)
         Estimated sign of ``gamma_i`` for the selected rows, 0 elsewhere.
     W_ : ndarray of shape (m,)
@@ -177,13 +245,19 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
     threshold_ : float
         Knockoff(+) threshold (``inf``: nothing selected).
     Z_, Z_knockoff_ : ndarray of shape (m,)
-        ``1 / entry time`` of each row and of its knockoff (0: never entered).
+        ``1 / entry time`` of each row and of its knockoff (0: never entered);
+        with ``statistic='fixed'`` or ``'magnitude'`` the ``Z_i`` and ``Zk_i``
+        given there.
     s_ : ndarray of shape (m,)
         s-values on the correlation scale.
     nu_ : float
         Coupling used (on the standardized problem).
-    feature_support_ : ndarray of bool of shape (n_features,)
-        Features with a nonzero entry of ``D`` in a selected row (``get_support()``).
+    cv_errors_ : ndarray of shape (n_nu, n_times)
+        Held-out squared error per ``nu`` of the grid and record time (only
+        when cross-validated); ``nu_grid_`` holds the grid.
+    support_ : ndarray of bool of shape (n_features,)
+        Features with a nonzero entry of ``D`` in a selected row (``get_support()``,
+        scikit-learn's meaning: the features ``transform`` keeps).
     n_features_in_ : int
 
     See Also
@@ -192,8 +266,9 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
 
     Notes
     -----
-    ``get_support()`` and ``transform`` act on features: a feature is kept
-    when it appears (nonzero entry of ``D``) in a selected row.
+    ``get_support()``, ``support_`` and ``transform`` act on features: a
+    feature is kept when it appears (nonzero entry of ``D``) in a selected row;
+    the selected rows themselves are ``selected_rows_``.
 
     Units. The selector works on a standardized problem: each feature centred
     and divided by its standard deviation, ``D`` rewritten for the
@@ -220,7 +295,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
     >>> np.flatnonzero(D @ beta).tolist()                     # the true change points
     [2, 5, 8, 11, 14, 17, 20]
     >>> sel = SplitKnockoffSelector(fdr=0.2, D=D, random_state=0).fit(X, y)
-    >>> np.flatnonzero(sel.support_).tolist()     # all seven, and two false selections
+    >>> np.flatnonzero(sel.selected_rows_).tolist()  # all seven, and two false selections
     [1, 2, 5, 8, 11, 14, 17, 20, 21]
     >>> sel.signs_[D @ beta != 0].tolist()          # with the signs of the jumps
     [1.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0]
@@ -232,7 +307,10 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         "s_method": [StrOptions({"sdp", "equi"})],
         "offset": [Options(Integral, {0, 1})],
         "kappa": [Interval(Real, *KAPPA_RANGE, closed="right")],
-        "nu": [Interval(Real, *NU_RANGE, closed="both"), None],
+        "nu": [Interval(Real, *NU_RANGE, closed="both"), StrOptions({"cv"}), "array-like",
+               None],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "statistic": [StrOptions({"path", "fixed", "magnitude"})],
         "n_times": [Interval(Integral, 2, None, closed="left")],
         "t_ratio": [Interval(Real, *T_RATIO_RANGE, closed="right")],
         "split_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -241,14 +319,16 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
     }
 
     def __init__(self, fdr=0.1, *, D=None, s_method="sdp", offset=1, kappa=10.0, nu=None,
-                 n_times=200, t_ratio=100.0, split_fraction=0.5, random_state=None,
-                 verbose=0):
+                 cv=5, statistic="path", n_times=200, t_ratio=100.0, split_fraction=0.5,
+                 random_state=None, verbose=0):
         self.fdr = fdr
         self.D = D
         self.s_method = s_method
         self.offset = offset
         self.kappa = kappa
         self.nu = nu
+        self.cv = cv
+        self.statistic = statistic
         self.n_times = n_times
         self.t_ratio = t_ratio
         self.split_fraction = split_fraction
@@ -331,18 +411,24 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
             )
         y = standardize_target(y, part1)
 
-        # part 1: Split LBI path, entry times and signs of gamma
-        path = _engine.split_lbi_path(X[part1], y[part1], D, kappa=self.kappa, nu=self.nu,
+        # part 1: Split LBI path (nu and the time t* by cross-validation where asked)
+        X1, y1 = X[part1], y[part1]
+        nu, t_star = self._choose_nu(X1, y1, D, rng)
+        path = _engine.split_lbi_path(X1, y1, D, kappa=self.kappa, nu=nu,
                                       n_times=self.n_times, t_ratio=self.t_ratio)
         nu = path.nu
         times = np.concatenate([[0.0], path.beta_path.times])
         # the coefficients of the problem the times refer to (an engine that rescales y
         # itself reports the unit; y is standardized already, so it is 1 to round-off)
         betas = path.beta_path.coefs / path.beta_path.info.get("y_scale", 1.0)
-        Dbeta = np.vstack([betas[:1] @ D.T, betas @ D.T]) / nu  # beta = beta(t0) on [0, t0]
-        F = np.vstack([np.zeros((1, m)),
-                       np.cumsum(np.diff(times)[:, None] * (Dbeta[1:] + Dbeta[:-1]) / 2, axis=0)])
-        tau, direction = entry_from_dual(times, F)
+        if self.statistic != "path":
+            k = int(np.argmin(np.abs(path.beta_path.times - t_star)))
+            a = betas[k] @ D.T / nu
+        else:
+            Dbeta = np.vstack([betas[:1] @ D.T, betas @ D.T]) / nu  # beta = beta(t0) on [0, t0]
+            F = np.vstack([np.zeros((1, m)), np.cumsum(
+                np.diff(times)[:, None] * (Dbeta[1:] + Dbeta[:-1]) / 2, axis=0)])
+            tau, direction = entry_from_dual(times, F)
         report.stage(f"Split LBI path on part 1 ({n1} samples, {m} rows of D)")
 
         # part 2: split knockoffs and the knockoff duals along the same beta(t)
@@ -352,25 +438,62 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         A_gamma = np.vstack([np.zeros((n2, m)), -np.eye(m) / sqnu])
         Ak, s = split_knockoffs(A_beta, A_gamma, self.s_method, rng)
         xi = Ak[:n2].T @ y2 / sqn
-        tau_k, _ = entry_from_dual(times, F + times[:, None] * xi[None, :])
+        if self.statistic == "path":
+            tau_k, _ = entry_from_dual(times, F + times[:, None] * xi[None, :])
+            Z, Zk = inverse_entry_time(tau), inverse_entry_time(tau_k)
+            self.W_ = Z * np.sign(Z - Zk)
+        else:
+            Z, Zk, direction, self.W_ = fixed_beta_statistics(a, xi, self.statistic)
         report.stage(f"split knockoffs ({self.s_method}) on part 2 ({n2} samples)")
 
-        Z, Zk = inverse_entry_time(tau), inverse_entry_time(tau_k)
-        self.W_ = Z * np.sign(Z - Zk)
         self.threshold_ = knockoff_threshold(self.W_, self.fdr, self.offset)
-        self.support_ = self.W_ >= self.threshold_
-        self.signs_ = np.where(self.support_, direction, 0.0)
+        self.selected_rows_ = self.W_ >= self.threshold_
+        self.signs_ = np.where(self.selected_rows_, direction, 0.0)
         self.Z_, self.Z_knockoff_ = Z, Zk
         self.s_ = s
         self.nu_ = nu
-        self.feature_support_ = np.any(D[self.support_] != 0, axis=0)
-        report.done(f"threshold {self.threshold_:.4g}: {int(self.support_.sum())} of {m} rows "
+        self.support_ = np.any(D[self.selected_rows_] != 0, axis=0)
+        selected = int(self.selected_rows_.sum())
+        report.done(f"threshold {self.threshold_:.4g}: {selected} of {m} rows "
                     f"of D selected at fdr={self.fdr:g}")
+        if selected == 0:
+            warn_no_selection(self.W_, self.fdr, self.offset, "rows of D")
         return self
+
+    def _choose_nu(self, X1, y1, D, rng):
+        """``(nu, t*)``: the coupling (cross-validated when asked) and the path time with the
+        least held-out error (None when nothing is cross-validated)."""
+        grid = self.nu
+        if isinstance(grid, str):
+            grid = NU_GRID
+        if grid is not None and np.ndim(grid) == 1:
+            grid = np.asarray(grid, dtype=float)
+            if grid.size == 0 or not np.all((grid >= NU_RANGE[0]) & (grid <= NU_RANGE[1])):
+                raise ValueError(
+                    f"The grid of nu must hold values in [{NU_RANGE[0]:g}, {NU_RANGE[1]:g}]; "
+                    f"got {grid.tolist()}."
+                )
+        elif self.statistic == "path":
+            return self.nu, None
+        else:
+            grid = [self.nu]            # beta fixed at t*: cross-validate the time only
+        if X1.shape[0] < 2 * self.cv:
+            raise ValueError(
+                f"Cross-validation with cv={self.cv} folds needs at least {2 * self.cv} samples "
+                f"in the path part; it has {X1.shape[0]}. Lower cv or pass a single nu."
+            )
+        errors, times = cv_path_errors(X1, y1, D, grid, cv=self.cv, kappa=self.kappa,
+                                       n_times=min(self.n_times, 50), t_ratio=self.t_ratio,
+                                       rng=rng)
+        i, k = np.unravel_index(int(np.argmin(errors)), errors.shape)
+        self.cv_errors_ = errors
+        if isinstance(grid, np.ndarray):
+            self.nu_grid_ = grid
+        return grid[i], float(times[i][k])
 
     def _get_support_mask(self):
         check_is_fitted(self, "support_")
-        return self.feature_support_
+        return self.support_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -10,7 +10,7 @@ statistics they report do not depend on the units of ``y``.
 - ``'lcd'``: lasso coefficient difference ``|b_j| - |b_{j+p}|`` at the
   cross-validated penalty (``LassoCV``; l1-logistic ``LogisticRegressionCV``
   for class labels, one-vs-rest with the largest coefficient over classes), or
-  (``penalty='cp'``, used with fixed-X knockoffs and, when ``n > 2p + 10``,
+  (``penalty='cp'``, used with fixed-X knockoffs and, when ``n > 3p``,
   model-X ones) at the penalty minimizing Mallows' Cp, a function of the Gram
   matrix and ``[X, Xk]^T y`` only, as the fixed-X guarantee requires
   (cross-validation splits rows and is not);
@@ -150,26 +150,28 @@ def _lasso_cp(Xs, y, *, n_alphas=100, eps=1e-2, max_iter=5000, patience=10):
     return best
 
 
-def _lcd(Xs, y, classes, *, penalty="cv", cv=5, n_jobs=None, Cs=10, n_alphas=100, eps=1e-2):
+def _lcd(Xs, y, classes, *, penalty="cv", cv=5, n_jobs=None, Cs=10, n_alphas=100, eps=1e-2,
+         groups=None):
     if classes is None:
         if penalty == "cp":
             coef = _lasso_cp(Xs, y, n_alphas=n_alphas, eps=eps)
         else:
             coef = LassoCV(cv=cv, alphas=n_alphas, eps=eps, max_iter=5000,
                            n_jobs=n_jobs).fit(Xs, y).coef_
-        importance = np.abs(coef)
-    else:
-        targets = [y == c for c in classes] if len(classes) > 2 else [y == classes[1]]
-        importance = np.zeros(Xs.shape[1])
-        for target in targets:
-            model = LogisticRegressionCV(Cs=Cs, cv=cv, l1_ratios=(1.0,), solver="liblinear",
-                                         scoring="neg_log_loss", use_legacy_attributes=False,
-                                         max_iter=1000, n_jobs=n_jobs)
-            importance = np.maximum(importance, np.abs(model.fit(Xs, target).coef_.ravel()))
-    return importance
+        return np.abs(coef), np.sign(coef)
+    targets = [y == c for c in classes] if len(classes) > 2 else [y == classes[1]]
+    importance, sign = np.zeros(Xs.shape[1]), np.zeros(Xs.shape[1])
+    for target in targets:
+        model = LogisticRegressionCV(Cs=Cs, cv=cv, l1_ratios=(1.0,), solver="liblinear",
+                                     scoring="neg_log_loss", use_legacy_attributes=False,
+                                     max_iter=1000, n_jobs=n_jobs)
+        coef = model.fit(Xs, target).coef_.ravel()
+        importance = np.maximum(importance, np.abs(coef))
+    # a direction is defined for a binary target only
+    return importance, (np.sign(coef) if len(targets) == 1 else sign)
 
 
-def _lsm(Xs, y, classes, *, n_alphas=200, eps=0.05, max_iter=5000):
+def _lsm(Xs, y, classes, *, n_alphas=200, eps=0.05, max_iter=5000, groups=None):
     n, p2 = Xs.shape
     Y = y[:, None].astype(float) if classes is None else (y[:, None] == classes[None, :]) * 1.0
     Y = Y - Y.mean(axis=0)
@@ -180,20 +182,36 @@ def _lsm(Xs, y, classes, *, n_alphas=200, eps=0.05, max_iter=5000):
     nonzero = np.abs(coefs) > 0
     if nonzero.ndim == 3:       # multi-task: (K, 2p, n_alphas)
         nonzero = nonzero.any(axis=0)
+        sign = np.zeros(p2) if Y.shape[1] > 2 else np.sign(coefs[-1, :, -1])
+    else:
+        sign = np.sign(coefs[:, -1])
     entered = nonzero.any(axis=1)
-    return np.where(entered, alphas[np.argmax(nonzero, axis=1)], 0.0)
+    return np.where(entered, alphas[np.argmax(nonzero, axis=1)], 0.0), sign
 
 
-def _lbi(Xs, y, classes, *, kappa=10.0, t_ratio=10.0, n_times=2, max_iter=None):
+def _lbi(Xs, y, classes, *, kappa=10.0, t_ratio=10.0, n_times=2, max_iter=None, groups=None):
     if classes is None:
         Y, loss = y[:, None].astype(float), "squared"
     elif len(classes) == 2:
         Y, loss = (y == classes[1])[:, None] * 1.0, "logistic"
     else:
         Y, loss = (y[:, None] == classes[None, :]) * 1.0, "multinomial"
-    path = _engine.lbi_path(Xs, Y, loss=loss, kappa=kappa, t_ratio=t_ratio, n_times=n_times,
-                            max_iter=max_iter)
-    return inverse_entry_time(path.entry_times.min(axis=1))
+    penalty = "l1" if groups is None else "group"
+    path = _engine.lbi_path(Xs, Y, loss=loss, penalty=penalty, groups=groups, kappa=kappa,
+                            t_ratio=t_ratio, n_times=n_times, max_iter=max_iter)
+    last = path.coefs[-1]
+    sign = np.sign(last[:, 0]) if last.shape[1] == 1 else np.zeros(Xs.shape[1])
+    return inverse_entry_time(path.entry_times.min(axis=1)), sign
+
+
+def _aggregate(Z, labels, n_groups, statistic):
+    """Group importance from the importances of its columns: the sum for ``'lcd'`` (the
+    group lasso coefficient difference), the largest for the path statistics."""
+    if statistic == "lcd":
+        return np.bincount(labels, weights=Z, minlength=n_groups)
+    out = np.zeros(n_groups)
+    np.maximum.at(out, labels, Z)
+    return out
 
 
 # each returns the importance Z of the 2p columns
@@ -202,8 +220,9 @@ _DISPATCH = {"lcd": _lcd, "lsm": _lsm, "lbi": _lbi}
 
 def knockoff_statistic(X: np.ndarray, Xk: np.ndarray, y: np.ndarray, statistic: str,
                        classes=None, rng: np.random.Generator | None = None,
-                       **params) -> np.ndarray:
-    """Statistics ``W`` (length p) for features ``X`` and knockoffs ``Xk``.
+                       groups: np.ndarray | None = None, return_signs: bool = False,
+                       **params):
+    """Statistics ``W`` (one per feature, or per group) for features ``X`` and knockoffs ``Xk``.
 
     Parameters
     ----------
@@ -217,6 +236,14 @@ def knockoff_statistic(X: np.ndarray, Xk: np.ndarray, y: np.ndarray, statistic: 
         When given, the ``2p`` columns are fitted in a random order, so that a
         solver stopped at its tolerance (coordinate descent sweeps columns in
         order) favours neither the features nor the knockoffs.
+    groups : ndarray of int of shape (p,) or None
+        Group codes ``0 .. G-1``: the statistics compare each group of features
+        with its group of knockoffs (sum of ``|b|`` for lcd, the group's entry
+        for lsm, the entry time with the group penalty for lbi); ``W`` has
+        length ``G``.
+    return_signs : bool
+        Also return the sign of each feature's fitted coefficient (0 where the
+        statistic defines none: multiclass targets).
     **params :
         Options of the statistic: ``penalty`` ('cv' or 'cp'), ``cv``, ``Cs``,
         ``n_alphas``, ``n_jobs`` (lcd);
@@ -228,8 +255,16 @@ def knockoff_statistic(X: np.ndarray, Xk: np.ndarray, y: np.ndarray, statistic: 
     p = X.shape[1]
     order = np.arange(2 * p) if rng is None else rng.permutation(2 * p)
     Xs = _standardized_augmented(X, Xk, order)
-    Z = np.empty(2 * p)
-    Z[order] = _DISPATCH[statistic](Xs, y, classes, **params)
-    if statistic == "lcd":
-        return Z[:p] - Z[p:]
-    return signed_max(Z[:p], Z[p:])
+    column_groups = None
+    if groups is not None:
+        n_groups = int(groups.max()) + 1
+        column_groups = np.concatenate([groups, groups + n_groups])[order]
+    Z, sign = np.empty(2 * p), np.empty(2 * p)
+    Z[order], sign[order] = _DISPATCH[statistic](
+        Xs, y, classes, groups=column_groups if statistic == "lbi" else None, **params)
+    Zx, Zk = Z[:p], Z[p:]
+    if groups is not None:
+        Zx = _aggregate(Zx, groups, n_groups, statistic)
+        Zk = _aggregate(Zk, groups, n_groups, statistic)
+    W = Zx - Zk if statistic == "lcd" else signed_max(Zx, Zk)
+    return (W, sign[:p]) if return_signs else W
