@@ -14,6 +14,7 @@ result is float64.
 
 import numpy as np
 
+from sparsestat._kernels._arrays import copy_1d
 from sparsestat._kernels._jit import kernel
 
 
@@ -64,9 +65,9 @@ def transpose_product(Xf, xdata, xind, xptr, xmean, is_sparse, V, out):
         vk = np.empty(n)
         ok = np.empty(p)
         for k in range(K):
-            vk[:] = V[:, k]
+            copy_1d(vk, V[:, k])
             _dense_transpose_vector(Xf, vk, ok)
-            out[:, k] = ok
+            copy_1d(out[:, k], ok)
 
 
 @kernel(fastmath={"reassoc", "nsz", "contract"})
@@ -84,7 +85,7 @@ def _mixed_transpose_vector(Xf, v, out):
 def _dense_transpose_vector(Xf, v, out):
     """``out = Xf^T v`` for a dense Fortran design and a float64 vector."""
     if Xf.itemsize == 8:
-        out[:] = np.dot(Xf.T, v.astype(Xf.dtype))
+        copy_1d(out, np.dot(Xf.T, v.astype(Xf.dtype)))
     else:
         _mixed_transpose_vector(Xf, v, out)
 
@@ -113,7 +114,7 @@ def column(Xf, xdata, xind, xptr, xmean, is_sparse, j, out):
         for ii in range(xptr[j], xptr[j + 1]):
             out[xind[ii]] += xdata[ii]
     else:
-        out[:] = Xf[:, j]
+        copy_1d(out, Xf[:, j])
 
 
 @kernel
@@ -168,7 +169,7 @@ def product(Xf, xdata, xind, xptr, xmean, is_sparse, v, out):
         for i in range(n):
             out[i] -= shift
     elif Xf.itemsize == 8:
-        out[:] = np.dot(Xf, v.astype(Xf.dtype))
+        copy_1d(out, np.dot(Xf, v.astype(Xf.dtype)))
     else:
         out[:] = 0.0
         for j in range(v.shape[0]):

@@ -28,6 +28,7 @@ progress reports) with the same result as in one call.
 
 import numpy as np
 
+from sparsestat._kernels._arrays import copy_1d, copy_2d
 from sparsestat._kernels._design import column, transpose_vector
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._status import MAX_ITER, OK, PAUSED
@@ -64,7 +65,7 @@ def _chol_append(L, nf, h, d, w):
     r = d - _dot(w, w, nf)
     if r <= 1e-10 * d:
         return False
-    L[nf, :nf] = w[:nf]
+    copy_1d(L[nf], w[:nf])
     L[nf, nf] = np.sqrt(r)
     return True
 
@@ -112,7 +113,7 @@ def _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, 
               u, bf, g):
     """``g = c - H beta`` for ``beta`` supported on the free set."""
     if H.shape[0] > 0:
-        g[:] = c
+        copy_1d(g, c)
         for a in range(nf):
             b = beta[free[a]]
             row = H[free[a]]
@@ -120,7 +121,7 @@ def _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, 
                 g[j] -= b * row[j]
         return
     if nf == 0:
-        g[:] = c
+        copy_1d(g, c)
         return
     if is_sparse:
         u[:] = 0.0
@@ -135,7 +136,7 @@ def _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, 
     else:
         for a in range(nf):
             bf[a] = beta[free[a]]
-        u[:] = np.dot(XFt[:nf].T, bf[:nf])
+        copy_1d(u, np.dot(XFt[:nf].T, bf[:nf]))
     transpose_vector(Xf, xdata, xind, xptr, xmean, is_sparse, u, g)
     for j in range(g.shape[0]):
         g[j] = c[j] - g[j] / n
@@ -160,7 +161,7 @@ def _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, free, nf, XFt, j, xj, 
                 s += xdata[ii] * xj[xind[ii]]
             h[a] = (s - xmean[f] * total) / n
     elif nf > 0:
-        h[:nf] = np.dot(XFt[:nf], xj) / n
+        copy_1d(h, np.dot(XFt[:nf], xj) / n)
     return _dot(xj, xj, n) / n
 
 
@@ -209,13 +210,13 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
             if nf + 1 >= L.shape[0]:
                 size = 2 * L.shape[0]
                 bigger_l = np.zeros((size, size))
-                bigger_l[:nf, :nf] = L[:nf, :nf]
+                copy_2d(bigger_l, L[:nf, :nf])
                 L = bigger_l
                 h = np.empty(size)
                 w = np.empty(size)
             if dense_design and nf == XFt.shape[0]:
                 bigger_x = np.empty((2 * nf + 8, n))
-                bigger_x[:nf] = XFt[:nf]
+                copy_2d(bigger_x, XFt[:nf])
                 XFt = bigger_x
             d = _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, free, nf, XFt, best,
                        xj, h)
@@ -292,7 +293,7 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
             dt = np.inf
         # ---- record grid times inside (t, t + dt]
         while gi < gi_stop and grid[gi] <= t + dt:
-            coefs[gi] = beta
+            copy_1d(coefs[gi], beta)
             if record_duals:
                 for j in range(p):
                     duals[gi, j] = sign[j] if in_a[j] else rho[j] + (grid[gi] - t) * g[j]

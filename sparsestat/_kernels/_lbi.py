@@ -45,6 +45,7 @@ exceeds ``L / 4``, and the step is never below the globally stable ``alpha``.
 import numba
 import numpy as np
 
+from sparsestat._kernels._arrays import copy_1d, copy_2d
 from sparsestat._kernels._design import add_column, gram_column, transpose_product
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._losses import loss_derivative
@@ -68,13 +69,13 @@ def _record(z_old, z_new, b_old, b_new, t, step, grid, gi, kappa, elementwise,
         f = (grid[gi] - t) / step
         if f < 0.0:
             f = 0.0
-        zz[:, :] = z_old + f * (z_new - z_old)
+        copy_2d(zz, z_old + f * (z_new - z_old))
         prox_inplace(zz, tmp, kappa, elementwise, group_ptr, group_idx)
-        coefs[gi] = tmp
-        intercepts[gi] = b_old + f * (b_new - b_old)
+        copy_2d(coefs[gi], tmp)
+        copy_1d(intercepts[gi], b_old + f * (b_new - b_old))
         if duals.shape[0] > 0:
             dual_inplace(zz, tmp, elementwise, group_ptr, group_idx)
-            duals[gi] = tmp
+            copy_2d(duals[gi], tmp)
         gi += 1
     return gi
 
@@ -109,7 +110,7 @@ def _active_block_norm(M, pos, active, n_active, v, n_power):
         if nrm == 0.0:
             break
         lam_new = nrm
-        x[:] = y / nrm
+        copy_1d(x, y / nrm)
         if abs(lam_new - lam) <= 1e-3 * lam_new:
             lam = lam_new
             break
@@ -198,7 +199,7 @@ def _grow_working_set(Xf, xdata, xind, xptr, xmean, is_sparse, n, new_units, n_n
     if n_feats > M.shape[0]:
         cap = min(feats.shape[0], max(n_feats, M.shape[0] + M.shape[0] // 2 + 16))
         bigger = np.empty((cap, cap))
-        bigger[:start, :start] = M[:start, :start]
+        copy_2d(bigger, M[:start, :start])
         M = bigger
     if is_sparse:
         col = np.empty(feats.shape[0])
@@ -256,7 +257,7 @@ def _drop_from_working_set(keep, elementwise, group_ptr, group_idx, units, n_uni
     if 2 * n_kept < M.shape[0]:
         cap = n_kept + n_kept // 2 + 16
         smaller = np.empty((cap, cap))
-        smaller[:n_kept, :n_kept] = M[:n_kept, :n_kept]
+        copy_2d(smaller, M[:n_kept, :n_kept])
         M = smaller
     return n_kept_units, n_kept, M
 
@@ -410,10 +411,10 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     gi = 0
     # the grid times at (or before) t0 see B = 0 exactly
     while gi < n_times and grid[gi] <= t0:
-        intercepts[gi] = b0
+        copy_1d(intercepts[gi], b0)
         if record_duals:
             dual_inplace(z, tmp, elementwise, group_ptr, group_idx)
-            duals[gi] = tmp
+            copy_2d(duals[gi], tmp)
         gi += 1
 
     status = MAX_ITER
@@ -428,11 +429,11 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
             if k_iter >= max_iter:
                 break
             if screen:
-                z_ck[:, :] = z
-                entry_ck[:, :] = entry
-                was_active_ck[:] = was_active
-                power_ck[:] = power_vec
-                b_ck[:] = b
+                copy_2d(z_ck, z)
+                copy_2d(entry_ck, entry)
+                copy_1d(was_active_ck, was_active)
+                copy_1d(power_ck, power_vec)
+                copy_1d(b_ck, b)
                 t_ck, k_ck, gi_ck, lam_ck, joined_ck = t, k_iter, gi, lam_a, joined
         # ---- gradient at (B, b) on the working set
         if use_gram:
@@ -517,7 +518,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
             j = feats[q]
             for k in range(K):
                 z[j, k] = z_new[j, k]
-        b[:] = b_new
+        copy_1d(b, b_new)
         prox_units(z, B, kappa, elementwise, group_ptr, group_idx, units, n_units)
         n_active = 0
         for q in range(n_feats):
@@ -580,11 +581,11 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                 n_new += 1
         if crossed:
             # replay the batch from its start with the crossing units inside
-            z[:, :] = z_ck
-            entry[:, :] = entry_ck
-            was_active[:] = was_active_ck
-            power_vec[:] = power_ck
-            b[:] = b_ck
+            copy_2d(z, z_ck)
+            copy_2d(entry, entry_ck)
+            copy_1d(was_active, was_active_ck)
+            copy_1d(power_vec, power_ck)
+            copy_1d(b, b_ck)
             t, k_iter, gi, lam_a, joined = t_ck, k_ck, gi_ck, lam_ck, joined_ck
             batch = max(2, batch // 2)
         else:
@@ -605,7 +606,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                     keep, elementwise, group_ptr, group_idx, units, n_units, in_ws, feats,
                     n_feats, pos, M)
             batch = min(_MAX_BATCH, 2 * batch)
-        z_new[:, :] = z
+        copy_2d(z_new, z)
         n_units, n_feats, M = _grow_working_set(
             Xf, xdata, xind, xptr, xmean, is_sparse, n, new_units, n_new, elementwise,
             group_ptr, group_idx, units, n_units, in_ws, feats, n_feats, pos, M)

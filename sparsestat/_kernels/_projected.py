@@ -24,6 +24,7 @@ time ``l`` the rows ``rows[ptr[l]:ptr[l+1]]`` are the nonzero rows and
 
 import numpy as np
 
+from sparsestat._kernels._arrays import copy_1d, copy_2d
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._prox import prox_inplace, record_entries
 from sparsestat._kernels._status import DIVERGED, MAX_ITER, OK, SUPPORT
@@ -67,9 +68,9 @@ def _append_rows(G, rows, vals, nnz):
         if nnz == rows.shape[0]:
             cap = 2 * rows.shape[0] + 16
             new_rows = np.empty(cap, dtype=np.int64)
-            new_rows[:nnz] = rows[:nnz]
+            copy_1d(new_rows, rows[:nnz])
             new_vals = np.empty((cap, K))
-            new_vals[:nnz] = vals[:nnz]
+            copy_2d(new_vals, vals[:nnz])
             rows = new_rows
             vals = new_vals
         rows[nnz] = i

@@ -12,6 +12,7 @@ The loss couples the fit and the sparse variable,
 
 import numpy as np
 
+from sparsestat._kernels._arrays import copy_1d, copy_2d
 from sparsestat._kernels._design import csr_matvec, csr_rmatvec, product, transpose_product
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._prox import prox_inplace, record_entries
@@ -57,7 +58,7 @@ def split_lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, y, use_gram, H, c,
     t = t0
     gi = 0
     while gi < n_times and grid[gi] <= t0:
-        betas[gi] = beta
+        copy_1d(betas[gi], beta)
         gi += 1
     status = MAX_ITER
     k_iter = 0
@@ -67,7 +68,7 @@ def split_lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, y, use_gram, H, c,
             break
         # data part of -grad_beta
         if use_gram:
-            grad_b[:] = np.dot(H, beta) - c
+            copy_1d(grad_b, np.dot(H, beta) - c)
         else:
             product(Xf, xdata, xind, xptr, xmean, is_sparse, beta, fit)
             for i in range(n):
@@ -94,13 +95,13 @@ def split_lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, y, use_gram, H, c,
             f = (grid[gi] - t) / alpha
             if f < 0.0:
                 f = 0.0
-            zz[:, :] = z + f * (z_new - z)
+            copy_2d(zz, z + f * (z_new - z))
             prox_inplace(zz, tmp, kappa, elementwise, group_ptr, group_idx)
-            gammas[gi] = tmp[:, 0]
-            betas[gi] = beta + f * (beta_new - beta)
+            copy_1d(gammas[gi], tmp[:, 0])
+            copy_1d(betas[gi], beta + f * (beta_new - beta))
             gi += 1
-        beta[:] = beta_new
-        z[:, :] = z_new
+        copy_1d(beta, beta_new)
+        copy_2d(z, z_new)
         prox_inplace(z, gamma, kappa, elementwise, group_ptr, group_idx)
         t += alpha
         k_iter += 1
