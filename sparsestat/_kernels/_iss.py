@@ -225,7 +225,7 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
                 continue
             free[nf] = best
             if dense_design:
-                XFt[nf] = xj
+                copy_1d(XFt[nf], xj)
             nf += 1
             istate[JOINS] += 1
             while True:
@@ -258,7 +258,7 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
                         for b_ in range(a, nf - 1):
                             free[b_] = free[b_ + 1]
                             if dense_design:
-                                XFt[b_] = XFt[b_ + 1]
+                                copy_1d(XFt[b_], XFt[b_ + 1])
                         nf -= 1
                         istate[DROPS] += 1
                     else:
