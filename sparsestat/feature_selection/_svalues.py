@@ -170,17 +170,9 @@ def equicorrelated_central_s(R: np.ndarray, mu: float) -> np.ndarray:
 
     # slope rises from -inf at 0 to +inf at 2 lambda_min: one root, by bisection
     # on the relative position inside (0, top), which needs no derivative
-    lo, hi = 0.0, top
     if top > 1.0 and slope(1.0) <= 0.0:
         return np.ones(p)
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if mid <= lo or mid >= hi:
-            break
-        if slope(mid) < 0.0:
-            lo = mid
-        else:
-            hi = mid
+    lo, _ = _bisect_increasing(slope, 0.0, top, 200)
     return np.full(p, min(lo, 1.0))
 
 
@@ -405,15 +397,7 @@ def _group_update(method: str, mu: np.ndarray, beta: np.ndarray, s: float) -> fl
     lo, hi = -s, 1.0 / float(mu.max())
     if hi > 1.0 - s and slope(1.0 - s) <= 0.0:
         return 1.0
-    hi = min(hi, 1.0 - s)
-    for _ in range(100):
-        mid = 0.5 * (lo + hi)
-        if mid <= lo or mid >= hi:
-            break
-        if slope(mid) < 0.0:
-            lo = mid
-        else:
-            hi = mid
+    lo, hi = _bisect_increasing(slope, lo, min(hi, 1.0 - s), 100)
     return s + 0.5 * (lo + hi)
 
 
@@ -585,3 +569,17 @@ def _coordinate_sweep_step(method, Vinv, s, idx):
     else:
         Vinv += (B * weights) @ B.T
     s[idx] = new
+
+
+def _bisect_increasing(f, lo, hi, max_steps):
+    """Bracket ``(lo, hi)`` of the root of an increasing ``f`` (``f(lo) < 0 <= f(hi)``),
+    halved until ``max_steps`` steps or floating-point resolution."""
+    for _ in range(max_steps):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if f(mid) < 0.0:
+            lo = mid
+        else:
+            hi = mid
+    return lo, hi
