@@ -70,6 +70,23 @@ def make_signal(p: int, kind: str, rng: np.random.Generator, n_true: int = 5,
     return beta
 
 
+def classification_data(spec, replicate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Features and true labels of one replicate of a classification design.
+
+    ``spec`` is ``None`` for the 8x8 digits (the same data every replicate) or
+    ``(n_samples, n_classes, n_features, n_informative, class_sep)`` for
+    ``make_classification`` (no redundant features, no label flips, a new data
+    set per replicate).
+    """
+    from sklearn.datasets import load_digits, make_classification
+
+    if spec is None:
+        return load_digits(return_X_y=True)
+    n, K, p, informative, sep = spec
+    return make_classification(n, p, n_informative=informative, n_redundant=0, n_classes=K,
+                               class_sep=sep, flip_y=0.0, random_state=1000 + replicate)
+
+
 def mean_se(values) -> tuple[float, float]:
     """Mean and its standard error (0 for a single value)."""
     v = np.asarray(values, dtype=float).ravel()

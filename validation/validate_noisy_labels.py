@@ -15,12 +15,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_digits, make_classification
 from threadpoolctl import threadpool_limits
 
 from sparsestat.datasets import make_noisy_labels
 from sparsestat.robust import NoisyLabelDetector
-from validation._designs import fmt, markdown_table, mean_se
+from validation._designs import classification_data, fmt, markdown_table, mean_se
 
 TITLE = "Noisy labels: calibrated noise rate, false flags, detection against cleanlab"
 
@@ -45,12 +44,7 @@ NOISES = [("clean", "symmetric", 0.0), ("sym 5%", "symmetric", 0.05),
 
 def design_data(name: str, replicate: int) -> tuple[np.ndarray, np.ndarray]:
     """Features and true labels of one replicate of a design."""
-    spec = DESIGNS[name]
-    if spec is None:
-        return load_digits(return_X_y=True)
-    n, K, p, informative, sep = spec
-    return make_classification(n, p, n_informative=informative, n_redundant=0, n_classes=K,
-                               class_sep=sep, flip_y=0.0, random_state=1000 + replicate)
+    return classification_data(DESIGNS[name], replicate)
 
 
 def has_cleanlab() -> bool:
