@@ -260,11 +260,7 @@ def sdp_s(R: np.ndarray, *, tol: float = 1e-6, max_newton: int = 50,
             grad = -1.0 + mu * (np.diag(Ginv) - 1.0 / s) + mu_upper / (1.0 - s)
             H = mu * (Ginv * Ginv)
             H[np.diag_indices(p)] += mu / s ** 2 + mu_upper / (1.0 - s) ** 2
-            try:
-                step = -linalg.cho_solve(linalg.cho_factor(H, check_finite=False), grad,
-                                         check_finite=False)
-            except linalg.LinAlgError:
-                step = -grad / np.diag(H)
+            step = _newton_direction(H, grad)
             decrement = -float(grad @ step)
             # centred, or the predicted decrease is below what the objective can
             # resolve in floating point (the line search could only stall there)
@@ -523,11 +519,7 @@ def _mrc_newton(R, method, s, *, tol=1e-12, max_steps=200):
                 H[np.diag_indices(p)] += 1.0 / s ** 2
             grad += _MRC_UPPER / (1.0 - s)
             H[np.diag_indices(p)] += _MRC_UPPER / (1.0 - s) ** 2
-            try:
-                step = -linalg.cho_solve(linalg.cho_factor(H, check_finite=False), grad,
-                                         check_finite=False)
-            except linalg.LinAlgError:
-                step = -grad / np.diag(H)
+            step = _newton_direction(H, grad)
             decrement = -float(grad @ step)
             if decrement <= tol * max(1.0, abs(value)):
                 break
@@ -583,3 +575,13 @@ def _bisect_increasing(f, lo, hi, max_steps):
         else:
             hi = mid
     return lo, hi
+
+
+def _newton_direction(H, grad):
+    """``-H^{-1} grad`` by Cholesky, or the diagonal step where ``H`` is numerically
+    not positive definite."""
+    try:
+        return -linalg.cho_solve(linalg.cho_factor(H, check_finite=False), grad,
+                                 check_finite=False)
+    except linalg.LinAlgError:
+        return -grad / np.diag(H)
