@@ -11,7 +11,8 @@ Modules:
 - ``_design``: the standardized design (centring, scales, products, Gram, step norm);
 - ``_targets``: the target's units, robust scales, the intercept at zero coefficients;
 - ``_penalties``: group labels and the arrays the kernels take;
-- ``_grid``: record grids, the intercept-only path, results mapped back;
+- ``_grid``: record grids, the empty path (the one rule for a start where nothing can
+  enter), results mapped back;
 - ``_design_paths``: :func:`lbi_path` and :func:`iss_path` of a design;
 - ``_split``: :func:`split_lbi_path` (structural sparsity ``D beta``);
 - ``_shift``: :func:`projected_shift_path` and :func:`projected_shift_iss_path`
@@ -21,7 +22,7 @@ Modules:
 
 from sparsestat._engine._design import Design, constant_columns, prepare_design
 from sparsestat._engine._design_paths import LOSSES, iss_path, lbi_path
-from sparsestat._engine._grid import time_grid
+from sparsestat._engine._grid import empty_path, time_grid
 from sparsestat._engine._operator import lbi_path_operator
 from sparsestat._engine._penalties import check_group_labels, make_groups
 from sparsestat._engine._shift import projected_shift_iss_path, projected_shift_path
@@ -29,7 +30,8 @@ from sparsestat._engine._split import SplitPath, split_lbi_path
 from sparsestat._engine._targets import robust_scale, weighted_median
 
 __all__ = [
-    "LOSSES", "Design", "SplitPath", "check_group_labels", "constant_columns", "iss_path",
+    "LOSSES", "Design", "SplitPath", "check_group_labels", "constant_columns", "empty_path",
+    "iss_path",
     "lbi_path", "lbi_path_operator", "make_groups", "prepare_design",
     "projected_shift_iss_path", "projected_shift_path", "robust_scale", "split_lbi_path",
     "time_grid", "weighted_median",

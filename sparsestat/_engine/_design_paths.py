@@ -14,8 +14,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sparsestat import _kernels
 from sparsestat._engine._design import (
     Design, _EMPTY_F, _FULL_GRAM_MAX_FEATURES, _WORKING_SET_REACH, prepare_design)
-from sparsestat._engine._grid import _empty_path, _path_in_dtype, _to_original_scale, time_grid
-from sparsestat._engine._penalties import _penalty_arrays, _penalty_norm
+from sparsestat._engine._grid import _path_in_dtype, _to_original_scale, empty_path, time_grid
+from sparsestat._engine._penalties import _penalty_arrays, _penalty_norm, start_dual
 from sparsestat._engine._targets import _initial_intercept, _standardized_target
 from sparsestat._kernels._losses import HUBER, LOGISTIC, MULTINOMIAL, SQUARED
 from sparsestat._kernels._status import DIVERGED, PAUSED
@@ -31,6 +31,16 @@ _STEP_CONSTANT = {"squared": 1.0, "huber": 1.0, "logistic": 4.0, "multinomial": 
 # on a standardized target the coefficients relax within a few steps of entering and larger
 # steps overshoot the path there
 _ADAPTIVE_STEP = 0.75
+
+_NO_CORRELATION = (
+    "no feature is correlated with the target (the gradient at zero vanishes, e.g. y is "
+    "constant or every column of X is constant). The fit is the intercept-only model.")
+
+
+def _record_times(times, n_times, t_ratio):
+    """The given record times, or the default grid of a path whose first entry would be at 1."""
+    return np.asarray(times, dtype=float) if times is not None else \
+        time_grid(1.0, n_times, t_ratio)
 
 
 def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alpha=None,
@@ -84,12 +94,10 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         H = _EMPTY_F
     norm0 = _penalty_norm(grad0, elementwise, gptr, gidx)
     if not norm0 > 1e-12 * max(1.0, np.abs(Y).max()):
-        return _empty_path(1.0, n_times, t_ratio, times, p, K, b0 * y_unit, "lbi", loss,
-                           penalty)
-    t0 = 1.0 / norm0
-    z0 = np.ascontiguousarray(-grad0 / norm0)
-    if elementwise:
-        z0 = np.clip(z0, -1.0, 1.0)
+        return empty_path(_record_times(times, n_times, t_ratio), p, K, b0 * y_unit,
+                          why=_NO_CORRELATION,
+                          info={"solver": "lbi", "loss": loss, "penalty": penalty})
+    t0, z0 = start_dual(grad0, elementwise, gptr, gidx)
 
     if H.shape[0]:
         lam = float(np.linalg.eigvalsh(H)[-1])
@@ -172,8 +180,9 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
     cmax = np.max(np.abs(C), axis=0)
     if not np.all(cmax > 1e-12 * max(1.0, np.abs(Y).max())):
         if np.all(cmax <= 1e-12 * max(1.0, np.abs(Y).max())):
-            path = _empty_path(1.0, n_times, t_ratio, times, p, K, y_mean * y_unit, "iss",
-                               "squared", "l1")
+            path = empty_path(_record_times(times, n_times, t_ratio), p, K, y_mean * y_unit,
+                              why=_NO_CORRELATION,
+                              info={"solver": "iss", "loss": "squared", "penalty": "l1"})
             path.interpolation = "previous"
             return _path_in_dtype(path, design.dtype)
         cmax = np.where(cmax > 0, cmax, np.inf)

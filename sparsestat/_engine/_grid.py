@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 
 from sparsestat.path import RegularizationPath
 
@@ -18,21 +19,34 @@ def time_grid(t0: float, n_times: int, t_ratio: float) -> np.ndarray:
     return t0 * np.geomspace(1.0, t_ratio, n_times)
 
 
-def _empty_path(grid_t0, n_times, t_ratio, times, p, K, b0, solver, loss, penalty):
-    """The intercept-only path, for a target no feature is correlated with."""
-    warnings.warn(
-        "The path is empty: no feature is correlated with the target (the gradient at zero "
-        "vanishes, e.g. y is constant or every column of X is constant). The fit is the "
-        "intercept-only model.",
-        UserWarning, stacklevel=4,
-    )
-    grid = np.asarray(times, dtype=float) if times is not None else \
-        time_grid(grid_t0, n_times, t_ratio)
+def empty_path(grid, n_coefs, n_targets, free, *, why, info, sparse=False, stacklevel=4):
+    """The path of a problem where no coefficient ever enters: the one empty-path rule.
+
+    Every driver whose gradient at the start vanishes (a constant target, a
+    target the unpenalized part fits exactly, a structure ``D beta`` that is
+    already zero, comparisons every ranking fits) returns this path instead of
+    running: zero coefficients at every record time of ``grid``, the
+    unpenalized block ``free`` (intercepts) constant, entry times ``inf``,
+    ``t0 = inf`` (nothing enters at any time) and ``info['empty'] = True``. A
+    ``UserWarning`` says ``why``; the estimator decides whether the empty model is
+    an answer (an intercept-only fit, no outliers) or an error.
+    """
+    warnings.warn(f"The path is empty: {why}", UserWarning, stacklevel=stacklevel)
+    grid = np.asarray(grid, dtype=float)
+    n_times = grid.shape[0]
+    free = np.tile(np.asarray(free, dtype=float), (n_times, 1))
+    details = dict(info, empty=True)
+    if sparse:
+        from sparsestat.path import SparseRegularizationPath
+
+        return SparseRegularizationPath(
+            times=grid, coefs=sp.csr_matrix((n_times, n_coefs * n_targets)), intercepts=free,
+            entry_times=np.full((n_coefs, n_targets), np.inf), interpolation="linear",
+            t0=np.inf, n_iter=0, info=details, n_targets=n_targets, squeeze=False)
     return RegularizationPath(
-        times=grid, coefs=np.zeros((grid.shape[0], p, K)),
-        intercepts=np.tile(np.asarray(b0, dtype=float), (grid.shape[0], 1)),
-        entry_times=np.full((p, K), np.inf), interpolation="linear", t0=float(grid[0]),
-        n_iter=0, info={"solver": solver, "loss": loss, "penalty": penalty, "empty": True},
+        times=grid, coefs=np.zeros((n_times, n_coefs, n_targets)), intercepts=free,
+        entry_times=np.full((n_coefs, n_targets), np.inf), interpolation="linear", t0=np.inf,
+        n_iter=0, info=details,
     )
 
 

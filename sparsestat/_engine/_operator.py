@@ -7,16 +7,17 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from sparsestat import _kernels
 from sparsestat._engine._penalties import _penalty_arrays
-from sparsestat.path import RegularizationPath
+from sparsestat.path import RegularizationPath, SparseRegularizationPath
 
 
 def lbi_path_operator(apply_gradient, z0, t0: float, *, kappa: float, alpha: float, times,
                       penalty="l1", groups=None, max_iter=None, record_duals=False,
-                      info=None) -> RegularizationPath:
+                      sparse=False, max_nnz=None, info=None) -> RegularizationPath:
     """LBI path for a loss known only through its gradient, a Python callable.
 
     For models whose gradient needs an operator the kernels cannot hold (for
@@ -26,10 +27,10 @@ def lbi_path_operator(apply_gradient, z0, t0: float, *, kappa: float, alpha: flo
         z_{k+1} = z_k - alpha * apply_gradient(B_k)
         B_{k+1} = kappa * prox(z_{k+1})          t_{k+1} = t_k + alpha
 
-    and the path is recorded and entry times are solved with the same numba
-    helpers (``prox_inplace``, ``record_entries`` and the kernel's recorder).
-    Python runs once per iteration, so use it when an iteration costs much more
-    than a call (a sparse solve), and the numba loop otherwise.
+    taken, recorded and checked for divergence by the kernels' own step and
+    recorders (:mod:`sparsestat._kernels._core`), with entry times solved inside
+    each step. Python runs once per iteration, so use it when an iteration costs
+    much more than a call (a sparse solve), and the numba loop otherwise.
 
     Parameters
     ----------
@@ -49,54 +50,81 @@ def lbi_path_operator(apply_gradient, z0, t0: float, *, kappa: float, alpha: flo
     max_iter : int or None
         Iteration budget (default: enough to reach the last record time).
     record_duals : bool
-        Also record ``rho = z - prox(z)``.
+        Also record ``rho = z - prox(z)`` (dense record only).
+    sparse : bool
+        Record only the nonzero rows of ``B`` (for many coefficients of which few
+        are nonzero); the result is a :class:`~sparsestat.path.SparseRegularizationPath`.
+    max_nnz : int or None
+        Sparse record: the budget of nonzero rows over all record times (default
+        ``max(2 p K, 10**6)``); beyond it every other record time is dropped.
     info : dict or None
         Extra entries for the path's ``info``.
 
     Returns
     -------
-    RegularizationPath
-        Coefficients of shape (n_times, p, K); intercepts are zero.
+    RegularizationPath or SparseRegularizationPath
+        Coefficients of shape (n_times, p, K) (dense) or (n_times, p K) (sparse);
+        intercepts are zero.
     """
+    from sparsestat._kernels import _core
+
     z = np.array(z0, dtype=float, order="C")
     if z.ndim == 1:
         z = z[:, None]
     p, K = z.shape
+    if sparse and record_duals:
+        raise ValueError("record_duals needs the dense record (sparse=False).")
     elementwise, gptr, gidx = _penalty_arrays(penalty, groups, p, K)
     grid = np.ascontiguousarray(times, dtype=float)
     n_times = grid.shape[0]
     needed = int(np.ceil(max(grid[-1] - t0, 0.0) / alpha)) + 1 if n_times else 1
     budget = needed if max_iter is None else int(max_iter)
-    coefs = np.zeros((n_times, p, K))
-    intercepts = np.zeros((n_times, K))
-    duals = np.zeros((n_times if record_duals else 0, p, K))
     entry = np.full((p, K), np.inf)
     B = np.zeros((p, K))
     z_new = np.empty((p, K))
     zz = np.empty((p, K))
     tmp = np.empty((p, K))
-    b = np.zeros(K)
-    gi = 0
-    while gi < n_times and grid[gi] <= t0:
-        if record_duals:
-            _kernels._prox.dual_inplace(z, tmp, elementwise, gptr, gidx)
-            duals[gi] = tmp
-        gi += 1
+    no_rows = np.empty(0, dtype=np.int64)
     t = float(t0)
+    if sparse:
+        omega = np.ones(p)
+        nnz_cap = max(2 * p * K, 10 ** 6) if max_nnz is None else int(max_nnz)
+        ptr, rec, rows, vals = _core.sparse_record_buffers(n_times, K)
+        record = (ptr, rec, rows, vals, 0, 0, 1)
+
+        def take(z_old, z_next, step, gi):
+            nonlocal record
+            ptr_, rec_, rows_, vals_, n_rec, nnz, stride = record
+            gi, rows_, vals_, n_rec, nnz, stride = _core.record_sparse(
+                z_old, z_next, t, step, grid, gi, kappa, omega, elementwise, gptr, gidx, zz,
+                tmp, ptr_, rec_, rows_, vals_, n_rec, nnz, stride, nnz_cap)
+            record = (ptr_, rec_, rows_, vals_, n_rec, nnz, stride)
+            return gi
+    else:
+        coefs = np.zeros((n_times, p, K))
+        intercepts = np.zeros((n_times, K))
+        duals = np.zeros((n_times if record_duals else 0, p, K))
+        b = np.zeros(K)
+
+        def take(z_old, z_next, step, gi):
+            return _core.record_dense(z_old, z_next, b, b, t, step, grid, gi, kappa,
+                                      elementwise, gptr, gidx, coefs, intercepts, duals, zz,
+                                      tmp)
+
+    _kernels._prox.prox_inplace(z, B, kappa, elementwise, gptr, gidx)
+    # the grid times at (or before) t0 see the start state, a step of length zero
+    gi = take(z, z, 0.0, 0) if n_times and grid[0] <= t0 else 0
     n_iter = 0
     while gi < n_times and n_iter < budget:
-        grad = np.asarray(apply_gradient(B), dtype=float).reshape(p, K)
-        np.multiply(grad, -alpha, out=z_new)
-        z_new += z
-        big = float(np.max(np.abs(z_new), initial=0.0))  # NaN / inf propagate
-        if not np.isfinite(big) or kappa * big > 1e100:
+        grad = np.ascontiguousarray(apply_gradient(B), dtype=float).reshape(p, K)
+        big = _core.dual_step(z, grad, alpha, no_rows, -1, z_new)
+        if _core.diverged(big, kappa):
             raise FloatingPointError(
                 f"LBI diverged at t={t:.4g}: the step alpha={alpha:.4g} is too large for "
                 f"kappa={kappa:g}; lower alpha (kappa * alpha * ||Hessian|| must stay below 2)."
             )
         _kernels._prox.record_entries(z, z_new, t, alpha, entry, elementwise, gptr, gidx)
-        gi = _kernels._lbi._record(z, z_new, b, b, t, alpha, grid, gi, kappa, elementwise,
-                                   gptr, gidx, coefs, intercepts, duals, zz, tmp)
+        gi = take(z, z_new, alpha, gi)
         z, z_new = z_new, z
         _kernels._prox.prox_inplace(z, B, kappa, elementwise, gptr, gidx)
         t += alpha
@@ -111,6 +139,16 @@ def lbi_path_operator(apply_gradient, z0, t0: float, *, kappa: float, alpha: flo
     details = {"solver": "lbi_operator", "penalty": penalty, "kappa": float(kappa),
                "alpha": float(alpha)}
     details.update(info or {})
+    if sparse:
+        ptr, rec, rows, vals, n_rec, nnz, _ = record
+        cols = (rows[:nnz, None] * K + np.arange(K)[None, :]).ravel()
+        coefs = sp.csr_matrix((vals[:nnz].ravel(), cols, ptr[: n_rec + 1] * K),
+                              shape=(n_rec, p * K))
+        coefs.eliminate_zeros()
+        return SparseRegularizationPath(
+            times=grid[rec[:n_rec]].copy(), coefs=coefs, intercepts=np.zeros((n_rec, K)),
+            entry_times=entry, interpolation="linear", t0=float(t0), n_iter=n_iter,
+            info=details, n_targets=K, squeeze=False)
     return RegularizationPath(
         times=grid[:gi], coefs=coefs[:gi], intercepts=intercepts[:gi], entry_times=entry,
         interpolation="linear", t0=float(t0), duals=duals[:gi] if record_duals else None,

@@ -59,9 +59,31 @@ def _penalty_arrays(penalty, groups, n_features, n_targets):
     return False, ptr, idx
 
 
+def _group_norms(V, ptr, idx):
+    """2-norm of each group of rows of ``V`` (a group holds its rows across all columns)."""
+    sq = np.sum(V ** 2, axis=1)[idx]
+    return np.sqrt(np.add.reduceat(sq, ptr[:-1])) if sq.size else np.zeros(len(ptr) - 1)
+
+
 def _penalty_norm(grad, elementwise, ptr, idx):
     """Dual norm of the gradient: max |g| (l1) or max group 2-norm."""
     if elementwise:
         return float(np.max(np.abs(grad), initial=0.0))
-    sq = np.sum(grad ** 2, axis=1)
-    return float(max(np.sqrt(sq[idx[ptr[g]:ptr[g + 1]]].sum()) for g in range(len(ptr) - 1)))
+    return float(np.max(_group_norms(grad, ptr, idx), initial=0.0))
+
+
+def start_dual(grad0, elementwise, ptr, idx):
+    """The analytic jump out of zero: ``t0 = 1 / ||grad0||_*`` and ``z0 = -t0 grad0``.
+
+    ``z0`` lies in the unit ball of the penalty's dual norm, with the units of
+    the largest gradient on its sphere; rounding is clipped (l1) or scaled away
+    (groups), so that ``prox(z0)`` is exactly zero and the path is zero at ``t0``.
+    ``grad0`` must have a positive dual norm.
+    """
+    norm0 = _penalty_norm(grad0, elementwise, ptr, idx)
+    z0 = np.ascontiguousarray(-grad0 / norm0)
+    if elementwise:
+        return 1.0 / norm0, np.clip(z0, -1.0, 1.0, out=z0)
+    norms = _group_norms(z0, ptr, idx)
+    z0[idx] /= np.repeat(np.maximum(norms, 1.0), np.diff(ptr))[:, None]
+    return 1.0 / norm0, z0

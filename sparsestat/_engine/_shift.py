@@ -10,8 +10,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from sparsestat._engine._grid import time_grid
-from sparsestat._engine._penalties import _penalty_arrays
+from sparsestat._engine._grid import empty_path, time_grid
+from sparsestat._engine._penalties import _penalty_arrays, _penalty_norm, start_dual
 from sparsestat._kernels._status import DIVERGED, MAX_ITER, NAMES
 
 
@@ -85,21 +85,11 @@ def projected_shift_path(Q, Y, *, penalty="l1", weights=None, kappa=100.0, alpha
     project_out(Q, -Y, V)
     g0 = V / n
     scaled = g0 / omega[:, None]
-    if elementwise:
-        norm0 = float(np.max(np.abs(scaled), initial=0.0))
-    else:
-        norm0 = float(np.max(np.sqrt(np.sum(scaled ** 2, axis=1)), initial=0.0))
+    norm0 = _penalty_norm(scaled, elementwise, gptr, gidx)
     if not np.isfinite(norm0) or norm0 <= 1e-14 * max(1.0, float(np.abs(Y).max())) / n:
-        raise ValueError(
-            "The shift path is empty: the targets are fitted exactly by the projection's "
-            "range (zero residuals). Check that y is not constant or an exact linear "
-            "function of X."
-        )
+        return _empty_shift_path(times, n_times, t_ratio, n, K, "lbi_projected", penalty)
     if z_start is None:
-        t0 = 1.0 / norm0
-        z0 = np.ascontiguousarray(-scaled / norm0)
-        if elementwise:
-            z0 = np.clip(z0, -1.0, 1.0)
+        t0, z0 = start_dual(scaled, elementwise, gptr, gidx)
     else:
         t0 = float(t_start)
         z0 = np.array(z_start, dtype=float, order="C").reshape(n, K)
@@ -180,11 +170,9 @@ def projected_shift_iss_path(Q, Y, *, weights=None, n_times=100, t_ratio=100.0, 
     c_res = c_res[:, 0]                      # (I - QQ^T) y
     scale = max(float(np.max(np.abs(c_res))), 1e-300)
     if scale <= 1e-14 * max(1.0, float(np.abs(y).max())):
-        raise ValueError(
-            "The shift path is empty: the targets are fitted exactly by the projection's "
-            "range (zero residuals). Check that y is not constant or an exact linear "
-            "function of X."
-        )
+        path = _empty_shift_path(times, n_times, t_ratio, n, K, "iss_projected", penalty)
+        path.interpolation = "previous"
+        return path
 
     def velocity(G):
         V = np.empty((n, 1))
@@ -292,3 +280,14 @@ def projected_shift_iss_path(Q, Y, *, weights=None, n_times=100, t_ratio=100.0, 
               "t_end": float(t)},
         n_targets=1, squeeze=False,
     )
+
+
+def _empty_shift_path(times, n_times, t_ratio, n, K, solver, penalty):
+    """The empty path of targets the projection's range fits exactly: no shift ever enters."""
+    grid = np.asarray(times, dtype=float) if times is not None else \
+        time_grid(1.0, n_times, t_ratio)
+    return empty_path(grid, n, K, np.zeros(K), sparse=True, stacklevel=5,
+                      info={"solver": solver, "penalty": penalty, "status": "ok"},
+                      why="the targets are fitted exactly by the projection's range (zero "
+                          "residuals), so no shift is needed. Check that y is not constant or "
+                          "an exact linear function of X.")

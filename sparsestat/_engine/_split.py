@@ -14,8 +14,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sparsestat import _kernels
 from sparsestat._engine._design import _EMPTY_F, prepare_design
-from sparsestat._engine._grid import time_grid
-from sparsestat._engine._penalties import _penalty_arrays, _penalty_norm
+from sparsestat._engine._grid import empty_path, time_grid
+from sparsestat._engine._penalties import _penalty_arrays, _penalty_norm, start_dual
 from sparsestat._kernels._status import DIVERGED
 from sparsestat._units import iteration_budget, standardize_target
 from sparsestat.path import RegularizationPath
@@ -120,32 +120,25 @@ def split_lbi_path(X, y, D, *, penalty="l1", groups=None, kappa=10.0, alpha=None
     elementwise, gptr, gidx = _penalty_arrays(penalty, groups, m, 1)
     norm0 = _penalty_norm(grad_gamma[:, None], elementwise, gptr, gidx)
     if norm0 <= 1e-14 * max(1.0, float(np.abs(beta0).max(initial=0.0))):
-        raise ValueError(
-            "The Split LBI path is empty: D beta vanishes at the start (the fit is already "
-            "structurally sparse). Check D and y."
-        )
-    t0 = 1.0 / norm0
-    z0 = np.ascontiguousarray(-grad_gamma / norm0)
-    if elementwise:
-        z0 = np.clip(z0, -1.0, 1.0)
-    grid = np.asarray(times, dtype=float) if times is not None else time_grid(t0, n_times, t_ratio)
-    budget = iteration_budget(t0, float(grid[-1]), alpha, max_iter, kappa=kappa,
-                              t_ratio=None if times is not None else t_ratio)
-    betas, gammas, entry, n_iter, status, t_end, *_ = _kernels.split_lbi_path(
-        *design.args, yc, use_gram, H, c, D_std.data, D_std.indices.astype(np.int64),
-        D_std.indptr.astype(np.int64), float(nu), beta0, z0, t0, float(alpha), float(kappa),
-        elementwise, gptr, gidx, grid, budget)
-    if status == DIVERGED:
-        raise FloatingPointError(
-            f"Split LBI diverged at t={t_end:.4g}: the step alpha={alpha:.4g} is too large; "
-            "use alpha=None for a safe default."
-        )
-    if betas.shape[0] < grid.shape[0]:
-        warnings.warn(
-            f"The Split LBI path stopped at t={t_end:.4g} after max_iter={budget} iterations; "
-            f"{betas.shape[0]} of {grid.shape[0]} record times were reached.",
-            ConvergenceWarning, stacklevel=3,
-        )
+        grid = np.asarray(times, dtype=float) if times is not None else \
+            time_grid(1.0, n_times, t_ratio)
+        empty = empty_path(grid, m, 1, np.zeros(1), info={"solver": "split_lbi"}, why=(
+            "D beta vanishes at the start: the fit is already structurally sparse, so "
+            "gamma = D beta stays zero and beta is the start's fit. Check D and y."))
+        t0, n_iter = empty.t0, 0
+        betas = np.tile(beta0, (grid.shape[0], 1))
+        gammas, entry = empty.coefs[:, :, 0], empty.entry_times[:, 0]
+    else:
+        t0, z0 = start_dual(grad_gamma[:, None], elementwise, gptr, gidx)
+        z0 = np.ascontiguousarray(z0[:, 0])
+        grid = np.asarray(times, dtype=float) if times is not None else \
+            time_grid(t0, n_times, t_ratio)
+        betas, gammas, entry, n_iter = _run(design, yc, use_gram, H, c, D_std, nu, beta0, z0,
+                                            t0, alpha, kappa, elementwise, gptr, gidx, grid,
+                                            iteration_budget(t0, float(grid[-1]), alpha,
+                                                             max_iter, kappa=kappa,
+                                                             t_ratio=None if times is not None
+                                                             else t_ratio))
         grid = grid[: betas.shape[0]]
     coefs = betas * (y_unit / design.scale[None, :])
     gammas = gammas * y_unit
@@ -161,3 +154,24 @@ def split_lbi_path(X, y, D, *, penalty="l1", groups=None, kappa=10.0, alpha=None
                                     entry_times=entry, interpolation="linear", t0=t0,
                                     n_iter=int(n_iter), info=info)
     return SplitPath(beta_path, gamma_path, D, float(nu), float(kappa), float(alpha))
+
+
+def _run(design, yc, use_gram, H, c, D_std, nu, beta0, z0, t0, alpha, kappa, elementwise, gptr,
+         gidx, grid, budget):
+    """The Split LBI kernel from the analytic start; divergence raises, a short run warns."""
+    betas, gammas, entry, n_iter, status, t_end, *_ = _kernels.split_lbi_path(
+        *design.args, yc, use_gram, H, c, D_std.data, D_std.indices.astype(np.int64),
+        D_std.indptr.astype(np.int64), float(nu), beta0, z0, t0, float(alpha), float(kappa),
+        elementwise, gptr, gidx, grid, budget)
+    if status == DIVERGED:
+        raise FloatingPointError(
+            f"Split LBI diverged at t={t_end:.4g}: the step alpha={alpha:.4g} is too large; "
+            "use alpha=None for a safe default."
+        )
+    if betas.shape[0] < grid.shape[0]:
+        warnings.warn(
+            f"The Split LBI path stopped at t={t_end:.4g} after max_iter={budget} iterations; "
+            f"{betas.shape[0]} of {grid.shape[0]} record times were reached.",
+            ConvergenceWarning, stacklevel=4,
+        )
+    return betas, gammas, entry, n_iter

@@ -46,38 +46,19 @@ import numba
 import numpy as np
 
 from sparsestat._kernels._arrays import copy_1d, copy_2d
+from sparsestat._kernels._core import diverged, dual_step, free_step, record_dense
 from sparsestat._kernels._design import add_column, gram_column, transpose_product
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._losses import loss_derivative
 from sparsestat._kernels._progress import report
 from sparsestat._kernels._prox import (
-    all_units, dual_inplace, group_norm, prox_inplace, prox_units, record_entries_units,
+    all_units, group_norm, prox_units, record_entries_units,
 )
 from sparsestat._kernels._status import DIVERGED, MAX_ITER, OK
 
 
 # working set: batch lengths (in steps)
 _FIRST_BATCH, _MAX_BATCH = 2, 32
-
-
-@kernel
-def _record(z_old, z_new, b_old, b_new, t, step, grid, gi, kappa, elementwise,
-            group_ptr, group_idx, coefs, intercepts, duals, zz, tmp):
-    """Record every grid time inside ``(t, t + step]``; return the next grid index."""
-    n_times = grid.shape[0]
-    while gi < n_times and grid[gi] <= t + step:
-        f = (grid[gi] - t) / step
-        if f < 0.0:
-            f = 0.0
-        copy_2d(zz, z_old + f * (z_new - z_old))
-        prox_inplace(zz, tmp, kappa, elementwise, group_ptr, group_idx)
-        copy_2d(coefs[gi], tmp)
-        copy_1d(intercepts[gi], b_old + f * (b_new - b_old))
-        if duals.shape[0] > 0:
-            dual_inplace(zz, tmp, elementwise, group_ptr, group_idx)
-            copy_2d(duals[gi], tmp)
-        gi += 1
-    return gi
 
 
 @kernel
@@ -408,14 +389,9 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     lam_a = 0.0
     was_active = np.zeros(p, dtype=np.bool_)
     t = t0
-    gi = 0
-    # the grid times at (or before) t0 see B = 0 exactly
-    while gi < n_times and grid[gi] <= t0:
-        copy_1d(intercepts[gi], b0)
-        if record_duals:
-            dual_inplace(z, tmp, elementwise, group_ptr, group_idx)
-            copy_2d(duals[gi], tmp)
-        gi += 1
+    # the grid times at (or before) t0 see the start state (a step of length zero)
+    gi = record_dense(z, z, b, b, t0, 0.0, grid, 0, kappa, elementwise, group_ptr, group_idx,
+                      coefs, intercepts, duals, zz, tmp)
 
     status = MAX_ITER
     k_iter = 0
@@ -489,21 +465,15 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                 if would <= n_join or step == alpha:
                     break
                 n_join = would
-        big = 0.0
-        for q in range(n_feats):
-            j = feats[q]
-            for k in range(K):
-                z_new[j, k] = z[j, k] - step * grad[j, k]
-                big = max(big, abs(z_new[j, k]))
-        for k in range(K):
-            b_new[k] = b[k] - kappa * step * gb[k]
-        if not finite or not np.isfinite(big) or big * kappa > 1e100:
+        big = dual_step(z, grad, step, feats, n_feats, z_new)
+        big_b = free_step(b, gb, kappa * step, b_new)
+        if not finite or diverged(big, kappa) or diverged(big_b, kappa):
             status = DIVERGED
             break
         record_entries_units(z, z_new, t, step, entry, elementwise, group_ptr, group_idx,
                              units, n_units)
-        gi = _record(z, z_new, b, b_new, t, step, grid, gi, kappa, elementwise,
-                     group_ptr, group_idx, coefs, intercepts, duals, zz, tmp)
+        gi = record_dense(z, z_new, b, b_new, t, step, grid, gi, kappa, elementwise,
+                          group_ptr, group_idx, coefs, intercepts, duals, zz, tmp)
         if screen:
             for a in range(n_active):
                 j = active[a]

@@ -24,7 +24,9 @@ time ``l`` the rows ``rows[ptr[l]:ptr[l+1]]`` are the nonzero rows and
 
 import numpy as np
 
-from sparsestat._kernels._arrays import copy_1d, copy_2d
+from sparsestat._kernels._core import (
+    diverged, dual_step, record_sparse, scale_rows, sparse_record_buffers,
+)
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._prox import prox_inplace, record_entries
 from sparsestat._kernels._status import DIVERGED, MAX_ITER, OK, SUPPORT
@@ -51,62 +53,6 @@ def project_out(Q, V, out):
             for a in range(r):
                 s -= Q[i, a] * C[a, k]
             out[i, k] = s
-
-
-@kernel
-def _append_rows(G, rows, vals, nnz):
-    """Append the nonzero rows of ``G`` to the (growing) record buffers."""
-    n, K = G.shape
-    for i in range(n):
-        nonzero = False
-        for k in range(K):
-            if G[i, k] != 0.0:
-                nonzero = True
-                break
-        if not nonzero:
-            continue
-        if nnz == rows.shape[0]:
-            cap = 2 * rows.shape[0] + 16
-            new_rows = np.empty(cap, dtype=np.int64)
-            copy_1d(new_rows, rows[:nnz])
-            new_vals = np.empty((cap, K))
-            copy_2d(new_vals, vals[:nnz])
-            rows = new_rows
-            vals = new_vals
-        rows[nnz] = i
-        for k in range(K):
-            vals[nnz, k] = G[i, k]
-        nnz += 1
-    return rows, vals, nnz
-
-
-@kernel
-def _scale_rows(G, omega, kappa):
-    n, K = G.shape
-    for i in range(n):
-        s = kappa * omega[i]
-        for k in range(K):
-            G[i, k] *= s
-
-
-@kernel
-def _thin_records(ptr, rows, vals, rec_grid, n_rec):
-    """Keep every other recorded snapshot (in place); return the new counts."""
-    K = vals.shape[1]
-    new_n = 0
-    new_nnz = 0
-    for j in range(0, n_rec, 2):
-        s0 = ptr[j]
-        s1 = ptr[j + 1]
-        for q in range(s0, s1):
-            rows[new_nnz] = rows[q]
-            for k in range(K):
-                vals[new_nnz, k] = vals[q, k]
-            new_nnz += 1
-        rec_grid[new_n] = rec_grid[j]
-        new_n += 1
-        ptr[new_n] = new_nnz
-    return new_n, new_nnz
 
 
 @kernel
@@ -139,7 +85,6 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
     G (n, K)
     """
     n, K = Y.shape
-    n_times = grid.shape[0]
     z = z0.copy()
     z_new = np.empty((n, K))
     zz = np.empty((n, K))
@@ -147,69 +92,47 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
     tmp = np.empty((n, K))
     V = np.empty((n, K))
     grad = np.empty((n, K))
+    no_rows = np.empty(0, dtype=np.int64)
     entry = np.full((n, K), np.inf)
     prox_inplace(z, G, 1.0, elementwise, group_ptr, group_idx)
-    _scale_rows(G, omega, kappa)
-    ptr = np.zeros(n_times + 1, dtype=np.int64)
-    rec_grid = np.zeros(n_times, dtype=np.int64)
+    scale_rows(G, omega, kappa)
+    ptr, rec_grid, rows, vals = sparse_record_buffers(grid.shape[0], K)
     n_rec = 0
-    stride = 1
-    rows = np.empty(max(16, 4 * n_times), dtype=np.int64)
-    vals = np.empty((rows.shape[0], K))
     nnz = 0
-
+    stride = 1
+    # the start state: zero after the analytic jump, the active rows of a start
+    # beyond the unit sphere otherwise
+    gi, rows, vals, n_rec, nnz, stride = record_sparse(
+        z, z, t0, 0.0, grid, 0, kappa, omega, elementwise, group_ptr, group_idx, zz, tmp,
+        ptr, rec_grid, rows, vals, n_rec, nnz, stride, max_nnz)
     t = t0
-    gi = 0
-    while gi < n_times and grid[gi] <= t0:
-        # the start state: zero after the analytic jump, the active rows of a
-        # start beyond the unit sphere otherwise
-        rows, vals, nnz = _append_rows(G, rows, vals, nnz)
-        rec_grid[n_rec] = gi
-        n_rec += 1
-        ptr[n_rec] = nnz
-        gi += 1
     n_entered = 0
     status = MAX_ITER
     k_iter = 0
     while k_iter < max_iter:
-        if gi >= n_times and n_entered >= min_entries:
+        if gi >= grid.shape[0] and n_entered >= min_entries:
             status = OK
             break
+        # the gradient in the normalized dual: (I - QQ^T)(G - Y) / (n omega_i)
         for i in range(n):
             for k in range(K):
                 V[i, k] = G[i, k] - Y[i, k]
         project_out(Q, V, grad)
-        big = 0.0
         for i in range(n):
-            s = alpha / (n * omega[i])
+            s = 1.0 / (n * omega[i])
             for k in range(K):
-                z_new[i, k] = z[i, k] - s * grad[i, k]
-                big = max(big, abs(z_new[i, k]))
-        if not np.isfinite(big) or big * kappa > 1e100:
+                grad[i, k] *= s
+        big = dual_step(z, grad, alpha, no_rows, -1, z_new)
+        if diverged(big, kappa):
             status = DIVERGED
             break
         record_entries(z, z_new, t, alpha, entry, elementwise, group_ptr, group_idx)
-        while gi < n_times and grid[gi] <= t + alpha:
-            if gi % stride == 0:
-                f = (grid[gi] - t) / alpha
-                if f < 0.0:
-                    f = 0.0
-                for i in range(n):
-                    for k in range(K):
-                        zz[i, k] = z[i, k] + f * (z_new[i, k] - z[i, k])
-                prox_inplace(zz, tmp, 1.0, elementwise, group_ptr, group_idx)
-                _scale_rows(tmp, omega, kappa)
-                rows, vals, nnz = _append_rows(tmp, rows, vals, nnz)
-                rec_grid[n_rec] = gi
-                n_rec += 1
-                ptr[n_rec] = nnz
-                if nnz > max_nnz and n_rec > 2:
-                    n_rec, nnz = _thin_records(ptr, rows, vals, rec_grid, n_rec)
-                    stride *= 2
-            gi += 1
+        gi, rows, vals, n_rec, nnz, stride = record_sparse(
+            z, z_new, t, alpha, grid, gi, kappa, omega, elementwise, group_ptr, group_idx, zz,
+            tmp, ptr, rec_grid, rows, vals, n_rec, nnz, stride, max_nnz)
         z, z_new = z_new, z
         prox_inplace(z, G, 1.0, elementwise, group_ptr, group_idx)
-        _scale_rows(G, omega, kappa)
+        scale_rows(G, omega, kappa)
         t += alpha
         k_iter += 1
         n_active = 0
@@ -226,7 +149,7 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
         if n_active > max_active:
             status = SUPPORT
             break
-    if status == MAX_ITER and gi >= n_times and n_entered >= min_entries:
+    if status == MAX_ITER and gi >= grid.shape[0] and n_entered >= min_entries:
         status = OK
     return ptr[: n_rec + 1].copy(), rows[:nnz].copy(), vals[:nnz].copy(), \
         rec_grid[:n_rec].copy(), entry, k_iter, status, t, z, G

@@ -13,6 +13,7 @@ The loss couples the fit and the sparse variable,
 import numpy as np
 
 from sparsestat._kernels._arrays import copy_1d, copy_2d
+from sparsestat._kernels._core import diverged, dual_step, free_step, record_dense
 from sparsestat._kernels._design import csr_matvec, csr_rmatvec, product, transpose_product
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._prox import prox_inplace, record_entries
@@ -37,8 +38,10 @@ def split_lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, y, use_gram, H, c,
     n = y.shape[0]
     n_times = grid.shape[0]
     betas = np.zeros((n_times, p))
-    gammas = np.zeros((n_times, m))
+    gammas = np.zeros((n_times, m, 1))
     entry2 = np.full((m, 1), np.inf)
+    no_duals = np.zeros((0, m, 1))
+    no_rows = np.empty(0, dtype=np.int64)
 
     beta = beta0.copy()
     beta_new = np.empty(p)
@@ -48,7 +51,7 @@ def split_lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, y, use_gram, H, c,
     gamma = np.zeros((m, 1))
     tmp = np.empty((m, 1))
     Dbeta = np.empty(m)
-    diff = np.empty(m)
+    grad_z = np.empty((m, 1))
     grad_b = np.empty(p)
     back = np.empty(p)
     fit = np.empty(n)
@@ -56,17 +59,16 @@ def split_lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, y, use_gram, H, c,
     xtr = np.empty((p, 1))
 
     t = t0
-    gi = 0
-    while gi < n_times and grid[gi] <= t0:
-        copy_1d(betas[gi], beta)
-        gi += 1
+    # the grid times at (or before) t0 see the start state (a step of length zero)
+    gi = record_dense(z, z, beta, beta, t0, 0.0, grid, 0, kappa, elementwise, group_ptr,
+                      group_idx, gammas, betas, no_duals, zz, tmp)
     status = MAX_ITER
     k_iter = 0
     while k_iter < max_iter:
         if gi >= n_times:
             status = OK
             break
-        # data part of -grad_beta
+        # the data part of grad_beta
         if use_gram:
             copy_1d(grad_b, np.dot(H, beta) - c)
         else:
@@ -76,30 +78,21 @@ def split_lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, y, use_gram, H, c,
             transpose_product(Xf, xdata, xind, xptr, xmean, is_sparse, resid, xtr)
             for j in range(p):
                 grad_b[j] = xtr[j, 0] / n
+        # the coupling: grad_gamma = (gamma - D beta) / nu, grad_beta -= D^T grad_gamma
         csr_matvec(d_data, d_ind, d_ptr, beta, Dbeta)
         for r in range(m):
-            diff[r] = (gamma[r, 0] - Dbeta[r]) / nu
-        csr_rmatvec(d_data, d_ind, d_ptr, diff, back)
-        big = 0.0
+            grad_z[r, 0] = (gamma[r, 0] - Dbeta[r]) / nu
+        csr_rmatvec(d_data, d_ind, d_ptr, grad_z[:, 0], back)
         for j in range(p):
-            beta_new[j] = beta[j] - kappa * alpha * (grad_b[j] - back[j])
-            big = max(big, abs(beta_new[j]))
-        for r in range(m):
-            z_new[r, 0] = z[r, 0] - alpha * diff[r]
-            big = max(big, abs(z_new[r, 0]))
-        if not np.isfinite(big) or big * kappa > 1e100:
+            grad_b[j] -= back[j]
+        big_beta = free_step(beta, grad_b, kappa * alpha, beta_new)
+        if diverged(big_beta, kappa) or diverged(dual_step(z, grad_z, alpha, no_rows, -1,
+                                                           z_new), kappa):
             status = DIVERGED
             break
         record_entries(z, z_new, t, alpha, entry2, elementwise, group_ptr, group_idx)
-        while gi < n_times and grid[gi] <= t + alpha:
-            f = (grid[gi] - t) / alpha
-            if f < 0.0:
-                f = 0.0
-            copy_2d(zz, z + f * (z_new - z))
-            prox_inplace(zz, tmp, kappa, elementwise, group_ptr, group_idx)
-            copy_1d(gammas[gi], tmp[:, 0])
-            copy_1d(betas[gi], beta + f * (beta_new - beta))
-            gi += 1
+        gi = record_dense(z, z_new, beta, beta_new, t, alpha, grid, gi, kappa, elementwise,
+                          group_ptr, group_idx, gammas, betas, no_duals, zz, tmp)
         copy_1d(beta, beta_new)
         copy_2d(z, z_new)
         prox_inplace(z, gamma, kappa, elementwise, group_ptr, group_idx)
@@ -107,5 +100,5 @@ def split_lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, y, use_gram, H, c,
         k_iter += 1
     if gi >= n_times and status == MAX_ITER:
         status = OK
-    return betas[:gi], gammas[:gi], entry2[:, 0].copy(), k_iter, status, t, beta, \
+    return betas[:gi], gammas[:gi, :, 0].copy(), entry2[:, 0].copy(), k_iter, status, t, beta, \
         gamma[:, 0].copy()

@@ -1,0 +1,93 @@
+"""The step and record shared by every path kernel (``sparsestat._kernels._core``):
+the sparse record against the dense one, its thinning, the divergence rule on
+NaN and the analytic start on the unit ball.
+"""
+
+import numpy as np
+import pytest
+
+from sparsestat import _engine
+from sparsestat._engine._penalties import _penalty_arrays, start_dual
+from sparsestat._kernels import _core
+
+
+def _quadratic(p=30, n=60, seed=0):
+    """Gradient ``H B - c`` of a least-squares problem with a sparse truth."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    beta = np.zeros(p)
+    beta[:4] = [3.0, -2.0, 1.5, -1.0]
+    y = X @ beta + 0.3 * rng.standard_normal(n)
+    H, c = X.T @ X / n, X.T @ y / n
+    return H, c
+
+
+def _run(sparse, H, c, *, times=None, max_nnz=None, kappa=20.0):
+    t0 = 1.0 / np.abs(c).max()
+    alpha = 1.0 / (kappa * np.linalg.eigvalsh(H)[-1])
+    grid = t0 * np.geomspace(1.0, 50.0, 40) if times is None else times
+    return _engine.lbi_path_operator(lambda B: H @ B - c[:, None], (c * t0)[:, None], t0,
+                                     kappa=kappa, alpha=alpha, times=grid, sparse=sparse,
+                                     max_nnz=max_nnz)
+
+
+def test_sparse_record_equals_dense_record_and_the_reference_loop():
+    H, c = _quadratic()
+    dense, sparse = _run(False, H, c), _run(True, H, c)
+    np.testing.assert_array_equal(sparse.times, dense.times)
+    np.testing.assert_array_equal(sparse.coefs.toarray(), dense.coefs[:, :, 0])
+    np.testing.assert_array_equal(sparse.entry_times, dense.entry_times)
+    # the stored nonzeros are the support at each record time, nothing more
+    np.testing.assert_array_equal(sparse.nnz_at(), (dense.coefs[:, :, 0] != 0).sum(axis=1))
+    # (the dense record is held against the plain-numpy loop in test_operators.py)
+
+
+def test_thinning_keeps_every_other_record_and_exact_entries():
+    H, c = _quadratic(seed=1)
+    full = _run(True, H, c)
+    budget = int(full.nnz_at().sum() // 3)
+    thin = _run(True, H, c, max_nnz=budget)
+    assert thin.coefs.nnz <= budget + full.coefs.shape[1]
+    assert thin.n_times < full.n_times
+    # every kept record is one of the full record's, unchanged
+    rows = np.searchsorted(full.times, thin.times)
+    np.testing.assert_array_equal(full.times[rows], thin.times)
+    np.testing.assert_array_equal(full.coefs[rows].toarray(), thin.coefs.toarray())
+    # the entry times are solved inside the steps, not read off the record
+    np.testing.assert_array_equal(thin.entry_times, full.entry_times)
+
+
+def test_a_nan_anywhere_in_the_step_is_divergence():
+    z = np.zeros((5, 1))
+    grad = np.array([[0.0], [np.nan], [1.0], [2.0], [3.0]])  # the NaN is not the last entry
+    z_new = np.empty_like(z)
+    big = _core.dual_step(z, grad, 1.0, np.empty(0, dtype=np.int64), -1, z_new)
+    assert np.isnan(big) and _core.diverged(big, 1.0)
+    assert not _core.diverged(3.0, 1.0) and _core.diverged(1e100, 10.0) and not _core.diverged(1e98, 10.0)
+    H, c = _quadratic()
+    with pytest.raises(FloatingPointError, match="diverged"):
+        _engine.lbi_path_operator(lambda B: np.where(B != 0, np.nan, H @ B - c[:, None]),
+                                  (c / np.abs(c).max())[:, None], 1 / np.abs(c).max(),
+                                  kappa=10.0, alpha=0.1, times=np.geomspace(0.5, 50, 10))
+
+
+def test_the_start_is_on_the_unit_ball_with_a_zero_proximal_map():
+    rng = np.random.default_rng(3)
+    grad0 = rng.standard_normal((12, 3)) * 10.0 ** rng.uniform(-8, 8)
+    groups = np.repeat(np.arange(4), 3)
+    for penalty, labels in [("l1", None), ("group", groups)]:
+        elementwise, ptr, idx = _penalty_arrays(penalty, labels, 12, 3)
+        t0, z0 = start_dual(grad0, elementwise, ptr, idx)
+        if elementwise:
+            norms = np.abs(z0).ravel()
+            np.testing.assert_allclose(t0, 1 / np.abs(grad0).max(), rtol=1e-15)
+        else:
+            norms = np.array([np.linalg.norm(z0[groups == g]) for g in range(4)])
+            top = max(np.linalg.norm(grad0[groups == g]) for g in range(4))
+            np.testing.assert_allclose(t0, 1 / top, rtol=1e-14)
+        assert norms.max() <= 1.0 and norms.max() > 1 - 1e-14
+        out = np.empty_like(z0)
+        _core.snapshot(z0, z0, 0.0, 10.0, elementwise, ptr, idx, np.empty_like(z0), out)
+        assert not np.any(out)
+        # z0 points against the gradient, scaled by t0 (up to the rounding it removes)
+        np.testing.assert_allclose(z0, -grad0 * t0, rtol=1e-13)
