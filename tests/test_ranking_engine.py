@@ -77,7 +77,7 @@ def test_gamma_path_equals_lbi_with_a_dense_cycle_projection():
     coefs, entry = _reference_lbi(lambda g: -(wn * (P @ (ys - g))) / m, g0 / np.abs(g0).max(),
                                   t0, alpha, kappa, grid)
     np.testing.assert_allclose(path.t0 * s, t0, rtol=1e-10)
-    np.testing.assert_allclose(path.coefs, coefs * s, atol=1e-8 * s)
+    np.testing.assert_allclose(path.coefs.toarray(), coefs * s, atol=1e-8 * s)
     finite = np.isfinite(entry)
     np.testing.assert_array_equal(np.isfinite(path.entry_times), finite)
     np.testing.assert_allclose(path.entry_times[finite] * s, entry[finite], rtol=1e-8)

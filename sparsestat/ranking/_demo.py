@@ -63,9 +63,10 @@ def run_demo(output_dir: Path) -> None:
     path = ranker.regularization_path_
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
-    coefs = path.coefs
-    ax.plot(path.times, coefs[:, ~truth], color="tab:blue", lw=0.5, alpha=0.5)
-    ax.plot(path.times, coefs[:, truth], color="tab:red", lw=0.8, alpha=0.7)
+    ax.plot(path.times, path.coefs_of(np.flatnonzero(~truth)), color="tab:blue", lw=0.5,
+            alpha=0.5)
+    ax.plot(path.times, path.coefs_of(np.flatnonzero(truth)), color="tab:red", lw=0.8,
+            alpha=0.7)
     ax.set_xscale("log")
     ax.set_xlabel("t (1 / lambda)")
     ax.set_ylabel("gamma (outlier term)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import ArrayLike
 from scipy.special import expit
 from scipy.stats import norm
@@ -25,7 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
-from sparsestat.path import RegularizationPath
+from sparsestat.path import SparseRegularizationPath
 from sparsestat.ranking._attack import DIRECTIONS, posterior_fdr_set, targeted_attack
 from sparsestat.ranking._graph import components, cycle_gradient, sparse_divergence
 from sparsestat.ranking._scores import BradleyTerry, ScoreFitter, fit_proba_scale
@@ -192,8 +193,10 @@ class RobustPairwiseRanker(BaseEstimator):
         (``link='logistic'``).
     entry_times_ : ndarray of shape (n_comparisons,)
         Time each comparison's ``gamma`` enters the path (``np.inf``: never).
-    regularization_path_ : RegularizationPath
-        The ``gamma`` path (coefficients of shape (n_times, n_comparisons)).
+    regularization_path_ : SparseRegularizationPath
+        The ``gamma`` path, stored sparsely: ``coefs`` is a ``scipy.sparse`` matrix of
+        shape (n_times, n_comparisons) holding the nonzero ``gamma`` of each record
+        time; ``coef_at(t)`` and ``coefs_of(indices)`` give dense arrays.
     n_components_ : int
         Connected components of the comparison graph.
     annotators_ : ndarray
@@ -424,7 +427,7 @@ class RobustPairwiseRanker(BaseEstimator):
             self.intercept_ = float(theta.mean() - (Phi @ beta).mean()) if n else 0.0
         self.ranking_ = items[np.argsort(-theta, kind="stable")]
         if self.link == "logistic":
-            end = path.coefs[-1] if path.coefs.shape[0] else np.zeros(m)
+            end = path.coef_at(np.inf)
             self.gamma_ = np.where(flagged, end, 0.0)
             self.proba_scale_ = 1.0
         else:
@@ -530,10 +533,25 @@ class RobustPairwiseRanker(BaseEstimator):
     # ------------------------------------------------------------------ path
     def _empty_path(self, m):
         """The path of data that every ranking fits exactly: gamma stays zero (t0 = inf)."""
-        return RegularizationPath(times=np.ones(1), coefs=np.zeros((1, m)),
-                                  intercepts=np.zeros(1), entry_times=np.full(m, np.inf),
-                                  interpolation="linear", t0=np.inf,
-                                  info={"solver": "lbi_operator", "empty": True})
+        path = _engine.empty_path(
+            _engine.time_grid(1.0, self.n_times, self.t_ratio), m, 1, np.zeros(1),
+            info={"solver": "lbi_operator"}, sparse=True, stacklevel=5,
+            why="every ranking of the items fits the comparisons exactly (no comparison "
+                "contradicts the others), so no comparison is an outlier.")
+        path.entry_times = path.entry_times[:, 0]
+        path.squeeze = True
+        return path
+
+    @staticmethod
+    def _in_data_units(path, unscale, coef_scale=1.0, time_scale=1.0):
+        """The engine's sparse path of the scaled variable, as ``gamma`` in the data's units:
+        coefficients times ``coef_scale * unscale`` (per comparison), times over ``time_scale``."""
+        coefs = path.coefs @ sp.diags(coef_scale * unscale)
+        return SparseRegularizationPath(
+            times=path.times / time_scale, coefs=sp.csr_matrix(coefs),
+            intercepts=np.zeros((path.times.shape[0], 1)),
+            entry_times=path.entry_times[:, 0] / time_scale, interpolation="linear",
+            t0=path.t0 / time_scale, n_iter=path.n_iter, info=path.info)
 
     def _gamma_path(self, fitter, r_s, w, m, scale, groups=None):
         """LBI path of gamma for the standardized data (residual ``r_s`` of the plain fit).
@@ -574,13 +592,10 @@ class RobustPairwiseRanker(BaseEstimator):
         grid = _engine.time_grid(t0, self.n_times, self.t_ratio)
         path = _engine.lbi_path_operator(gradient, (g0 / norm0)[:, None], t0, kappa=self.kappa,
                                          alpha=alpha, times=grid, penalty=penalty, groups=gid,
-                                         max_iter=self.max_iter,
+                                         max_iter=self.max_iter, sparse=True,
                                          info={"scale": scale, "solver_graph": fitter.method})
         # back to the data's scale: gamma * s, time / s
-        return RegularizationPath(
-            times=path.times / scale, coefs=path.coefs[:, :, 0] * (scale * unscale),
-            intercepts=np.zeros(path.times.shape[0]), entry_times=path.entry_times[:, 0] / scale,
-            interpolation="linear", t0=path.t0 / scale, n_iter=path.n_iter, info=path.info)
+        return self._in_data_units(path, unscale, scale, scale)
 
     def _logistic_path(self, y, w, left, right, n, m, groups):
         """LBI path of gamma for the Bradley-Terry loss, theta profiled by Newton steps.
@@ -620,13 +635,9 @@ class RobustPairwiseRanker(BaseEstimator):
         grid = _engine.time_grid(t0, self.n_times, self.t_ratio)
         path = _engine.lbi_path_operator(gradient, z0, t0, kappa=self.kappa, alpha=alpha,
                                          times=grid, penalty=penalty, groups=gid,
-                                         max_iter=self.max_iter,
+                                         max_iter=self.max_iter, sparse=True,
                                          info={"link": "logistic", "scale": 1.0})
-        path = RegularizationPath(
-            times=path.times, coefs=path.coefs[:, :, 0] * unscale,
-            intercepts=np.zeros(path.times.shape[0]), entry_times=path.entry_times[:, 0],
-            interpolation="linear", t0=path.t0, n_iter=path.n_iter, info=path.info)
-        return path, r0
+        return self._in_data_units(path, unscale), r0
 
     # ------------------------------------------------------------------ selection
     def _select(self, order, y, w, left, right, n, Phi, n_comp, n_params):
