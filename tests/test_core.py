@@ -91,3 +91,42 @@ def test_the_start_is_on_the_unit_ball_with_a_zero_proximal_map():
         assert not np.any(out)
         # z0 points against the gradient, scaled by t0 (up to the rounding it removes)
         np.testing.assert_allclose(z0, -grad0 * t0, rtol=1e-13)
+
+
+def _assert_empty(path, n_coefs):
+    assert path.info["empty"] and path.t0 == np.inf and path.n_iter == 0
+    assert np.all(np.isinf(path.entry_times)) and np.ravel(path.entry_times).size == n_coefs
+    coefs = path.coefs.toarray() if hasattr(path.coefs, "toarray") else path.coefs
+    assert coefs.shape[0] == path.times.shape[0] and not np.any(coefs)
+    assert not np.any(path.coef_at(path.times[-1])) and not np.any(path.coef_at(np.inf))
+
+
+def test_one_empty_path_rule_in_every_driver():
+    """Where nothing can enter, every driver gives the same empty path, and says why."""
+    rng = np.random.default_rng(4)
+    n, p = 40, 5
+    X = rng.standard_normal((n, p))
+    # design (LBI and ISS): a constant target; the intercept is its value
+    for solver in (_engine.lbi_path, _engine.iss_path):
+        with pytest.warns(UserWarning, match="path is empty: no feature is correlated"):
+            path = solver(X, np.full((n, 1), 2.5), n_times=7)
+        _assert_empty(path, p)
+        np.testing.assert_allclose(path.intercepts, 2.5)
+    # Split LBI: D beta vanishes at the least-squares start (beta0 in the kernel of D)
+    beta = np.ones(p)
+    D = np.diff(np.eye(p), axis=0)           # D beta = 0 for a constant beta
+    y = X @ beta + 1.0
+    with pytest.warns(UserWarning, match="path is empty: D beta vanishes"):
+        split = _engine.split_lbi_path(X, y, D, n_times=6, normalize=False)
+    _assert_empty(split.gamma_path, p - 1)
+    # beta stays the start's fit: least squares with D beta = 0 is the truth itself
+    np.testing.assert_allclose(split.beta_path.coefs, np.tile(beta, (6, 1)), atol=1e-8)
+    # the shift paths: targets in the range of Q
+    Q, _ = np.linalg.qr(np.column_stack([np.ones(n), X]))
+    Y = (Q @ rng.standard_normal(p + 1))[:, None]
+    with pytest.warns(UserWarning, match="path is empty: the targets are fitted exactly"):
+        shift = _engine.projected_shift_path(Q, Y, n_times=5)
+    _assert_empty(shift, n)
+    with pytest.warns(UserWarning, match="path is empty: the targets are fitted exactly"):
+        shift = _engine.projected_shift_iss_path(Q, Y, n_times=5)
+    _assert_empty(shift, n)

@@ -145,6 +145,8 @@ def split_lbi_path(X, y, D, *, penalty="l1", groups=None, kappa=10.0, alpha=None
     intercepts = y_mean * y_unit - coefs @ design.mean
     info = {"solver": "split_lbi", "kappa": float(kappa), "alpha": float(alpha), "nu": float(nu),
             "y_scale": float(y_unit)}
+    if np.isinf(t0):
+        info["empty"] = True
     nonzero = coefs != 0  # beta is not penalized: its "entry" is its first nonzero record
     beta_entry = np.where(nonzero.any(axis=0), grid[np.argmax(nonzero, axis=0)], np.inf)
     beta_path = RegularizationPath(times=grid, coefs=coefs, intercepts=intercepts,
