@@ -38,6 +38,9 @@ from sparsestat.ranking._selection import (VOTE_FDR, excess_upsets, feature_resi
 _BRIDGE_WEIGHT = 1e-6
 # fewest LBI steps from t0 to t_ratio * t0
 _MIN_STEPS = 256
+# the recorded gamma path holds at most this many nonzeros (16 bytes each: 128 MiB); a longer
+# record keeps every other record time (entry times stay exact)
+_PATH_NNZ_BUDGET = 2 ** 23
 # relative residual of the warm-started CG solves along the path
 _PATH_CG_TOL = 1e-6
 # residuals below this fraction of the largest outcome are rounding errors
@@ -144,8 +147,10 @@ class RobustPairwiseRanker(BaseEstimator):
         LBI damping; larger is closer to the exact inverse scale space path and
         costs proportionally more iterations.
     n_times : int, default=100
-        Record times of the path (the recorded path holds ``n_times x m``
-        numbers: lower it for millions of comparisons).
+        Record times of the path. The record holds the nonzero ``gamma`` only, at most
+        2**23 of them (128 MiB); a longer record keeps every other record time, as
+        often as needed (at a million comparisons about one in eight). Entry times
+        and the flags do not depend on the record.
     t_ratio : float, default=100.0
         The path runs from ``t0`` to ``t_ratio * t0``.
     max_iter : int or None, default=None
@@ -593,6 +598,7 @@ class RobustPairwiseRanker(BaseEstimator):
         path = _engine.lbi_path_operator(gradient, (g0 / norm0)[:, None], t0, kappa=self.kappa,
                                          alpha=alpha, times=grid, penalty=penalty, groups=gid,
                                          max_iter=self.max_iter, sparse=True,
+                                         max_nnz=_PATH_NNZ_BUDGET,
                                          info={"scale": scale, "solver_graph": fitter.method})
         # back to the data's scale: gamma * s, time / s
         return self._in_data_units(path, unscale, scale, scale)
@@ -636,6 +642,7 @@ class RobustPairwiseRanker(BaseEstimator):
         path = _engine.lbi_path_operator(gradient, z0, t0, kappa=self.kappa, alpha=alpha,
                                          times=grid, penalty=penalty, groups=gid,
                                          max_iter=self.max_iter, sparse=True,
+                                         max_nnz=_PATH_NNZ_BUDGET,
                                          info={"link": "logistic", "scale": 1.0})
         return self._in_data_units(path, unscale), r0
 
