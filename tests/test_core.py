@@ -53,6 +53,9 @@ def test_thinning_keeps_every_other_record_and_exact_entries():
     rows = np.searchsorted(full.times, thin.times)
     np.testing.assert_array_equal(full.times[rows], thin.times)
     np.testing.assert_array_equal(full.coefs[rows].toarray(), thin.coefs.toarray())
+    # the record still ends where the path does
+    assert thin.times[-1] == full.times[-1]
+    np.testing.assert_array_equal(thin.coef_at(np.inf), full.coef_at(np.inf))
     # the entry times are solved inside the steps, not read off the record
     np.testing.assert_array_equal(thin.entry_times, full.entry_times)
 

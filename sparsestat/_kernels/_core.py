@@ -148,11 +148,14 @@ def append_rows(U, rows, vals, nnz):
 
 @kernel
 def _thin_records(ptr, rows, vals, rec_grid, n_rec):
-    """Keep every other recorded snapshot (in place); return the new counts."""
+    """Keep every other recorded snapshot and the latest one (in place); return the
+    new counts."""
     K = vals.shape[1]
     new_n = 0
     new_nnz = 0
-    for j in range(0, n_rec, 2):
+    for j in range(n_rec):
+        if j % 2 == 1 and j != n_rec - 1:
+            continue
         for q in range(ptr[j], ptr[j + 1]):
             rows[new_nnz] = rows[q]
             for k in range(K):
@@ -183,13 +186,15 @@ def record_sparse(z_old, z_new, t, step, grid, gi, kappa, omega, elementwise, gr
     ``rec_grid[l]``; only every ``stride``-th grid time is kept. Once more than
     ``max_nnz`` nonzero rows are held, every other snapshot is dropped and the
     stride doubles, so memory stays ``O(max_nnz)``. ``step == 0`` records the
-    state ``z_old`` at every grid time up to ``t``.
+    state ``z_old`` at every grid time up to ``t``. The last grid time is always
+    recorded, and thinning keeps the latest snapshot, so the record ends where the
+    path does.
 
     Returns ``gi, rows, vals, n_rec, nnz, stride``.
     """
     n_times = grid.shape[0]
     while gi < n_times and grid[gi] <= t + step:
-        if gi % stride == 0:
+        if gi % stride == 0 or gi == n_times - 1:
             f = _fraction(grid[gi], t, step)
             snapshot(z_old, z_new, f, 1.0, elementwise, group_ptr, group_idx, zz, tmp)
             scale_rows(tmp, omega, kappa)
