@@ -22,10 +22,10 @@ _INSTALL_HINT = 'pip install "sparsestat[plot]"'
 _TIME_LABEL = r"$t$ (= 1 / $\lambda$)"
 # labelled lines take evenly spaced colours of a perceptual colormap, in entry order
 _LABEL_CMAP = "viridis"
-_LABEL_CMAP_END = 0.9  # the last yellow of viridis is too pale on white
+_LABEL_CMAP_END = 0.85  # the last yellows of viridis are too pale on white
 _ENTERED_GREY = "0.6"
 _NEVER_GREY = "0.82"
-_MAX_LABEL_CHARS = 28
+_MAX_LABEL_CHARS = 32
 _MAX_LABEL_FRACTION = 0.45  # of the axes width, kept free on the right for the labels
 
 
@@ -68,8 +68,14 @@ def _target_names_of(estimator, n_targets: int):
 
 
 def _short(name: str) -> str:
+    """A label of at most ``_MAX_LABEL_CHARS`` characters: long names keep their start
+    and their end (where names of one family differ), joined by an ellipsis."""
     name = str(name)
-    return name if len(name) <= _MAX_LABEL_CHARS else name[: _MAX_LABEL_CHARS - 1] + "…"
+    if len(name) <= _MAX_LABEL_CHARS:
+        return name
+    head = (_MAX_LABEL_CHARS - 1) // 2
+    tail = _MAX_LABEL_CHARS - 1 - head
+    return name[:head] + "…" + name[-tail:]
 
 
 def _labelled(entry, last, n_labels: int) -> np.ndarray:
@@ -117,7 +123,8 @@ def _spread(values, gap: float, lo: float, hi: float) -> np.ndarray:
 
 def _place_labels(axis, x_end: float, y_end, names, colours, label_kwargs):
     """Labels right of the lines' ends, inside the axes: the x-axis is extended to the
-    right by the room the longest label takes, and labels are spread so they do not
+    right by the room the longest label takes (at most ``_MAX_LABEL_FRACTION`` of the
+    width; longer labels get a smaller font), and labels are spread so they do not
     overlap. Returns the Text objects (in the order of ``names``)."""
     from matplotlib.transforms import ScaledTranslation
 
@@ -135,7 +142,13 @@ def _place_labels(axis, x_end: float, y_end, names, colours, label_kwargs):
     extents = [text.get_window_extent() for text in texts]
     width = max(e.width for e in extents) + 8.0  # the offset and a margin, in pixels
     height = max(e.height for e in extents)
-    fraction = min(width / max(box.width, 1.0), _MAX_LABEL_FRACTION)
+    fraction = width / max(box.width, 1.0)
+    if fraction > _MAX_LABEL_FRACTION:  # too long for the room: a smaller font
+        shrink = 0.97 * _MAX_LABEL_FRACTION / fraction
+        for text in texts:
+            text.set_fontsize(text.get_fontsize() * shrink)
+        height *= shrink
+        fraction = _MAX_LABEL_FRACTION
     left, _ = axis.get_xlim()
     log_left, log_end = np.log10(left), np.log10(x_end)
     axis.set_xlim(left, 10 ** (log_left + (log_end - log_left) / (1.0 - fraction)))
