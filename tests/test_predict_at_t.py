@@ -151,6 +151,8 @@ def test_times_of_the_wrong_shape_are_refused():
         reg.predict(X, t=np.ones((2, 2)))
     with pytest.raises(ValueError, match="non-empty"):
         reg.predict(X, t=[])
+    with pytest.raises(ValueError, match="array of numbers"):
+        reg.predict(X, t="end")
 
 
 def test_binary_classifier_probabilities_along_the_path():

@@ -156,7 +156,10 @@ def check_prediction_times(path, t):
     before ``t0`` the model is the empty one; past the end of the path nothing was
     computed, so such a time is refused rather than clamped.
     """
-    times = np.asarray(t, dtype=float)
+    try:
+        times = np.asarray(t, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"t must be a number or a 1-D array of numbers; got {t!r}.") from None
     scalar = times.ndim == 0
     if times.ndim > 1 or times.size == 0:
         raise ValueError(
