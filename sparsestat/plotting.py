@@ -757,11 +757,15 @@ class RegularizationPathDisplay:
 
 
 def _log_time_axis(axis, times):
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     axis.set_xscale("log")
     if times[-1] >= 10.0 * times[0]:  # a decade or more: label the decades only
-        from matplotlib.ticker import NullFormatter
-
         axis.xaxis.set_minor_formatter(NullFormatter())
+    else:  # less: plain numbers at the minor ticks too, not 4 x 10^0
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        axis.xaxis.set_major_formatter(plain)
+        axis.xaxis.set_minor_formatter(plain)
     axis.set_xlabel(_TIME_LABEL)
 
 
