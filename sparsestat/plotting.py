@@ -137,7 +137,8 @@ def _place_labels(axis, x_end: float, y_end, names, colours, label_kwargs):
         style = {"fontsize": "small", "va": "center", "ha": "left", "color": colour}
         style.update(label_kwargs or {})
         texts.append(axis.text(x_end, y, _short(name), transform=offset, **style))
-    figure.draw_without_rendering()  # the layout (and so the axes' size) as it will be
+    root = getattr(figure, "figure", None) or figure  # a SubFigure draws through its Figure
+    root.draw_without_rendering()  # the layout (and so the axes' size) as it will be
     box = axis.get_window_extent()
     extents = [text.get_window_extent() for text in texts]
     width = max(e.width for e in extents) + 8.0  # the offset and a margin, in pixels
@@ -149,8 +150,9 @@ def _place_labels(axis, x_end: float, y_end, names, colours, label_kwargs):
             text.set_fontsize(text.get_fontsize() * shrink)
         height *= shrink
         fraction = _MAX_LABEL_FRACTION
-    left, _ = axis.get_xlim()
-    log_left, log_end = np.log10(left), np.log10(x_end)
+    left, right = axis.get_xlim()
+    log_left = np.log10(left)
+    log_end = np.log10(x_end) if x_end > left else np.log10(right)  # a single record time
     axis.set_xlim(left, 10 ** (log_left + (log_end - log_left) / (1.0 - fraction)))
     lo, hi = axis.get_ylim()
     gap = 1.15 * height / max(box.height, 1.0) * (hi - lo)

@@ -199,7 +199,7 @@ def test_multiclass_probabilities_between_record_times():
 
 
 def test_cv_estimators_predict_anywhere_on_their_path():
-    from sklearn.datasets import load_iris
+    from sklearn.datasets import make_classification
 
     X, y = regression_data(seed=10)
     reg = LBIRegressorCV(cv=3, n_times=20).fit(X, y)
@@ -209,8 +209,9 @@ def test_cv_estimators_predict_anywhere_on_their_path():
         np.testing.assert_allclose(pred[:, k], recorded(path, X, k), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(reg.predict(X, t=reg.t_), reg.predict(X), rtol=1e-12)
 
-    Xc, yc = load_iris(return_X_y=True)
-    clf = LBIClassifierCV(cv=3, t_ratio=200, n_times=15).fit(Xc, yc)
+    Xc, yc = make_classification(n_samples=150, n_features=6, n_informative=3,
+                                 n_classes=3, flip_y=0.2, random_state=0)
+    clf = LBIClassifierCV(cv=3, t_ratio=100, n_times=15).fit(Xc, yc)
     cpath = clf.regularization_path_
     proba = clf.predict_proba(Xc, t=cpath.times)
     np.testing.assert_allclose(proba[:, :, 5], softmax(recorded(cpath, Xc, 5), axis=1),
@@ -229,3 +230,31 @@ def test_split_lbi_before_t0_is_the_fit_with_gamma_zero():
     pred = reg.predict(X, t=[0.0, 0.5 * reg.t0_, reg.t0_])
     for k in range(3):
         np.testing.assert_allclose(pred[:, k], start, rtol=1e-12, atol=1e-12)
+
+
+def test_split_lbi_read_before_t0_keeps_the_start():
+    # coef_ read at t_relative < 1 is beta's start too, as predict(X, t) before t0 is
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((50, 6))
+    y = X @ np.repeat([1.0, -1.0], 3) + 0.2 * rng.standard_normal(50)
+    D = np.diff(np.eye(6), axis=0)
+    early = LBIRegressor(D=D, n_times=10, t_relative=0.5).fit(X, y)
+    start = early.regularization_path_.coefs[0]
+    np.testing.assert_allclose(early.coef_, start, rtol=1e-12)
+    np.testing.assert_allclose(early.predict(X), early.predict(X, t=early.t_), rtol=1e-12)
+    np.testing.assert_array_equal(early.gamma_, 0.0)
+
+
+def test_sparse_and_float32_input_predict_like_dense_float64():
+    import scipy.sparse as sp
+
+    X, y = regression_data(seed=13)
+    X[np.abs(X) < 0.8] = 0.0
+    reg = LBIRegressor(n_times=20).fit(X, y)
+    t = reg.regularization_path_.times[::3]
+    np.testing.assert_allclose(reg.predict(sp.csr_matrix(X), t=t), reg.predict(X, t=t),
+                               rtol=1e-12, atol=1e-12)
+    reg32 = LBIRegressor(n_times=20).fit(X.astype(np.float32), y)
+    pred32 = reg32.predict(X.astype(np.float32), t=t)
+    assert pred32.dtype == np.float32
+    np.testing.assert_allclose(pred32, reg.predict(X, t=t), rtol=1e-4, atol=1e-4)

@@ -185,8 +185,10 @@ def path_linear_predict(X, path, times):
     :meth:`RegularizationPath.intercept_at`, so between record times the prediction
     follows the path's own interpolation.
     """
-    coefs = np.stack([path.coef_at(t) for t in times], axis=-1)  # (p, [K,] n_times)
-    intercepts = np.stack([np.asarray(path.intercept_at(t)) for t in times], axis=-1)
+    dtype = path.coefs.dtype  # float32 kept when X was float32, as predict(X) does
+    coefs = np.stack([path.coef_at(t) for t in times], axis=-1).astype(dtype, copy=False)
+    intercepts = np.stack([np.asarray(path.intercept_at(t)) for t in times],
+                          axis=-1).astype(dtype, copy=False)
     p = coefs.shape[0]
     out = safe_sparse_dot(X, coefs.reshape(p, -1), dense_output=True)
     return out.reshape((X.shape[0],) + coefs.shape[1:]) + intercepts[None]

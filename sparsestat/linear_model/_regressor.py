@@ -223,8 +223,9 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         self.t_ = path_time(path, t, t_relative)
         self.t0_ = float(path.t0)
         dtype = path.coefs.dtype  # float32 kept when X was float32
-        coef = path.coef_at(self.t_).astype(dtype, copy=False)
-        intercept = np.asarray(path.intercept_at(self.t_), dtype=dtype)
+        at = float(self._beta_times(path, self.t_))
+        coef = path.coef_at(at).astype(dtype, copy=False)
+        intercept = np.asarray(path.intercept_at(at), dtype=dtype)
         self.coef_ = coef if coef.ndim == 1 else coef.T.copy()
         if not self.fit_intercept:
             intercept = np.zeros_like(intercept)
@@ -234,6 +235,13 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
             self.intercept_ = float(intercept) if dtype == np.float64 else intercept[()]
         self.entry_times_ = path.entry_times
         self.n_iter_ = path.n_iter
+
+    def _beta_times(self, path, times):
+        """Where to read the coefficient path: Split LBI's beta is not penalized, so up to
+        the first record (t0) it is its analytic start, the fit with gamma = 0."""
+        if self.D is None:
+            return times
+        return np.maximum(times, path.times[0])
 
     def _fit_split(self, X, Y, single, sample_weight):
         if not single:
@@ -313,9 +321,7 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
             return linear_predict(X, self.coef_, self.intercept_)
         path = self.regularization_path_
         times, scalar = check_prediction_times(path, t)
-        if self.D is not None:  # Split LBI: gamma = 0 and beta is its analytic start up to t0
-            times = np.maximum(times, path.times[0])
-        pred = path_linear_predict(X, self.regularization_path_, times)
+        pred = path_linear_predict(X, path, self._beta_times(path, times))
         return pred[..., 0] if scalar else pred
 
     def __sklearn_tags__(self):
