@@ -143,6 +143,13 @@ def test_standardized_coefficients_are_coefficient_times_feature_sd():
     # on the common scale the five planted features are the five largest at the end
     last = np.array([line.get_ydata()[-1] for line in disp.lines_])
     assert set(np.argsort(-np.abs(last))[:5]) == set(active_of(40))
+    # a sparse copy of X gives the same standard deviations
+    import scipy.sparse as sp
+
+    sparse = RegularizationPathDisplay.from_estimator(reg, sp.csr_matrix(X), standardize=True)
+    for j in (0, 7, 39):
+        np.testing.assert_allclose(sparse.lines_[j].get_ydata(), disp.lines_[j].get_ydata(),
+                                   rtol=1e-10, atol=1e-14)
     with pytest.raises(ValueError, match="pass the training data as X="):
         RegularizationPathDisplay.from_estimator(reg, standardize=True)
     with pytest.raises(ValueError, match="40 coefficients"):
