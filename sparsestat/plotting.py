@@ -759,15 +759,14 @@ class RegularizationPathDisplay:
 
 
 def _log_time_axis(axis, times):
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import LogFormatter, NullFormatter
 
     axis.set_xscale("log")
     if times[-1] >= 10.0 * times[0]:  # a decade or more: label the decades only
         axis.xaxis.set_minor_formatter(NullFormatter())
-    else:  # less: plain numbers at the minor ticks too, not 4 x 10^0
-        plain = FuncFormatter(lambda value, _: f"{value:g}")
-        axis.xaxis.set_major_formatter(plain)
-        axis.xaxis.set_minor_formatter(plain)
+    else:  # less: plain numbers (not 4 x 10^0), thinned where they would crowd
+        axis.xaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+        axis.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
     axis.set_xlabel(_TIME_LABEL)
 
 
