@@ -91,6 +91,10 @@ class RegularizationPath:
     def coef_at(self, t: float) -> np.ndarray:
         """Coefficients at time ``t`` (zero before ``t0``; the last record after the end).
 
+        At ``t0`` itself (the first record time) the first record is returned:
+        zero for a penalized path, whose coefficients enter after ``t0``; the
+        analytic start for an unpenalized one (the ``beta`` path of Split LBI).
+
         Parameters
         ----------
         t : float
@@ -103,7 +107,7 @@ class RegularizationPath:
         t = float(t)
         if not np.isfinite(t) and t > 0:
             return self.coefs[-1].copy()
-        if t < self.times[0] or (t <= self.t0 and self.t0 > 0):
+        if t < self.times[0] or t < self.t0:
             return np.zeros_like(self.coefs[0])
         lo, hi, frac = self._locate(t)
         if self.interpolation == "previous" or lo == hi:
@@ -184,7 +188,7 @@ class SparseRegularizationPath(RegularizationPath):
         t = float(t)
         if np.isinf(t) and t > 0:
             return self._row(self.n_times - 1)
-        if t < self.times[0] or (t <= self.t0 and self.t0 > 0):
+        if t < self.times[0] or t < self.t0:
             return np.zeros_like(self._row(0))
         lo, hi, frac = self._locate(t)
         if self.interpolation == "previous" or lo == hi:

@@ -77,7 +77,7 @@ def test_only_entered_features_are_labelled():
 
 def test_vertical_line_at_the_cross_validated_time():
     X, y = orthogonal_problem()
-    reg = LBIRegressorCV(cv=3, n_times=30).fit(X, y)
+    reg = LBIRegressorCV(cv=3, n_times=30, t_ratio=1000).fit(X, y)
     disp = RegularizationPathDisplay.from_estimator(reg)
     assert disp.vline_ is not None
     assert disp.vline_.get_xdata()[0] == pytest.approx(reg.times_[np.argmax(reg.cv_mean_scores_)])
@@ -162,7 +162,8 @@ def test_from_path_on_a_sparsely_stored_path_draws_entered_coefficients():
     np.testing.assert_array_equal(disp.lines_[1].get_ydata(), dense[:, 3])
     assert [t.get_text() for t in disp.texts_] == ["d", "a"]
     default = RegularizationPathDisplay.from_path(path)
-    assert [t.get_text() for t in default.texts_] == ["sample 3", "sample 0"]
+    # one coefficient per data row: numbered from 1, as the rows of a data file
+    assert [t.get_text() for t in default.texts_] == ["row 4", "row 1"]
 
 
 def test_unrecorded_entry_times_are_read_from_the_coefficients():
@@ -172,19 +173,29 @@ def test_unrecorded_entry_times_are_read_from_the_coefficients():
     assert [t.get_text() for t in disp.texts_] == ["x2", "x0"]
 
 
-def test_split_lbi_estimator_draws_the_beta_path():
+def test_split_lbi_estimator_draws_gamma_by_default_and_beta_on_request():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((60, 12))
     beta = np.repeat([0.0, 2.0, 0.0], 4)
     y = X @ beta + 0.2 * rng.standard_normal(60)
     reg = LBIRegressor(D=np.diff(np.eye(12), axis=0), n_times=30).fit(X, y)
-    disp = RegularizationPathDisplay.from_estimator(reg)
+    gamma = RegularizationPathDisplay.from_estimator(reg, n_labels=2)
+    assert gamma.lines_.shape == (11,)  # one line per row of D
+    for i in range(11):
+        np.testing.assert_array_equal(gamma.lines_[i].get_ydata(), reg.gamma_path_.coefs[:, i])
+    # the two jumps of beta (between features 3, 4 and 7, 8) are the first rows to enter;
+    # row i of the first-difference operator is x_{i+1} - x_i
+    assert sorted(t.get_text() for t in gamma.texts_) == ["x4 - x3", "x8 - x7"]
+    assert gamma.ax_.get_ylabel() == r"$\gamma = D\beta$"
+    beta_disp = RegularizationPathDisplay.from_estimator(reg, quantity="beta")
     for j in range(12):
-        np.testing.assert_array_equal(disp.lines_[j].get_ydata(),
+        np.testing.assert_array_equal(beta_disp.lines_[j].get_ydata(),
                                       reg.regularization_path_.coefs[:, j])
-    gamma = RegularizationPathDisplay.from_path(reg.gamma_path_, n_labels=2)
-    # the two jumps of beta (after index 3 and 7) are the first differences to enter
-    assert sorted(t.get_text() for t in gamma.texts_) == ["x3", "x7"]
+    assert beta_disp.ax_.get_ylabel() == "coefficient"
+    with pytest.raises(ValueError, match="quantity='beta'"):
+        RegularizationPathDisplay.from_estimator(reg, X, standardize=True)
+    with pytest.raises(ValueError, match="Split LBI"):
+        RegularizationPathDisplay.from_estimator(LBIRegressor().fit(X, y), quantity="gamma")
 
 
 def test_constructor_and_plot_validate_input():

@@ -148,6 +148,52 @@ def linear_predict(X, coef, intercept):
     return out + intercept
 
 
+def check_prediction_times(path, t):
+    """The times at which ``predict(X, t=...)`` reads the path: a 1-D array, and whether
+    ``t`` was a scalar.
+
+    Times are on the path's own (standardized) scale and must lie in ``[0, t_max]``:
+    before ``t0`` the model is the empty one; past the end of the path nothing was
+    computed, so such a time is refused rather than clamped.
+    """
+    try:
+        times = np.asarray(t, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"t must be a number or a 1-D array of numbers; got {t!r}.") from None
+    scalar = times.ndim == 0
+    if times.ndim > 1 or times.size == 0:
+        raise ValueError(
+            f"t must be a number or a non-empty 1-D array of times; got shape {times.shape}.")
+    times = times.reshape(-1)
+    end = float(path.times[-1])
+    bad = ~np.isfinite(times) | (times < 0) | (times > end * (1.0 + 1e-12))
+    if np.any(bad):
+        first = float(times[np.flatnonzero(bad)[0]])
+        raise ValueError(
+            f"t must lie in [0, t_max] with t_max={end:.6g} = {end / path.t0:.4g} t0, the end "
+            f"of the fitted path; got t={first!r}. Refit with a larger t_ratio to predict "
+            "later on the path."
+        )
+    return times, scalar
+
+
+def path_linear_predict(X, path, times):
+    """Linear predictor at several times: shape (n_samples, n_times) for a 1-D path,
+    (n_samples, n_targets, n_times) for coefficients of shape (n_features, n_targets).
+
+    Each time is read with :meth:`RegularizationPath.coef_at` and
+    :meth:`RegularizationPath.intercept_at`, so between record times the prediction
+    follows the path's own interpolation.
+    """
+    dtype = path.coefs.dtype  # float32 kept when X was float32, as predict(X) does
+    coefs = np.stack([path.coef_at(t) for t in times], axis=-1).astype(dtype, copy=False)
+    intercepts = np.stack([np.asarray(path.intercept_at(t)) for t in times],
+                          axis=-1).astype(dtype, copy=False)
+    p = coefs.shape[0]
+    out = safe_sparse_dot(X, coefs.reshape(p, -1), dense_output=True)
+    return out.reshape((X.shape[0],) + coefs.shape[1:]) + intercepts[None]
+
+
 def is_sparse(X) -> bool:
     return sp.issparse(X)
 

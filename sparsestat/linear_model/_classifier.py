@@ -13,7 +13,9 @@ from sparsestat import _engine
 from sparsestat.linear_model._base import (
     PATH_PARAMETERS,
     check_groups,
+    check_prediction_times,
     linear_predict,
+    path_linear_predict,
     path_in_dtype,
     path_time,
     validate_fit_input,
@@ -182,32 +184,117 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         self.entry_times_ = path.entry_times
         self.n_iter_ = path.n_iter
 
-    def decision_function(self, X):
-        """Linear scores: shape (n_samples,) for two classes, else (n_samples, n_classes)."""
+    def decision_function(self, X, t=None):
+        """Linear scores at ``t_``, or at any time ``t`` on the path.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to score.
+        t : float or array-like of shape (n_times,), default=None
+            Time(s) on the path at which to read the model (see
+            :meth:`predict_proba`); ``None``: the fitted model at ``t_``.
+
+        Returns
+        -------
+        scores : ndarray
+            Shape (n_samples,) for two classes, else (n_samples, n_classes);
+            an array of times adds a last axis of length n_times.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sparsestat import LBIClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = LBIClassifier(t_ratio=20, n_times=20).fit(X, y)
+        >>> clf.decision_function(X[:4], t=clf.regularization_path_.times[:5]).shape
+        (4, 3, 5)
+        """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=[np.float64, np.float32])
-        scores = linear_predict(X, self.coef_, self.intercept_)
-        return scores[:, 0] if scores.shape[1] == 1 else scores
+        if t is None:
+            scores = linear_predict(X, self.coef_, self.intercept_)[..., None]
+            scalar = True
+        else:
+            times, scalar = check_prediction_times(self.regularization_path_, t)
+            scores = path_linear_predict(X, self.regularization_path_, times)
+        if scores.shape[1] == 1:
+            scores = scores[:, 0]
+        return scores[..., 0] if scalar else scores
 
-    def predict_proba(self, X):
-        """Class probabilities, columns in the order of ``classes_``."""
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
+    def predict_proba(self, X, t=None):
+        """Class probabilities at ``t_``, or at any time ``t`` on the path.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to classify.
+        t : float or array-like of shape (n_times,), default=None
+            Time(s) on the path (the scale of ``t_``) at which to read the
+            model. ``None``: the fitted model at ``t_``. Before ``t0_`` the
+            model is the intercept-only one; between record times the path is
+            interpolated linearly; a time outside ``[0, t_max]`` raises a
+            ``ValueError``.
+
+        Returns
+        -------
+        proba : ndarray
+            Shape (n_samples, n_classes), columns in the order of
+            ``classes_``; an array of times adds a last axis of length n_times.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from sparsestat import LBIClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = LBIClassifier(t_ratio=20, n_times=20).fit(X, y)
+        >>> proba = clf.predict_proba(X, t=[0.0, clf.t_])
+        >>> proba.shape
+        (150, 3, 2)
+        >>> bool(np.allclose(proba[:, :, 0], 1 / 3, atol=1e-6))  # the empty model
+        True
+        """
+        scores = self.decision_function(X, t)
+        if self.classes_.shape[0] == 2:
             p1 = expit(scores)
-            return np.column_stack([1.0 - p1, p1])
+            return np.stack([1.0 - p1, p1], axis=1)
         return softmax(scores, axis=1)
 
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
+    def predict_log_proba(self, X, t=None):
+        """Logarithm of :meth:`predict_proba` (same ``t``, same shapes)."""
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+            return np.log(self.predict_proba(X, t))
 
-    def predict(self, X):
-        """Most probable class for each sample."""
-        scores = self.decision_function(X)
-        idx = (scores > 0).astype(int) if scores.ndim == 1 else np.argmax(scores, axis=1)
-        return self.classes_[idx]
+    def predict(self, X, t=None):
+        """Most probable class for each sample, at ``t_`` or at any time ``t`` on the path.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to classify.
+        t : float or array-like of shape (n_times,), default=None
+            As in :meth:`predict_proba`.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,) or (n_samples, n_times)
+            Class labels (one column per time for an array of times).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sparsestat import LBIClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = LBIClassifier(t_ratio=20, n_times=20).fit(X, y)
+        >>> clf.predict(X[:3], t=[clf.t0_, clf.t_]).shape
+        (3, 2)
+        """
+        scores = self.decision_function(X, t)
+        if self.classes_.shape[0] == 2:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -99,10 +99,11 @@ class _PathCV:
         )
         scores = np.asarray(fold_scores)
         mean = scores.mean(axis=0)
-        best = int(np.argmax(mean))
-        if self.one_standard_error and len(splits) > 1:
-            se = scores.std(axis=0, ddof=1) / np.sqrt(len(splits))
-            best = int(np.flatnonzero(mean >= mean[best] - se[best])[0])
+        se = (scores.std(axis=0, ddof=1) / np.sqrt(len(splits)) if len(splits) > 1
+              else np.zeros_like(mean))
+        best_mean = int(np.argmax(mean))
+        within_se = int(np.flatnonzero(mean >= mean[best_mean] - se[best_mean])[0])
+        best = within_se if self.one_standard_error else best_mean
         if best == times.shape[0] - 1 and times.shape[0] > 2:
             warnings.warn(
                 f"The best cross-validated time is the last one on the grid (t={times[-1]:.4g});"
@@ -111,6 +112,9 @@ class _PathCV:
             )
         self.cv_scores_ = scores
         self.cv_mean_scores_ = mean
+        self.cv_standard_errors_ = se
+        self.t_best_ = float(times[best_mean])
+        self.t_1se_ = float(times[within_se])
         self.times_ = times
         self.t_index_ = best
         self.t_ = float(times[best])
@@ -150,6 +154,16 @@ epsilon, max_iter
         Validation score of every fold at every time.
     cv_mean_scores_ : ndarray of shape (n_times,)
         Mean over folds.
+    cv_standard_errors_ : ndarray of shape (n_times,)
+        Standard error of the mean score: the folds' standard deviation
+        (``ddof=1``) over the square root of the number of folds (zeros for a
+        single split).
+    t_best_ : float
+        The time with the best mean score.
+    t_1se_ : float
+        The earliest (sparsest) time whose mean score is within one standard
+        error of the best (the one-standard-error rule); ``t_`` is this time
+        when ``one_standard_error=True``, else ``t_best_``.
     coef_, intercept_, regularization_path_, entry_times_, n_iter_
         As in :class:`LBIRegressor`, read at ``t_``.
 
@@ -250,7 +264,7 @@ class LBIClassifierCV(_PathCV, LBIClassifier):
 
     Attributes
     ----------
-    t_, times_, cv_scores_, cv_mean_scores_
+    t_, times_, cv_scores_, cv_mean_scores_, cv_standard_errors_, t_best_, t_1se_
         As in :class:`LBIRegressorCV`.
     classes_, coef_, intercept_, regularization_path_, entry_times_, n_iter_
         As in :class:`LBIClassifier`, read at ``t_``.

@@ -13,7 +13,9 @@ from sparsestat import _engine
 from sparsestat.linear_model._base import (
     PATH_PARAMETERS,
     check_groups,
+    check_prediction_times,
     linear_predict,
+    path_linear_predict,
     path_in_dtype,
     path_time,
     squeeze_path,
@@ -221,8 +223,9 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         self.t_ = path_time(path, t, t_relative)
         self.t0_ = float(path.t0)
         dtype = path.coefs.dtype  # float32 kept when X was float32
-        coef = path.coef_at(self.t_).astype(dtype, copy=False)
-        intercept = np.asarray(path.intercept_at(self.t_), dtype=dtype)
+        at = float(self._beta_times(path, self.t_))
+        coef = path.coef_at(at).astype(dtype, copy=False)
+        intercept = np.asarray(path.intercept_at(at), dtype=dtype)
         self.coef_ = coef if coef.ndim == 1 else coef.T.copy()
         if not self.fit_intercept:
             intercept = np.zeros_like(intercept)
@@ -232,6 +235,13 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
             self.intercept_ = float(intercept) if dtype == np.float64 else intercept[()]
         self.entry_times_ = path.entry_times
         self.n_iter_ = path.n_iter
+
+    def _beta_times(self, path, times):
+        """Where to read the coefficient path: Split LBI's beta is not penalized, so up to
+        the first record (t0) it is its analytic start, the fit with gamma = 0."""
+        if self.D is None:
+            return times
+        return np.maximum(times, path.times[0])
 
     def _fit_split(self, X, Y, single, sample_weight):
         if not single:
@@ -265,21 +275,54 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         self.nu_ = split.nu
         return self
 
-    def predict(self, X):
-        """Predict with the linear model read at ``t_``.
+    def predict(self, X, t=None):
+        """Predict with the linear model read at ``t_``, or at any time ``t`` on the path.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to predict.
+        t : float or array-like of shape (n_times,), default=None
+            Time(s) on the path (the scale of ``t_``, ``1 / lambda`` of the
+            standardized problem) at which to read the model. ``None``: the
+            fitted ``coef_`` at ``t_``. A time before ``t0_`` reads the empty
+            model (the intercept only); a time between record times reads the
+            path's interpolation (linear for LBI, piecewise constant for ISS).
+            With ``D`` (Split LBI) ``coef_`` is ``beta``, which is not
+            penalized: up to ``t0_`` it is its start, the fit with ``gamma = 0``.
+            A time outside ``[0, t_max]`` (``t_max = regularization_path_.times[-1]``)
+            raises a ``ValueError``.
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        y_pred : ndarray
+            Shape (n_samples,) or (n_samples, n_targets) for ``t=None`` or a
+            scalar ``t``; an array of times adds a last axis of length
+            n_times: (n_samples, n_times) or (n_samples, n_targets, n_times).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sparsestat import LBIRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.standard_normal((50, 3))
+        >>> y = 2 * X[:, 0] + 0.1 * rng.standard_normal(50)
+        >>> reg = LBIRegressor().fit(X, y)
+        >>> times = reg.regularization_path_.times[[0, 50, -1]]
+        >>> reg.predict(X[:2], t=times).shape
+        (2, 3)
+        >>> bool(np.allclose(reg.predict(X, t=reg.t_), reg.predict(X)))
+        True
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=[np.float64, np.float32])
-        return linear_predict(X, self.coef_, self.intercept_)
+        if t is None:
+            return linear_predict(X, self.coef_, self.intercept_)
+        path = self.regularization_path_
+        times, scalar = check_prediction_times(path, t)
+        pred = path_linear_predict(X, path, self._beta_times(path, times))
+        return pred[..., 0] if scalar else pred
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
