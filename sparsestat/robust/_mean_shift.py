@@ -854,7 +854,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
     ----------
     outliers_ : ndarray of shape (n_samples,), dtype=bool
         Flagged samples.
-    outlier_rows_ : ndarray of shape (n_outliers_,), dtype=int
+    outlier_rows_ : ndarray of shape (n_outliers,), dtype=int
         Row numbers of the flagged samples counted from 1, in increasing order
         (``np.flatnonzero(outliers_) + 1``): the row numbers ``sparsestat
         outliers`` prints, the first data row after a CSV header being row 1.
