@@ -98,29 +98,31 @@ FORMATS = ("text", "json", "csv")
 
 def command_parser(subparsers, name: str, help: str, description: str,
                    result: str) -> argparse.ArgumentParser:
-    """A sub-command's parser with the options every sub-command shares.
+    """A sub-command's parser with the input and output options every sub-command shares.
 
-    Adds the positional ``data`` (a CSV file or ``-``), ``--delimiter``,
-    ``-o/--output``, ``--format`` and ``--show``; ``result`` says what the
-    ``csv`` output holds. The epilog states the row convention.
+    Adds the positional ``data`` (a CSV file or ``-``) and, in an "input and
+    output" group, ``--delimiter``, ``-o/--output``, ``--format`` and ``--show``;
+    ``result`` names what the ``csv`` output holds. The epilog states the row
+    convention.
     """
     p = subparsers.add_parser(
         name, help=help, description=description,
         epilog=f"{ROWS_HELP} Output: the text report on stdout; --format json writes the whole "
-        f"result as one JSON object, --format csv {result}; -o FILE writes that to FILE "
+        f"result as one JSON object, --format csv {result}; -o FILE writes it to FILE "
         "(format from its suffix: .json, .txt or csv) through a temporary file, so an "
         "error never leaves a half-written one, and -o - to stdout. Errors: exit status "
         "2 and one line on stderr; warnings are one line each on stderr.")
     p.add_argument("data", help="CSV file with a header row (UTF-8), or - for standard input")
-    p.add_argument("--delimiter", default=",", help="cell separator (default ',')")
-    p.add_argument("-o", "--output", metavar="FILE",
-                   help=f"write the result to FILE ('-': stdout); the csv result {result}")
-    p.add_argument("--format", choices=FORMATS,
-                   help="text, json or csv (default: text on stdout; for -o FILE, from the "
-                   "suffix of FILE)")
-    p.add_argument("--show", type=_count, default=20,
-                   help="rows of each table in the text report (default 20; 0: the summary "
-                   "only)")
+    io_group = p.add_argument_group("input and output")
+    io_group.add_argument("--delimiter", default=",", help="cell separator (default ',')")
+    io_group.add_argument("-o", "--output", metavar="FILE",
+                          help="write the result to FILE ('-': stdout)")
+    io_group.add_argument("--format", choices=FORMATS,
+                          help="text, json or csv (default: text on stdout; for -o FILE, "
+                          "from the suffix of FILE)")
+    io_group.add_argument("--show", type=_count, default=20, metavar="N",
+                          help="rows of each table in the text report (default 20; 0: the "
+                          "summary only)")
     return p
 
 

@@ -67,7 +67,8 @@ def test_pred_probs_columns_are_matched_by_class_name(blobs, tmp_path, capsys):
     from sklearn.model_selection import cross_val_predict
 
     X, labels, noisy = blobs
-    proba = cross_val_predict(LogisticRegression(max_iter=1000), X, labels, cv=5, method="predict_proba")
+    proba = cross_val_predict(LogisticRegression(max_iter=1000), X, labels, cv=5,
+                              method="predict_proba")
     det = NoisyLabelDetector(random_state=0).fit(None, labels, pred_probs=proba)
     order = [2, 0, 3, 1]                                # the file's columns in another order
     path = _write(tmp_path / "p.csv", ["label", *CLASSES[order]],

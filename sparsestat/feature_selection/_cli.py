@@ -37,10 +37,10 @@ def add_parser(subparsers) -> None:
         description="Select the features (columns) of a CSV file that explain a target column "
         "with knockoffs: the expected fraction of false selections is at most --fdr. Print "
         "the selected features with their knockoff statistics.",
-        result="holds the selected features (feature, W, sign; with --n-draws > 1: feature, "
+        result="the selected features (feature, W, sign; with --n-draws > 1: feature, "
         "e_value, selection_frequency, sign)")
-    p.add_argument("--target", required=True, help="column to explain (numbers: regression; "
-                   "class labels: classification)")
+    p.add_argument("--target", required=True,
+                   help="column to explain (numbers: a regression target; words: class labels)")
     p.add_argument("--features", help="comma-separated feature columns (default: all other "
                    "columns)")
     p.add_argument("--fdr", type=_fdr, default=0.1,

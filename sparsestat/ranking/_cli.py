@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
         description="Rank the items of a CSV file of pairwise comparisons (one comparison per "
         "row) with HodgeRank and a sparse outlier term; print the ranking and the flagged "
         "comparisons (with their row numbers).",
-        result="holds the ranking (rank, item, score, component)")
+        result="the ranking (rank, item, score, component)")
     p.add_argument("--left", required=True, help="column of the first item of each comparison")
     p.add_argument("--right", required=True, help="column of the second item")
     p.add_argument("--outcome", help="column of the outcome: +1 first preferred, -1 second "

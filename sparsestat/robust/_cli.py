@@ -48,7 +48,7 @@ def add_parser(subparsers) -> None:
         description="Regress one column of a CSV file on others with the mean-shift outlier "
         "model; print the flagged rows (their row numbers and values) and a one-line "
         "summary.",
-        result="holds the flagged rows (row, target, features, gamma, entry_time)")
+        result="the flagged rows (row, target, features, gamma, entry_time)")
     p.add_argument("--target", required=True, help="column to regress (the response)")
     p.add_argument("--features", help="comma-separated feature columns (default: all other "
                    "columns)")

@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
         "either features (numbers) or, with --pred-probs, a classifier's out-of-sample class "
         "probabilities (one column per class, named after the class). Print the flagged "
         "rows with the label the data suggest.",
-        result="holds the flagged rows (row, label, suggested_label, margin, "
+        result="the flagged rows (row, label, suggested_label, margin, "
         "neighbour_disagreement, entry_time)")
     p.add_argument("--label", required=True, help="column of the (possibly wrong) class labels")
     p.add_argument("--features", help="comma-separated feature (or probability) columns "
