@@ -97,3 +97,10 @@ def test_to_frame_per_component():
     assert frame["item"][0] == "x"                    # x's margins are the largest
     with pytest.raises(Exception, match="not fitted"):
         RobustPairwiseRanker().to_frame()
+
+
+def test_errors_name_items_as_plain_strings():
+    pairs = np.array([["Ohio", "Iowa"], ["Illinois", "Illinois"], ["Iowa", "Utah"]])
+    with pytest.raises(ValueError) as exc:
+        RobustPairwiseRanker().fit(pairs, np.ones(3))
+    assert "(first: item 'Illinois')" in str(exc.value) and "np.str_" not in str(exc.value)
