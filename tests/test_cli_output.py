@@ -148,3 +148,15 @@ def test_a_closed_pipe_is_not_an_error(stackloss_csv, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert main(["outliers", str(stackloss_csv), *ARGS, "--format", "csv"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_delimiter(stackloss_csv, tmp_path, capsys):
+    semicolons = tmp_path / "semi.csv"
+    semicolons.write_text(stackloss_csv.read_text().replace(",", ";"))
+    assert main(["outliers", str(semicolons), *ARGS]) == 2
+    assert "pass --delimiter" in capsys.readouterr().err
+    results = []
+    for path, extra in [(stackloss_csv, []), (semicolons, ["--delimiter", ";"])]:
+        assert main(["outliers", str(path), *ARGS, "--format", "json", *extra]) == 0
+        results.append(json.loads(capsys.readouterr().out))
+    assert results[0] == results[1] and results[0]["flagged_rows"] == [1, 3, 4, 21]

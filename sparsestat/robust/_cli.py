@@ -116,8 +116,6 @@ def report(det, X, y, names, target, show):
         text += aligned(columns[:-1], [[str(r[0]), *(f"{v:.6g}" for v in r[1:-2]),
                                         f"{r[-2]:+.4g}"] for r in table[:show]])
         text += more(len(table), show)
-    elif not table:
-        text.append("no row flagged")
     fit = " ".join(f"{c:+.4g}*{n}" for c, n in zip(det.coef_, names))
     tail = "" if det.noise_df_ is None else f", t noise with {det.noise_df_:.3g} df"
     rule = (f"auto: cutoff {det.cutoff_:.2f} SDs{tail}" if det.contamination == "auto"
