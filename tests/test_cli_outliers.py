@@ -1,6 +1,10 @@
 """The ``sparsestat outliers`` command: output on stackloss, and bad input (exit 2)."""
 
 import csv
+import io
+import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -59,14 +63,20 @@ def test_stackloss_rows_output_and_plot(stackloss_csv, tmp_path, capsys):
 
 
 def test_features_subset_and_contamination_fraction(stackloss_csv, capsys):
-    # without ACIDCONC some days repeat exactly: refused unless asked for
-    _assert_clean_error(capsys, ["outliers", stackloss_csv, "--target", "STACKLOSS",
-                                 "--features", "AIRFLOW,WATERTEMP"], "--keep-duplicates")
-    assert main(["outliers", stackloss_csv, "--target", "STACKLOSS", "--features",
-                 "AIRFLOW,WATERTEMP", "--contamination", "0.1", "--keep-duplicates"]) == 0
-    stdout = capsys.readouterr().out
-    assert len(_flagged_rows(stdout)) == 3  # ceil(0.1 * 21)
-    assert "*ACIDCONC" not in stdout and "*AIRFLOW" in stdout
+    # without ACIDCONC some days repeat exactly: fitted, with one warning line on stderr
+    # (as MeanShiftOutlierDetector's duplicates='warn'), refused with --duplicates raise
+    args = ["outliers", stackloss_csv, "--target", "STACKLOSS", "--features",
+            "AIRFLOW,WATERTEMP", "--contamination", "0.1"]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("sparsestat outliers: warning: ")
+    assert "row 11 repeats row 10" in err and "--duplicates keep" in err
+    assert len(_flagged_rows(out)) == 3  # ceil(0.1 * 21)
+    assert "*ACIDCONC" not in out and "*AIRFLOW" in out
+    assert main(args + ["--duplicates", "keep"]) == 0
+    kept, err = capsys.readouterr()
+    assert err == "" and _flagged_rows(kept) == _flagged_rows(out)
+    _assert_clean_error(capsys, args + ["--duplicates", "raise"], "pass --duplicates keep")
 
 
 def _assert_clean_error(capsys, args, match, output=None):
@@ -99,7 +109,8 @@ def test_empty_cell_and_nan(tmp_path, capsys):
     rows = [[*rng.standard_normal(3)] for _ in range(30)]
     rows[4][1] = ""
     path = _write_csv(tmp_path / "d.csv", ["y", "a", "b"], rows)
-    _assert_clean_error(capsys, ["outliers", path, "--target", "y"], "data row 5 has an empty")
+    _assert_clean_error(capsys, ["outliers", path, "--target", "y"],
+                        f"row 5 of {path} has no value in column 'a'")
     rows[4][1] = "nan"
     path = _write_csv(tmp_path / "e.csv", ["y", "a", "b"], rows)
     _assert_clean_error(capsys, ["outliers", path, "--target", "y"], "NaN or inf")
@@ -126,8 +137,8 @@ def test_model_errors_are_one_line(tmp_path, capsys):
     dup = [[*rng.standard_normal(3)] for _ in range(30)]
     dup.append(list(dup[3]))
     path = _write_csv(tmp_path / "dup.csv", ["y", "a", "b"], dup)
-    _assert_clean_error(capsys, ["outliers", path, "--target", "y", "--output", str(out)],
-                        "duplicated", out)
+    _assert_clean_error(capsys, ["outliers", path, "--target", "y", "--output", str(out),
+                                 "--duplicates", "raise"], "row 31 repeats row 4", out)
 
 
 def test_missing_output_folder(stackloss_csv, tmp_path, capsys):
@@ -173,3 +184,78 @@ def test_bad_noise_df(stackloss_csv, tmp_path, capsys, value):
     _assert_clean_error(capsys, ["outliers", stackloss_csv, "--target", "STACKLOSS",
                                  "--noise-df", value, "--output", str(out)],
                         "--noise-df", out)
+
+
+def _json(capsys, args):
+    assert main(args + ["--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_matches_the_detector(stackloss_csv, capsys):
+    from sparsestat import MeanShiftOutlierDetector
+
+    X, y = load_stackloss(return_X_y=True)
+    det = MeanShiftOutlierDetector(random_state=0).fit(X, y)
+    # the rows documented for stackloss (1-based), in the estimator's own row numbers
+    assert det.outlier_rows_.tolist() == [1, 3, 4, 21]
+    assert det.outlier_rows_.tolist() == (np.flatnonzero(det.outliers_) + 1).tolist()
+    result = _json(capsys, ["outliers", stackloss_csv, "--target", "STACKLOSS"])
+    assert result["flagged_rows"] == det.outlier_rows_.tolist()
+    assert result["n_flagged"] == 4 and result["n_rows"] == 21
+    for row in result["flagged"]:
+        i = row["row"] - 1
+        assert row["STACKLOSS"] == y[i] and row["ACIDCONC"] == X[i, 2]
+        assert row["gamma"] == pytest.approx(det.gamma_[i], rel=1e-12)
+    assert result["coef"]["AIRFLOW"] == pytest.approx(det.coef_[0], rel=1e-12)
+
+
+def test_row_numbers_follow_the_rows(tmp_path, capsys):
+    # permuting the rows of the file permutes the flagged row numbers, and blank lines
+    # are not rows: the same answer in the file's own row numbers
+    data = load_stackloss()
+    rows = [[y, *x] for x, y in zip(data.data, data.target)]
+    header = [data.target_name, *data.feature_names]
+    perm = np.random.default_rng(3).permutation(len(rows))
+    path = _write_csv(tmp_path / "perm.csv", header, [rows[i] for i in perm])
+    result = _json(capsys, ["outliers", path, "--target", "STACKLOSS"])
+    flagged = sorted(int(perm[r - 1]) + 1 for r in result["flagged_rows"])
+    assert flagged == [1, 3, 4, 21]
+    text = "\n\n".join(",".join(map(str, r)) for r in [header, *rows]) + "\n\n"
+    blank = tmp_path / "blank.csv"
+    blank.write_text(text, encoding="utf-8-sig")       # a BOM as Excel writes it, too
+    assert _json(capsys, ["outliers", str(blank), "--target", "STACKLOSS"])["flagged_rows"] \
+        == [1, 3, 4, 21]
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1e8])
+def test_rescaled_target_flags_the_same_rows(tmp_path, capsys, scale):
+    data = load_stackloss()
+    rows = [[y * scale, *x] for x, y in zip(data.data, data.target)]
+    path = _write_csv(tmp_path / "s.csv", [data.target_name, *data.feature_names], rows)
+    result = _json(capsys, ["outliers", path, "--target", "STACKLOSS"])
+    assert result["flagged_rows"] == [1, 3, 4, 21]
+    assert result["scale"] == pytest.approx(1.253 * scale, rel=1e-3)
+
+
+def test_show_zero_prints_the_summary_only(stackloss_csv, capsys):
+    assert main(["outliers", stackloss_csv, "--target", "STACKLOSS", "--show", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].startswith("4 of 21 rows flagged as outliers")
+
+
+def test_subprocess_reads_standard_input(stackloss_csv):
+    from sparsestat import MeanShiftOutlierDetector
+
+    X, y = load_stackloss(return_X_y=True)
+    det = MeanShiftOutlierDetector(random_state=0, solver="iss").fit(X, y)
+    with open(stackloss_csv, "rb") as fh:
+        proc = subprocess.run([sys.executable, "-m", "sparsestat", "outliers", "-", "--target",
+                               "STACKLOSS", "--solver", "iss", "--format", "csv"],
+                              stdin=fh, capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == b""
+    table = list(csv.DictReader(io.StringIO(proc.stdout.decode())))
+    assert [int(r["row"]) for r in table] == [int(i) + 1 for i in np.flatnonzero(
+        det.outliers_)[np.argsort(det.entry_times_[det.outliers_], kind="stable")]]
+    assert [float(r["gamma"]) for r in table] == pytest.approx(
+        [det.gamma_[int(r["row"]) - 1] for r in table], rel=1e-12)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-from pathlib import Path
 
 import numpy as np
 
@@ -34,28 +32,30 @@ def _fdr(text: str) -> float:
 
 def add_parser(subparsers) -> None:
     """Register the ``rank`` sub-command."""
-    p = subparsers.add_parser(
-        "rank", help="rank items from pairwise comparisons and flag outlier comparisons",
+    from sparsestat.cli import command_parser
+
+    p = command_parser(
+        subparsers, "rank",
+        help="rank items from pairwise comparisons and flag outlier comparisons",
         description="Rank the items of a CSV file of pairwise comparisons (one comparison per "
         "row) with HodgeRank and a sparse outlier term; print the ranking and the flagged "
-        "comparisons.",
-    )
-    p.add_argument("data", help="CSV file with a header row")
+        "comparisons (with their row numbers).",
+        result="the ranking (rank, item, score, component)")
     p.add_argument("--left", required=True, help="column of the first item of each comparison")
     p.add_argument("--right", required=True, help="column of the second item")
-    p.add_argument("--outcome", help="column of the outcome: +1 first preferred, -1 second, or a "
-                   "real margin (default: the first item always won)")
+    p.add_argument("--outcome", help="column of the outcome: +1 first preferred, -1 second "
+                   "(1 / 0 also, with --link logistic), or a real margin (default: the first "
+                   "item always won)")
     p.add_argument("--weight", help="column of nonnegative weights (vote counts)")
     p.add_argument("--annotator", help="column of annotator ids: flag whole annotators "
                    "(group-sparse outlier path) instead of single comparisons")
-    p.add_argument("--output", help="write the ranking (rank,item,score) to this CSV file")
     p.add_argument("--contamination", type=_contamination, default="auto",
                    help="'auto' (default) or the fraction of comparisons to flag")
     p.add_argument("--fdr", type=_fdr, default=0.1,
                    help="false-discovery rate of the 'auto' rule for real-valued margins "
                    "(default 0.1; 1 flags every |z| >= 3)")
     p.add_argument("--link", choices=["linear", "logistic"], default="linear",
-                   help="least squares (default) or Bradley-Terry for +1/-1 outcomes")
+                   help="least squares (default) or Bradley-Terry for +1/-1 (or 1/0) outcomes")
     p.add_argument("--manipulation", choices=["promote", "demote", "both", "none"],
                    default="promote",
                    help="targeted attack looked for in +1/-1 votes: items pushed up "
@@ -63,120 +63,85 @@ def add_parser(subparsers) -> None:
     p.add_argument("--per-component", action="store_true",
                    help="rank within connected components instead of failing on a "
                    "disconnected comparison graph")
-    p.add_argument("--show", type=int, default=20,
-                   help="how many ranked items and flagged comparisons to print (default 20)")
     p.set_defaults(func=run)
 
 
-def _line_numbers(idx, lines) -> str:
-    """File line numbers of data rows ``idx`` (the header is line 1): ``'rows 3 and 5'``."""
-    from sparsestat.ranking._ranker import _rows
+def _check_rows(table, left, right, w, weight_column):
+    """The checks that name rows, in the command line's row numbers."""
+    from sparsestat._csv import CSVError, rows_phrase
 
-    return _rows([lines[i] for i in idx])
-
-
-def _column(header, rows, lines, name, path):
-    """The stripped cells of column ``name``; every row must have a non-empty one."""
-    from sparsestat.cli import CLIError
-
-    if name not in header:
-        raise CLIError(f"column {name!r} not in {path} (columns: {', '.join(header)})")
-    j = header.index(name)
-    values = [row[j].strip() if len(row) > j else "" for row in rows]
-    empty = [i for i, v in enumerate(values) if not v]
-    if empty:
-        verb = "has" if len(empty) == 1 else "have"
-        raise CLIError(f"{_line_numbers(empty, lines)} of {path} {verb} no value in column "
-                       f"{name!r}; fill in every cell of that column or drop those rows")
-    return values
-
-
-def _numbers(values, lines, name, path):
-    from sparsestat.cli import CLIError
-
-    out = np.empty(len(values))
-    for i, v in enumerate(values):
-        try:
-            out[i] = float(v)
-        except ValueError:
-            raise CLIError(f"column {name!r} of {path} must hold numbers; row {lines[i]} has "
-                           f"{v!r}") from None
-    bad = np.flatnonzero(~np.isfinite(out))
-    if bad.size:
-        raise CLIError(f"column {name!r} of {path} has a NaN or inf value in "
-                       f"{_line_numbers(bad, lines)}; fix or drop those rows")
-    return out
-
-
-def run(args: argparse.Namespace) -> int:
-    from sparsestat.cli import CLIError, atomic_write, read_csv_table
-    from sparsestat.ranking import RobustPairwiseRanker
-
-    header, rows, lines = read_csv_table(args.data, line_numbers=True)
-    left = _column(header, rows, lines, args.left, args.data)
-    right = _column(header, rows, lines, args.right, args.data)
-    y = None if args.outcome is None else _numbers(
-        _column(header, rows, lines, args.outcome, args.data), lines, args.outcome, args.data)
-    w = None if args.weight is None else _numbers(
-        _column(header, rows, lines, args.weight, args.data), lines, args.weight, args.data)
-    ann = None if args.annotator is None else np.array(
-        _column(header, rows, lines, args.annotator, args.data), dtype=str)
-    # the checks that name rows, with the file's line numbers (the ranker counts from 0)
     same = [i for i, (a, b) in enumerate(zip(left, right)) if a == b]
     if same:
         verb = "compares" if len(same) == 1 else "compare"
-        raise CLIError(f"{_line_numbers(same, lines)} of {args.data} {verb} an item with "
-                       "itself (self-comparison); remove them")
+        raise CSVError(f"{rows_phrase(same)} of {table.name} {verb} an item with itself "
+                       "(self-comparison); remove them")
     if w is not None and np.any(w < 0):
-        raise CLIError(f"column {args.weight!r} of {args.data} has a negative weight in "
-                       f"{_line_numbers(np.flatnonzero(w < 0), lines)}; weights (vote counts) "
-                       "must be >= 0")
-    pairs = np.column_stack([np.array(left, dtype=object), np.array(right, dtype=object)])
-    pairs = pairs.astype(str)
+        raise CSVError(f"column {weight_column!r} of {table.name} has a negative weight in "
+                       f"{rows_phrase(np.flatnonzero(w < 0))}; weights (vote counts) must "
+                       "be >= 0")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit the ranker on the CSV file and report; exit status 0."""
+    from sparsestat._csv import read_table
+    from sparsestat.cli import check_output, emit, fit
+    from sparsestat.ranking import RobustPairwiseRanker
+
+    check_output(args)
+    table = read_table(args.data, args.delimiter)
+    left, right = table.text(args.left), table.text(args.right)
+    y = None if args.outcome is None else table.numbers(args.outcome)
+    w = None if args.weight is None else table.numbers(args.weight)
+    ann = None if args.annotator is None else np.array(table.text(args.annotator), dtype=str)
+    _check_rows(table, left, right, w, args.weight)
+    pairs = np.column_stack([np.array(left, dtype=str), np.array(right, dtype=str)])
     ranker = RobustPairwiseRanker(
         contamination=args.contamination, fdr=args.fdr, link=args.link,
         manipulation=None if args.manipulation == "none" else args.manipulation,
         on_disconnected="per_component" if args.per_component else "raise")
-    try:
-        ranker.fit(pairs, y, sample_weight=w, annotators=ann)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-
-    n = len(ranker.items_)
-    order = np.argsort(-ranker.scores_, kind="stable")
-    comp = f", {ranker.n_components_} components" if ranker.n_components_ > 1 else ""
-    print(f"{n} items, {len(rows)} comparisons{comp}; {int(ranker.outliers_.sum())} flagged "
-          "as outliers")
-    print("rank  score      item")
-    for r, i in enumerate(order[: args.show], start=1):
-        print(f"{r:4d}  {ranker.scores_[i]:+9.4f}  {ranker.items_[i]}")
-    if n > args.show:
-        print(f"  ... ({n - args.show} more)")
-    if ranker.manipulated_items_.size:
-        print("items with a targeted-manipulation rate: "
-              + ", ".join(map(str, ranker.manipulated_items_[: args.show]))
-              + (" ..." if ranker.manipulated_items_.size > args.show else ""))
-    if ann is not None:
-        bad = ranker.annotator_outliers_
-        print(f"flagged annotators ({len(bad)} of {len(ranker.annotators_)}): "
-              + (", ".join(map(str, bad[: args.show])) or "none")
-              + (" ..." if len(bad) > args.show else ""))
-    flagged = np.flatnonzero(ranker.outliers_)
-    if flagged.size:
-        print("flagged comparisons (row, left, right, outcome, outlier size):")
-        yy = np.ones(len(rows)) if y is None else y
-        for k in flagged[np.argsort(ranker.entry_times_[flagged], kind="stable")][: args.show]:
-            print(f"  {lines[k]:6d}  {left[k]}  {right[k]}  {yy[k]:+g}  {ranker.gamma_[k]:+.4g}")
-        if flagged.size > args.show:
-            print(f"  ... ({flagged.size - args.show} more)")
-    if args.output:
-        def write(tmp):
-            with open(tmp, "w", newline="") as fh:
-                out = csv.writer(fh)
-                out.writerow(["rank", "item", "score", "component"])
-                for r, i in enumerate(order, start=1):
-                    out.writerow([r, ranker.items_[i], f"{ranker.scores_[i]:.10g}",
-                                  ranker.component_[i]])
-        atomic_write(args.output, write)
-        print(f"ranking written to {Path(args.output)}")
+    fit(ranker, ("contamination", "fdr", "link"), pairs, y, sample_weight=w, annotators=ann,
+        replace={"on_disconnected='per_component'": "--per-component"})
+    outcomes = np.ones(table.n_rows) if y is None else y
+    emit(report(ranker, pairs, outcomes, ann is not None, args.show), args)
     return 0
+
+
+def report(ranker, pairs, y, by_annotator: bool, show: int):
+    """The :class:`~sparsestat.cli.Report` of a fitted ranker on comparisons ``pairs``."""
+    from sparsestat.cli import Report, aligned, more
+
+    frame = ranker.to_frame()
+    ranking = [[int(r), str(i), float(s), int(c)] for r, i, s, c in
+               zip(frame["rank"], frame["item"], frame["score"], frame["component"])]
+    flagged = np.flatnonzero(ranker.outliers_)
+    flagged = flagged[np.argsort(ranker.entry_times_[flagged], kind="stable")]
+    comparisons = [{"row": int(k) + 1, "left": str(pairs[k, 0]), "right": str(pairs[k, 1]),
+                    "outcome": float(y[k]), "gamma": float(ranker.gamma_[k]),
+                    "entry_time": float(ranker.entry_times_[k])} for k in flagged]
+    manipulated = [str(v) for v in ranker.manipulated_items_]
+    n = len(ranking)
+    comp = f", {ranker.n_components_} components" if ranker.n_components_ > 1 else ""
+    text = [f"{n} items, {len(y)} comparisons{comp}; {flagged.size} flagged as outliers"]
+    if show:
+        text += aligned(["rank", "score", "item"],
+                        [[str(r[0]), f"{r[2]:+.4f}", r[1]] for r in ranking[:show]])
+        text += more(n, show, "items")
+    summary = {"n_items": n, "n_comparisons": len(y), "n_components": ranker.n_components_,
+               "n_flagged": int(flagged.size), "link": ranker.link,
+               "manipulated_items": manipulated}
+    if manipulated:
+        text.append("items with a targeted-manipulation rate: " + ", ".join(manipulated[:show])
+                    + (" ..." if len(manipulated) > show else ""))
+    if by_annotator:
+        bad = [str(a) for a in ranker.annotator_outliers_]
+        summary["flagged_annotators"] = bad
+        summary["n_annotators"] = len(ranker.annotators_)
+        text.append(f"flagged annotators ({len(bad)} of {len(ranker.annotators_)}): "
+                    + (", ".join(bad[:show]) or "none") + (" ..." if len(bad) > show else ""))
+    if comparisons and show:
+        text.append("flagged comparisons (row, left, right, outcome, outlier size):")
+        text += [f"  {c['row']:6d}  {c['left']}  {c['right']}  {c['outcome']:+g}  "
+                 f"{c['gamma']:+.4g}" for c in comparisons[:show]]
+        text += more(len(comparisons), show, "comparisons")
+    return Report(summary, "ranking", ["rank", "item", "score", "component"], ranking, text,
+                  {"flagged_comparisons": comparisons})

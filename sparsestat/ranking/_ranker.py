@@ -102,6 +102,17 @@ def _encode_pairs(X, name="X"):
     return X
 
 
+def _signed_votes(y: np.ndarray) -> np.ndarray:
+    """Votes of the logistic link as ``+1 / -1``: ``1 / 0`` outcomes are recoded (0 -> -1)."""
+    if np.all((y == 0.0) | (y == 1.0)):
+        return 2.0 * y - 1.0
+    if not np.all(np.abs(y) == 1.0):
+        raise ValueError("link='logistic' needs +1 / -1 outcomes (or 1 / 0: 1 when the first "
+                         "item is preferred, 0 when the second is); use link='linear' for "
+                         "real-valued margins.")
+    return y
+
+
 class RobustPairwiseRanker(BaseEstimator):
     """Rank items from pairwise comparisons and flag the comparisons that are outliers.
 
@@ -165,8 +176,10 @@ class RobustPairwiseRanker(BaseEstimator):
         ``'linear'``: least squares (HodgeRank), for margins or ``+1 / -1``
         outcomes. ``'logistic'``: the Bradley--Terry model
         ``P(y_k = +1) = 1 / (1 + exp(-(theta_i - theta_j + gamma_k)))`` for
-        ``+1 / -1`` outcomes (with a small ridge on ``theta`` so that an item
-        that never lost keeps a finite score); scores are log-odds. Each path
+        ``+1 / -1`` outcomes, or ``1 / 0`` ones (``0``: the second item was
+        preferred; the fit is the same in both codings), with a small ridge on
+        ``theta`` so that an item that never lost keeps a finite score; scores
+        are log-odds. Each path
         step then takes one Newton step on ``theta`` (a Laplacian solve with the
         weights ``w p (1 - p)``). Not available with ``item_features``.
     manipulation : {'promote', 'demote', 'both'} or None, default='promote'
@@ -299,7 +312,8 @@ class RobustPairwiseRanker(BaseEstimator):
             Item labels (ints or strings): row ``k`` compares ``X[k, 0]`` with ``X[k, 1]``.
         y : array-like of shape (n_comparisons,), default=None
             Outcome: ``+1`` first preferred, ``-1`` second preferred, or a real-valued
-            margin (first minus second). None: the first item always won.
+            margin (first minus second). With ``link='logistic'`` also ``1 / 0`` (``0``:
+            second preferred). None: the first item always won.
         sample_weight : array-like of shape (n_comparisons,), default=None
             Nonnegative weights, e.g. vote counts of repeated comparisons.
         item_features : array-like of shape (n_items, n_features), default=None
@@ -333,7 +347,8 @@ class RobustPairwiseRanker(BaseEstimator):
         if same.size:
             raise ValueError(
                 f"X contains {same.size} self-comparison(s) (an item compared with itself) "
-                f"at {_rows(same)} (first: item {items[left[same[0]]]!r}); remove them."
+                f"at {_rows(same)} (first: item {items[[left[same[0]]]].tolist()[0]!r}); "
+                "remove them."
             )
         yv = self._check_outcomes(y, m)
         w = self._check_weights(sample_weight, m)
@@ -342,9 +357,7 @@ class RobustPairwiseRanker(BaseEstimator):
         if self.link == "logistic":
             if Phi is not None:
                 raise ValueError("item_features is supported with link='linear' only.")
-            if not np.all(np.abs(yv) == 1.0):
-                raise ValueError("link='logistic' needs +1 / -1 outcomes; use link='linear' "
-                                 "for real-valued margins.")
+            yv = _signed_votes(yv)
 
         n_comp, labels = components(left, right, w, n)
         if Phi is None and n_comp > 1 and self.on_disconnected == "raise":
@@ -834,15 +847,55 @@ class RobustPairwiseRanker(BaseEstimator):
               sample_weight: ArrayLike | None = None) -> float:
         """Weighted fraction of comparisons whose winner the scores predict.
 
-        ``y`` as in :meth:`fit`; comparisons with ``y == 0`` (ties) are ignored.
+        ``y`` as in :meth:`fit`; comparisons with ``y == 0`` (ties) are ignored,
+        except with ``link='logistic'``, where ``1 / 0`` outcomes are votes as in
+        :meth:`fit`.
         """
         pred = self.predict(pairs)
         yv = self._check_outcomes(y, pred.shape[0])
+        if self.link == "logistic":
+            yv = _signed_votes(yv)
         w = np.ones_like(yv) if sample_weight is None else np.asarray(sample_weight, float)
         w = np.where(yv != 0, w, 0.0)
         if w.sum() == 0:
             raise ValueError("score needs at least one comparison with a nonzero outcome.")
         return float(np.sum(w * (pred == np.sign(yv))) / w.sum())
+
+    def to_frame(self) -> dict:
+        """The items with their scores and ranks, best first, as columns for a data frame.
+
+        pandas is not a dependency of sparsestat, so the table comes as a dict of
+        equal-length arrays, which ``pandas.DataFrame(...)`` (and polars, and
+        ``numpy`` by column) takes as it is.
+
+        Returns
+        -------
+        frame : dict of str to ndarray
+            ``'item'`` (the labels), ``'score'`` (``scores_``), ``'rank'`` (1 for the
+            best item: the position in ``ranking_``) and ``'component'`` (connected
+            component of the comparison graph; scores are comparable within one),
+            one row per item, in the order of ``ranking_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sparsestat import RobustPairwiseRanker
+        >>> pairs = np.array([["a", "b"], ["b", "c"], ["a", "c"], ["c", "d"], ["b", "d"],
+        ...                   ["a", "d"], ["d", "a"]])
+        >>> y = np.array([1.0, 1.0, 2.0, 1.0, 2.0, 3.0, 3.0])
+        >>> frame = RobustPairwiseRanker(contamination=1 / 7).fit(pairs, y).to_frame()
+        >>> frame["item"].tolist(), frame["rank"].tolist()
+        (['a', 'b', 'c', 'd'], [1, 2, 3, 4])
+        >>> np.round(frame["score"], 6).tolist()
+        [1.5, 0.5, -0.5, -1.5]
+        >>> import pandas as pd            # installed with statsmodels
+        >>> int(pd.DataFrame(frame).set_index("item").loc["c", "rank"])
+        3
+        """
+        check_is_fitted(self, "scores_")
+        order = np.argsort(-self.scores_, kind="stable")
+        return {"item": self.items_[order], "score": self.scores_[order],
+                "rank": np.arange(1, order.size + 1), "component": self.component_[order]}
 
     def score_items(self, item_features: ArrayLike) -> np.ndarray:
         """Scores of (possibly unseen) items from their features.

@@ -854,6 +854,10 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
     ----------
     outliers_ : ndarray of shape (n_samples,), dtype=bool
         Flagged samples.
+    outlier_rows_ : ndarray of shape (n_outliers,), dtype=int
+        Row numbers of the flagged samples counted from 1, in increasing order
+        (``np.flatnonzero(outliers_) + 1``): the row numbers ``sparsestat
+        outliers`` prints, the first data row after a CSV header being row 1.
     inlier_mask_ : ndarray of shape (n_samples,), dtype=bool
         ``~outliers_``: the samples of the final least-squares fit (as
         :class:`~sklearn.linear_model.RANSACRegressor` names them).
@@ -901,7 +905,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
     >>> from sparsestat.datasets import load_stackloss
     >>> X, y = load_stackloss(return_X_y=True)
     >>> det = MeanShiftOutlierDetector(random_state=0).fit(X, y)
-    >>> (det.outliers_.nonzero()[0] + 1).tolist()
+    >>> det.outlier_rows_.tolist()      # row numbers from 1; outliers_ is the mask
     [1, 3, 4, 21]
     """
 
@@ -983,6 +987,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
             gamma[out] = Y[out] - (X[out] @ coef.T + intercept)
         single = y.ndim == 1
         self.outliers_ = res.outliers
+        self.outlier_rows_ = np.flatnonzero(res.outliers) + 1
         self.inlier_mask_ = ~res.outliers
         self.n_outliers_ = int(res.outliers.sum())
         self.gamma_ = gamma[:, 0] if single else gamma
