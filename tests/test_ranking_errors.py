@@ -168,31 +168,31 @@ def test_cli_ranks_and_writes_the_output(tmp_path, capsys):
 @pytest.mark.parametrize("content, args, message", [
     ("a,b\nx,y\ny,z\n", ["--left", "a", "--right", "c"], "column 'c' not in"),
     ("a,b,y\nx,y,1\ny,z,oops\n", ["--left", "a", "--right", "b", "--outcome", "y"],
-     "must hold numbers; row 3"),
+     "must hold numbers; row 2"),
     ("a,b\nx,x\ny,z\n", ["--left", "a", "--right", "b"], "self-comparison"),
     ("a,b\nx,y\nz,w\n", ["--left", "a", "--right", "b"], "cannot connect 4 items"),
     ("a,b,w\nx,y,1\ny,z,-1\n", ["--left", "a", "--right", "b", "--weight", "w"],
-     "negative weight in row 3"),
+     "negative weight in row 2"),
     # an empty item cell is not an item named ''
     ("a,b\nx,y\ny,\nx,z\n", ["--left", "a", "--right", "b"],
-     "row 3 of {data} has no value in column 'b'"),
+     "row 2 of {data} has no value in column 'b'"),
     ("a,b\nx,y\n ,z\nx,z\n,y\n", ["--left", "a", "--right", "b"],
-     "rows 3 and 5 of {data} have no value in column 'a'"),
+     "rows 2 and 4 of {data} have no value in column 'a'"),
     # nor is an empty annotator cell an annotator named ''
     ("a,b,who\nx,y,p\ny,z,\nx,z,q\n", ["--left", "a", "--right", "b", "--annotator", "who"],
-     "row 3 of {data} has no value in column 'who'"),
+     "row 2 of {data} has no value in column 'who'"),
     ("a,b,y\nx,y,1\ny,z,\nx,z,2\n", ["--left", "a", "--right", "b", "--outcome", "y"],
-     "row 3 of {data} has no value in column 'y'"),
+     "row 2 of {data} has no value in column 'y'"),
     ("a,b,y\nx,y,1\ny,z,nan\nx,z,inf\n", ["--left", "a", "--right", "b", "--outcome", "y"],
-     "NaN or inf value in rows 3 and 4"),
+     "NaN or inf value in rows 2 and 3"),
     ("a,b\nx,y\ny,z\nz,w\n", ["--left", "a", "--right", "b"], "too few to find outliers"),
     ("a,b\nx,y\ny,y\nx,z\nz,z\n", ["--left", "a", "--right", "b"],
-     "rows 3 and 5 of {data} compare an item with itself"),
-    # blank lines are skipped, and the rows named are still the file's lines
+     "rows 2 and 4 of {data} compare an item with itself"),
+    # blank lines are skipped and not counted: rows are data rows from 1
     ("a,b\n\nx,y\n\ny,y\nx,z\n", ["--left", "a", "--right", "b"],
-     "row 5 of {data} compares an item with itself"),
+     "row 2 of {data} compares an item with itself"),
     ("a,b,y\nx,y,1\n\n\ny,z,oops\n", ["--left", "a", "--right", "b", "--outcome", "y"],
-     "must hold numbers; row 5"),
+     "must hold numbers; row 2"),
 ])
 def test_cli_errors_exit_2_without_output(tmp_path, capsys, content, args, message):
     data = _write(tmp_path / "d.csv", content)
