@@ -39,6 +39,9 @@ class RegularizationPath:
         Iterations (LBI) or knots (ISS) used to compute the path.
     info : dict
         Solver settings used (``kappa``, ``alpha``, ``solver``, ...).
+    feature_names : ndarray of str or None
+        Names of the coefficients (an estimator fitted on a data frame sets its
+        ``feature_names_in_``); :meth:`entry_order` with ``names=True`` uses them.
 
     Examples
     --------
@@ -63,6 +66,7 @@ class RegularizationPath:
     duals: np.ndarray | None = None
     n_iter: int = 0
     info: dict = field(default_factory=dict)
+    feature_names: np.ndarray | None = None
 
     def __repr__(self) -> str:
         entered = int(np.count_nonzero(np.isfinite(self.entry_times)))
@@ -125,19 +129,46 @@ class RegularizationPath:
         """Boolean mask of the coefficients that are nonzero at time ``t``."""
         return self.coef_at(t) != 0
 
-    def entry_order(self) -> np.ndarray:
-        """Indices of the coefficients sorted by entry time (never-entered last).
+    def entry_order(self, names: bool = False) -> np.ndarray:
+        """Indices (or names) of the coefficients sorted by entry time, never-entered last.
 
         For multi-target coefficients the entry time of a feature is its
         earliest entry over the targets.
+
+        Parameters
+        ----------
+        names : bool, default=False
+            Return the coefficients' names instead of their indices: ``feature_names``
+            when the path has them (an estimator fitted on a data frame), else
+            ``'x0'``, ``'x1'``, ... as scikit-learn names unnamed features.
+
+        Returns
+        -------
+        order : ndarray of int, or of str with ``names=True``
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import pandas as pd
+        >>> from sparsestat import LBIRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = pd.DataFrame(rng.standard_normal((60, 3)), columns=["age", "bmi", "bp"])
+        >>> y = 3 * X["bmi"] - 2 * X["age"] + 0.1 * rng.standard_normal(60)
+        >>> path = LBIRegressor().fit(X, y).regularization_path_
+        >>> path.entry_order().tolist(), path.entry_order(names=True).tolist()
+        ([1, 0, 2], ['bmi', 'age', 'bp'])
         """
         et = self.entry_times
         if et.ndim > 1:
             et = et.min(axis=1)
-        return np.argsort(et, kind="stable")
+        order = np.argsort(et, kind="stable")
+        if not names:
+            return order
+        labels = self.feature_names if self.feature_names is not None else \
+            np.array([f"x{j}" for j in range(et.shape[0])], dtype=object)
+        return np.asarray(labels, dtype=object)[order]
 
 
-@dataclass(repr=False)
 class SparseRegularizationPath(RegularizationPath):
     """A path with many coefficients (one per sample), stored sparsely.
 

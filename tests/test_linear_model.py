@@ -240,3 +240,26 @@ def test_cv_warns_when_best_time_is_the_grid_end():
     X, y, _ = _regression(n=200, p=5, noise=0.1)
     with pytest.warns(UserWarning, match="Increase t_ratio"):
         LBIRegressorCV(cv=3, t_ratio=1.5, n_times=5).fit(X, y)
+
+
+def test_entry_order_by_name_follows_the_data_frame_columns():
+    pd = pytest.importorskip("pandas")
+    X, y, _ = _regression()
+    names = [f"f_{j}" for j in range(X.shape[1])][::-1]
+    frame = pd.DataFrame(X, columns=names)
+    for est in (LBIRegressor(), LBIRegressor(solver="iss")):
+        path = est.fit(frame, y).regularization_path_
+        order = path.entry_order()
+        np.testing.assert_array_equal(path.entry_order(names=True), np.array(names)[order])
+        # permuting the columns permutes the names with the order
+        perm = np.random.default_rng(0).permutation(X.shape[1])
+        other = est.fit(frame.iloc[:, perm], y).regularization_path_
+        k = int(np.isfinite(path.entry_times).sum())   # ties among never-entered: index order
+        assert k >= 3
+        assert other.entry_order(names=True)[:k].tolist() == \
+            path.entry_order(names=True)[:k].tolist()
+    # without names: scikit-learn's x0, x1, ...
+    path = LBIRegressor().fit(X, y).regularization_path_
+    assert path.entry_order(names=True).tolist() == [f"x{j}" for j in path.entry_order()]
+    clf = LBIClassifier().fit(frame, (y > np.median(y)).astype(int))
+    assert set(clf.regularization_path_.entry_order(names=True)) == set(names)

@@ -176,6 +176,7 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _read_path(self, path, t, t_relative=None):
+        path.feature_names = getattr(self, "feature_names_in_", None)
         self.t_ = path_time(path, t, t_relative)
         self.t0_ = float(path.t0)
         dtype = path.coefs.dtype  # float32 kept when X was float32

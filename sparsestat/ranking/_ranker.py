@@ -861,20 +861,16 @@ class RobustPairwiseRanker(BaseEstimator):
             raise ValueError("score needs at least one comparison with a nonzero outcome.")
         return float(np.sum(w * (pred == np.sign(yv))) / w.sum())
 
-    def to_frame(self) -> dict:
-        """The items with their scores and ranks, best first, as columns for a data frame.
-
-        pandas is not a dependency of sparsestat, so the table comes as a dict of
-        equal-length arrays, which ``pandas.DataFrame(...)`` (and polars, and
-        ``numpy`` by column) takes as it is.
+    def to_frame(self):
+        """The items with their scores and ranks, best first, as a pandas data frame.
 
         Returns
         -------
-        frame : dict of str to ndarray
-            ``'item'`` (the labels), ``'score'`` (``scores_``), ``'rank'`` (1 for the
-            best item: the position in ``ranking_``) and ``'component'`` (connected
-            component of the comparison graph; scores are comparable within one),
-            one row per item, in the order of ``ranking_``.
+        frame : pandas.DataFrame
+            Columns ``'item'`` (the labels), ``'score'`` (``scores_``), ``'rank'`` (1 for
+            the best item: the position in ``ranking_``) and ``'component'`` (connected
+            component of the comparison graph; scores are comparable within one), one
+            row per item, in the order of ``ranking_`` (index ``0 .. n_items - 1``).
 
         Examples
         --------
@@ -886,16 +882,18 @@ class RobustPairwiseRanker(BaseEstimator):
         >>> frame = RobustPairwiseRanker(contamination=1 / 7).fit(pairs, y).to_frame()
         >>> frame["item"].tolist(), frame["rank"].tolist()
         (['a', 'b', 'c', 'd'], [1, 2, 3, 4])
-        >>> np.round(frame["score"], 6).tolist()
+        >>> frame["score"].round(6).tolist()
         [1.5, 0.5, -0.5, -1.5]
-        >>> import pandas as pd            # installed with statsmodels
-        >>> int(pd.DataFrame(frame).set_index("item").loc["c", "rank"])
+        >>> int(frame.set_index("item").loc["c", "rank"])
         3
         """
+        import pandas as pd  # a dependency of statsmodels, so always installed
+
         check_is_fitted(self, "scores_")
         order = np.argsort(-self.scores_, kind="stable")
-        return {"item": self.items_[order], "score": self.scores_[order],
-                "rank": np.arange(1, order.size + 1), "component": self.component_[order]}
+        return pd.DataFrame({"item": self.items_[order], "score": self.scores_[order],
+                             "rank": np.arange(1, order.size + 1),
+                             "component": self.component_[order]})
 
     def score_items(self, item_features: ArrayLike) -> np.ndarray:
         """Scores of (possibly unseen) items from their features.
