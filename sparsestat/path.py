@@ -169,6 +169,7 @@ class RegularizationPath:
         return np.asarray(labels, dtype=object)[order]
 
 
+@dataclass(repr=False)
 class SparseRegularizationPath(RegularizationPath):
     """A path with many coefficients (one per sample), stored sparsely.
 

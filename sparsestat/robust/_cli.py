@@ -145,11 +145,8 @@ def save_path_plot(det, path, title: str | None = None, n_labels: int = 10) -> N
 
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
-    n = det.outliers_.shape[0]
-    RegularizationPathDisplay.from_path(
-        det.regularization_path_, ax=ax, n_labels=n_labels,
-        feature_names=[f"row {i + 1}" for i in range(n)], t_chosen=det.stop_time_,
-        name=title or "MeanShiftOutlierDetector")
-    ax.set_ylabel("shift gamma_i")
+    # the display names rows from 1 and marks the stop time, as from Python
+    RegularizationPathDisplay.from_estimator(det, ax=ax, n_labels=n_labels,
+                                             name=title or "MeanShiftOutlierDetector")
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
