@@ -266,6 +266,8 @@ def _estimator_view(estimator, *, X, y, feature_names, default_names, transform,
         names = feature_names or [f"row {i + 1}" for i in range(n_coefs)]
         return path, names, float(estimator.stop_time_), r"shift $\gamma_i$", None
     if comparisons:
+        if X is None and hasattr(estimator, "pairs_"):  # the ranker keeps its comparisons
+            X, y = estimator.items_[estimator.pairs_], estimator.outcomes_
         names = feature_names or _comparison_names(X, y, n_coefs)
         return path, names, t_auto, r"shift $\gamma$", None
     if gamma_path is not None and quantity != "beta":
@@ -490,8 +492,8 @@ class RegularizationPathDisplay:
           data row, named ``row 1, row 2, ...`` (1-based), with the stopping
           time ``stop_time_`` marked.
         - :class:`~sparsestat.RobustPairwiseRanker`: the shift of each
-          comparison, named ``winner > loser`` from the pairs ``X`` (and
-          outcomes ``y``) given to ``fit``.
+          comparison, named ``winner > loser`` from the pairs and outcomes it
+          was fitted on (``pairs_``, ``outcomes_``).
 
         Parameters
         ----------
@@ -501,11 +503,11 @@ class RegularizationPathDisplay:
         X : array-like, default=None
             The data the estimator was fitted on. Needed for
             ``standardize=True`` (the features' standard deviations, after the
-            Pipeline's preprocessing) and to name a ranker's comparisons by
-            their items (without it: ``comparison 0, comparison 1, ...``).
+            Pipeline's preprocessing). For a ranker, the pairs to name its
+            comparisons by (default: the ones it was fitted on).
         y : array-like, default=None
-            A ranker's outcomes (``None``: the first item of each pair won), to
-            put the winner first in the labels.
+            A ranker's outcomes, to put the winner first in the labels (default:
+            the ones it was fitted on).
         ax : matplotlib Axes or array of Axes, default=None
             Where to draw (``None``: a new figure).
         n_labels : int, default=10

@@ -324,3 +324,15 @@ def test_cv_display_needs_a_cross_validated_estimator():
         CVPathDisplay(np.ones(3), np.ones(3), np.ones(2)).plot()
     with pytest.raises(ValueError, match="positive"):
         CVPathDisplay(np.array([0.0, 1.0]), np.ones(2), np.ones(2)).plot()
+
+
+def test_ranker_names_its_comparisons_from_what_it_was_fitted_on():
+    pairs, y = ranking_problem()
+    ranker = RobustPairwiseRanker(contamination=1 / 8).fit(pairs, y)
+    np.testing.assert_array_equal(ranker.items_[ranker.pairs_], pairs)
+    np.testing.assert_array_equal(ranker.outcomes_, y)
+    given = RegularizationPathDisplay.from_estimator(ranker, pairs, y, n_labels=8)
+    kept = RegularizationPathDisplay.from_estimator(ranker, n_labels=8)
+    assert [line.get_label() for line in kept.lines_] == \
+        [line.get_label() for line in given.lines_]
+    assert texts_of(kept) == texts_of(given) and texts_of(kept)[0] == "d > a"

@@ -199,6 +199,11 @@ class RobustPairwiseRanker(BaseEstimator):
     ----------
     items_ : ndarray of shape (n_items,)
         Sorted distinct item labels; scores and features follow this order.
+    pairs_ : ndarray of shape (n_comparisons, 2)
+        The fitted comparisons as indices into ``items_`` (``items_[pairs_]`` gives
+        the labels), in the order of the rows of ``X``.
+    outcomes_ : ndarray of shape (n_comparisons,)
+        The fitted outcomes (votes as +1 / -1, margins as given).
     scores_ : ndarray of shape (n_items,)
         Item scores (higher = preferred), centred (per component).
     ranking_ : ndarray of shape (n_items,)
@@ -375,6 +380,8 @@ class RobustPairwiseRanker(BaseEstimator):
                 "pass on_disconnected='per_component' to rank within each component."
             )
         self.items_ = items
+        self.pairs_ = np.column_stack([left, right])
+        self.outcomes_ = yv
         self.n_components_ = n_comp
         self.component_ = labels
 
