@@ -312,6 +312,9 @@ def _check_dask_options(detector):
 def fit_mean_shift_dask(detector, X, y, sample_size: int | None = None):
     """Fit ``detector`` (a :class:`~sparsestat.MeanShiftOutlierDetector`) on dask arrays.
 
+    The robust start runs in memory on ``sample_size`` random rows (default
+    :data:`SAMPLE_SIZE`; all rows when there are fewer).
+
     Sets the detector's attributes: ``outliers_``, ``inlier_mask_`` and
     ``gamma_`` are dask arrays over the rows; ``coef_``, ``intercept_``,
     ``scale_``, ``cutoff_``, ``n_outliers_`` and ``n_features_in_`` are in
@@ -355,7 +358,7 @@ def fit_mean_shift_dask(detector, X, y, sample_size: int | None = None):
     report.stage(f"column moments of {n} x {p} in {len(blocks)} chunks")
 
     # R of the standardized [1, X], A^T Y and the sample, in one pass
-    m = n if sample_size is None and n <= SAMPLE_SIZE else min(n, sample_size or SAMPLE_SIZE)
+    m = min(n, SAMPLE_SIZE if sample_size is None else int(sample_size))
     rng = check_random_state(detector.random_state)
     sample_rows = np.arange(n) if m == n else np.sort(rng.choice(n, m, replace=False))
     A = X.map_blocks(std.design, chunks=(X.chunks[0], (p + int(detector.fit_intercept),)),
