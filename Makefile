@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) install "torch==$(TORCH_VERSION)"
-	$(PIP) install -e ".[plot,torch,test,docs]"
+	$(PIP) install -e ".[plot,torch,test,docs,dask]"
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -328,9 +328,9 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         # everything below runs on standardized features (and target): see _scaling
         std = standardize_columns(X)
         if supplied is None:
-            sampler, s = self._sampler(std, groups, report)
+            sampler, arrays, s = self._sampler(std, groups, report)
         else:
-            sampler, s = self._supplied_sampler(std, supplied)
+            sampler, arrays, s = self._supplied_sampler(std, supplied)
         if self.statistic == "lcd":
             params.setdefault("n_jobs", self.n_jobs if n_draws == 1 else None)
             # fixed-X statistics may use only the Gram matrix and [X, Xk]^T y: Cp, not
@@ -341,18 +341,13 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
             cp = (self.knockoffs == "fixed" and supplied is None) or n > 3 * p
             params.setdefault("penalty", "cp" if cp else "cv")
         seeds = rs.randint(2 ** 31 - 1, size=n_draws)
-
-        def draw(m):
-            rng = np.random.default_rng(seeds[m])
-            X_stat, Xk_stat, Xk_std = sampler(rng, m)
-            W, signs = knockoff_statistic(X_stat, Xk_stat, y, self.statistic, classes, rng=rng,
-                                          groups=groups, return_signs=True, **params)
-            return W, signs, Xk_std if m == 0 else None
-
+        settings = (sampler, y, self.statistic, classes, groups, params)
         if n_draws == 1:
-            results = [draw(0)]
+            results = [_knockoff_draw(0, seeds[0], *settings, *arrays)]
         else:
-            results = Parallel(n_jobs=self.n_jobs)(delayed(draw)(m) for m in range(n_draws))
+            results = Parallel(n_jobs=self.n_jobs)(
+                delayed(_knockoff_draw)(m, seeds[m], *settings, *arrays)
+                for m in range(n_draws))
         report.stage(f"knockoffs ({n_draws} draw(s)) and statistic {self.statistic!r} on "
                      f"{2 * p} columns")
         W = np.array([r[0] for r in results])
@@ -413,7 +408,10 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         return Xk
 
     def _sampler(self, std, groups, report):
-        """``(sampler, s)``: ``sampler(rng, m) -> (X_stat, Xk_stat, Xk_std)`` draws knockoffs."""
+        """``(sampler, arrays, s)``: ``sampler(rng, m, *arrays)`` draws knockoffs.
+
+        The draw returns ``(X_stat, Xk_stat, Xk_std)``.
+        """
         n, p = std.values.shape
         if self.knockoffs == "fixed":
             if self.Sigma is not None:
@@ -425,11 +423,7 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
             R = check_covariance(Xn.T @ Xn, name="The Gram matrix X^T X of the centred features")
             report.stage(f"Gram matrix of {n} x {p} centred features")
             S = self._s_matrix(R, groups, report)
-
-            def sampler(rng, m):
-                Xk = fixed_x_knockoffs(Xn, S, rng, gram=R)
-                # the statistic sees unit-norm columns, the standardized features unit variance
-                return Xn, Xk, Xk * np.sqrt(n)
+            sampler, arrays = _fixed_x_draw, (Xn, S, R)
         else:
             if self.Sigma is None:
                 # Ledoit-Wolf shrinkage of the sample correlation towards the identity: the
@@ -444,13 +438,8 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
             report.stage("covariance " + ("(Ledoit-Wolf estimate)" if self.Sigma is None
                                           else "(given)") + f" of {p} features")
             S = self._s_matrix(R, groups, report)
-            Xz = std.values * ratio
-
-            def sampler(rng, m):
-                # model-X knockoffs of Xz, on the correlation scale of the model
-                Xk = gaussian_knockoffs(Xz, np.zeros(p), R, S, rng)
-                return Xz, Xk, Xk / ratio
-        return sampler, (S if S.ndim == 1 else np.diag(S).copy())
+            sampler, arrays = _gaussian_draw, (std.values * ratio, R, S, ratio)
+        return sampler, arrays, (S if S.ndim == 1 else np.diag(S).copy())
 
     def _s_matrix(self, R, groups, report):
         """s-values (a vector), or the block-diagonal S-matrix for groups."""
@@ -470,12 +459,8 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
             raise ValueError(
                 f"X_knockoff draw {bad[0]} has constant columns; knockoffs must vary like X."
             )
-
-        def sampler(rng, m):
-            return std.values, values[m], values[m]
-
         s = 1.0 - np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(std.values.T, values[0].T)])
-        return sampler, s
+        return _supplied_draw, (std.values, *values), s
 
     def _check_fixed_x(self, n, p):
         if n < 2 * p + 1:
@@ -544,3 +529,33 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         return tags
+
+
+def _knockoff_draw(m, seed, sampler, y, statistic, classes, groups, params, *arrays):
+    """Draw ``m`` of the knockoffs and its statistic: ``(W, signs, Xk_std or None)``.
+
+    The data are explicit arguments (not captured by a closure) so that a
+    parallel backend ships them once for all the draws: joblib's dask backend
+    scatters large arguments to the cluster.
+    """
+    rng = np.random.default_rng(seed)
+    X_stat, Xk_stat, Xk_std = sampler(rng, m, *arrays)
+    W, signs = knockoff_statistic(X_stat, Xk_stat, y, statistic, classes, rng=rng,
+                                  groups=groups, return_signs=True, **params)
+    return W, signs, Xk_std if m == 0 else None
+
+
+def _fixed_x_draw(rng, m, Xn, S, R):
+    Xk = fixed_x_knockoffs(Xn, S, rng, gram=R)
+    # the statistic sees unit-norm columns, the standardized features unit variance
+    return Xn, Xk, Xk * np.sqrt(Xn.shape[0])
+
+
+def _gaussian_draw(rng, m, Xz, R, S, ratio):
+    # model-X knockoffs of Xz, on the correlation scale of the model
+    Xk = gaussian_knockoffs(Xz, np.zeros(Xz.shape[1]), R, S, rng)
+    return Xz, Xk, Xk / ratio
+
+
+def _supplied_draw(rng, m, X, *draws):
+    return X, draws[m], draws[m]

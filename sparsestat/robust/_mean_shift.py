@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from sparsestat import _engine
+from sparsestat import _dask, _engine
 from sparsestat._progress import StageReporter
 from sparsestat.robust._linalg import (
     ThinBasis,
@@ -956,15 +956,21 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (finite).
+        X : array-like or dask array of shape (n_samples, n_features)
+            Training data (finite). A dask array (rows in chunks) is fitted out
+            of core; see ``docs/parallel.md``: ``outliers_``, ``inlier_mask_``
+            and ``gamma_`` are then dask arrays, and the path attributes are
+            not set.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            Targets (finite, not constant).
+            Targets (finite, not constant); a dask array with ``X``'s rows.
 
         Returns
         -------
         self : MeanShiftOutlierDetector
         """
+        if _dask.is_dask_collection(X):
+            # out of core: robust start on a sample, deletion test by chunk passes
+            return _dask.fit_mean_shift_dask(self, X, y)
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
                              dtype=np.float64)
         Y = y.reshape(y.shape[0], -1)

@@ -16,7 +16,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -732,8 +732,10 @@ class NoisyLabelDetector(BaseEstimator):
         protos = normalize_rows(np.stack([Xn[codes == k].mean(axis=0) for k in range(K)]))
         groups = class_groups(protos, self.group_size)
         pieces = make_pieces(Xn, codes, groups, self.samples_per_class, self.random_state)
-        n_jobs = 1 if self.n_jobs is None else self.n_jobs
-        n_chunks = max(1, min(len(pieces), 4 * abs(n_jobs) if n_jobs != 1 else 1))
+        # the workers of the active joblib backend (a dask cluster's threads, inside
+        # parallel_config(backend="dask")), four tasks each for balance
+        workers = effective_n_jobs(self.n_jobs)
+        n_chunks = max(1, min(len(pieces), 4 * workers if workers > 1 else 1))
         chunks = [pieces[i::n_chunks] for i in range(n_chunks)]
         if n_chunks == 1:
             results = [_solve_pieces(Xn, codes, pieces, self.n_components, self.kappa, 50.0)]
@@ -745,7 +747,7 @@ class NoisyLabelDetector(BaseEstimator):
                 bounds = np.cumsum([0] + [idx.size for idx in chunk])
                 local = [np.arange(bounds[j], bounds[j + 1]) for j in range(len(chunk))]
                 tasks.append((Xn[rows], codes[rows], local))
-            results = Parallel(n_jobs=n_jobs, verbose=self.verbose)(
+            results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
                 delayed(_solve_pieces)(*task, self.n_components, self.kappa, 50.0)
                 for task in tasks)
         entry = np.full(n, np.inf)

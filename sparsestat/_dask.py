@@ -1,0 +1,415 @@
+"""Out-of-core fits on dask arrays (the ``dask`` extra).
+
+``dask`` is imported only inside the functions of this module, when a fit
+receives a dask array; ``import sparsestat`` never imports it.
+
+:func:`fit_mean_shift_dask` fits :class:`~sparsestat.MeanShiftOutlierDetector`
+on a tall and skinny ``X`` (rows in chunks, all columns in each chunk):
+
+1. one pass for the column means and scales (merged per chunk, exactly);
+2. one pass for the triangular factor ``R`` of the standardized ``[1, X]``
+   (``dask.array.linalg.tsqr``), ``[1, X]^T Y`` and a random sample of rows;
+   the chunks' orthonormal rows are ``Q_b = A_b R^-1``, recomputed where needed
+   and never stored;
+3. the in-memory detector on the sample (robust start, the shift path, the
+   deletion test) proposes the flagged set and the scale of each target;
+4. passes of the deletion test over all chunks, to a fixed point: every row
+   is held against the least-squares fit without the flagged set ``F``, whose
+   state is ``r x r`` (``G_F = I - Q_F^T Q_F`` and ``theta_F``); a pass returns
+   only the rows that change side;
+5. least squares on the inliers from the same ``r x r`` state.
+
+When the sample is the whole data the flags are those of the in-memory fit
+whenever its flagged set is a fixed point of the plain deletion test.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+from scipy import stats
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+#: rows of the sample the robust start and the shift path run on (in memory)
+SAMPLE_SIZE = 100_000
+#: passes of the chunked deletion test before giving up on a fixed point
+MAX_PASSES = 20
+
+
+def is_dask_collection(obj) -> bool:
+    """Whether ``obj`` is a dask collection (checked without importing dask)."""
+    return type(obj).__module__.partition(".")[0] == "dask"
+
+
+def _dask():
+    try:
+        import dask
+        import dask.array
+    except ImportError as exc:  # pragma: no cover - exercised without the extra
+        raise ImportError(
+            "Fitting on a dask array needs dask: pip install 'sparsestat[dask]'.") from exc
+    return dask
+
+
+# --------------------------------------------------------------------------- inputs
+def tall_arrays(X, y, who: str):
+    """``X`` (n, p) and ``Y`` (n, K) as float64 dask arrays with the same row chunks.
+
+    Every chunk holds all columns. ``y`` may be a NumPy array or a dask array;
+    ``single`` says whether it was one-dimensional.
+    """
+    dask = _dask()
+    da = dask.array
+    if not is_dask_collection(X) or getattr(X, "ndim", None) != 2:
+        raise ValueError(f"{who} on dask input needs X as a 2-D dask array (rows in chunks); "
+                         f"got {type(X).__name__}.")
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError("X has chunks of unknown size: call X.compute_chunk_sizes() first "
+                         "(e.g. after boolean indexing).")
+    X = X.astype(np.float64).rechunk({1: -1})
+    if not is_dask_collection(y):
+        y = np.asarray(y)
+    if y.ndim not in (1, 2):
+        raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
+    if not np.isnan(y.shape[0]) and y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows and y {y.shape[0]}: pass one target (row) "
+                         "per sample.")
+    if not is_dask_collection(y):
+        y = da.from_array(y, chunks=(X.chunks[0],) + y.shape[1:])
+    if any(np.isnan(c) for c in y.chunks[0]):
+        raise ValueError("y has chunks of unknown size: call y.compute_chunk_sizes() first.")
+    single = y.ndim == 1
+    Y = y.reshape(y.shape[0], -1) if single else y
+    Y = Y.astype(np.float64).rechunk((X.chunks[0], -1))
+    return X, Y, single
+
+
+def _blocks(X, Y):
+    """``(x_block, y_block, first_row)`` delayed triples, one per row chunk."""
+    xs = X.to_delayed().ravel()
+    ys = Y.to_delayed().ravel()
+    starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(np.int64)
+    return list(zip(xs, ys, starts.tolist()))
+
+
+def _map(function, blocks, *args):
+    """``function(x_block, y_block, first_row, *args)`` on every chunk, as delayed values."""
+    delayed = _dask().delayed(function, pure=True)
+    return [delayed(xb, yb, start, *args) for xb, yb, start in blocks]
+
+
+# --------------------------------------------------------------------------- moments
+@dataclass
+class _Moments:
+    n: int
+    mean: np.ndarray     # (p,)
+    m2: np.ndarray       # (p,) sum of squared deviations from the mean
+    finite: bool
+    y_min: np.ndarray    # (K,)
+    y_max: np.ndarray    # (K,)
+
+
+def _chunk_moments(xb, yb, start):
+    n = xb.shape[0]
+    mean = xb.mean(axis=0) if n else np.zeros(xb.shape[1])
+    finite = bool(np.isfinite(xb).all() and np.isfinite(yb).all())
+    big = np.full(yb.shape[1], np.inf)
+    return _Moments(n, mean, ((xb - mean) ** 2).sum(axis=0), finite,
+                    yb.min(axis=0) if n else big, yb.max(axis=0) if n else -big)
+
+
+def _merge_moments(a: _Moments, b: _Moments) -> _Moments:
+    """Pairwise merge of counts, means and squared deviations (exact, no cancellation)."""
+    n = a.n + b.n
+    if n == 0:
+        return a
+    delta = b.mean - a.mean
+    return _Moments(n, a.mean + delta * (b.n / n), a.m2 + b.m2 + delta ** 2 * (a.n * b.n / n),
+                    a.finite and b.finite, np.minimum(a.y_min, b.y_min),
+                    np.maximum(a.y_max, b.y_max))
+
+
+# --------------------------------------------------------------------------- basis
+@dataclass
+class _Standardize:
+    """``A = [1, (X - mean) / scale]`` and ``Q = A R^-1`` for any block of rows."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    fit_intercept: bool
+    R_inv: np.ndarray | None = None
+
+    def design(self, xb):
+        z = (np.asarray(xb, dtype=float) - self.mean) / self.scale
+        if self.fit_intercept:
+            return np.hstack([np.ones((z.shape[0], 1)), z])
+        return z
+
+    def basis(self, xb):
+        return self.design(xb) @ self.R_inv
+
+
+def _chunk_sums(xb, yb, start, std: _Standardize, rows):
+    """``A^T Y``, ``sum Y^2`` and the chunk's rows among the sorted ``rows``."""
+    A = std.design(xb)
+    lo, hi = np.searchsorted(rows, [start, start + xb.shape[0]])
+    local = rows[lo:hi] - start
+    return A.T @ yb, np.sum(yb ** 2, axis=0), xb[local], yb[local]
+
+
+def _chunk_sse(xb, yb, start, std: _Standardize, col_scale, theta):
+    W = yb / col_scale
+    return float(np.sum((W - std.basis(xb) @ theta) ** 2))
+
+
+# --------------------------------------------------------------------------- deletion test
+@dataclass
+class _FlaggedFit:
+    """The least-squares fit without the flagged rows ``F``: ``r x r`` state only."""
+
+    rows: np.ndarray       # sorted global row numbers of F
+    G_pinv: np.ndarray     # (r, r) pseudo-inverse of I - Q_F^T Q_F
+    theta: np.ndarray      # (r, K) fit on the kept rows (targets / col_scale)
+    sse: float             # residual sum of squares of the kept rows
+    dof: int               # n_kept - r
+    K: int
+
+
+def _flagged_fit(std, QtW, sse_all, theta_all, n, rows, x_rows, w_rows) -> _FlaggedFit:
+    """The fit without ``rows`` from the full fit and the rows' own values.
+
+    ``SSE_F = SSE - e_F^T (I - Q_F Q_F^T)^-1 e_F`` with ``e_F`` the full fit's
+    residuals of the flagged rows: no difference of large sums.
+    """
+    r, K = QtW.shape
+    Q_F = std.basis(x_rows) if len(rows) else np.zeros((0, r))
+    evals, evecs = np.linalg.eigh(np.eye(r) - Q_F.T @ Q_F)
+    ok = evals > 1e-10 * max(float(evals[-1]), 1e-300)
+    G_pinv = (evecs[:, ok] / evals[ok]) @ evecs[:, ok].T
+    theta = G_pinv @ (QtW - Q_F.T @ w_rows)
+    # (I - Q_F Q_F^T)^-1 = I + Q_F G^-1 Q_F^T (Woodbury): r x r work for any size of F
+    e_F = w_rows - Q_F @ theta_all
+    b = Q_F.T @ e_F
+    sse = sse_all - float(np.sum(e_F ** 2) + np.sum(b * (G_pinv @ b)))
+    return _FlaggedFit(rows, G_pinv, theta, max(sse, 0.0), n - len(rows) - int(ok.sum()), K)
+
+
+def _chunk_test(xb, yb, start, std: _Standardize, col_scale, fit: _FlaggedFit, law):
+    """The deletion statistic over cutoff of the chunk's rows, and the rows that change side.
+
+    Returns the global rows of the kept samples at or above their cutoff (with
+    their ``x``, ``y`` and ratio) and the flagged rows of the chunk with their ratio.
+    """
+    Q = std.basis(xb)
+    W = yb / col_scale
+    e = W - Q @ fit.theta
+    norm2 = np.sum(e ** 2, axis=1)
+    hat = np.sum((Q @ fit.G_pinv) * Q, axis=1)
+    lo, hi = np.searchsorted(fit.rows, [start, start + xb.shape[0]])
+    flagged = np.zeros(xb.shape[0], dtype=bool)
+    flagged[fit.rows[lo:hi] - start] = True
+    inside = np.clip(1.0 - hat, 0.0, None)
+    loo = np.where(inside > 1e-10, norm2 / np.maximum(inside, 1e-300), 0.0)
+    u = np.where(flagged, norm2 / (1.0 + np.maximum(hat, 0.0)), loo)
+    # the scale without sample i (a kept one leaves the fit too)
+    own_dof = np.where(flagged, fit.dof, fit.dof - 1)
+    own_sse = np.where(flagged, fit.sse, fit.sse - u)
+    s2 = np.maximum(own_sse, 0.0) / (fit.K * np.maximum(own_dof, 1))
+    cutoff = np.where(own_dof >= 1, law.normal_cutoff(own_dof), np.inf)
+    ratio = np.sqrt(u / np.maximum(s2, 1e-300)) / cutoff
+    add = np.flatnonzero(~flagged & (ratio >= 1.0))
+    return (add + start, xb[add], yb[add], ratio[add],
+            fit.rows[lo:hi], ratio[fit.rows[lo:hi] - start])
+
+
+@dataclass
+class _Rows:
+    """Rows kept in memory: global numbers (sorted), features and targets."""
+
+    index: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+    def take(self, keep):
+        return _Rows(self.index[keep], self.x[keep], self.y[keep])
+
+    def union(self, other: "_Rows") -> "_Rows":
+        index = np.concatenate([self.index, other.index])
+        order = np.argsort(index, kind="stable")
+        return _Rows(index[order], np.vstack([self.x, other.x])[order],
+                     np.vstack([self.y, other.y])[order])
+
+
+def _deletion_passes(dask, blocks, std, col_scale, QtW, sse_all, theta_all, n, flagged,
+                     law, max_flagged, report):
+    """Chunked deletion tests from ``flagged`` until the flagged set repeats."""
+    seen = set()
+    for step in range(1, MAX_PASSES + 1):
+        fit = _flagged_fit(std, QtW, sse_all, theta_all, n, flagged.index, flagged.x,
+                           flagged.y / col_scale)
+        parts = dask.compute(*_map(_chunk_test, blocks, std, col_scale, fit, law))
+        add = _Rows(np.concatenate([p[0] for p in parts]), np.vstack([p[1] for p in parts]),
+                    np.vstack([p[2] for p in parts]))
+        add_ratio = np.concatenate([p[3] for p in parts])
+        own_ratio = np.concatenate([p[5] for p in parts])
+        grown = flagged.take(own_ratio >= 1.0).union(add)
+        ratio = np.concatenate([own_ratio[own_ratio >= 1.0], add_ratio])
+        ratio = ratio[np.argsort(np.concatenate([flagged.index[own_ratio >= 1.0],
+                                                 add.index]), kind="stable")]
+        if grown.index.size > max_flagged:
+            grown = grown.take(np.sort(np.argsort(-ratio, kind="stable")[:max_flagged]))
+        report.stage(f"deletion test pass {step}: {add.index.size} kept rows beyond the "
+                     f"cutoff, {int(np.sum(own_ratio < 1.0))} flagged rows within it")
+        key = grown.index.tobytes()
+        if np.array_equal(grown.index, flagged.index):
+            return flagged, fit
+        if key in seen:
+            break
+        seen.add(key)
+        flagged = grown
+    warnings.warn(
+        f"The deletion test over the chunks did not reach a fixed point in {MAX_PASSES} "
+        "passes; the last flagged set is returned.", ConvergenceWarning, stacklevel=4)
+    fit = _flagged_fit(std, QtW, sse_all, theta_all, n, flagged.index, flagged.x,
+                       flagged.y / col_scale)
+    return flagged, fit
+
+
+# --------------------------------------------------------------------------- results
+def _in_rows(yb, rows, block_info=None):
+    start, stop = block_info[0]["array-location"][0]
+    out = np.zeros(stop - start, dtype=bool)
+    lo, hi = np.searchsorted(rows, [start, stop])
+    out[rows[lo:hi] - start] = True
+    return out
+
+
+def _shift_block(xb, yb, rows, coef, intercept, block_info=None):
+    start, stop = block_info[0]["array-location"][0]
+    out = np.zeros(yb.shape)
+    lo, hi = np.searchsorted(rows, [start, stop])
+    local = rows[lo:hi] - start
+    out[local] = yb[local] - (xb[local] @ coef.T + intercept)
+    return out
+
+
+def _check_dask_options(detector):
+    unsupported = {"contamination": ("auto", detector.contamination),
+                   "start": ("lts", detector.start),
+                   "noise_df": (None, detector.noise_df)}
+    for name, (needed, value) in unsupported.items():
+        if value != needed:
+            raise ValueError(
+                f"{type(detector).__name__}.fit on dask arrays supports {name}={needed!r} "
+                f"only (got {value!r}): the chunked deletion test uses the normal-noise law "
+                "of the 'auto' rule. Fit a NumPy array (e.g. a sample) for the other options.")
+
+
+def fit_mean_shift_dask(detector, X, y, sample_size: int | None = None):
+    """Fit ``detector`` (a :class:`~sparsestat.MeanShiftOutlierDetector`) on dask arrays.
+
+    The robust start runs in memory on ``sample_size`` random rows (default
+    :data:`SAMPLE_SIZE`; all rows when there are fewer).
+
+    Sets the detector's attributes: ``outliers_``, ``inlier_mask_`` and
+    ``gamma_`` are dask arrays over the rows; ``coef_``, ``intercept_``,
+    ``scale_``, ``cutoff_``, ``n_outliers_`` and ``n_features_in_`` are in
+    memory. Returns the detector.
+    """
+    from sklearn.base import clone
+
+    from sparsestat._progress import StageReporter
+    from sparsestat.robust._linalg import ThinBasis
+    from sparsestat.robust._mean_shift import NoiseLaw, auto_cutoff, min_samples
+
+    dask = _dask()
+    da = dask.array
+    name = type(detector).__name__
+    _check_dask_options(detector)
+    report = StageReporter(name, detector.verbose)
+    X, Y, single = tall_arrays(X, y, name)
+    n, p = X.shape
+    K = Y.shape[1]
+    blocks = _blocks(X, Y)
+    mom = dask.compute(*_map(_chunk_moments, blocks))
+    total = mom[0]
+    for m in mom[1:]:
+        total = _merge_moments(total, m)
+    if not total.finite:
+        raise ValueError("X or y contains NaN or infinity: remove or impute those rows "
+                         "(e.g. X[da.isfinite(X).all(axis=1)]).")
+    need = min_samples(p, detector.fit_intercept)
+    if n < need:
+        raise ValueError(f"Outlier detection needs at least {need} samples for {p} features; "
+                         f"got n_samples={n}.")
+    if np.all(total.y_min == total.y_max):
+        raise ValueError("y is constant: there is no variation to fit, so no sample can be an "
+                         "outlier. Check that the right target column was passed.")
+    mean = total.mean if detector.fit_intercept else np.zeros(p)
+    m2 = total.m2 if detector.fit_intercept else total.m2 + n * total.mean ** 2
+    scale = np.sqrt(m2 / n)
+    scale = np.where(scale > np.finfo(float).eps * max(1.0, float(np.max(scale, initial=0))),
+                     scale, 1.0)
+    std = _Standardize(mean, scale, detector.fit_intercept)
+    report.stage(f"column moments of {n} x {p} in {len(blocks)} chunks")
+
+    # R of the standardized [1, X], A^T Y and the sample, in one pass
+    m = min(n, SAMPLE_SIZE if sample_size is None else int(sample_size))
+    rng = check_random_state(detector.random_state)
+    sample_rows = np.arange(n) if m == n else np.sort(rng.choice(n, m, replace=False))
+    A = X.map_blocks(std.design, chunks=(X.chunks[0], (p + int(detector.fit_intercept),)),
+                     dtype=np.float64)
+    _, R = da.linalg.tsqr(A)
+    R, *parts = dask.compute(R, *_map(_chunk_sums, blocks, std, sample_rows))
+    R = np.sign(np.diag(R))[:, None] * R
+    d = np.abs(np.diag(R))
+    if d.min() <= 1e-10 * d.max() * max(n, R.shape[0]):
+        raise ValueError(
+            "[1, X] is rank deficient (collinear or constant features): the chunked fit needs "
+            "full column rank. Drop the redundant columns.")
+    std.R_inv = scipy.linalg.solve_triangular(R, np.eye(R.shape[0]))
+    AtY = sum(part[0] for part in parts)
+    sample = _Rows(sample_rows, np.vstack([part[2] for part in parts]),
+                   np.vstack([part[3] for part in parts]))
+    report.stage(f"tsqr factor of [1, X] (rank {R.shape[0]}) and a sample of {m} rows")
+
+    local = clone(detector).set_params(verbose=0)
+    local.fit(sample.x, sample.y[:, 0] if single else sample.y)
+    report.stage(f"in-memory fit on the sample: {local.n_outliers_} flagged")
+    col_scale = np.atleast_1d(np.asarray(local.scale_, dtype=float))
+    col_scale = np.where(col_scale > 0, col_scale, 1.0)
+
+    QtW = std.R_inv.T @ AtY / col_scale
+    sse_all = sum(dask.compute(*_map(_chunk_sse, blocks, std, col_scale, QtW)))
+    report.stage("residual sum of squares of the full least-squares fit")
+    c = auto_cutoff(n, K) if detector.cutoff == "auto" else float(detector.cutoff)
+    law = NoiseLaw(tail=float(stats.chi2.sf(c * c, K)), K=K)
+    r = R.shape[0]
+    flagged, fit = _deletion_passes(
+        dask, blocks, std, col_scale, QtW, sse_all, QtW, n,
+        sample.take(np.asarray(local.outliers_)), law, max(min(n // 2, n - r - 2), 0), report)
+
+    basis = ThinBasis(np.zeros((0, r)), R, np.arange(r), r, mean, scale,
+                      detector.fit_intercept)
+    coef, intercept = basis.coefficients(fit.theta * col_scale)
+    scale_ = col_scale * np.sqrt(fit.sse / (K * max(fit.dof, 1)))
+    rows = flagged.index
+    outliers = da.map_blocks(_in_rows, Y[:, 0], rows, dtype=bool)
+    gamma = da.map_blocks(_shift_block, X, Y, rows, coef, intercept, dtype=np.float64,
+                          chunks=Y.chunks)
+    report.done(f"least squares on the {n - rows.size} inliers; {rows.size} outliers flagged")
+    detector.outliers_ = outliers
+    detector.inlier_mask_ = ~outliers
+    detector.n_outliers_ = int(rows.size)
+    detector.gamma_ = gamma[:, 0] if single else gamma
+    detector.coef_ = coef[0] if single else coef
+    detector.intercept_ = float(intercept[0]) if single else intercept
+    detector.scale_ = float(scale_[0]) if single else scale_
+    detector.cutoff_ = c
+    detector.noise_df_ = None
+    detector.n_features_in_ = p
+    return detector
