@@ -220,13 +220,8 @@ def test_noisy_label_pieces_on_dask_equal_local(client, scattered):
     assert sum(s is not None and len(s) == 2 and s[1] == 10 for s in scattered) >= n_tasks
 
 
-def test_noisy_label_neighbour_blocks_on_dask_with_n_jobs(client, request):
-    if request.node.callspec.id == "processes":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "neighbour_votes fills its output arrays from threads (a closure over shared "
-            "memory); inside parallel_config(backend='dask') joblib ships the blocks to "
-            "worker processes and the writes are lost. Its Parallel call needs "
-            "require='sharedmem'.")))
+def test_noisy_label_neighbour_blocks_on_dask_with_n_jobs(client):
+    # the neighbour search fills shared arrays from threads: it stays in this process
     from sklearn.datasets import make_classification
 
     from sparsestat.datasets import make_noisy_labels

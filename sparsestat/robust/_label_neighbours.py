@@ -182,7 +182,9 @@ def neighbour_votes(Zq: np.ndarray, codes_q: np.ndarray, pool: Pool, n_neighbors
         for start in starts:
             one_block(start)
     else:
-        Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one_block)(s) for s in starts)
+        # the blocks fill shared arrays: threads of this process, whatever backend is active
+        Parallel(n_jobs=n_jobs, prefer="threads", require="sharedmem")(
+            delayed(one_block)(s) for s in starts)
     return Votes(*out)
 
 
