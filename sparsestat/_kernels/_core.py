@@ -60,7 +60,7 @@ def free_step(v, grad_v, step, v_new):
     return big
 
 
-@kernel
+@kernel(inline="always")
 def diverged(big, kappa):
     """Whether an iterate of size ``big`` (a max-abs, NaN when any entry is) has blown up."""
     return not np.isfinite(big) or big * kappa > _DIVERGENCE_BOUND
@@ -75,7 +75,7 @@ def snapshot(z_old, z_new, f, kappa, elementwise, group_ptr, group_idx, zz, out)
     prox_inplace(zz, out, kappa, elementwise, group_ptr, group_idx)
 
 
-@kernel
+@kernel(inline="always")
 def _fraction(grid_time, t, step):
     """Where ``grid_time`` falls inside the step ``(t, t + step]``, in [0, 1]
     (0 for a step of length zero: the state at ``t``)."""
@@ -167,7 +167,7 @@ def _thin_records(ptr, rows, vals, rec_grid, n_rec):
     return new_n, new_nnz
 
 
-@kernel
+@kernel(inline="always")
 def sparse_record_buffers(n_times, K):
     """Empty buffers of a sparse record: ``ptr, rec_grid, rows, vals``."""
     rows = np.empty(max(16, 4 * n_times), dtype=np.int64)
