@@ -4,7 +4,8 @@
 #                 docstring examples (doctests), the docs build (warnings = errors) with the
 #                 notebooks executed once in it, and the checks of those executed notebooks
 #   make validate - rerun the simulation studies and rewrite docs/validation.md
-#   make docs   - build the documentation into docs/_build/html (warnings = errors)
+#   make docs   - build the documentation into docs/_build/html (warnings = errors), executing
+#                 the notebooks whose code changed (cache: docs/_build/.jupyter_cache)
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin

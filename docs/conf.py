@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -89,12 +90,19 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 myst_links_external_new_tab = False
 
-# a notebook that imports an optional dependency that is not installed is shown unexecuted
+# a notebook that imports torch where it is not installed is shown unexecuted
 _TORCH_IMPORT = re.compile(r"^\s*(import|from)\s+(torch|sparsestat\.torch)\b", re.MULTILINE)
+
+
+def _code(path: Path) -> str:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
 if importlib.util.find_spec("torch") is None:
     nb_execution_excludepatterns += [
         f"_generated/notebooks/{path.name}" for path in sorted(_NB_DST.glob("*.ipynb"))
-        if _TORCH_IMPORT.search(path.read_text(encoding="utf-8"))]
+        if _TORCH_IMPORT.search(_code(path))]
 
 
 # -- mathematics -----------------------------------------------------------------------------
@@ -314,14 +322,15 @@ def _execute_notebooks(app):
     renders every notebook page from the cache, and the gallery shows all their figures."""
     if app.config.nb_execution_mode != "cache":
         return
-    from fnmatch import fnmatch
+    from pathlib import PurePosixPath
 
     from jupyter_cache import get_cache
     from jupyter_cache.executors import load_executor
 
     cache = get_cache(app.config.nb_execution_cache_path)
+    # excluded as myst-nb excludes them: the path matches a pattern from the right
     uris = [str(path) for path in sorted(_NB_DST.glob("*.ipynb"))
-            if not any(fnmatch(f"_generated/notebooks/{path.name}", pattern)
+            if not any(PurePosixPath(path.as_posix()).match(pattern)
                        for pattern in app.config.nb_execution_excludepatterns)]
     for uri in uris:
         cache.add_nb_to_project(uri)
