@@ -1,9 +1,11 @@
 # Two entry points on a fresh machine with Python 3.11:
 #   make demo   - create .venv, install sparsestat, run `sparsestat demo`
 #   make test   - create .venv with the test and docs extras, run the whole test suite: tests,
-#                 docstring examples (doctests), notebooks, and the docs build (warnings = errors)
+#                 docstring examples (doctests), the docs build (warnings = errors) with the
+#                 notebooks executed once in it, and the checks of those executed notebooks
 #   make validate - rerun the simulation studies and rewrite docs/validation.md
-#   make docs   - build the documentation into docs/_build/html (warnings = errors)
+#   make docs   - build the documentation into docs/_build/html (warnings = errors), executing
+#                 the notebooks whose code changed (cache: docs/_build/.jupyter_cache)
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -33,9 +35,11 @@ demo: $(VENV)/.installed
 
 # one BLAS thread per test worker: the workers already fill the cores, and threaded
 # LAPACK on the suite's small matrices spends its time synchronizing threads
+# --dist loadgroup: the docs build and the notebook checks (one xdist group) share one worker,
+# so the notebooks run once, in the build
 test: $(VENV)/.installed-test
 	MPLBACKEND=Agg OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q
 
 docs: $(VENV)/.installed-test
 	MPLBACKEND=Agg $(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
