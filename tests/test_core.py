@@ -64,7 +64,7 @@ def test_a_nan_anywhere_in_the_step_is_divergence():
     z = np.zeros((5, 1))
     grad = np.array([[0.0], [np.nan], [1.0], [2.0], [3.0]])  # the NaN is not the last entry
     z_new = np.empty_like(z)
-    big = _core.dual_step(z, grad, 1.0, np.empty(0, dtype=np.int64), -1, z_new)
+    big = _core.dual_step(z, grad, 1.0, np.empty(0), np.empty(0, dtype=np.int64), -1, z_new)
     assert np.isnan(big) and _core.diverged(big, 1.0)
     assert not _core.diverged(3.0, 1.0) and _core.diverged(1e100, 10.0) and not _core.diverged(1e98, 10.0)
     H, c = _quadratic()

@@ -85,6 +85,7 @@ def lbi_path_operator(apply_gradient, z0, t0: float, *, kappa: float, alpha: flo
     zz = np.empty((p, K))
     tmp = np.empty((p, K))
     no_rows = np.empty(0, dtype=np.int64)
+    no_scale = np.empty(0)
     t = float(t0)
     if sparse:
         omega = np.ones(p)
@@ -117,7 +118,7 @@ def lbi_path_operator(apply_gradient, z0, t0: float, *, kappa: float, alpha: flo
     n_iter = 0
     while gi < n_times and n_iter < budget:
         grad = np.ascontiguousarray(apply_gradient(B), dtype=float).reshape(p, K)
-        big = _core.dual_step(z, grad, alpha, no_rows, -1, z_new)
+        big = _core.dual_step(z, grad, alpha, no_scale, no_rows, -1, z_new)
         if _core.diverged(big, kappa):
             raise FloatingPointError(
                 f"LBI diverged at t={t:.4g}: the step alpha={alpha:.4g} is too large for "

@@ -31,20 +31,31 @@ from sparsestat._kernels._prox import dual_inplace, prox_inplace
 _DIVERGENCE_BOUND = 1e100
 
 
+@kernel(inline="always")
+def _step_row(z, grad, s, j, z_new, big):
+    """Row ``j`` of the dual step with step ``s``; returns the running max-abs."""
+    for k in range(z.shape[1]):
+        v = z[j, k] - s * grad[j, k]
+        z_new[j, k] = v
+        if abs(v) > big or v != v:  # a NaN is kept: it marks divergence
+            big = abs(v)
+    return big
+
+
 @kernel
-def dual_step(z, grad, step, feats, n_feats, z_new):
-    """``z_new[j] = z[j] - step * grad[j]`` for the rows ``feats[:n_feats]`` (all
-    rows when ``n_feats < 0``); return the largest ``|z_new|`` written (NaN kept)."""
-    K = z.shape[1]
-    n_rows = z.shape[0] if n_feats < 0 else n_feats
+def dual_step(z, grad, step, row_scale, feats, n_feats, z_new):
+    """``z_new[j] = z[j] - step * row_scale[j] * grad[j]`` for the rows ``feats[:n_feats]``
+    (all rows when ``n_feats < 0``; ``row_scale`` empty: 1); return the largest
+    ``|z_new|`` written (NaN when any is)."""
+    scaled = row_scale.shape[0] > 0
     big = 0.0
-    for q in range(n_rows):
-        j = q if n_feats < 0 else feats[q]
-        for k in range(K):
-            v = z[j, k] - step * grad[j, k]
-            z_new[j, k] = v
-            if abs(v) > big or v != v:  # a NaN is kept: it marks divergence
-                big = abs(v)
+    if n_feats < 0:
+        for j in range(z.shape[0]):
+            big = _step_row(z, grad, step * row_scale[j] if scaled else step, j, z_new, big)
+    else:
+        for q in range(n_feats):
+            j = feats[q]
+            big = _step_row(z, grad, step * row_scale[j] if scaled else step, j, z_new, big)
     return big
 
 

@@ -359,6 +359,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
             pos[j] = j
         n_feats = p
     g = np.zeros((K, p))             # the gradient over the working set, by position
+    no_scale = np.empty(0)
 
     # batch state (working set only): checkpoint, step-weighted coefficient sum
     S = np.zeros((p, K))
@@ -465,7 +466,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                 if would <= n_join or step == alpha:
                     break
                 n_join = would
-        big = dual_step(z, grad, step, feats, n_feats, z_new)
+        big = dual_step(z, grad, step, no_scale, feats, n_feats, z_new)
         big_b = free_step(b, gb, kappa * step, b_new)
         if not finite or diverged(big, kappa) or diverged(big_b, kappa):
             status = DIVERGED

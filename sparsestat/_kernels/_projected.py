@@ -93,6 +93,7 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
     V = np.empty((n, K))
     grad = np.empty((n, K))
     no_rows = np.empty(0, dtype=np.int64)
+    row_scale = 1.0 / (n * omega)    # the gradient in the normalized dual: / (n omega_i)
     entry = np.full((n, K), np.inf)
     prox_inplace(z, G, 1.0, elementwise, group_ptr, group_idx)
     scale_rows(G, omega, kappa)
@@ -113,16 +114,12 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
         if gi >= grid.shape[0] and n_entered >= min_entries:
             status = OK
             break
-        # the gradient in the normalized dual: (I - QQ^T)(G - Y) / (n omega_i)
+        # the gradient (I - QQ^T)(G - Y), divided by n omega_i in the step
         for i in range(n):
             for k in range(K):
                 V[i, k] = G[i, k] - Y[i, k]
         project_out(Q, V, grad)
-        for i in range(n):
-            s = 1.0 / (n * omega[i])
-            for k in range(K):
-                grad[i, k] *= s
-        big = dual_step(z, grad, alpha, no_rows, -1, z_new)
+        big = dual_step(z, grad, alpha, row_scale, no_rows, -1, z_new)
         if diverged(big, kappa):
             status = DIVERGED
             break

@@ -42,6 +42,7 @@ def split_lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, y, use_gram, H, c,
     entry2 = np.full((m, 1), np.inf)
     no_duals = np.zeros((0, m, 1))
     no_rows = np.empty(0, dtype=np.int64)
+    no_scale = np.empty(0)
 
     beta = beta0.copy()
     beta_new = np.empty(p)
@@ -86,8 +87,8 @@ def split_lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, y, use_gram, H, c,
         for j in range(p):
             grad_b[j] -= back[j]
         big_beta = free_step(beta, grad_b, kappa * alpha, beta_new)
-        if diverged(big_beta, kappa) or diverged(dual_step(z, grad_z, alpha, no_rows, -1,
-                                                           z_new), kappa):
+        if diverged(big_beta, kappa) or diverged(dual_step(z, grad_z, alpha, no_scale, no_rows,
+                                                           -1, z_new), kappa):
             status = DIVERGED
             break
         record_entries(z, z_new, t, alpha, entry2, elementwise, group_ptr, group_idx)
