@@ -45,9 +45,17 @@ docs: $(VENV)/.installed-test
 	MPLBACKEND=Agg $(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 	@echo "Documentation: docs/_build/html/index.html"
 
+# bench_paths.py runs in its own environment (build/venv-bench) with the peer solvers of
+# benchmarks/requirements-peers.txt, which are never dependencies of the package
 bench: $(VENV)/.installed-test
 	$(PIP) install -e ".[bench]"
-	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+	for f in benchmarks/bench_*.py; do [ $$f = benchmarks/bench_paths.py ] || \
+		$(BIN)/python $$f || exit 1; done
+	[ -x build/venv-bench/bin/python ] || $(PYTHON) -m venv build/venv-bench
+	build/venv-bench/bin/python -m pip --disable-pip-version-check -q install -e . \
+		-r benchmarks/requirements-peers.txt
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 build/venv-bench/bin/python \
+		benchmarks/bench_paths.py --cpu
 
 # the simulation studies behind docs/validation.md (long; not part of make test)
 validate: $(VENV)/.installed-test

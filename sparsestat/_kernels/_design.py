@@ -43,24 +43,70 @@ def add_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, coef, out):
 
 
 @kernel
+def add_columns(Xf, xdata, xind, xptr, xmean, is_sparse, cols, n_cols, C, out):
+    """``out[:, k] += sum_q C[cols[q], k] * x_{cols[q]}`` over the first ``n_cols`` listed columns.
+
+    For a sparse design only the nonzeros are visited and the implicit centering is
+    applied once per output column (not once per listed column).
+    """
+    n, K = out.shape
+    if is_sparse:
+        for k in range(K):
+            shift = 0.0
+            for q in range(n_cols):
+                j = cols[q]
+                cj = C[j, k]
+                if cj != 0.0:
+                    for ii in range(xptr[j], xptr[j + 1]):
+                        out[xind[ii], k] += cj * xdata[ii]
+                    shift += cj * xmean[j]
+            if shift != 0.0:
+                for i in range(n):
+                    out[i, k] -= shift
+    else:
+        for q in range(n_cols):
+            j = cols[q]
+            for k in range(K):
+                cj = C[j, k]
+                if cj != 0.0:
+                    for i in range(n):
+                        out[i, k] += cj * Xf[i, j]
+
+
+@kernel
+def transpose_columns(Xf, xdata, xind, xptr, xmean, is_sparse, cols, n_cols, V, out):
+    """``out[cols[q], k] = x_{cols[q]}^T V[:, k]`` for the first ``n_cols`` listed columns.
+
+    A sparse column costs its nonzeros (plus one sum of ``V`` per output column for
+    the centering); other rows of ``out`` are left as they are.
+    """
+    n, K = V.shape
+    for k in range(K):
+        total = 0.0
+        if is_sparse:
+            for i in range(n):
+                total += V[i, k]
+        for q in range(n_cols):
+            j = cols[q]
+            s = 0.0
+            if is_sparse:
+                for ii in range(xptr[j], xptr[j + 1]):
+                    s += xdata[ii] * V[xind[ii], k]
+                if total != 0.0:
+                    s -= xmean[j] * total
+            else:
+                for i in range(n):
+                    s += Xf[i, j] * V[i, k]
+            out[j, k] = s
+
+
+@kernel
 def transpose_product(Xf, xdata, xind, xptr, xmean, is_sparse, V, out):
     """``out = X^T V`` for ``V`` of shape ``(n, K)`` (``V`` Fortran-ordered)."""
     n, K = V.shape
     p = out.shape[0]
     if is_sparse:
-        for j in range(p):
-            for k in range(K):
-                s = 0.0
-                for ii in range(xptr[j], xptr[j + 1]):
-                    s += xdata[ii] * V[xind[ii], k]
-                out[j, k] = s
-        for k in range(K):
-            total = 0.0
-            for i in range(n):
-                total += V[i, k]
-            if total != 0.0:
-                for j in range(p):
-                    out[j, k] -= xmean[j] * total
+        transpose_columns(Xf, xdata, xind, xptr, xmean, is_sparse, np.arange(p), p, V, out)
     else:
         vk = np.empty(n)
         ok = np.empty(p)

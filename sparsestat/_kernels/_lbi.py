@@ -25,6 +25,12 @@ same as without a working set (up to rounding). Units join ``W`` when their
 current rate of change, doubled, would carry them to the sphere within the next
 batch, and inactive units far from it leave ``W`` again.
 
+With a sparse design (at most 5% nonzeros) the block ``H_WW`` is not formed at
+all: the gradient on ``W`` is ``X_W^T (X_A B_A) / n - c_W``, two products over
+the nonzeros of the columns involved with the centering applied once, which
+costs ``O(nnz(X_A) + nnz(X_W) + n)`` per iteration instead of ``O(|W| |active|)``
+plus a Gram column of ``p`` entries per joining feature.
+
 Step size. A fixed ``alpha`` is used as given. With ``adaptive=True`` (squared
 loss) the step follows the active block instead: the recursion only feeds
 back through active coordinates, so it is stable while
@@ -47,7 +53,9 @@ import numpy as np
 
 from sparsestat._kernels._arrays import copy_1d, copy_2d
 from sparsestat._kernels._core import diverged, dual_step, free_step, record_dense
-from sparsestat._kernels._design import add_column, gram_column, transpose_product
+from sparsestat._kernels._design import (
+    add_column, add_columns, gram_column, transpose_columns, transpose_product,
+)
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._losses import loss_derivative
 from sparsestat._kernels._progress import report
@@ -62,15 +70,39 @@ _FIRST_BATCH, _MAX_BATCH = 2, 32
 
 
 @kernel
-def _active_block_norm(M, pos, active, n_active, v, n_power):
-    """Power-iteration estimate of ``||H_AA||`` warm-started at ``v`` (updated in place).
+def _block_times(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos, products, active,
+                 n_active, x, y, xs, r):
+    """``y = H_AA x``: from the Gram block (``M[pos[i], pos[j]]`` is the entry of features
+    ``i`` and ``j``) or, with ``products``, as ``X_A^T (X_A x) / n`` (``xs``, ``r``: scratch
+    of shapes ``(p, 1)`` and ``(n, 1)``)."""
+    if products:
+        for a in range(n_active):
+            xs[active[a], 0] = x[a]
+        r[:, :] = 0.0
+        add_columns(Xf, xdata, xind, xptr, xmean, is_sparse, active, n_active, xs, r)
+        transpose_columns(Xf, xdata, xind, xptr, xmean, is_sparse, active, n_active, r, xs)
+        for a in range(n_active):
+            y[a] = xs[active[a], 0] / n
+        return
+    for a in range(n_active):
+        row = M[pos[active[a]]]
+        s = 0.0
+        for b_ in range(n_active):
+            s += row[pos[active[b_]]] * x[b_]
+        y[a] = s
 
-    ``M[pos[i], pos[j]]`` is the Gram entry of features ``i`` and ``j``.
-    """
+
+@kernel
+def _active_block_norm(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos, products,
+                       active, n_active, v, n_power):
+    """Power-iteration estimate of ``||H_AA||`` warm-started at ``v`` (updated in place);
+    ``H_AA`` is applied by :func:`_block_times`."""
     if n_active == 0:
         return 0.0
     x = np.empty(n_active)
     y = np.empty(n_active)
+    xs = np.zeros((v.shape[0] if products else 0, 1))
+    r = np.zeros((n if products else 0, 1))
     nrm = 0.0
     for a in range(n_active):
         x[a] = v[active[a]]
@@ -81,12 +113,8 @@ def _active_block_norm(M, pos, active, n_active, v, n_power):
     x /= np.sqrt(nrm)
     lam = 0.0
     for _ in range(n_power):
-        for a in range(n_active):
-            row = M[pos[active[a]]]
-            s = 0.0
-            for b_ in range(n_active):
-                s += row[pos[active[b_]]] * x[b_]
-            y[a] = s
+        _block_times(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos, products, active,
+                     n_active, x, y, xs, r)
         nrm = np.sqrt(np.sum(y * y))
         if nrm == 0.0:
             break
@@ -156,8 +184,9 @@ def _joining(z, grad, step, was_active, elementwise, group_ptr, group_idx, units
 @kernel
 def _grow_working_set(Xf, xdata, xind, xptr, xmean, is_sparse, n, new_units, n_new,
                       elementwise, group_ptr, group_idx, units, n_units, in_ws,
-                      feats, n_feats, pos, M):
-    """Append units to the working set and extend the Gram block ``M`` to their features.
+                      feats, n_feats, pos, M, products):
+    """Append units to the working set and extend the Gram block ``M`` to their features
+    (unless ``products``: the gradient then comes from products with the design).
 
     Returns ``(n_units, n_feats, M)``; ``M`` is reallocated when it is full.
     """
@@ -175,7 +204,7 @@ def _grow_working_set(Xf, xdata, xind, xptr, xmean, is_sparse, n, new_units, n_n
             pos[j] = n_feats
             feats[n_feats] = j
             n_feats += 1
-    if n_feats == start:
+    if n_feats == start or products:
         return n_units, n_feats, M
     if n_feats > M.shape[0]:
         cap = min(feats.shape[0], max(n_feats, M.shape[0] + M.shape[0] // 2 + 16))
@@ -231,6 +260,8 @@ def _drop_from_working_set(keep, elementwise, group_ptr, group_idx, units, n_uni
             feats[n_kept] = j
             pos[j] = n_kept
             n_kept += 1
+    if M.shape[0] == 0:  # no block kept (products with the design)
+        return n_kept_units, n_kept, M
     # old_pos is increasing, so moving entries up and left never overwrites a source
     for a in range(n_kept):
         for b_ in range(n_kept):
@@ -321,6 +352,9 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
 
     # ---- the working set: penalty units, their features and the Gram block M
     screen = use_gram and H.shape[0] != p
+    # a sparse design (at most 5% nonzeros) leaves the working set's Gram block unformed:
+    # the gradient is X_W^T (X_A B_A) / n, over the nonzeros of the columns involved
+    products = screen and is_sparse and 20 * xptr[p] <= n * p
     every_unit = all_units(z0, elementwise, group_ptr)
     n_all_units = every_unit.shape[0]
     units = np.empty(n_all_units, dtype=np.int64)
@@ -348,7 +382,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                 n_pick += 1
         n_units, n_feats, M = _grow_working_set(
             Xf, xdata, xind, xptr, xmean, is_sparse, n, pick, n_pick, elementwise,
-            group_ptr, group_idx, units, n_units, in_ws, feats, n_feats, pos, M)
+            group_ptr, group_idx, units, n_units, in_ws, feats, n_feats, pos, M, products)
     else:
         for u in range(n_all_units):
             units[u] = u
@@ -413,7 +447,18 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                 copy_1d(b_ck, b)
                 t_ck, k_ck, gi_ck, lam_ck, joined_ck = t, k_iter, gi, lam_a, joined
         # ---- gradient at (B, b) on the working set
-        if use_gram:
+        if products:
+            eta[:, :] = 0.0
+            add_columns(Xf, xdata, xind, xptr, xmean, is_sparse, active, n_active, B, eta)
+            transpose_columns(Xf, xdata, xind, xptr, xmean, is_sparse, feats, n_feats, eta, grad)
+            for q in range(n_feats):
+                j = feats[q]
+                for k in range(K):
+                    grad[j, k] = grad[j, k] / n - c[j, k]
+            finite = True
+            for k in range(K):
+                gb[k] = 0.0
+        elif use_gram:
             for k in range(K):
                 gk = g[k]
                 for q in range(n_feats):
@@ -437,9 +482,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
             for i in range(n):
                 for k in range(K):
                     eta[i, k] = b[k]
-            for a in range(n_active):
-                j = active[a]
-                add_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, B[j], eta)
+            add_columns(Xf, xdata, xind, xptr, xmean, is_sparse, active, n_active, B, eta)
             value = loss_derivative(eta, Y, w, loss_code, delta, G)
             finite = np.isfinite(value)
             transpose_product(Xf, xdata, xind, xptr, xmean, is_sparse, G, grad)
@@ -454,7 +497,8 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         # ---- the step
         if adaptive:
             if joined > 0 and 4.0 * diag_max * joined > lam_a:
-                lam_a = _active_block_norm(M, pos, active, n_active, power_vec, 4)
+                lam_a = _active_block_norm(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos,
+                                           products, active, n_active, power_vec, 4)
                 joined = 0
             # size the step for the coordinates that would join within it (at least one)
             n_join = 1
@@ -519,9 +563,8 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
             continue
         # ---- end of a batch: bring the outside duals up to date
         u_batch[:, :] = 0.0
-        for a in range(n_touched):
-            j = touched_list[a]
-            add_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, S[j], u_batch)
+        add_columns(Xf, xdata, xind, xptr, xmean, is_sparse, touched_list, n_touched, S,
+                    u_batch)
         transpose_product(Xf, xdata, xind, xptr, xmean, is_sparse, u_batch, v_batch)
         crossed = False
         for u in range(n_all_units):
@@ -580,7 +623,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         copy_2d(z_new, z)
         n_units, n_feats, M = _grow_working_set(
             Xf, xdata, xind, xptr, xmean, is_sparse, n, new_units, n_new, elementwise,
-            group_ptr, group_idx, units, n_units, in_ws, feats, n_feats, pos, M)
+            group_ptr, group_idx, units, n_units, in_ws, feats, n_feats, pos, M, products)
         if crossed:
             prox_units(z, B, kappa, elementwise, group_ptr, group_idx, units, n_units)
             n_active = 0
