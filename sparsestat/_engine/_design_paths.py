@@ -17,14 +17,19 @@ from sparsestat._engine._design import (
 from sparsestat._engine._grid import _path_in_dtype, _to_original_scale, empty_path, time_grid
 from sparsestat._engine._penalties import _penalty_arrays, _penalty_norm, start_dual
 from sparsestat._engine._targets import _initial_intercept, _standardized_target
-from sparsestat._kernels._losses import HUBER, LOGISTIC, MULTINOMIAL, SQUARED
+from sparsestat._kernels._losses import HUBER, LOGISTIC, MULTINOMIAL, POISSON, SQUARED
 from sparsestat._kernels._status import DIVERGED, PAUSED
 from sparsestat._units import iteration_budget, standardize_target
 from sparsestat.path import RegularizationPath
 
-LOSSES = {"squared": SQUARED, "huber": HUBER, "logistic": LOGISTIC, "multinomial": MULTINOMIAL}
+LOSSES = {"squared": SQUARED, "huber": HUBER, "logistic": LOGISTIC, "multinomial": MULTINOMIAL,
+          "poisson": POISSON}
 # step constant c in alpha = c / (kappa * ||X^T W X / n||): the loss's curvature bound
-_STEP_CONSTANT = {"squared": 1.0, "huber": 1.0, "logistic": 4.0, "multinomial": 2.0}
+# (Poisson: the curvature is that of the reference weights, see _poisson_reference)
+_STEP_CONSTANT = {"squared": 1.0, "huber": 1.0, "logistic": 4.0, "multinomial": 2.0,
+                  "poisson": 1.0}
+# a default Poisson step that still diverges is halved at most this many times
+_POISSON_HALVINGS = 4
 # the adaptive step c / (kappa (1.1 L_A + d (m + 1))) uses c = 0.75: every mode of the active
 # block relaxes monotonically (kappa * step * eigenvalue <= 1, no oscillation) even when the
 # power-iteration estimate L_A of ||H_AA|| is 25% low; stability alone would allow c < 2, but
@@ -35,6 +40,20 @@ _ADAPTIVE_STEP = 0.75
 _NO_CORRELATION = (
     "no feature is correlated with the target (the gradient at zero vanishes, e.g. y is "
     "constant or every column of X is constant). The fit is the intercept-only model.")
+
+
+def _poisson_reference(Y, w):
+    """Row weights ``m_i = max_k max(y_ik, ybar_k)`` whose ``||X^T diag(w m) X / n||``
+    sizes the Poisson step.
+
+    The Poisson curvature ``X^T diag(w mu) X / n`` is unbounded in ``eta``; along
+    the path the fitted mean ``mu`` moves from the weighted mean count ``ybar``
+    (the start) towards the counts ``y`` (the fit at the path's end, where
+    ``sum w mu x = sum w y x``). The step ``1 / (kappa L_ref)`` is stable while the
+    true curvature stays below ``2 L_ref``: a factor 2 over this reference.
+    """
+    ybar = (w @ Y) / w.sum()
+    return np.max(np.maximum(Y, ybar[None, :]), axis=1)
 
 
 def _record_times(times, n_times, t_ratio):
@@ -99,7 +118,9 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
                           info={"solver": "lbi", "loss": loss, "penalty": penalty})
     t0, z0 = start_dual(grad0, elementwise, gptr, gidx)
 
-    if H.shape[0]:
+    if loss == "poisson":
+        lam = design.spectral_norm_sq(w * _poisson_reference(Y, w))
+    elif H.shape[0]:
         lam = float(np.linalg.eigvalsh(H)[-1])
     else:
         lam = design.spectral_norm_sq(None if sample_weight is None or gram_mode else w)
@@ -121,13 +142,25 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
 
     # the default step adapts to the active block (squared loss); a given alpha is fixed
     adaptive = alpha_given is None and gram_mode
-    out = _kernels.lbi_path(
-        *design.args, np.asfortranarray(Y), w, loss_code, delta, gram_mode, np.ascontiguousarray(H),
-        np.ascontiguousarray(c), z0, np.asarray(b0, dtype=float), bool(fit_intercept and not gram_mode),
-        t0, float(alpha), float(kappa), elementwise, gptr, gidx, grid, budget, record_duals,
-        adaptive, _ADAPTIVE_STEP * _STEP_CONSTANT[loss],
-        (float(np.max(np.diag(H))) if H.shape[0] else design.diag_max()) if adaptive else 1.0,
-        np.asarray(_WORKING_SET_REACH, dtype=float), int(verbose))
+    halvings = 0
+    while True:
+        out = _kernels.lbi_path(
+            *design.args, np.asfortranarray(Y), w, loss_code, delta, gram_mode,
+            np.ascontiguousarray(H), np.ascontiguousarray(c), z0, np.asarray(b0, dtype=float),
+            bool(fit_intercept and not gram_mode),
+            t0, float(alpha), float(kappa), elementwise, gptr, gidx, grid, budget, record_duals,
+            adaptive, _ADAPTIVE_STEP * _STEP_CONSTANT[loss],
+            (float(np.max(np.diag(H))) if H.shape[0] else design.diag_max()) if adaptive else 1.0,
+            np.asarray(_WORKING_SET_REACH, dtype=float), int(verbose))
+        status = out[5]
+        # the Poisson curvature has no global bound: a default step that still diverges
+        # (the fit left the factor-2 margin of its reference) is halved and the path rerun
+        if not (status == DIVERGED and loss == "poisson" and alpha_given is None
+                and halvings < _POISSON_HALVINGS):
+            break
+        alpha, halvings = alpha / 2.0, halvings + 1
+        budget = iteration_budget(t0, float(grid[-1]), alpha, max_iter, kappa=kappa,
+                                  t_ratio=None if times is not None else t_ratio)
     coefs, intercepts, duals, entry, n_iter, status, t_end, *_ = out
     if status == DIVERGED:
         raise FloatingPointError(
@@ -149,7 +182,8 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         times=grid, coefs=coefs, intercepts=intercepts, entry_times=entry,
         interpolation="linear", t0=t0, duals=duals if record_duals else None, n_iter=int(n_iter),
         info={"solver": "lbi", "loss": loss, "penalty": penalty, "kappa": float(kappa),
-              "alpha": float(alpha), "delta": float(delta * y_unit), "y_scale": float(y_unit)},
+              "alpha": float(alpha), "delta": float(delta * y_unit), "y_scale": float(y_unit),
+              "step_halvings": int(halvings)},
     ), design.dtype)
 
 

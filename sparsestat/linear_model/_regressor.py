@@ -7,12 +7,14 @@ from numbers import Real
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.metrics import d2_tweedie_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
 from sparsestat.linear_model._base import (
     PATH_PARAMETERS,
     check_groups,
+    check_counts,
     check_prediction_times,
     linear_predict,
     path_linear_predict,
@@ -42,9 +44,18 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    loss : {'squared', 'huber'}, default='squared'
+    loss : {'squared', 'huber', 'poisson'}, default='squared'
         Data fit. ``'huber'`` uses the threshold ``epsilon * sigma`` with
         ``sigma`` a robust (MAD) scale of preliminary residuals.
+        ``'poisson'`` is the Poisson log-likelihood with the log link for
+        counts or rates ``y >= 0`` (single target): ``predict`` returns the
+        mean ``exp(X coef + intercept)`` and ``score`` the fraction of Poisson
+        deviance explained (D^2), as :class:`sklearn.linear_model.PoissonRegressor`.
+        ``sample_weight`` then acts as an exposure: a rate ``y = count /
+        exposure`` with weight ``exposure`` has the likelihood of ``count``
+        with offset ``log(exposure)``. Counts are not rescaled (their scale is
+        part of the model, the variance being the mean); at zero coefficients
+        the intercept is the log of the weighted mean of ``y``.
     penalty : {'l1', 'group'}, default='l1'
         Sparsity of single coefficients or of groups of features (``groups``;
         for a multi-output target the groups default to the rows of ``coef_``).
@@ -140,7 +151,7 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         **PATH_PARAMETERS,
-        "loss": [StrOptions({"squared", "huber"})],
+        "loss": [StrOptions({"squared", "huber", "poisson"})],
         "D": ["array-like", "sparse matrix", None],
         "solver": [StrOptions({"lbi", "iss"})],
         "nu": [Interval(Real, 0, None, closed="neither"), None],
@@ -209,6 +220,8 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
             Fitted estimator.
         """
         X, y, sample_weight = validate_fit_input(self, X, y, sample_weight, regression=True)
+        if self.loss == "poisson":
+            check_counts(y, sample_weight)
         single = y.ndim == 1
         Y = y.reshape(-1, 1) if single else y
         if self.D is not None:
@@ -318,11 +331,48 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=[np.float64, np.float32])
         if t is None:
-            return linear_predict(X, self.coef_, self.intercept_)
+            return self._mean(linear_predict(X, self.coef_, self.intercept_))
         path = self.regularization_path_
         times, scalar = check_prediction_times(path, t)
-        pred = path_linear_predict(X, path, self._beta_times(path, times))
+        pred = self._mean(path_linear_predict(X, path, self._beta_times(path, times)))
         return pred[..., 0] if scalar else pred
+
+    def _mean(self, eta):
+        """The prediction from the linear predictor: ``eta``, or ``exp(eta)`` (Poisson)."""
+        return np.exp(eta) if self.loss == "poisson" else eta
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 of the prediction, or for ``loss='poisson'`` the deviance explained D^2.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True values (counts for ``loss='poisson'``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            ``1 - deviance(y, predict(X)) / deviance(y, weighted mean of y)``
+            with the Poisson deviance (``loss='poisson'``), else R^2.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sparsestat import LBIRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.standard_normal((200, 3))
+        >>> y = rng.poisson(np.exp(0.5 + X[:, 0]))
+        >>> reg = LBIRegressor(loss="poisson").fit(X, y)
+        >>> bool(0.3 < reg.score(X, y) < 1)
+        True
+        """
+        if self.loss != "poisson":
+            return super().score(X, y, sample_weight)
+        return float(d2_tweedie_score(y, self.predict(X), sample_weight=sample_weight, power=1))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
