@@ -225,7 +225,7 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         single = y.ndim == 1
         Y = y.reshape(-1, 1) if single else y
         if self.D is not None:
-            return self._fit_split(X, Y, single, sample_weight)
+            return self._fit_split(X, Y, single, sample_weight, self.t, self.t_relative)
         path = squeeze_path(path_in_dtype(self._compute_path(X, Y, sample_weight), X.dtype),
                             single)
         self.regularization_path_ = path
@@ -256,15 +256,15 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
             return times
         return np.maximum(times, path.times[0])
 
-    def _fit_split(self, X, Y, single, sample_weight):
-        if not single:
+    def _split_path(self, X, Y, sample_weight=None, times=None):
+        """The Split LBI path on validated data (``D`` given); also used on CV folds."""
+        if Y.shape[1] != 1:
             raise ValueError("Split LBI (D given) supports a single target; y must be 1-D.")
         if sample_weight is not None:
             raise ValueError("Split LBI (D given) does not support sample_weight yet.")
         if self.solver != "lbi" or self.loss != "squared":
             raise ValueError("With D given the path is Split LBI: use solver='lbi', "
                              "loss='squared'.")
-        x_mean = np.asarray(X.mean(axis=0)).ravel()
         D = self.D
         if not hasattr(D, "shape") or np.ndim(D) != 2:
             D = np.atleast_2d(np.asarray(D, dtype=float))
@@ -274,12 +274,21 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
                 f"shape {D.shape}."
             )
         groups = check_groups(self.groups, D.shape[0], self.penalty, "row of D")
-        split = _engine.split_lbi_path(
+        return _engine.split_lbi_path(
             X, Y[:, 0], D, penalty=self.penalty, groups=groups, kappa=self.kappa,
             alpha=self.alpha, nu=self.nu, n_times=self.n_times, t_ratio=self.t_ratio,
-            fit_intercept=self.fit_intercept, normalize=self.normalize, max_iter=self.max_iter)
+            times=times, fit_intercept=self.fit_intercept, normalize=self.normalize,
+            max_iter=self.max_iter)
+
+    def _fit_split(self, X, Y, single, sample_weight, t=None, t_relative=None, split=None):
+        """Fit Split LBI and read it at ``t`` (``split``: a path already computed)."""
+        if not single:
+            raise ValueError("Split LBI (D given) supports a single target; y must be 1-D.")
+        if split is None:
+            split = self._split_path(X, Y, sample_weight)
+        x_mean = np.asarray(X.mean(axis=0)).ravel()
         self.regularization_path_ = split.beta_path
-        self._read_path(split.beta_path, self.t, self.t_relative)
+        self._read_path(split.beta_path, t, t_relative)
         self.gamma_path_ = split.gamma_path
         self.gamma_ = split.gamma_path.coef_at(self.t_)
         self.sparse_coef_ = split.sparse_coef_at(self.t_)
