@@ -60,6 +60,13 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         rows of the coefficient matrix for more than two classes).
     groups : array-like of shape (n_features,), default=None
         Group label of each feature.
+    penalty_factor : array-like of shape (n_features,), default=None
+        Weight of each feature's l1 penalty (``penalty='l1'``), as glmnet's
+        ``penalty.factor``: the penalty is ``sum_j f_j |beta_j|``, so a feature
+        with ``f_j = 2`` needs twice the correlation to enter. An unpenalized
+        feature (``f_j = 0``) is supported for the squared loss only and is
+        refused here: use a small positive factor. ``None``: all ones.
+        Factors act on the standardized features.
     kappa : float, default=10.0
         LBI damping.
     alpha : float, default=None
@@ -123,14 +130,16 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         **PATH_PARAMETERS,
+        "penalty_factor": ["array-like", None],
         "verbose": ["verbose"],
     }
 
-    def __init__(self, penalty="l1", groups=None, kappa=10.0, alpha=None, n_times=100,
-                 t_ratio=100.0, t=None, t_relative=None, fit_intercept=True, normalize=True,
-                 max_iter=None, verbose=0):
+    def __init__(self, penalty="l1", groups=None, penalty_factor=None, kappa=10.0, alpha=None,
+                 n_times=100, t_ratio=100.0, t=None, t_relative=None, fit_intercept=True,
+                 normalize=True, max_iter=None, verbose=0):
         self.penalty = penalty
         self.groups = groups
+        self.penalty_factor = penalty_factor
         self.kappa = kappa
         self.alpha = alpha
         self.n_times = n_times
@@ -148,7 +157,8 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
             groups=check_groups(self.groups, X.shape[1], self.penalty),
             kappa=self.kappa, alpha=self.alpha, n_times=self.n_times, t_ratio=self.t_ratio,
             times=times, fit_intercept=self.fit_intercept, normalize=self.normalize,
-            sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose)
+            sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose,
+            penalty_factor=self.penalty_factor)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

@@ -159,8 +159,8 @@ class LBIRegressorCV(_PathCV, LBIRegressor):
 
     Parameters
     ----------
-    loss, penalty, groups, D, solver, kappa, alpha, nu, n_times, t_ratio, fit_intercept, \
-normalize, epsilon, max_iter
+    loss, penalty, groups, penalty_factor, D, solver, kappa, alpha, nu, n_times, t_ratio, \
+fit_intercept, normalize, epsilon, max_iter
         As in :class:`LBIRegressor`.
     cv : int, cross-validation generator or iterable, default=None
         Folds (``None``: 5-fold).
@@ -234,11 +234,12 @@ normalize, epsilon, max_iter
                                 "neg_mean_poisson_deviance"}), None],
     }
 
-    def __init__(self, loss="squared", penalty="l1", groups=None, D=None, solver="lbi",
-                 kappa=10.0, alpha=None, nu=None, n_times=100, t_ratio=100.0,
+    def __init__(self, loss="squared", penalty="l1", groups=None, penalty_factor=None, D=None,
+                 solver="lbi", kappa=10.0, alpha=None, nu=None, n_times=100, t_ratio=100.0,
                  fit_intercept=True, normalize=True, epsilon=1.35, max_iter=None, cv=None,
                  scoring=None, one_standard_error=False, n_jobs=None, verbose=0):
-        super().__init__(loss=loss, penalty=penalty, groups=groups, D=D, solver=solver,
+        super().__init__(loss=loss, penalty=penalty, groups=groups,
+                         penalty_factor=penalty_factor, D=D, solver=solver,
                          kappa=kappa, alpha=alpha, nu=nu, n_times=n_times, t_ratio=t_ratio,
                          fit_intercept=fit_intercept, normalize=normalize, epsilon=epsilon,
                          max_iter=max_iter)
@@ -301,7 +302,8 @@ class LBIClassifierCV(_PathCV, LBIClassifier):
 
     Parameters
     ----------
-    penalty, groups, kappa, alpha, n_times, t_ratio, fit_intercept, normalize, max_iter
+    penalty, groups, penalty_factor, kappa, alpha, n_times, t_ratio, fit_intercept, \
+normalize, max_iter
         As in :class:`LBIClassifier`.
     cv : int, cross-validation generator or iterable, default=None
         Folds (``None``: stratified 5-fold).
@@ -344,10 +346,11 @@ class LBIClassifierCV(_PathCV, LBIClassifier):
         "scoring": [StrOptions({"neg_log_loss", "accuracy"}), None],
     }
 
-    def __init__(self, penalty="l1", groups=None, kappa=10.0, alpha=None, n_times=100,
-                 t_ratio=100.0, fit_intercept=True, normalize=True, max_iter=None, cv=None,
-                 scoring=None, one_standard_error=False, n_jobs=None, verbose=0):
-        super().__init__(penalty=penalty, groups=groups, kappa=kappa, alpha=alpha,
+    def __init__(self, penalty="l1", groups=None, penalty_factor=None, kappa=10.0, alpha=None,
+                 n_times=100, t_ratio=100.0, fit_intercept=True, normalize=True, max_iter=None,
+                 cv=None, scoring=None, one_standard_error=False, n_jobs=None, verbose=0):
+        super().__init__(penalty=penalty, groups=groups, penalty_factor=penalty_factor,
+                         kappa=kappa, alpha=alpha,
                          n_times=n_times, t_ratio=t_ratio, fit_intercept=fit_intercept,
                          normalize=normalize, max_iter=max_iter)
         self.cv = cv

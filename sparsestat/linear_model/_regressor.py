@@ -61,6 +61,13 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         for a multi-output target the groups default to the rows of ``coef_``).
     groups : array-like of shape (n_features,), default=None
         Group label of each feature, for ``penalty='group'``.
+    penalty_factor : array-like of shape (n_features,), default=None
+        Weight of each feature's l1 penalty (``penalty='l1'``), as glmnet's
+        ``penalty.factor``: the penalty is ``sum_j f_j |beta_j|``, so a feature
+        with ``f_j = 2`` needs twice the correlation to enter, and ``f_j = 0``
+        leaves it unpenalized, in the model from ``t0`` on (squared loss, dense
+        ``X``; its coefficient is the least-squares fit given the others).
+        ``None``: all ones. Factors act on the standardized features.
     D : array-like or sparse matrix of shape (n_structure, n_features), default=None
         Structure operator: when given, ``gamma = D beta`` is made sparse by
         Split LBI (e.g. first differences for a fused model).
@@ -152,6 +159,7 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
     _parameter_constraints: dict = {
         **PATH_PARAMETERS,
         "loss": [StrOptions({"squared", "huber", "poisson"})],
+        "penalty_factor": ["array-like", None],
         "D": ["array-like", "sparse matrix", None],
         "solver": [StrOptions({"lbi", "iss"})],
         "nu": [Interval(Real, 0, None, closed="neither"), None],
@@ -159,13 +167,14 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, loss="squared", penalty="l1", groups=None, D=None, solver="lbi",
-                 kappa=10.0, alpha=None, nu=None, n_times=100, t_ratio=100.0, t=None,
-                 t_relative=None, fit_intercept=True, normalize=True, epsilon=1.35,
+    def __init__(self, loss="squared", penalty="l1", groups=None, penalty_factor=None, D=None,
+                 solver="lbi", kappa=10.0, alpha=None, nu=None, n_times=100, t_ratio=100.0,
+                 t=None, t_relative=None, fit_intercept=True, normalize=True, epsilon=1.35,
                  max_iter=None, verbose=0):
         self.loss = loss
         self.penalty = penalty
         self.groups = groups
+        self.penalty_factor = penalty_factor
         self.D = D
         self.solver = solver
         self.kappa = kappa
@@ -194,12 +203,14 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
             return _engine.iss_path(
                 X, Y, n_times=self.n_times, t_ratio=self.t_ratio, times=times,
                 fit_intercept=self.fit_intercept, normalize=self.normalize,
-                sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose)
+                sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose,
+                penalty_factor=self.penalty_factor)
         return _engine.lbi_path(
             X, Y, loss=self.loss, penalty=self.penalty, groups=groups, kappa=self.kappa,
             alpha=self.alpha, n_times=self.n_times, t_ratio=self.t_ratio, times=times,
             fit_intercept=self.fit_intercept, normalize=self.normalize, epsilon=self.epsilon,
-            sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose)
+            sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose,
+            penalty_factor=self.penalty_factor)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -265,6 +276,9 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         if self.solver != "lbi" or self.loss != "squared":
             raise ValueError("With D given the path is Split LBI: use solver='lbi', "
                              "loss='squared'.")
+        if self.penalty_factor is not None:
+            raise ValueError("penalty_factor weighs the penalty of single features; with D "
+                             "given the penalty is on the rows of D: leave penalty_factor=None.")
         D = self.D
         if not hasattr(D, "shape") or np.ndim(D) != 2:
             D = np.atleast_2d(np.asarray(D, dtype=float))
