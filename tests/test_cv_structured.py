@@ -80,3 +80,30 @@ def test_split_cv_bad_input():
         LBIRegressorCV(D=D, cv=3).fit(X, y, sample_weight=np.ones(len(y)))
     with pytest.raises(ValueError, match="needs loss='poisson'"):
         LBIRegressorCV(cv=3, scoring="neg_mean_poisson_deviance").fit(X, y)
+
+
+def test_logistic_split_cv_scores_are_the_fold_loop():
+    from scipy.special import log_expit
+    from sklearn.model_selection import StratifiedKFold
+
+    from sparsestat import LBIClassifier, LBIClassifierCV
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((160, 6))
+    y = (X @ np.repeat([1.2, -1.2], 3) + rng.logistic(size=160) > 0).astype(int)
+    D = np.diff(np.eye(6), axis=0)
+    cv = StratifiedKFold(3, shuffle=True, random_state=1)
+    clf = LBIClassifierCV(D=D, cv=cv, t_ratio=10, n_times=15).fit(X, y)
+    times = split_lbi_path(X, y, D, loss="logistic", t_ratio=10, n_times=15).beta_path.times
+    np.testing.assert_allclose(clf.times_, times, rtol=1e-14)
+    expected = []
+    for train, test in cv.split(X, y):
+        beta = split_lbi_path(X[train], y[train], D, loss="logistic", times=times).beta_path
+        eta = X[test] @ beta.coefs.T + beta.intercepts[None, :]
+        expected.append(log_expit((2 * y[test, None] - 1) * eta).mean(axis=0))
+    np.testing.assert_allclose(clf.cv_scores_, np.array(expected), rtol=1e-9)
+    at_t = LBIClassifier(D=D, t_ratio=10, n_times=15, t=clf.t_).fit(X, y)
+    np.testing.assert_allclose(clf.coef_, at_t.coef_, rtol=1e-12)
+    np.testing.assert_allclose(clf.gamma_, at_t.gamma_, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="two classes"):
+        LBIClassifierCV(D=D, cv=3).fit(X, np.arange(160) % 3)

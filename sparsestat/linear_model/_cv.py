@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 
 from sparsestat.linear_model._base import check_counts, squeeze_path, validate_fit_input
-from sparsestat.linear_model._classifier import LBIClassifier, encode_classes
+from sparsestat.linear_model._classifier import LBIClassifier, encode_classes, split_beta_path
 from sparsestat.linear_model._regressor import LBIRegressor
 from sklearn.base import _fit_context
 
@@ -302,9 +302,10 @@ class LBIClassifierCV(_PathCV, LBIClassifier):
 
     Parameters
     ----------
-    penalty, groups, penalty_factor, kappa, alpha, n_times, t_ratio, fit_intercept, \
+    penalty, groups, penalty_factor, D, kappa, alpha, nu, n_times, t_ratio, fit_intercept, \
 normalize, max_iter
-        As in :class:`LBIClassifier`.
+        As in :class:`LBIClassifier` (with ``D``: two classes, and every fold runs
+        logistic Split LBI on the full data's time grid, scored with ``beta``).
     cv : int, cross-validation generator or iterable, default=None
         Folds (``None``: stratified 5-fold).
     scoring : {'neg_log_loss', 'accuracy'}, default=None
@@ -346,11 +347,12 @@ normalize, max_iter
         "scoring": [StrOptions({"neg_log_loss", "accuracy"}), None],
     }
 
-    def __init__(self, penalty="l1", groups=None, penalty_factor=None, kappa=10.0, alpha=None,
-                 n_times=100, t_ratio=100.0, fit_intercept=True, normalize=True, max_iter=None,
-                 cv=None, scoring=None, one_standard_error=False, n_jobs=None, verbose=0):
-        super().__init__(penalty=penalty, groups=groups, penalty_factor=penalty_factor,
-                         kappa=kappa, alpha=alpha,
+    def __init__(self, penalty="l1", groups=None, penalty_factor=None, D=None, kappa=10.0,
+                 alpha=None, nu=None, n_times=100, t_ratio=100.0, fit_intercept=True,
+                 normalize=True, max_iter=None, cv=None, scoring=None, one_standard_error=False,
+                 n_jobs=None, verbose=0):
+        super().__init__(penalty=penalty, groups=groups, penalty_factor=penalty_factor, D=D,
+                         nu=nu, kappa=kappa, alpha=alpha,
                          n_times=n_times, t_ratio=t_ratio, fit_intercept=fit_intercept,
                          normalize=normalize, max_iter=max_iter)
         self.cv = cv
@@ -381,14 +383,25 @@ normalize, max_iter
         X, y, sample_weight = validate_fit_input(self, X, y, sample_weight, regression=False)
         self.classes_, Y, self._loss = encode_classes(y, sample_weight)
         loss, scoring = self._loss, self.scoring
+        splits = {}
 
         def compute(est, Xs, Ys, sw, times):
-            return est._compute_path(Xs, Ys, loss, sw, times)
+            if est.D is None:
+                return est._compute_path(Xs, Ys, loss, sw, times)
+            split = est._split_path(Xs, Ys, loss, sw, times)
+            if times is None:  # the full-data path, kept to read the model at t_
+                splits["full"] = split
+            return split_beta_path(split)
 
         def score(path, Xs, Ys):
             return _classification_scores(path, Xs, Ys, scoring)
 
+        if self.D is not None and loss != "logistic":
+            raise ValueError("Split LBI (D given) is for two classes (the logistic loss); "
+                             f"the target has {len(self.classes_)} classes.")
         full = self._select(X, Y, y, sample_weight, compute, score, True)
+        if self.D is not None:
+            return self._fit_split(X, Y, loss, sample_weight, self.t_, split=splits["full"])
         self.regularization_path_ = full
         self._read_path(full, self.t_)
         return self
