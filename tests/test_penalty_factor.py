@@ -169,3 +169,22 @@ def test_sparse_design_with_positive_factors_is_the_dense_path():
     a = lbi_path(X, Y, n_times=15, penalty_factor=f)
     b = lbi_path(sp.csr_matrix(X), Y, n_times=15, penalty_factor=f)
     np.testing.assert_allclose(b.coefs, a.coefs, rtol=1e-7, atol=1e-10)
+
+
+def test_path_plot_draws_unpenalized_features_dashed():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sparsestat.plotting import RegularizationPathDisplay
+
+    X, Y = _data(seed=7)
+    f = np.array([1.0, 1.0, 1.0, 1.0, 0.0, 1.0])
+    reg = LBIRegressor(penalty_factor=f, n_times=15).fit(X, Y[:, 0])
+    fig, ax = plt.subplots()
+    disp = RegularizationPathDisplay.from_estimator(reg, ax=ax, n_labels=3)
+    styles = [line.get_linestyle() for line in disp.lines_]
+    assert styles[4] == "--"
+    assert all(style == "-" for j, style in enumerate(styles) if j != 4)
+    assert disp.labelled_[0] == 4   # in the model from the start: first in entry order
+    plt.close(fig)
