@@ -603,7 +603,9 @@ class RegularizationPathDisplay:
         -------
         display : RegularizationPathDisplay
             ``self``, with ``ax_``, ``figure_``, ``lines_``, ``texts_``,
-            ``labelled_`` and ``vline_`` set.
+            ``labelled_`` and ``vline_`` set. Coefficients with entry time 0
+            (unpenalized, ``penalty_factor=0``: in the model from the start)
+            are drawn dashed.
 
         Examples
         --------
@@ -647,6 +649,8 @@ class RegularizationPathDisplay:
             colours = _label_colours(chosen.size)
             lines[:, k] = self._draw_lines(axis, times, panel_coefs, panel_entry,
                                            dict(zip(chosen, colours)), names, kwargs)
+            for j in np.flatnonzero(panel_entry == 0):  # unpenalized: in from the start
+                lines[j, k].set_linestyle("--")
             vlines[k] = self._draw_vline(axis, vline_kwargs)
             self._decorate(axis, times, target_names[k] if multi else None)
             texts.append(_place_labels(axis, float(times[-1]), panel_coefs[-1, chosen],

@@ -1,10 +1,23 @@
 """LBI and ISS paths of a design ``X``: :func:`lbi_path` (every loss and
 penalty, dense or sparse ``X``) and :func:`iss_path` (the exact homotopy of the
 squared loss).
+
+Penalty factors ``f_j`` (the penalty ``sum_j f_j |beta_j|``) enter as an exact
+reparametrization: ``u_j = f_j beta_j`` has the plain l1 penalty on the columns
+``X_j / f_j`` (:func:`_weigh_columns`), so the path of ``u`` is an ordinary path
+and ``beta = u / f``. For ISS, the inverse scale space of the weighted l1 norm,
+this is exact. For LBI the damping term ``||u||^2 / (2 kappa)`` becomes
+``sum_j f_j^2 beta_j^2 / (2 kappa)``: the same ISS limit and the same entry of a
+feature at the first time its weighted dual ``|z_j| / f_j`` reaches 1, with a
+damping ``kappa / f_j^2`` per feature. A factor 0 leaves the feature unpenalized:
+for the squared loss it is projected out with the intercept
+(:func:`_profile_unpenalized`) -- the fit minimizes over the unpenalized block at
+every time, as the intercept already is under centering.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -15,16 +28,22 @@ from sparsestat import _kernels
 from sparsestat._engine._design import (
     Design, _EMPTY_F, _FULL_GRAM_MAX_FEATURES, _WORKING_SET_REACH, prepare_design)
 from sparsestat._engine._grid import _path_in_dtype, _to_original_scale, empty_path, time_grid
-from sparsestat._engine._penalties import _penalty_arrays, _penalty_norm, start_dual
+from sparsestat._engine._penalties import (
+    _penalty_arrays, _penalty_norm, check_penalty_factor, start_dual)
 from sparsestat._engine._targets import _initial_intercept, _standardized_target
-from sparsestat._kernels._losses import HUBER, LOGISTIC, MULTINOMIAL, SQUARED
+from sparsestat._kernels._losses import HUBER, LOGISTIC, MULTINOMIAL, POISSON, SQUARED
 from sparsestat._kernels._status import DIVERGED, PAUSED
 from sparsestat._units import iteration_budget, standardize_target
 from sparsestat.path import RegularizationPath
 
-LOSSES = {"squared": SQUARED, "huber": HUBER, "logistic": LOGISTIC, "multinomial": MULTINOMIAL}
+LOSSES = {"squared": SQUARED, "huber": HUBER, "logistic": LOGISTIC, "multinomial": MULTINOMIAL,
+          "poisson": POISSON}
 # step constant c in alpha = c / (kappa * ||X^T W X / n||): the loss's curvature bound
-_STEP_CONSTANT = {"squared": 1.0, "huber": 1.0, "logistic": 4.0, "multinomial": 2.0}
+# (Poisson: the curvature is that of the reference weights, see _poisson_reference)
+_STEP_CONSTANT = {"squared": 1.0, "huber": 1.0, "logistic": 4.0, "multinomial": 2.0,
+                  "poisson": 1.0}
+# a default Poisson step that still diverges is halved at most this many times
+_POISSON_HALVINGS = 4
 # the adaptive step c / (kappa (1.1 L_A + d (m + 1))) uses c = 0.75: every mode of the active
 # block relaxes monotonically (kappa * step * eigenvalue <= 1, no oscillation) even when the
 # power-iteration estimate L_A of ||H_AA|| is 25% low; stability alone would allow c < 2, but
@@ -37,6 +56,98 @@ _NO_CORRELATION = (
     "constant or every column of X is constant). The fit is the intercept-only model.")
 
 
+def _poisson_reference(Y, w):
+    """Row weights ``m_i = max_k max(y_ik, ybar_k)`` whose ``||X^T diag(w m) X / n||``
+    sizes the Poisson step.
+
+    The Poisson curvature ``X^T diag(w mu) X / n`` is unbounded in ``eta``; along
+    the path the fitted mean ``mu`` moves from the weighted mean count ``ybar``
+    (the start) towards the counts ``y`` (the fit at the path's end, where
+    ``sum w mu x = sum w y x``). The step ``1 / (kappa L_ref)`` is stable while the
+    true curvature stays below ``2 L_ref``: a factor 2 over this reference.
+    """
+    ybar = (w @ Y) / w.sum()
+    return np.max(np.maximum(Y, ybar[None, :]), axis=1)
+
+
+def _weigh_columns(design: Design, factor) -> Design:
+    """The design whose column ``j`` is the standardized one over ``factor[j] > 0``; its
+    ``scale`` carries the factor, so coefficients map back to ``beta_j = u_j / f_j``."""
+    f = np.asarray(factor, dtype=float)
+    if design.is_sparse:
+        data = design.data / np.repeat(f, np.diff(design.indptr)).astype(design.dtype)
+        return dataclasses.replace(design, data=data, kernel_mean=design.kernel_mean / f,
+                                   scale=design.scale * f)
+    dense = np.asfortranarray(design.dense / f.astype(design.dtype))
+    return dataclasses.replace(design, dense=dense, scale=design.scale * f)
+
+
+def _profile_unpenalized(path_fn, X, Y, factor, sample_weight, fit_intercept, normalize,
+                         loss="squared", **kwargs) -> RegularizationPath:
+    """The squared-loss path with the features ``factor == 0`` unpenalized.
+
+    The intercept and the unpenalized columns ``U`` are projected out (weighted least
+    squares): the penalized columns and ``Y`` are replaced by their residuals on ``U``,
+    the penalized columns keep the scale of the original ones (so ``t`` and the factors
+    mean what they mean without unpenalized features), the path of the penalized block
+    is run on them, and at every record time ``U``'s coefficients (and the intercept)
+    are the least-squares fit of ``Y - X_pen beta_pen(t)``. Unpenalized features have
+    entry time 0: they are in the model from the start.
+    """
+    if loss != "squared":
+        raise ValueError(
+            f"penalty_factor=0 (an unpenalized feature) is supported for the squared loss; "
+            f"got loss={loss!r}. Use a small positive factor instead.")
+    if sp.issparse(X):
+        raise ValueError("penalty_factor=0 (an unpenalized feature) needs a dense X; pass "
+                         "X.toarray() or use a small positive factor.")
+    n, p = X.shape
+    X = np.asarray(X, dtype=float)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    free = factor == 0
+    pen = ~free
+    U = X[:, free]
+    if fit_intercept:
+        U = np.column_stack([np.ones(n), U])
+    sw = np.sqrt(w)[:, None]
+    Q, R = np.linalg.qr(U * sw)
+    if np.linalg.matrix_rank(R) < U.shape[1]:
+        raise ValueError("the unpenalized features (penalty_factor=0) are collinear "
+                         f"{'with the intercept ' if fit_intercept else ''}or with each "
+                         "other; drop the redundant ones.")
+
+    def resid(A):
+        Aw = A * sw
+        return (Aw - Q @ (Q.T @ Aw)) / sw
+
+    Xp = X[:, pen]
+    if normalize:
+        mean = (w @ Xp) / w.sum() if fit_intercept else np.zeros(Xp.shape[1])
+        sd = np.sqrt((w @ (Xp - mean) ** 2) / w.sum())
+        sd = np.where(sd > 0, sd, 1.0)
+    else:
+        sd = np.ones(Xp.shape[1])
+    path = path_fn(resid(Xp) / sd, resid(Y), penalty_factor=factor[pen],
+                   sample_weight=sample_weight, fit_intercept=False, normalize=False, **kwargs)
+    coefs_pen = path.coefs / sd[None, :, None]
+    # the least-squares fit of the unpenalized block at every record time
+    rhs = Y[None, :, :] - np.einsum("ij,tjk->tik", Xp, coefs_pen)
+    sol = np.linalg.solve(R, np.einsum("ij,tik->tjk", Q, rhs * sw[None]))
+    coefs = np.zeros((coefs_pen.shape[0], p, coefs_pen.shape[2]))
+    coefs[:, pen] = coefs_pen
+    coefs[:, free] = sol[:, 1:] if fit_intercept else sol
+    intercepts = sol[:, 0] if fit_intercept else np.zeros((coefs.shape[0], coefs.shape[2]))
+    entry = np.zeros((p,) + path.entry_times.shape[1:])
+    entry[pen] = path.entry_times
+    duals = None
+    if path.duals is not None:
+        duals = np.zeros_like(coefs)
+        duals[:, pen] = path.duals
+    info = dict(path.info, unpenalized=np.flatnonzero(free).tolist())
+    return dataclasses.replace(path, coefs=coefs, intercepts=np.ascontiguousarray(intercepts),
+                               entry_times=entry, duals=duals, info=info)
+
+
 def _record_times(times, n_times, t_ratio):
     """The given record times, or the default grid of a path whose first entry would be at 1."""
     return np.asarray(times, dtype=float) if times is not None else \
@@ -46,14 +157,23 @@ def _record_times(times, n_times, t_ratio):
 def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alpha=None,
              n_times=100, t_ratio=100.0, times=None, fit_intercept=True, normalize=True,
              epsilon=1.35, sample_weight=None, max_iter=None, record_duals=False,
-             design: Design | None = None, verbose: int = 0) -> RegularizationPath:
+             design: Design | None = None, verbose: int = 0,
+             penalty_factor=None) -> RegularizationPath:
     """LBI regularization path for a smooth loss with an l1 or group penalty.
 
     ``Y`` is (n, K): targets for squared / huber, a 0/1 column for logistic, one-hot
-    for multinomial. Returns coefficients of shape (n_times, p, K). With ``verbose``
-    a progress line is printed at every tenth of the time grid.
+    for multinomial, counts for poisson. Returns coefficients of shape (n_times, p, K).
+    With ``verbose`` a progress line is printed at every tenth of the time grid.
+    ``penalty_factor`` weighs the l1 penalty per feature (see the module docstring).
     """
     n, p = X.shape
+    factor = check_penalty_factor(penalty_factor, p, penalty)
+    if factor is not None and np.any(factor == 0):
+        return _profile_unpenalized(
+            lbi_path, X, np.asarray(Y, dtype=float), factor, sample_weight, fit_intercept,
+            normalize, loss=loss, kappa=kappa, alpha=alpha, n_times=n_times,
+            t_ratio=t_ratio, times=times, max_iter=max_iter, record_duals=record_duals,
+            verbose=verbose)
     Y = np.asarray(Y, dtype=float)
     K = Y.shape[1]
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -72,6 +192,8 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         design = prepare_design(X, center=fit_intercept, normalize=normalize,
                                 sample_weight=None if sample_weight is None else w,
                                 sqrt_weight_rows=gram_mode and not weighted_sparse)
+    if factor is not None:
+        design = _weigh_columns(design, factor)
     elementwise, gptr, gidx = _penalty_arrays(penalty, groups, p, K)
 
     # the path runs on Y / y_unit; coefficients and intercepts are scaled back at the end
@@ -99,7 +221,9 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
                           info={"solver": "lbi", "loss": loss, "penalty": penalty})
     t0, z0 = start_dual(grad0, elementwise, gptr, gidx)
 
-    if H.shape[0]:
+    if loss == "poisson":
+        lam = design.spectral_norm_sq(w * _poisson_reference(Y, w))
+    elif H.shape[0]:
         lam = float(np.linalg.eigvalsh(H)[-1])
     else:
         lam = design.spectral_norm_sq(None if sample_weight is None or gram_mode else w)
@@ -121,13 +245,25 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
 
     # the default step adapts to the active block (squared loss); a given alpha is fixed
     adaptive = alpha_given is None and gram_mode
-    out = _kernels.lbi_path(
-        *design.args, np.asfortranarray(Y), w, loss_code, delta, gram_mode, np.ascontiguousarray(H),
-        np.ascontiguousarray(c), z0, np.asarray(b0, dtype=float), bool(fit_intercept and not gram_mode),
-        t0, float(alpha), float(kappa), elementwise, gptr, gidx, grid, budget, record_duals,
-        adaptive, _ADAPTIVE_STEP * _STEP_CONSTANT[loss],
-        (float(np.max(np.diag(H))) if H.shape[0] else design.diag_max()) if adaptive else 1.0,
-        np.asarray(_WORKING_SET_REACH, dtype=float), int(verbose))
+    halvings = 0
+    while True:
+        out = _kernels.lbi_path(
+            *design.args, np.asfortranarray(Y), w, loss_code, delta, gram_mode,
+            np.ascontiguousarray(H), np.ascontiguousarray(c), z0, np.asarray(b0, dtype=float),
+            bool(fit_intercept and not gram_mode),
+            t0, float(alpha), float(kappa), elementwise, gptr, gidx, grid, budget, record_duals,
+            adaptive, _ADAPTIVE_STEP * _STEP_CONSTANT[loss],
+            (float(np.max(np.diag(H))) if H.shape[0] else design.diag_max()) if adaptive else 1.0,
+            np.asarray(_WORKING_SET_REACH, dtype=float), int(verbose))
+        status = out[5]
+        # the Poisson curvature has no global bound: a default step that still diverges
+        # (the fit left the factor-2 margin of its reference) is halved and the path rerun
+        if not (status == DIVERGED and loss == "poisson" and alpha_given is None
+                and halvings < _POISSON_HALVINGS):
+            break
+        alpha, halvings = alpha / 2.0, halvings + 1
+        budget = iteration_budget(t0, float(grid[-1]), alpha, max_iter, kappa=kappa,
+                                  t_ratio=None if times is not None else t_ratio)
     coefs, intercepts, duals, entry, n_iter, status, t_end, *_ = out
     if status == DIVERGED:
         raise FloatingPointError(
@@ -149,21 +285,29 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         times=grid, coefs=coefs, intercepts=intercepts, entry_times=entry,
         interpolation="linear", t0=t0, duals=duals if record_duals else None, n_iter=int(n_iter),
         info={"solver": "lbi", "loss": loss, "penalty": penalty, "kappa": float(kappa),
-              "alpha": float(alpha), "delta": float(delta * y_unit), "y_scale": float(y_unit)},
+              "alpha": float(alpha), "delta": float(delta * y_unit), "y_scale": float(y_unit),
+              "step_halvings": int(halvings)},
     ), design.dtype)
 
 
 def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True,
              normalize=True, sample_weight=None, max_iter=None, record_duals=False,
-             tol=1e-10, verbose=0) -> RegularizationPath:
+             tol=1e-10, verbose=0, penalty_factor=None) -> RegularizationPath:
     """The exact inverse scale space path of the squared loss with the l1 penalty.
 
     Each target column has its own path (the problem separates); the time grid is
     shared and starts at the earliest ``t0`` over targets. A float32 ``X`` is kept
     in float32 (standardized copy and returned path); sums stay in float64. With
     ``verbose > 0`` progress is printed about every tenth of the grid.
+    ``penalty_factor`` weighs the l1 penalty per feature (see the module docstring).
     """
     n, p = X.shape
+    factor = check_penalty_factor(penalty_factor, p)
+    if factor is not None and np.any(factor == 0):
+        return _profile_unpenalized(
+            iss_path, X, np.asarray(Y, dtype=float), factor, sample_weight, fit_intercept,
+            normalize, n_times=n_times, t_ratio=t_ratio, times=times, max_iter=max_iter,
+            record_duals=record_duals, tol=tol, verbose=verbose)
     Y = np.asarray(Y, dtype=float)
     K = Y.shape[1]
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -172,6 +316,8 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
     design = prepare_design(X, center=fit_intercept, normalize=normalize,
                             sample_weight=None if sample_weight is None else w,
                             sqrt_weight_rows=not weighted_sparse)
+    if factor is not None:
+        design = _weigh_columns(design, factor)
     # the path runs on Y / y_unit; coefficients and intercepts are scaled back at the end
     Y, y_unit = standardize_target(Y, w, fit_intercept)
     y_mean = (w @ Y) / w.sum() if fit_intercept else np.zeros(K)

@@ -87,3 +87,28 @@ def start_dual(grad0, elementwise, ptr, idx):
     norms = _group_norms(z0, ptr, idx)
     z0[idx] /= np.repeat(np.maximum(norms, 1.0), np.diff(ptr))[:, None]
     return 1.0 / norm0, z0
+
+
+def check_penalty_factor(penalty_factor, n_features: int, penalty: str = "l1"):
+    """``None`` or a float array of one finite weight ``>= 0`` per feature, not all zero."""
+    if penalty_factor is None:
+        return None
+    f = np.asarray(penalty_factor, dtype=float)
+    if f.ndim != 1 or f.shape[0] != n_features:
+        raise ValueError(
+            f"penalty_factor must give one weight per feature: expected {n_features} values, "
+            f"got an array of shape {f.shape}.")
+    if not np.all(np.isfinite(f)) or np.any(f < 0):
+        bad = np.flatnonzero(~np.isfinite(f) | (f < 0))
+        raise ValueError(
+            f"penalty_factor must be finite and >= 0; feature {bad[0]} has {f[bad[0]]!r}. "
+            "Use 0 for an unpenalized feature, 1 for the default penalty.")
+    if not np.any(f > 0):
+        raise ValueError(
+            "penalty_factor is zero for every feature: nothing is penalized, so there is no "
+            "path. Give at least one feature a positive factor.")
+    if penalty != "l1":
+        raise ValueError(
+            f"penalty_factor weighs single coefficients and needs penalty='l1'; got "
+            f"penalty={penalty!r}.")
+    return f

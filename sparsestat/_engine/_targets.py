@@ -15,6 +15,8 @@ def _initial_intercept(loss, Y, w, delta):
     wn = w / w.sum()
     if loss == "squared":
         return wn @ Y
+    if loss == "poisson":  # log of the weighted mean count (positive: checked by the caller)
+        return np.log(wn @ Y)
     if loss == "logistic":
         m = np.clip(wn @ Y, 1e-12, 1 - 1e-12)
         return np.log(m / (1 - m))
@@ -83,7 +85,12 @@ def _standardized_target(design, Y, w, fit_intercept, loss):
 
     The squared loss divides by the root mean square deviation of ``Y``; the Huber
     loss by a robust scale of preliminary residuals, so that its threshold is
-    ``epsilon`` on the standardized problem. Class indicators are left alone.
+    ``epsilon`` on the standardized problem. Class indicators are left alone, and so are
+    Poisson counts: a count's scale is part of the model (its variance is its mean),
+    not a unit to divide away, and under the log link a factor ``c`` on ``y`` moves
+    only the intercept of the fit (``log(c mu) = log c + eta``); the slopes carry the
+    units of ``X``, which ``normalize`` handles. (The times do scale: ``t0`` is
+    divided by ``c``, as the gradient at the start is multiplied by it.)
     """
     if loss not in ("squared", "huber"):
         return Y, 1.0

@@ -3,14 +3,20 @@
 For a linear predictor ``eta = X B + b`` every loss here has gradient
 ``X^T G / n`` with ``G = w * dloss/deta`` computed row by row. Codes:
 0 squared, 1 huber (threshold ``delta``), 2 logistic (y in {0, 1}),
-3 multinomial (one-hot Y, softmax over the K columns).
+3 multinomial (one-hot Y, softmax over the K columns), 4 poisson (log link,
+counts or rates ``y >= 0``: loss ``exp(eta) - y eta``, the negative log-likelihood
+up to a term free of ``eta``). The Poisson mean ``exp(eta)`` is taken at
+``min(eta, 700)`` so that a huge linear predictor gives a huge but finite loss
+and gradient instead of an overflow; the driver's step keeps ``eta`` far below.
 """
 
 import numpy as np
 
 from sparsestat._kernels._jit import kernel
 
-SQUARED, HUBER, LOGISTIC, MULTINOMIAL = 0, 1, 2, 3
+SQUARED, HUBER, LOGISTIC, MULTINOMIAL, POISSON = 0, 1, 2, 3, 4
+# exp(700) ~ 1e304 is finite: the Poisson mean is evaluated at min(eta, _ETA_MAX)
+_ETA_MAX = 700.0
 
 
 @kernel
@@ -50,6 +56,10 @@ def loss_derivative(eta, Y, w, code, delta, G):
                 else:
                     G[i, k] = w[i] * r
                     total += 0.5 * w[i] * r * r
+            elif code == POISSON:
+                mu = np.exp(min(e, _ETA_MAX))
+                G[i, k] = w[i] * (mu - y)
+                total += w[i] * (mu - y * e)
             else:  # logistic, numerically stable
                 if e >= 0:
                     q = np.exp(-e)

@@ -75,6 +75,27 @@ def validate_fit_input(estimator, X, y, sample_weight, *, regression: bool):
     return X, y, sample_weight
 
 
+def check_counts(y, sample_weight=None) -> None:
+    """Targets a Poisson fit can take: one column of finite counts (or rates) ``>= 0``
+    with a positive weighted total."""
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 1:
+        raise ValueError(
+            f"loss='poisson' takes a single target; y has shape {y.shape}. Fit one "
+            "estimator per column.")
+    negative = np.flatnonzero(y < 0)
+    if negative.size:
+        shown = ", ".join(map(str, negative[:5])) + (" ..." if negative.size > 5 else "")
+        raise ValueError(
+            f"loss='poisson' needs counts y >= 0; y has {negative.size} negative value(s) "
+            f"(sample {shown}; smallest {y.min():g}).")
+    w = np.ones_like(y) if sample_weight is None else sample_weight
+    if not np.dot(w, y) > 0:
+        raise ValueError(
+            "loss='poisson' needs some positive counts: every (weighted) count is zero, so "
+            "the log of the mean count, the intercept of the empty model, is -inf.")
+
+
 def check_sample_weight(sample_weight, X) -> np.ndarray:
     """Finite, non-negative weights, one per sample, not all zero (scikit-learn's check
     refuses the all-zero case)."""

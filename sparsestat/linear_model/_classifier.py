@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+from numbers import Real
+
 import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
@@ -20,6 +24,13 @@ from sparsestat.linear_model._base import (
     path_time,
     validate_fit_input,
 )
+
+
+def split_beta_path(split):
+    """Split LBI's ``beta`` path with coefficients (n_times, p, 1), as a classifier's."""
+    beta = split.beta_path
+    return dataclasses.replace(beta, coefs=beta.coefs[:, :, None],
+                               intercepts=np.ascontiguousarray(beta.intercepts[:, None]))
 
 
 def encode_classes(y, sample_weight=None):
@@ -60,10 +71,24 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         rows of the coefficient matrix for more than two classes).
     groups : array-like of shape (n_features,), default=None
         Group label of each feature.
+    penalty_factor : array-like of shape (n_features,), default=None
+        Weight of each feature's l1 penalty (``penalty='l1'``), as glmnet's
+        ``penalty.factor``: the penalty is ``sum_j f_j |beta_j|``, so a feature
+        with ``f_j = 2`` needs twice the correlation to enter. An unpenalized
+        feature (``f_j = 0``) is supported for the squared loss only and is
+        refused here: use a small positive factor. ``None``: all ones.
+        Factors act on the standardized features.
+    D : array-like or sparse matrix of shape (n_structure, n_features), default=None
+        Structure operator (two classes only): when given, ``gamma = D beta``
+        is made sparse by Split LBI with the logistic loss, ``mean
+        logistic(y, X beta + b) + ||gamma - D beta||^2 / (2 nu)``; ``coef_`` is
+        ``beta`` (not penalized: up to ``t0_`` it is the fit with ``gamma = 0``).
     kappa : float, default=10.0
         LBI damping.
     alpha : float, default=None
         Step size; ``None`` picks a stable default from the loss's curvature.
+    nu : float, default=None
+        Split LBI coupling (``None``: ``||D||^2 / ||X^T X / n||``).
     n_times : int, default=100
         Number of record times.
     t_ratio : float, default=100.0
@@ -99,6 +124,12 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         Coefficients of shape (n_times, n_features, 1 or n_classes).
     entry_times_ : ndarray of shape (n_features, 1 or n_classes)
         Entry times (``np.inf``: never).
+    gamma_ : ndarray of shape (n_structure,)
+        Split LBI only: ``gamma`` at ``t_``.
+    gamma_path_ : RegularizationPath
+        Split LBI only: the path of ``gamma`` (``entry_times_`` are its rows').
+    nu_ : float
+        Split LBI only: the coupling used.
     n_iter_ : int
         LBI iterations.
     n_features_in_ : int
@@ -119,20 +150,36 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
     (3, 4)
     >>> bool(clf.score(X, y) > 0.9)
     True
+
+    Split LBI: two classes, coefficients fused by first differences.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((300, 6))
+    >>> y = (X @ np.repeat([1.5, -1.5], 3) + rng.logistic(size=300) > 0).astype(int)
+    >>> clf = LBIClassifier(D=np.diff(np.eye(6), axis=0), t_ratio=10).fit(X, y)
+    >>> int(np.argmin(clf.entry_times_))  # the jump between features 2 and 3 enters first
+    2
     """
 
     _parameter_constraints: dict = {
         **PATH_PARAMETERS,
+        "penalty_factor": ["array-like", None],
+        "D": ["array-like", "sparse matrix", None],
+        "nu": [Interval(Real, 0, None, closed="neither"), None],
         "verbose": ["verbose"],
     }
 
-    def __init__(self, penalty="l1", groups=None, kappa=10.0, alpha=None, n_times=100,
-                 t_ratio=100.0, t=None, t_relative=None, fit_intercept=True, normalize=True,
-                 max_iter=None, verbose=0):
+    def __init__(self, penalty="l1", groups=None, penalty_factor=None, D=None, kappa=10.0,
+                 alpha=None, nu=None, n_times=100, t_ratio=100.0, t=None, t_relative=None,
+                 fit_intercept=True, normalize=True, max_iter=None, verbose=0):
         self.penalty = penalty
         self.groups = groups
+        self.penalty_factor = penalty_factor
+        self.D = D
         self.kappa = kappa
         self.alpha = alpha
+        self.nu = nu
         self.n_times = n_times
         self.t_ratio = t_ratio
         self.t = t
@@ -148,7 +195,8 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
             groups=check_groups(self.groups, X.shape[1], self.penalty),
             kappa=self.kappa, alpha=self.alpha, n_times=self.n_times, t_ratio=self.t_ratio,
             times=times, fit_intercept=self.fit_intercept, normalize=self.normalize,
-            sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose)
+            sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose,
+            penalty_factor=self.penalty_factor)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -170,18 +218,60 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         """
         X, y, sample_weight = validate_fit_input(self, X, y, sample_weight, regression=False)
         self.classes_, Y, self._loss = encode_classes(y, sample_weight)
+        if self.D is not None:
+            return self._fit_split(X, Y, self._loss, sample_weight, self.t, self.t_relative)
         path = path_in_dtype(self._compute_path(X, Y, self._loss, sample_weight), X.dtype)
         self.regularization_path_ = path
         self._read_path(path, self.t, self.t_relative)
         return self
+
+    def _split_path(self, X, Y, loss, sample_weight=None, times=None):
+        """The logistic Split LBI path (``D`` given) on validated data; also used on folds."""
+        if loss != "logistic":
+            raise ValueError("Split LBI (D given) is for two classes (the logistic loss); "
+                             f"the target has {Y.shape[1]} classes.")
+        if sample_weight is not None:
+            raise ValueError("Split LBI (D given) does not support sample_weight yet.")
+        if self.penalty_factor is not None:
+            raise ValueError("penalty_factor weighs the penalty of single features; with D "
+                             "given the penalty is on the rows of D: leave penalty_factor=None.")
+        D = self.D
+        if not hasattr(D, "shape") or np.ndim(D) != 2:
+            D = np.atleast_2d(np.asarray(D, dtype=float))
+        groups = check_groups(self.groups, D.shape[0], self.penalty, "row of D")
+        return _engine.split_lbi_path(
+            X, Y[:, 0], D, loss="logistic", penalty=self.penalty, groups=groups,
+            kappa=self.kappa, alpha=self.alpha, nu=self.nu, n_times=self.n_times,
+            t_ratio=self.t_ratio, times=times, fit_intercept=self.fit_intercept,
+            normalize=self.normalize, max_iter=self.max_iter)
+
+    def _fit_split(self, X, Y, loss, sample_weight, t=None, t_relative=None, split=None):
+        """Fit logistic Split LBI and read it at ``t`` (``split``: a path already computed)."""
+        if split is None:
+            split = self._split_path(X, Y, loss, sample_weight)
+        path = split_beta_path(split)
+        self.regularization_path_ = path
+        self._read_path(path, t, t_relative)
+        self.gamma_path_ = split.gamma_path
+        self.gamma_ = split.gamma_path.coef_at(self.t_)
+        self.entry_times_ = split.gamma_path.entry_times
+        self.nu_ = split.nu
+        return self
+
+    def _beta_times(self, path, times):
+        """Split LBI's beta is not penalized: up to the first record it is its start."""
+        if self.D is None:
+            return times
+        return np.maximum(times, path.times[0])
 
     def _read_path(self, path, t, t_relative=None):
         path.feature_names = getattr(self, "feature_names_in_", None)
         self.t_ = path_time(path, t, t_relative)
         self.t0_ = float(path.t0)
         dtype = path.coefs.dtype  # float32 kept when X was float32
-        self.coef_ = path.coef_at(self.t_).T.astype(dtype)
-        self.intercept_ = np.atleast_1d(path.intercept_at(self.t_)).astype(dtype)
+        at = float(self._beta_times(path, self.t_))
+        self.coef_ = path.coef_at(at).T.astype(dtype)
+        self.intercept_ = np.atleast_1d(path.intercept_at(at)).astype(dtype)
         self.entry_times_ = path.entry_times
         self.n_iter_ = path.n_iter
 
@@ -218,8 +308,9 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
             scores = linear_predict(X, self.coef_, self.intercept_)[..., None]
             scalar = True
         else:
-            times, scalar = check_prediction_times(self.regularization_path_, t)
-            scores = path_linear_predict(X, self.regularization_path_, times)
+            path = self.regularization_path_
+            times, scalar = check_prediction_times(path, t)
+            scores = path_linear_predict(X, path, self._beta_times(path, times))
         if scores.shape[1] == 1:
             scores = scores[:, 0]
         return scores[..., 0] if scalar else scores

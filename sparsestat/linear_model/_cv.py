@@ -13,19 +13,21 @@ import warnings
 from numbers import Integral
 
 import numpy as np
+from dataclasses import replace
+
 from joblib import Parallel, delayed
 from scipy.special import log_softmax, log_expit
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 
-from sparsestat.linear_model._base import squeeze_path, validate_fit_input
-from sparsestat.linear_model._classifier import LBIClassifier, encode_classes
+from sparsestat.linear_model._base import check_counts, squeeze_path, validate_fit_input
+from sparsestat.linear_model._classifier import LBIClassifier, encode_classes, split_beta_path
 from sparsestat.linear_model._regressor import LBIRegressor
 from sklearn.base import _fit_context
 
 # what a CV estimator chooses itself instead of taking it as a parameter
-_READ_AT = ("t", "t_relative", "D")
+_READ_AT = ("t", "t_relative")
 
 _CV_PARAMETERS = {
     "cv": ["cv_object"],
@@ -43,8 +45,30 @@ def _path_linear_scores(path, X):
     return eta + path.intercepts[None, :, :]
 
 
-def _regression_scores(path, X, Y, scoring):
+def _as_path_3d(path):
+    """A path with coefficients (n_times, p, 1), as the scores take them (Split LBI's
+    beta path has (n_times, p))."""
+    if path.coefs.ndim == 3:
+        return path
+    return replace(path, coefs=path.coefs[:, :, None], intercepts=path.intercepts[:, None])
+
+
+def _poisson_deviance(Y, mu):
+    """Mean Poisson deviance of the means ``mu`` (n, n_times, 1) for the counts ``Y``."""
+    y = Y[:, None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(y > 0, y * np.log(y / mu), 0.0)
+    return 2 * np.mean(term - (y - mu), axis=(0, 2))
+
+
+def _regression_scores(path, X, Y, scoring, loss="squared"):
     pred = _path_linear_scores(path, X)
+    if loss == "poisson":
+        pred = np.exp(pred)
+        if scoring in (None, "neg_mean_poisson_deviance"):
+            return -_poisson_deviance(Y, pred)
+    elif scoring == "neg_mean_poisson_deviance":
+        raise ValueError("scoring='neg_mean_poisson_deviance' needs loss='poisson'.")
     resid = pred - Y[:, None, :]
     if scoring in (None, "neg_mean_squared_error"):
         return -np.mean(resid ** 2, axis=(0, 2))
@@ -128,15 +152,23 @@ class LBIRegressorCV(_PathCV, LBIRegressor):
     is computed once on all data, the folds are scored on the same time grid
     and ``t_`` is the time with the best mean validation score.
 
+    With ``D`` the path is Split LBI's: every fold runs Split LBI on the
+    full data's time grid and is scored with its ``beta`` (what ``predict``
+    uses); the chosen ``t_`` then reads ``coef_``, ``gamma_`` and
+    ``sparse_coef_`` off the full-data path.
+
     Parameters
     ----------
-    loss, penalty, groups, solver, kappa, alpha, n_times, t_ratio, fit_intercept, normalize, \
-epsilon, max_iter
+    loss, penalty, groups, penalty_factor, D, solver, kappa, alpha, nu, n_times, t_ratio, \
+fit_intercept, normalize, epsilon, max_iter
         As in :class:`LBIRegressor`.
     cv : int, cross-validation generator or iterable, default=None
         Folds (``None``: 5-fold).
-    scoring : {'neg_mean_squared_error', 'neg_mean_absolute_error', 'r2'}, default=None
-        Validation score (``None``: negative mean squared error).
+    scoring : {'neg_mean_squared_error', 'neg_mean_absolute_error', 'r2', \
+'neg_mean_poisson_deviance'}, default=None
+        Validation score of the prediction (for ``loss='poisson'`` the mean
+        count). ``None``: negative mean squared error, or negative mean
+        Poisson deviance for ``loss='poisson'``.
     one_standard_error : bool, default=False
         Choose the earliest time within one standard error of the best score.
     n_jobs : int, default=None
@@ -166,6 +198,8 @@ epsilon, max_iter
         when ``one_standard_error=True``, else ``t_best_``.
     coef_, intercept_, regularization_path_, entry_times_, n_iter_
         As in :class:`LBIRegressor`, read at ``t_``.
+    gamma_, sparse_coef_, sparse_intercept_, gamma_path_, nu_
+        With ``D`` only, as in :class:`LBIRegressor`, read at ``t_``.
 
     See Also
     --------
@@ -182,21 +216,31 @@ epsilon, max_iter
     >>> reg = LBIRegressorCV(cv=5).fit(X, y)
     >>> np.flatnonzero(np.abs(reg.coef_) > 0.5).tolist()
     [0, 1, 2]
+
+    With a structure operator: a piecewise constant signal and first differences.
+
+    >>> X = rng.standard_normal((120, 8))
+    >>> y = X @ np.repeat([2.0, -1.0], 4) + 0.3 * rng.standard_normal(120)
+    >>> D = np.diff(np.eye(8), axis=0)
+    >>> reg = LBIRegressorCV(D=D, cv=3, t_ratio=30, n_times=30).fit(X, y)
+    >>> np.flatnonzero(np.abs(reg.gamma_) > 1e-8).tolist()  # the one jump
+    [3]
     """
 
     _parameter_constraints: dict = {
         **{k: v for k, v in LBIRegressor._parameter_constraints.items() if k not in _READ_AT},
         **_CV_PARAMETERS,
-        "scoring": [StrOptions({"neg_mean_squared_error", "neg_mean_absolute_error", "r2"}),
-                    None],
+        "scoring": [StrOptions({"neg_mean_squared_error", "neg_mean_absolute_error", "r2",
+                                "neg_mean_poisson_deviance"}), None],
     }
 
-    def __init__(self, loss="squared", penalty="l1", groups=None, solver="lbi", kappa=10.0,
-                 alpha=None, n_times=100, t_ratio=100.0, fit_intercept=True, normalize=True,
-                 epsilon=1.35, max_iter=None, cv=None, scoring=None, one_standard_error=False,
-                 n_jobs=None, verbose=0):
-        super().__init__(loss=loss, penalty=penalty, groups=groups, solver=solver, kappa=kappa,
-                         alpha=alpha, n_times=n_times, t_ratio=t_ratio,
+    def __init__(self, loss="squared", penalty="l1", groups=None, penalty_factor=None, D=None,
+                 solver="lbi", kappa=10.0, alpha=None, nu=None, n_times=100, t_ratio=100.0,
+                 fit_intercept=True, normalize=True, epsilon=1.35, max_iter=None, cv=None,
+                 scoring=None, one_standard_error=False, n_jobs=None, verbose=0):
+        super().__init__(loss=loss, penalty=penalty, groups=groups,
+                         penalty_factor=penalty_factor, D=D, solver=solver,
+                         kappa=kappa, alpha=alpha, nu=nu, n_times=n_times, t_ratio=t_ratio,
                          fit_intercept=fit_intercept, normalize=normalize, epsilon=epsilon,
                          max_iter=max_iter)
         self.cv = cv
@@ -225,23 +269,32 @@ epsilon, max_iter
         self : LBIRegressorCV
         """
         X, y, sample_weight = validate_fit_input(self, X, y, sample_weight, regression=True)
+        if self.loss == "poisson":
+            check_counts(y, sample_weight)
         single = y.ndim == 1
         Y = y.reshape(-1, 1) if single else y
-        scoring = self.scoring
+        if self.D is not None and not single:
+            raise ValueError("Split LBI (D given) supports a single target; y must be 1-D.")
+        scoring, loss = self.scoring, self.loss
+        splits = {}
 
         def compute(est, Xs, Ys, sw, times):
-            return est._compute_path(Xs, Ys, sw, times)
+            if est.D is None:
+                return est._compute_path(Xs, Ys, sw, times)
+            split = est._split_path(Xs, Ys, sw, times)
+            if times is None:  # the full-data path, kept to read the model at t_
+                splits["full"] = split
+            return _as_path_3d(split.beta_path)
 
         def score(path, Xs, Ys):
-            return _regression_scores(path, Xs, Ys, scoring)
+            return _regression_scores(path, Xs, Ys, scoring, loss)
 
         full = self._select(X, Y, y if single else None, sample_weight, compute, score, False)
+        if self.D is not None:
+            return self._fit_split(X, Y, single, sample_weight, self.t_, split=splits["full"])
         self.regularization_path_ = squeeze_path(full, single)
         self._read_path(self.regularization_path_, self.t_)
         return self
-
-    # LBIRegressorCV reads its path at the chosen ``t_`` and has no structure operator
-    D = None
 
 
 class LBIClassifierCV(_PathCV, LBIClassifier):
@@ -249,8 +302,10 @@ class LBIClassifierCV(_PathCV, LBIClassifier):
 
     Parameters
     ----------
-    penalty, groups, kappa, alpha, n_times, t_ratio, fit_intercept, normalize, max_iter
-        As in :class:`LBIClassifier`.
+    penalty, groups, penalty_factor, D, kappa, alpha, nu, n_times, t_ratio, fit_intercept, \
+normalize, max_iter
+        As in :class:`LBIClassifier` (with ``D``: two classes, and every fold runs
+        logistic Split LBI on the full data's time grid, scored with ``beta``).
     cv : int, cross-validation generator or iterable, default=None
         Folds (``None``: stratified 5-fold).
     scoring : {'neg_log_loss', 'accuracy'}, default=None
@@ -292,10 +347,12 @@ class LBIClassifierCV(_PathCV, LBIClassifier):
         "scoring": [StrOptions({"neg_log_loss", "accuracy"}), None],
     }
 
-    def __init__(self, penalty="l1", groups=None, kappa=10.0, alpha=None, n_times=100,
-                 t_ratio=100.0, fit_intercept=True, normalize=True, max_iter=None, cv=None,
-                 scoring=None, one_standard_error=False, n_jobs=None, verbose=0):
-        super().__init__(penalty=penalty, groups=groups, kappa=kappa, alpha=alpha,
+    def __init__(self, penalty="l1", groups=None, penalty_factor=None, D=None, kappa=10.0,
+                 alpha=None, nu=None, n_times=100, t_ratio=100.0, fit_intercept=True,
+                 normalize=True, max_iter=None, cv=None, scoring=None, one_standard_error=False,
+                 n_jobs=None, verbose=0):
+        super().__init__(penalty=penalty, groups=groups, penalty_factor=penalty_factor, D=D,
+                         nu=nu, kappa=kappa, alpha=alpha,
                          n_times=n_times, t_ratio=t_ratio, fit_intercept=fit_intercept,
                          normalize=normalize, max_iter=max_iter)
         self.cv = cv
@@ -326,14 +383,25 @@ class LBIClassifierCV(_PathCV, LBIClassifier):
         X, y, sample_weight = validate_fit_input(self, X, y, sample_weight, regression=False)
         self.classes_, Y, self._loss = encode_classes(y, sample_weight)
         loss, scoring = self._loss, self.scoring
+        splits = {}
 
         def compute(est, Xs, Ys, sw, times):
-            return est._compute_path(Xs, Ys, loss, sw, times)
+            if est.D is None:
+                return est._compute_path(Xs, Ys, loss, sw, times)
+            split = est._split_path(Xs, Ys, loss, sw, times)
+            if times is None:  # the full-data path, kept to read the model at t_
+                splits["full"] = split
+            return split_beta_path(split)
 
         def score(path, Xs, Ys):
             return _classification_scores(path, Xs, Ys, scoring)
 
+        if self.D is not None and loss != "logistic":
+            raise ValueError("Split LBI (D given) is for two classes (the logistic loss); "
+                             f"the target has {len(self.classes_)} classes.")
         full = self._select(X, Y, y, sample_weight, compute, score, True)
+        if self.D is not None:
+            return self._fit_split(X, Y, loss, sample_weight, self.t_, split=splits["full"])
         self.regularization_path_ = full
         self._read_path(full, self.t_)
         return self

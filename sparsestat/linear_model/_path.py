@@ -34,6 +34,7 @@ _COMMON = {
     "sample_weight": ["array-like", None],
     "max_iter": [Interval(Integral, 1, None, closed="left"), None],
     "verbose": ["verbose"],
+    "penalty_factor": ["array-like", None],
 }
 
 
@@ -74,7 +75,8 @@ def _validate(X, y, sample_weight, times, *, classes: bool):
 )
 def lbi_path(X, y, *, loss="squared", penalty="l1", groups=None, D=None, kappa=10.0,
              alpha=None, nu=None, n_times=100, t_ratio=100.0, times=None, fit_intercept=True,
-             normalize=True, epsilon=1.35, sample_weight=None, max_iter=None, verbose=0):
+             normalize=True, epsilon=1.35, sample_weight=None, max_iter=None, verbose=0,
+             penalty_factor=None):
     """Compute the Linearized Bregman Iteration path of a sparse linear model.
 
     The path starts with the empty model at ``t0`` (the first entry time, ``1 /
@@ -128,6 +130,10 @@ def lbi_path(X, y, *, loss="squared", penalty="l1", groups=None, D=None, kappa=1
         ``10**8``).
     verbose : int, default=0
         Print progress about every tenth of the path.
+    penalty_factor : array-like of shape (n_features,), default=None
+        Weight ``f_j >= 0`` of each feature's l1 penalty on the standardized
+        scale (glmnet's ``penalty.factor``); ``0``: unpenalized (squared loss,
+        dense ``X``). ``None``: all ones.
 
     Returns
     -------
@@ -162,9 +168,10 @@ def lbi_path(X, y, *, loss="squared", penalty="l1", groups=None, D=None, kappa=1
     classes = loss in ("logistic", "multinomial")
     X, y, sample_weight, times = _validate(X, y, sample_weight, times, classes=classes)
     if D is not None:
-        if loss != "squared" or y.ndim != 1 or sample_weight is not None:
-            raise ValueError("With D the path is Split LBI: the squared loss, a 1-D y and no "
-                             "sample_weight.")
+        if loss != "squared" or y.ndim != 1 or sample_weight is not None or \
+                penalty_factor is not None:
+            raise ValueError("With D the path is Split LBI: the squared loss, a 1-D y, no "
+                             "sample_weight and no penalty_factor.")
         D = D if hasattr(D, "shape") and np.ndim(D) == 2 else \
             np.atleast_2d(np.asarray(D, dtype=float))
         groups = check_groups(groups, D.shape[0], penalty, "row of D")
@@ -189,14 +196,15 @@ def lbi_path(X, y, *, loss="squared", penalty="l1", groups=None, D=None, kappa=1
         X, Y, loss=loss, penalty=penalty, groups=check_groups(groups, X.shape[1], penalty),
         kappa=kappa, alpha=alpha, n_times=n_times, t_ratio=t_ratio, times=times,
         fit_intercept=fit_intercept, normalize=normalize, epsilon=epsilon,
-        sample_weight=sample_weight, max_iter=max_iter, verbose=verbose)
+        sample_weight=sample_weight, max_iter=max_iter, verbose=verbose,
+        penalty_factor=penalty_factor)
     return squeeze_path(path, single)
 
 
 @validate_params(_COMMON, prefer_skip_nested_validation=True)
 def iss_path(X, y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True,
              normalize=True, sample_weight=None, max_iter=None,
-             verbose=0) -> RegularizationPath:
+             verbose=0, penalty_factor=None) -> RegularizationPath:
     """Compute the exact inverse scale space path of the lasso's squared loss.
 
     The ``kappa -> infinity`` limit of :func:`lbi_path`: piecewise constant in
@@ -226,6 +234,10 @@ def iss_path(X, y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         Budget of knots.
     verbose : int, default=0
         Print progress about every tenth of the path.
+    penalty_factor : array-like of shape (n_features,), default=None
+        Weight ``f_j >= 0`` of each feature's l1 penalty on the standardized
+        scale (glmnet's ``penalty.factor``); ``0``: unpenalized (squared loss,
+        dense ``X``). ``None``: all ones.
 
     Returns
     -------
@@ -255,5 +267,5 @@ def iss_path(X, y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
     path = _engine.iss_path(
         X, y.reshape(-1, 1) if single else y, n_times=n_times, t_ratio=t_ratio, times=times,
         fit_intercept=fit_intercept, normalize=normalize, sample_weight=sample_weight,
-        max_iter=max_iter, verbose=verbose)
+        max_iter=max_iter, verbose=verbose, penalty_factor=penalty_factor)
     return squeeze_path(path, single)

@@ -7,12 +7,14 @@ from numbers import Real
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.metrics import d2_tweedie_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
 from sparsestat.linear_model._base import (
     PATH_PARAMETERS,
     check_groups,
+    check_counts,
     check_prediction_times,
     linear_predict,
     path_linear_predict,
@@ -42,14 +44,30 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    loss : {'squared', 'huber'}, default='squared'
+    loss : {'squared', 'huber', 'poisson'}, default='squared'
         Data fit. ``'huber'`` uses the threshold ``epsilon * sigma`` with
         ``sigma`` a robust (MAD) scale of preliminary residuals.
+        ``'poisson'`` is the Poisson log-likelihood with the log link for
+        counts or rates ``y >= 0`` (single target): ``predict`` returns the
+        mean ``exp(X coef + intercept)`` and ``score`` the fraction of Poisson
+        deviance explained (D^2), as :class:`sklearn.linear_model.PoissonRegressor`.
+        ``sample_weight`` then acts as an exposure: a rate ``y = count /
+        exposure`` with weight ``exposure`` has the likelihood of ``count``
+        with offset ``log(exposure)``. Counts are not rescaled (their scale is
+        part of the model, the variance being the mean); at zero coefficients
+        the intercept is the log of the weighted mean of ``y``.
     penalty : {'l1', 'group'}, default='l1'
         Sparsity of single coefficients or of groups of features (``groups``;
         for a multi-output target the groups default to the rows of ``coef_``).
     groups : array-like of shape (n_features,), default=None
         Group label of each feature, for ``penalty='group'``.
+    penalty_factor : array-like of shape (n_features,), default=None
+        Weight of each feature's l1 penalty (``penalty='l1'``), as glmnet's
+        ``penalty.factor``: the penalty is ``sum_j f_j |beta_j|``, so a feature
+        with ``f_j = 2`` needs twice the correlation to enter, and ``f_j = 0``
+        leaves it unpenalized, in the model from ``t0`` on (squared loss, dense
+        ``X``; its coefficient is the least-squares fit given the others).
+        ``None``: all ones. Factors act on the standardized features.
     D : array-like or sparse matrix of shape (n_structure, n_features), default=None
         Structure operator: when given, ``gamma = D beta`` is made sparse by
         Split LBI (e.g. first differences for a fused model).
@@ -140,7 +158,8 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         **PATH_PARAMETERS,
-        "loss": [StrOptions({"squared", "huber"})],
+        "loss": [StrOptions({"squared", "huber", "poisson"})],
+        "penalty_factor": ["array-like", None],
         "D": ["array-like", "sparse matrix", None],
         "solver": [StrOptions({"lbi", "iss"})],
         "nu": [Interval(Real, 0, None, closed="neither"), None],
@@ -148,13 +167,14 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, loss="squared", penalty="l1", groups=None, D=None, solver="lbi",
-                 kappa=10.0, alpha=None, nu=None, n_times=100, t_ratio=100.0, t=None,
-                 t_relative=None, fit_intercept=True, normalize=True, epsilon=1.35,
+    def __init__(self, loss="squared", penalty="l1", groups=None, penalty_factor=None, D=None,
+                 solver="lbi", kappa=10.0, alpha=None, nu=None, n_times=100, t_ratio=100.0,
+                 t=None, t_relative=None, fit_intercept=True, normalize=True, epsilon=1.35,
                  max_iter=None, verbose=0):
         self.loss = loss
         self.penalty = penalty
         self.groups = groups
+        self.penalty_factor = penalty_factor
         self.D = D
         self.solver = solver
         self.kappa = kappa
@@ -183,12 +203,14 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
             return _engine.iss_path(
                 X, Y, n_times=self.n_times, t_ratio=self.t_ratio, times=times,
                 fit_intercept=self.fit_intercept, normalize=self.normalize,
-                sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose)
+                sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose,
+                penalty_factor=self.penalty_factor)
         return _engine.lbi_path(
             X, Y, loss=self.loss, penalty=self.penalty, groups=groups, kappa=self.kappa,
             alpha=self.alpha, n_times=self.n_times, t_ratio=self.t_ratio, times=times,
             fit_intercept=self.fit_intercept, normalize=self.normalize, epsilon=self.epsilon,
-            sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose)
+            sample_weight=sample_weight, max_iter=self.max_iter, verbose=self.verbose,
+            penalty_factor=self.penalty_factor)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -209,10 +231,12 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
             Fitted estimator.
         """
         X, y, sample_weight = validate_fit_input(self, X, y, sample_weight, regression=True)
+        if self.loss == "poisson":
+            check_counts(y, sample_weight)
         single = y.ndim == 1
         Y = y.reshape(-1, 1) if single else y
         if self.D is not None:
-            return self._fit_split(X, Y, single, sample_weight)
+            return self._fit_split(X, Y, single, sample_weight, self.t, self.t_relative)
         path = squeeze_path(path_in_dtype(self._compute_path(X, Y, sample_weight), X.dtype),
                             single)
         self.regularization_path_ = path
@@ -244,15 +268,18 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
             return times
         return np.maximum(times, path.times[0])
 
-    def _fit_split(self, X, Y, single, sample_weight):
-        if not single:
+    def _split_path(self, X, Y, sample_weight=None, times=None):
+        """The Split LBI path on validated data (``D`` given); also used on CV folds."""
+        if Y.shape[1] != 1:
             raise ValueError("Split LBI (D given) supports a single target; y must be 1-D.")
         if sample_weight is not None:
             raise ValueError("Split LBI (D given) does not support sample_weight yet.")
         if self.solver != "lbi" or self.loss != "squared":
             raise ValueError("With D given the path is Split LBI: use solver='lbi', "
                              "loss='squared'.")
-        x_mean = np.asarray(X.mean(axis=0)).ravel()
+        if self.penalty_factor is not None:
+            raise ValueError("penalty_factor weighs the penalty of single features; with D "
+                             "given the penalty is on the rows of D: leave penalty_factor=None.")
         D = self.D
         if not hasattr(D, "shape") or np.ndim(D) != 2:
             D = np.atleast_2d(np.asarray(D, dtype=float))
@@ -262,12 +289,21 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
                 f"shape {D.shape}."
             )
         groups = check_groups(self.groups, D.shape[0], self.penalty, "row of D")
-        split = _engine.split_lbi_path(
+        return _engine.split_lbi_path(
             X, Y[:, 0], D, penalty=self.penalty, groups=groups, kappa=self.kappa,
             alpha=self.alpha, nu=self.nu, n_times=self.n_times, t_ratio=self.t_ratio,
-            fit_intercept=self.fit_intercept, normalize=self.normalize, max_iter=self.max_iter)
+            times=times, fit_intercept=self.fit_intercept, normalize=self.normalize,
+            max_iter=self.max_iter)
+
+    def _fit_split(self, X, Y, single, sample_weight, t=None, t_relative=None, split=None):
+        """Fit Split LBI and read it at ``t`` (``split``: a path already computed)."""
+        if not single:
+            raise ValueError("Split LBI (D given) supports a single target; y must be 1-D.")
+        if split is None:
+            split = self._split_path(X, Y, sample_weight)
+        x_mean = np.asarray(X.mean(axis=0)).ravel()
         self.regularization_path_ = split.beta_path
-        self._read_path(split.beta_path, self.t, self.t_relative)
+        self._read_path(split.beta_path, t, t_relative)
         self.gamma_path_ = split.gamma_path
         self.gamma_ = split.gamma_path.coef_at(self.t_)
         self.sparse_coef_ = split.sparse_coef_at(self.t_)
@@ -319,11 +355,48 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=[np.float64, np.float32])
         if t is None:
-            return linear_predict(X, self.coef_, self.intercept_)
+            return self._mean(linear_predict(X, self.coef_, self.intercept_))
         path = self.regularization_path_
         times, scalar = check_prediction_times(path, t)
-        pred = path_linear_predict(X, path, self._beta_times(path, times))
+        pred = self._mean(path_linear_predict(X, path, self._beta_times(path, times)))
         return pred[..., 0] if scalar else pred
+
+    def _mean(self, eta):
+        """The prediction from the linear predictor: ``eta``, or ``exp(eta)`` (Poisson)."""
+        return np.exp(eta) if self.loss == "poisson" else eta
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 of the prediction, or for ``loss='poisson'`` the deviance explained D^2.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True values (counts for ``loss='poisson'``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            ``1 - deviance(y, predict(X)) / deviance(y, weighted mean of y)``
+            with the Poisson deviance (``loss='poisson'``), else R^2.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sparsestat import LBIRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.standard_normal((200, 3))
+        >>> y = rng.poisson(np.exp(0.5 + X[:, 0]))
+        >>> reg = LBIRegressor(loss="poisson").fit(X, y)
+        >>> bool(0.3 < reg.score(X, y) < 1)
+        True
+        """
+        if self.loss != "poisson":
+            return super().score(X, y, sample_weight)
+        return float(d2_tweedie_score(y, self.predict(X), sample_weight=sample_weight, power=1))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
