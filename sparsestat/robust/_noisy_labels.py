@@ -542,9 +542,12 @@ class NoisyLabelDetector(BaseEstimator):
         X : array-like of shape (n_samples, n_features) or None
             Features (e.g. penultimate-layer embeddings); finite, not all
             constant, with at least as many distinct rows as classes.
-            ``None`` with ``pred_probs``: the probabilities alone.
+            ``None`` with ``pred_probs``: the probabilities alone. A dask
+            array (rows in chunks) is fitted out of core, see
+            ``docs/parallel.md`` (the fitted attributes are NumPy arrays).
         y : array-like of shape (n_samples,)
-            Class labels, possibly wrong; every class needs two samples.
+            Class labels, possibly wrong; every class needs two samples (a
+            NumPy or dask array with a dask ``X``).
         pred_probs : array-like of shape (n_samples, n_classes), default=None
             Out-of-sample class probabilities from any classifier (e.g.
             ``cross_val_predict(..., method="predict_proba")``), one column
