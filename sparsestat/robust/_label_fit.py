@@ -34,12 +34,12 @@ def _design(Zb: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(Zb.shape[0]), Zb])
 
 
-def solve_labels(Z: np.ndarray, codes: np.ndarray, n_labels: int, rows: np.ndarray
-                 ) -> np.ndarray:
-    """Coefficients ``(p + 1, K)`` of the least squares of ``onehot(codes)`` on ``[1, Z]`` over ``rows``.
+def label_normal_equations(Z: np.ndarray, codes: np.ndarray, n_labels: int, rows: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """``A^T A`` and ``A^T onehot(codes)`` over ``rows`` (a mask or indices), ``A = [1, Z]``.
 
-    The normal equations with a ridge of ``1e-10`` times the mean diagonal
-    (a Cholesky solve); the minimum-norm solution where that fails.
+    Sums over blocks of rows: the normal equations of several blocks of
+    samples (chunks of a larger array) add up.
     """
     idx = np.flatnonzero(rows) if rows.dtype == bool else np.asarray(rows)
     d = Z.shape[1] + 1
@@ -52,11 +52,27 @@ def solve_labels(Z: np.ndarray, codes: np.ndarray, n_labels: int, rows: np.ndarr
         onehot = scipy.sparse.csr_matrix(
             (np.ones(sel.size), (np.arange(sel.size), codes[sel])), shape=(sel.size, n_labels))
         AtY += np.asarray((onehot.T @ A).T)
+    return G, AtY
+
+
+def solve_normal_equations(G: np.ndarray, AtY: np.ndarray) -> np.ndarray:
+    """``G^-1 AtY`` with a ridge of ``1e-10`` times the mean diagonal (a Cholesky solve);
+    the minimum-norm solution where that fails."""
+    d = G.shape[0]
     try:
         L = np.linalg.cholesky(G + 1e-10 * np.trace(G) / d * np.eye(d))
     except np.linalg.LinAlgError:
         return np.linalg.pinv(G, hermitian=True) @ AtY
     return np.linalg.solve(L.T, np.linalg.solve(L, AtY))
+
+
+def solve_labels(Z: np.ndarray, codes: np.ndarray, n_labels: int, rows: np.ndarray
+                 ) -> np.ndarray:
+    """Coefficients ``(p + 1, K)`` of the least squares of ``onehot(codes)`` on ``[1, Z]`` over ``rows``.
+
+    See :func:`label_normal_equations` and :func:`solve_normal_equations`.
+    """
+    return solve_normal_equations(*label_normal_equations(Z, codes, n_labels, rows))
 
 
 def score_labels(Z: np.ndarray, coef: np.ndarray, codes: np.ndarray,
@@ -104,7 +120,7 @@ def fit_labels(Z: np.ndarray, codes: np.ndarray, n_labels: int, seed: np.ndarray
         coef = solve_labels(Z, codes, n_labels, clean)
         suggested, best, own, sq, _ = score_labels(Z, coef, codes)
         new = suggested == codes
-        if np.array_equal(new, clean) or new.sum() <= d:
+        if not refit(clean, new, d):
             break
         clean = new
     m = n_candidates if n_candidates is not None and n_candidates < n_labels else None
@@ -112,8 +128,18 @@ def fit_labels(Z: np.ndarray, codes: np.ndarray, n_labels: int, seed: np.ndarray
         suggested, best, own, sq, cands = score_labels(Z, coef, codes, m)
     else:
         cands = None
+    return LabelFit(coef, suggested, best - own, cands, label_scale(own, sq, clean, d, n_labels))
+
+
+def refit(clean: np.ndarray, new: np.ndarray, d: int) -> bool:
+    """Whether the fit is repeated on ``new``: it changed and leaves more than ``d`` samples."""
+    return not (np.array_equal(new, clean) or new.sum() <= d)
+
+
+def label_scale(own: np.ndarray, sq: np.ndarray, clean: np.ndarray, d: int,
+                n_labels: int) -> float:
+    """Residual standard deviation of one score over ``clean`` (``d`` coefficients per label)."""
     # ||onehot - s||^2 = 1 - 2 s_own + ||s||^2
     rss = float(np.sum(1.0 - 2.0 * own[clean] + sq[clean]))
     dof = max(int(clean.sum()) - d, 1)
-    sigma = float(np.sqrt(max(rss, 0.0) / (dof * max(n_labels - 1, 1))))
-    return LabelFit(coef, suggested, best - own, cands, sigma)
+    return float(np.sqrt(max(rss, 0.0) / (dof * max(n_labels - 1, 1))))

@@ -66,8 +66,17 @@ def anchor_subsample(Z: np.ndarray, max_samples: int, random_state) -> np.ndarra
     if n <= max_samples:
         return np.arange(n)
     g = check_random_state(random_state).standard_normal(Z.shape[1])
-    key = np.modf(np.abs(Z @ g) * 1e4)[0]
-    return np.sort(np.lexsort((np.arange(n), key))[:max_samples])
+    return anchor_rows(anchor_key(Z, g), max_samples)
+
+
+def anchor_key(Z: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """The pseudo-random key of each row that :func:`anchor_subsample` sorts by (row by row)."""
+    return np.modf(np.abs(Z @ direction) * 1e4)[0]
+
+
+def anchor_rows(key: np.ndarray, max_samples: int) -> np.ndarray:
+    """The ``max_samples`` rows of smallest ``key`` (ties by row number), sorted."""
+    return np.sort(np.lexsort((np.arange(key.size), key))[:max_samples])
 
 
 def _distances(Zq, sq_q, pool: Pool, cols) -> np.ndarray:

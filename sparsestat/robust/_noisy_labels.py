@@ -29,7 +29,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from sparsestat import _engine
+from sparsestat import _dask, _dask_labels, _engine
 from sparsestat._threads import one_thread
 from sparsestat.robust._label_fit import fit_labels, score_labels
 from sparsestat.robust._label_neighbours import (
@@ -290,8 +290,13 @@ def make_pieces(Xn: np.ndarray, codes: np.ndarray, groups: list[np.ndarray],
     the data and the seed, not on the order of the rows or the names of the
     classes.
     """
-    rng = check_random_state(random_state)
-    key = Xn @ rng.standard_normal(Xn.shape[1])
+    key = Xn @ check_random_state(random_state).standard_normal(Xn.shape[1])
+    return deal_pieces(key, codes, groups, samples_per_class)
+
+
+def deal_pieces(key: np.ndarray, codes: np.ndarray, groups: list[np.ndarray],
+                samples_per_class: int) -> list[np.ndarray]:
+    """The pieces of :func:`make_pieces` from every sample's random projection ``key``."""
     pieces = []
     for group in groups:
         members = [np.flatnonzero(codes == k) for k in group]
@@ -537,9 +542,12 @@ class NoisyLabelDetector(BaseEstimator):
         X : array-like of shape (n_samples, n_features) or None
             Features (e.g. penultimate-layer embeddings); finite, not all
             constant, with at least as many distinct rows as classes.
-            ``None`` with ``pred_probs``: the probabilities alone.
+            ``None`` with ``pred_probs``: the probabilities alone. A dask
+            array (rows in chunks) is fitted out of core, see
+            ``docs/parallel.md`` (the fitted attributes are NumPy arrays).
         y : array-like of shape (n_samples,)
-            Class labels, possibly wrong; every class needs two samples.
+            Class labels, possibly wrong; every class needs two samples (a
+            NumPy or dask array with a dask ``X``).
         pred_probs : array-like of shape (n_samples, n_classes), default=None
             Out-of-sample class probabilities from any classifier (e.g.
             ``cross_val_predict(..., method="predict_proba")``), one column
@@ -549,7 +557,23 @@ class NoisyLabelDetector(BaseEstimator):
         -------
         self : NoisyLabelDetector
         """
+        if _dask.is_dask_collection(X) or _dask.is_dask_collection(y):
+            # out of core: chunk passes for the features, the fit and the neighbours
+            return _dask_labels.fit_noisy_labels_dask(self, X, y, pred_probs)
         X, y = self._check_inputs(X, y, pred_probs)
+        codes, K = self._classes(y)
+        Z = self._fit_features(X, pred_probs, K)
+        entry, pieces, groups = self._entry_times(Z, codes, K)
+        fit = fit_labels(Z, codes, K, self._seed(entry, codes, K),
+                         n_candidates=N_CANDIDATE_LABELS)
+        rows = anchor_subsample(Z, self._pool_size(K), self.random_state)
+        self._pool = Pool.of(Z[rows], codes[rows], K)
+        votes = neighbour_votes(Z, codes, self._pool, self.n_neighbors,
+                                candidates=fit.candidates, n_jobs=self.n_jobs)
+        return self._conclude(codes, entry, fit, votes, rows, len(pieces), groups)
+
+    def _classes(self, y):
+        """``classes_`` set from the labels ``y``; returns their codes and the number of classes."""
         self.classes_, codes = np.unique(y, return_inverse=True)
         K = self.classes_.size
         counts = np.bincount(codes, minlength=K)
@@ -562,20 +586,25 @@ class NoisyLabelDetector(BaseEstimator):
             raise ValueError(
                 f"Classes {lonely} have a single sample: a label cannot be checked against "
                 "the rest of its class. Drop those samples or merge those classes.")
-        Z = self._fit_features(X, pred_probs, K)
-        n = Z.shape[0]
-        entry, pieces, groups = self._entry_times(Z, codes, K)
-        # seed: the later-entering half of every class (the published fixed rule)
-        seed = np.zeros(n, dtype=bool)
+        return codes, K
+
+    @staticmethod
+    def _seed(entry, codes, K):
+        """The later-entering half of every class (the published fixed rule)."""
+        seed = np.zeros(entry.size, dtype=bool)
         for k in range(K):
             idx = np.flatnonzero(codes == k)
             seed[idx[np.lexsort((idx, -entry[idx]))][: max(1, idx.size // 2)]] = True
-        fit = fit_labels(Z, codes, K, seed, n_candidates=N_CANDIDATE_LABELS)
-        pool_size = max(self.max_anchor_samples, POOL_PER_CLASS_NEIGHBOUR * self.n_neighbors * K)
-        rows = anchor_subsample(Z, pool_size, self.random_state)
-        self._pool = Pool.of(Z[rows], codes[rows], K)
-        votes = neighbour_votes(Z, codes, self._pool, self.n_neighbors,
-                                candidates=fit.candidates, n_jobs=self.n_jobs)
+        return seed
+
+    def _pool_size(self, K):
+        return max(self.max_anchor_samples, POOL_PER_CLASS_NEIGHBOUR * self.n_neighbors * K)
+
+    def _conclude(self, codes, entry, fit, votes, rows, n_pieces, groups):
+        """Noise rate, flags and the fitted attributes from the entry times, the linear fit and
+        the neighbour votes (``rows``: the pool's samples)."""
+        n = codes.size
+        K = self.classes_.size
         self.noise_rate_ = anchor_noise_rate(Votes(*(v[rows] for v in votes)), codes[rows], K)
         disagreement = 1.0 - votes.own
         margin = fit.margin
@@ -597,10 +626,10 @@ class NoisyLabelDetector(BaseEstimator):
         self.suggested_labels_ = self.classes_[fit.suggested]
         self.coef_ = fit.coef
         self.scale_ = fit.sigma
-        self.n_pieces_ = len(pieces)
+        self.n_pieces_ = n_pieces
         self.class_groups_ = [self.classes_[g] for g in groups]
         if self.verbose:
-            print(f"NoisyLabelDetector: {len(pieces)} pieces in {len(groups)} class group(s); "
+            print(f"NoisyLabelDetector: {n_pieces} pieces in {len(groups)} class group(s); "
                   f"estimated noise rate {self.noise_rate_:.3f}")
         return self
 
