@@ -62,7 +62,7 @@ def test_split_lbi_through_d():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    ({"loss": "poisson"}, InvalidParameterError, "loss"),
+    ({"loss": "gamma"}, InvalidParameterError, "loss"),
     ({"kappa": -1.0}, InvalidParameterError, "kappa"),
     ({"times": [2.0, 1.0]}, ValueError, "increasing record times"),
     ({"sample_weight": -np.ones(90)}, ValueError, "negative value"),
@@ -84,3 +84,14 @@ def test_bad_arrays_are_refused():
         iss_path(X, y[:-1])
     with pytest.raises(ValueError, match="at least 2 samples"):
         iss_path(X[:1], y[:1])
+
+
+def test_poisson_path_refuses_negative_counts():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    y = rng.poisson(np.exp(0.5 * X[:, 0])).astype(float)
+    path = lbi_path(X, y, loss="poisson")
+    assert path.entry_order()[0] == 0          # the feature in the mean enters first
+    y[4] = -1.0
+    with pytest.raises(ValueError, match="counts y >= 0"):
+        lbi_path(X, y, loss="poisson")

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_array, check_consistent_length
 
 from sparsestat import _engine
 from sparsestat.linear_model._base import (
+    check_counts,
     check_enough_samples,
     check_groups,
     check_sample_weight,
@@ -63,7 +64,7 @@ def _validate(X, y, sample_weight, times, *, classes: bool):
 
 @validate_params(
     {**_COMMON,
-     "loss": [StrOptions({"squared", "huber", "logistic", "multinomial"})],
+     "loss": [StrOptions({"squared", "huber", "logistic", "multinomial", "poisson"})],
      "penalty": [StrOptions({"l1", "group"})],
      "groups": ["array-like", None],
      "D": ["array-like", "sparse matrix", None],
@@ -93,7 +94,7 @@ def lbi_path(X, y, *, loss="squared", penalty="l1", groups=None, D=None, kappa=1
     y : array-like of shape (n_samples,) or (n_samples, n_targets)
         Real targets for ``loss='squared'`` / ``'huber'``; class labels for
         ``'logistic'`` (two classes) and ``'multinomial'``.
-    loss : {'squared', 'huber', 'logistic', 'multinomial'}, default='squared'
+    loss : {'squared', 'huber', 'logistic', 'multinomial', 'poisson'}, default='squared'
         Data fit.
     penalty : {'l1', 'group'}, default='l1'
         Sparsity of coefficients or of groups of them.
@@ -167,6 +168,8 @@ def lbi_path(X, y, *, loss="squared", penalty="l1", groups=None, D=None, kappa=1
     """
     classes = loss in ("logistic", "multinomial")
     X, y, sample_weight, times = _validate(X, y, sample_weight, times, classes=classes)
+    if loss == "poisson":
+        check_counts(y, sample_weight)
     if D is not None:
         if loss != "squared" or y.ndim != 1 or sample_weight is not None or \
                 penalty_factor is not None:
