@@ -87,3 +87,10 @@ FAST = dict(n_times=10, t_ratio=10.0)
 @parametrize_with_checks([LBIGraphicalModel(**FAST), LBIGraphicalModelCV(cv=3, **FAST)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_cv_names_the_fold_where_a_rare_level_is_missing():
+    X = _binary(n=30)
+    X[0, 1] = 2.0                                   # a level seen in one row only
+    with pytest.raises(ValueError, match="Cross-validation fold 0: .*merge rare levels"):
+        LBIGraphicalModelCV("potts", n_times=5, cv=3).fit(X)

@@ -189,8 +189,8 @@ ISING_GRID = [("chain", 20, 200), ("chain", 30, 1000), ("grid", 25, 500), ("rand
 
 
 def run(quick: bool) -> str:
-    reps = 2 if quick else 10
-    gaussian_grid = GAUSSIAN_GRID[:2] if quick else GAUSSIAN_GRID
+    reps = 1 if quick else 3
+    gaussian_grid = GAUSSIAN_GRID[:1] if quick else GAUSSIAN_GRID
     ising_grid = ISING_GRID[:1] if quick else ISING_GRID
     g_rows = []
     for kind, p, n in gaussian_grid:

@@ -16,12 +16,17 @@ from sklearn.model_selection import check_cv
 from sparsestat.covariance._graphical import _PARAMETERS, LBIGraphicalModel
 
 
-def _fold_scores(estimator, X, train, test, times):
+def _fold_scores(estimator, X, train, test, times, number):
     fold = clone(estimator)
-    fold._validate_input(X[train])
-    fold._loss = fold._prepare(X[train])
-    fold.regularization_path_ = fold._fit_path(fold._loss, times=times)
-    return fold._path_scores(X[test], times)
+    try:
+        fold._validate_input(X[train])
+        fold._loss = fold._prepare(X[train])
+        fold.regularization_path_ = fold._fit_path(fold._loss, times=times)
+        return fold._path_scores(X[test], times)
+    except ValueError as exc:
+        raise ValueError(f"Cross-validation fold {number}: {exc} (A level seen in few rows "
+                         "can be missing from a fold: use fewer folds or merge rare "
+                         "levels.)") from exc
 
 
 class LBIGraphicalModelCV(LBIGraphicalModel):
@@ -124,7 +129,8 @@ location_, neighbourhood_coef_, interaction_, interaction_blocks_, categories_, 
         base = LBIGraphicalModel(self.model, kappa=self.kappa, n_times=self.n_times,
                                  t_ratio=self.t_ratio, max_iter=self.max_iter)
         scores = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fold_scores)(base, X, train, test, times) for train, test in folds)
+            delayed(_fold_scores)(base, X, train, test, times, i)
+            for i, (train, test) in enumerate(folds))
         self.cv_times_ = times
         self.cv_scores_ = np.vstack(scores)
         mean = self.cv_scores_.mean(axis=0)
