@@ -32,6 +32,7 @@ _PUBLIC = {
     "KnockoffSelector": "sparsestat.feature_selection",
     "NoSelectionWarning": "sparsestat.feature_selection",
     "SplitKnockoffSelector": "sparsestat.feature_selection",
+    "LBIGraphicalModel": "sparsestat.covariance", "LBIGraphicalModelCV": "sparsestat.covariance",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
