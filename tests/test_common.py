@@ -12,6 +12,7 @@ from sparsestat import KnockoffSelector, SplitKnockoffSelector
 from sparsestat import RobustPairwiseRanker
 from sparsestat import MeanShiftOutlierDetector
 from sparsestat import CleanLabelClassifier, CleanSetSelector, ICIFewShot, NoisyLabelDetector
+from sparsestat import LBIGraphicalModel, LBIGraphicalModelCV
 
 FAST = dict(n_times=10, t_ratio=10.0)
 
@@ -33,6 +34,8 @@ ESTIMATORS = [
     CleanLabelClassifier(random_state=0),
     CleanLabelClassifier(action="relabel", inputs="both", cv=3, random_state=0),
     ICIFewShot(),
+    LBIGraphicalModel(n_times=10, t_ratio=10.0),
+    LBIGraphicalModelCV(cv=3, n_times=10, t_ratio=10.0),
 ]
 
 # RobustPairwiseRanker takes pairwise comparisons (an (m, 2) array of item labels), not

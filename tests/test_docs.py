@@ -37,6 +37,7 @@ site_group = pytest.mark.xdist_group("docs-site")
 PUBLIC_MODULES = {
     "sparsestat": None,
     "sparsestat.datasets": None,
+    "sparsestat.covariance": None,
     "sparsestat.plotting": "matplotlib",
     "sparsestat.torch": "torch",
     "sparsestat.torch.prune": "torch",
