@@ -120,20 +120,45 @@ def command_parser(subparsers, name: str, help: str, description: str,
     io_group.add_argument("--format", choices=FORMATS,
                           help="text, json or csv (default: text on stdout; for -o FILE, "
                           "from the suffix of FILE)")
-    io_group.add_argument("--show", type=_count, default=20, metavar="N",
+    io_group.add_argument("--show", type=whole_number(0), default=20, metavar="N",
                           help="rows of each table in the text report (default 20; 0: the "
                           "summary only)")
     return p
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
-    return value
+def whole_number(minimum: int):
+    """An argparse type: a whole number ``>= minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+def fraction(high: float = 1.0, *, closed: bool = False, auto: bool = False):
+    """An argparse type: a number in ``(0, high)`` (``(0, high]`` when ``closed``), or
+    the word ``'auto'`` when ``auto``."""
+    interval = f"(0, {high:g}{']' if closed else ')'}"
+    what = f"'auto' or a fraction in {interval}" if auto else f"in {interval}"
+
+    def parse(text: str):
+        if auto and text == "auto":
+            return text
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (0.0 < value <= high if closed else 0.0 < value < high):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    return parse
 
 
 @dataclass

@@ -7,29 +7,9 @@ import argparse
 import numpy as np
 
 
-def _fdr(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text!r}")
-    return value
-
-
-def _draws(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return value
-
-
 def add_parser(subparsers) -> None:
     """Register the ``select`` sub-command."""
-    from sparsestat.cli import command_parser
+    from sparsestat.cli import command_parser, fraction, whole_number
 
     p = command_parser(
         subparsers, "select",
@@ -43,7 +23,7 @@ def add_parser(subparsers) -> None:
                    help="column to explain (numbers: a regression target; words: class labels)")
     p.add_argument("--features", help="comma-separated feature columns (default: all other "
                    "columns)")
-    p.add_argument("--fdr", type=_fdr, default=0.1,
+    p.add_argument("--fdr", type=fraction(), default=0.1,
                    help="target false discovery rate q (default 0.1); knockoff+ needs about "
                    "1/q strong features before it selects any")
     p.add_argument("--knockoffs", choices=["auto", "fixed", "gaussian"], default="auto",
@@ -57,7 +37,7 @@ def add_parser(subparsers) -> None:
                    help="auto (default): a target column of numbers is a regression target, "
                    "one of other labels (words) holds classes; pass classification for "
                    "classes coded as numbers")
-    p.add_argument("--n-draws", type=_draws, default=1,
+    p.add_argument("--n-draws", type=whole_number(1), default=1,
                    help="knockoff draws; more than 1 aggregates them (derandomized knockoffs, "
                    "e-BH at --fdr)")
     p.add_argument("--offset", type=int, choices=[0, 1], default=1,

@@ -7,32 +7,9 @@ import argparse
 import numpy as np
 
 
-def _contamination(text: str):
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be 'auto' or a fraction in (0, 0.5], got {text!r}") from None
-    if not 0.0 < value <= 0.5:
-        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 0.5], got {text!r}")
-    return value
-
-
-def _fdr(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}") from None
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
-    return value
-
-
 def add_parser(subparsers) -> None:
     """Register the ``rank`` sub-command."""
-    from sparsestat.cli import command_parser
+    from sparsestat.cli import command_parser, fraction
 
     p = command_parser(
         subparsers, "rank",
@@ -49,9 +26,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--weight", help="column of nonnegative weights (vote counts)")
     p.add_argument("--annotator", help="column of annotator ids: flag whole annotators "
                    "(group-sparse outlier path) instead of single comparisons")
-    p.add_argument("--contamination", type=_contamination, default="auto",
+    p.add_argument("--contamination", type=fraction(0.5, closed=True, auto=True), default="auto",
                    help="'auto' (default) or the fraction of comparisons to flag")
-    p.add_argument("--fdr", type=_fdr, default=0.1,
+    p.add_argument("--fdr", type=fraction(closed=True), default=0.1,
                    help="false-discovery rate of the 'auto' rule for real-valued margins "
                    "(default 0.1; 1 flags every |z| >= 3)")
     p.add_argument("--link", choices=["linear", "logistic"], default="linear",

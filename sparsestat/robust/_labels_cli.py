@@ -7,31 +7,9 @@ import argparse
 import numpy as np
 
 
-def _contamination(text: str):
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be 'auto' or a fraction in (0, 1), got {text!r}")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return value
-
-
 def add_parser(subparsers) -> None:
     """Register the ``labels`` sub-command."""
-    from sparsestat.cli import command_parser
+    from sparsestat.cli import command_parser, fraction, whole_number
 
     p = command_parser(
         subparsers, "labels",
@@ -49,10 +27,10 @@ def add_parser(subparsers) -> None:
                    help="the columns are out-of-sample class probabilities (e.g. from "
                    "cross_val_predict(..., method='predict_proba')), one per class and named "
                    "after it; each row sums to 1")
-    p.add_argument("--contamination", type=_contamination, default="auto",
+    p.add_argument("--contamination", type=fraction(auto=True), default="auto",
                    help="'auto' (default: as many rows as the estimated noise rate) or the "
                    "fraction of rows to flag")
-    p.add_argument("--neighbors", type=_positive, default=15,
+    p.add_argument("--neighbors", type=whole_number(1), default=15,
                    help="nearest neighbours of each row in the noise-rate estimate "
                    "(default 15)")
     p.add_argument("--random-state", type=int, default=0,
