@@ -91,8 +91,14 @@ def _api_entries() -> dict[str, set[str]]:
 def test_api_reference_lists_every_public_name(module_name):
     if not _available(module_name):
         pytest.skip(f"{module_name} needs {PUBLIC_MODULES[module_name]}")
-    public = set(_public_objects(module_name))
-    listed = _api_entries().get(module_name, set())
+    objects = _public_objects(module_name)
+    entries = _api_entries()
+    listed = entries.get(module_name, set())
+    # a name re-exported at the top level is documented once, as sparsestat.<name>
+    top = importlib.import_module("sparsestat")
+    public = {name for name, obj in objects.items()
+              if module_name == "sparsestat" or name not in entries.get("sparsestat", set())
+              or getattr(top, name, None) is not obj}
     assert public - listed == set(), (
         f"public names of {module_name} missing from docs/api.rst: {sorted(public - listed)}")
     assert listed - public == set(), (
