@@ -163,6 +163,13 @@ def path_time(path, t=None, t_relative=None) -> float:
     return when
 
 
+def beta_read_times(path, times, structured: bool):
+    """Where to read a coefficient path at ``times``: with ``D`` (Split LBI) ``beta`` is
+    not penalized, so up to the first record (``t0``) it is its analytic start, the fit
+    with ``gamma = 0``; otherwise the times themselves."""
+    return np.maximum(times, path.times[0]) if structured else times
+
+
 def linear_predict(X, coef, intercept):
     """``X coef^T + intercept`` for coef of shape (p,) or (K, p)."""
     out = safe_sparse_dot(X, coef.T, dense_output=True)

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sparsestat import _engine
 from sparsestat.linear_model._base import (
     PATH_PARAMETERS,
+    beta_read_times,
     check_groups,
     check_prediction_times,
     linear_predict,
@@ -258,18 +259,12 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         self.nu_ = split.nu
         return self
 
-    def _beta_times(self, path, times):
-        """Split LBI's beta is not penalized: up to the first record it is its start."""
-        if self.D is None:
-            return times
-        return np.maximum(times, path.times[0])
-
     def _read_path(self, path, t, t_relative=None):
         path.feature_names = getattr(self, "feature_names_in_", None)
         self.t_ = path_time(path, t, t_relative)
         self.t0_ = float(path.t0)
         dtype = path.coefs.dtype  # float32 kept when X was float32
-        at = float(self._beta_times(path, self.t_))
+        at = float(beta_read_times(path, self.t_, self.D is not None))
         self.coef_ = path.coef_at(at).T.astype(dtype)
         self.intercept_ = np.atleast_1d(path.intercept_at(at)).astype(dtype)
         self.entry_times_ = path.entry_times
@@ -310,7 +305,8 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
         else:
             path = self.regularization_path_
             times, scalar = check_prediction_times(path, t)
-            scores = path_linear_predict(X, path, self._beta_times(path, times))
+            read = beta_read_times(path, times, self.D is not None)
+            scores = path_linear_predict(X, path, read)
         if scores.shape[1] == 1:
             scores = scores[:, 0]
         return scores[..., 0] if scalar else scores

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sparsestat import _engine
 from sparsestat.linear_model._base import (
     PATH_PARAMETERS,
+    beta_read_times,
     check_groups,
     check_counts,
     check_prediction_times,
@@ -248,7 +249,7 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         self.t_ = path_time(path, t, t_relative)
         self.t0_ = float(path.t0)
         dtype = path.coefs.dtype  # float32 kept when X was float32
-        at = float(self._beta_times(path, self.t_))
+        at = float(beta_read_times(path, self.t_, self.D is not None))
         coef = path.coef_at(at).astype(dtype, copy=False)
         intercept = np.asarray(path.intercept_at(at), dtype=dtype)
         self.coef_ = coef if coef.ndim == 1 else coef.T.copy()
@@ -260,13 +261,6 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
             self.intercept_ = float(intercept) if dtype == np.float64 else intercept[()]
         self.entry_times_ = path.entry_times
         self.n_iter_ = path.n_iter
-
-    def _beta_times(self, path, times):
-        """Where to read the coefficient path: Split LBI's beta is not penalized, so up to
-        the first record (t0) it is its analytic start, the fit with gamma = 0."""
-        if self.D is None:
-            return times
-        return np.maximum(times, path.times[0])
 
     def _split_path(self, X, Y, sample_weight=None, times=None):
         """The Split LBI path on validated data (``D`` given); also used on CV folds."""
@@ -358,7 +352,8 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
             return self._mean(linear_predict(X, self.coef_, self.intercept_))
         path = self.regularization_path_
         times, scalar = check_prediction_times(path, t)
-        pred = self._mean(path_linear_predict(X, path, self._beta_times(path, times)))
+        read = beta_read_times(path, times, self.D is not None)
+        pred = self._mean(path_linear_predict(X, path, read))
         return pred[..., 0] if scalar else pred
 
     def _mean(self, eta):
