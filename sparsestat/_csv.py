@@ -28,12 +28,13 @@ class CSVError(ValueError):
     """A CSV file the command line cannot use; the message is one line that says why."""
 
 
-def rows_phrase(idx, limit: int = 5) -> str:
-    """The 0-based indices ``idx`` as row numbers: ``'row 3'``, ``'rows 3 and 5'``, ...
+def rows_phrase(idx, limit: int = 5, first: int = 1) -> str:
+    """The 0-based indices ``idx`` as row numbers counted from ``first``: ``'row 3'``,
+    ``'rows 3 and 5'``, ...
 
     ``'rows 3, 8, 9, 12, 14 and 7 more'`` past ``limit`` rows.
     """
-    rows = [int(i) + 1 for i in idx]
+    rows = [int(i) + first for i in idx]
     if len(rows) == 1:
         return f"row {rows[0]}"
     shown = ", ".join(map(str, rows[:limit]))

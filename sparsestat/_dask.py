@@ -56,21 +56,25 @@ def _dask():
 
 
 # --------------------------------------------------------------------------- inputs
-def tall_arrays(X, y, who: str):
-    """``X`` (n, p) and ``Y`` (n, K) as float64 dask arrays with the same row chunks.
-
-    Every chunk holds all columns. ``y`` may be a NumPy array or a dask array;
-    ``single`` says whether it was one-dimensional.
-    """
-    dask = _dask()
-    da = dask.array
+def tall_features(X, who: str):
+    """``X`` as a float64 dask array of row chunks with every column in each chunk."""
     if not is_dask_collection(X) or getattr(X, "ndim", None) != 2:
         raise ValueError(f"{who} on dask input needs X as a 2-D dask array (rows in chunks); "
                          f"got {type(X).__name__}.")
     if any(np.isnan(c) for c in X.chunks[0]):
         raise ValueError("X has chunks of unknown size: call X.compute_chunk_sizes() first "
                          "(e.g. after boolean indexing).")
-    X = X.astype(np.float64).rechunk({1: -1})
+    return X.astype(np.float64).rechunk({1: -1})
+
+
+def tall_arrays(X, y, who: str):
+    """``X`` (n, p) and ``Y`` (n, K) as float64 dask arrays with the same row chunks.
+
+    Every chunk holds all columns. ``y`` may be a NumPy array or a dask array;
+    ``single`` says whether it was one-dimensional.
+    """
+    da = _dask().array
+    X = tall_features(X, who)
     if not is_dask_collection(y):
         y = np.asarray(y)
     if y.ndim not in (1, 2):

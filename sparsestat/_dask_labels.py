@@ -32,7 +32,7 @@ import warnings
 import numpy as np
 from sklearn.utils import check_random_state
 
-from sparsestat._dask import _dask, is_dask_collection
+from sparsestat._dask import _dask, is_dask_collection, tall_features
 
 #: rows of the derived features a wave of piece tasks gathers at most (besides one chunk)
 WAVE_ROWS = 500_000
@@ -50,13 +50,7 @@ def _check_input(detector, X, y, pred_probs):
             f"{name}.fit on dask arrays takes features X only, not pred_probs: fit in-memory "
             "probabilities with NumPy arrays (they hold one row of n_classes numbers per "
             "sample).")
-    if not is_dask_collection(X) or getattr(X, "ndim", None) != 2:
-        raise ValueError(f"{name}.fit on dask input needs X as a 2-D dask array (rows in "
-                         f"chunks); got {type(X).__name__}.")
-    if any(np.isnan(c) for c in X.chunks[0]):
-        raise ValueError("X has chunks of unknown size: call X.compute_chunk_sizes() first "
-                         "(e.g. after boolean indexing).")
-    X = X.astype(np.float64).rechunk({1: -1})
+    X = tall_features(X, f"{name}.fit")
     if is_dask_collection(y):
         y = y.compute()
     y = column_or_1d(np.asarray(y), warn=True)

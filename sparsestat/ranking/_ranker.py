@@ -26,6 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sparsestat import _engine
+from sparsestat._csv import rows_phrase
 from sparsestat.path import SparseRegularizationPath
 from sparsestat.ranking._attack import DIRECTIONS, posterior_fdr_set, targeted_attack
 from sparsestat.ranking._graph import components, cycle_gradient, sparse_divergence
@@ -47,16 +48,9 @@ _PATH_CG_TOL = 1e-6
 _TINY = 1e-10
 
 
-def _rows(idx, limit=5) -> str:
-    """``'row 3'``, ``'rows 3, 8 and 9'`` or ``'rows 3, 8, 9, 12, 14 and 7 more'``."""
-    idx = [int(i) for i in idx]
-    if len(idx) == 1:
-        return f"row {idx[0]}"
-    shown = ", ".join(map(str, idx[:limit]))
-    if len(idx) <= limit:
-        head, _, last = shown.rpartition(", ")
-        return f"rows {head} and {last}"
-    return f"rows {shown} and {len(idx) - limit} more"
+def _rows(idx) -> str:
+    """Rows of ``X`` named by their indices, counted from 0 as NumPy does."""
+    return rows_phrase(idx, first=0)
 
 
 def _is_missing(v) -> bool:
