@@ -16,7 +16,8 @@ Out of core (``--skip-mean-shift`` to leave out): ``MeanShiftOutlierDetector.fit
 dask array of ``--n`` rows x 20 features generated chunk by chunk on the workers (never
 in one process), ``y = X beta + N(0, 1)`` with 1% of the rows shifted by 10 and 0.1% bad
 leverage points (``x`` moved by 8 standard deviations, ``y`` unrelated). Compared with
-the in-memory fit of the first ``--ref-n`` rows: agreement of the flags on those rows,
+the in-memory fit of the first ``--ref-n`` rows (``--dask-path`` chooses the dask fit's
+path: over all rows or on the sample): agreement of the flags on those rows,
 recall of the planted outliers, clean rows flagged, and the largest coefficient
 difference; with the wall time and the peak resident memory of each worker and of the
 client.
@@ -26,7 +27,7 @@ work: the timings are noisy (rerun to see the spread); the ratios and the arithm
 the point.
 
 Run: ``python benchmarks/bench_dask.py [--n 10000000] [--ref-n 1000000]
-[--chunk 250000] [--skip-scaling] [--skip-mean-shift]``. Needs ``pip install
+[--chunk 250000] [--dask-path full] [--skip-scaling] [--skip-mean-shift]``. Needs ``pip install
 "sparsestat[dask]"``.
 """
 
@@ -168,8 +169,11 @@ def mean_shift(args):
     with client:
         X, y, kind = _big_data(args.n, args.chunk)
         start = time.perf_counter()
-        det = MeanShiftOutlierDetector(random_state=0, verbose=1).fit(X, y)
+        det = MeanShiftOutlierDetector(random_state=0, verbose=1,
+                                       dask_path=args.dask_path).fit(X, y)
         flags, planted = (a.compute() for a in (det.outliers_, kind))
+        entered = (det.regularization_path_.info["rows"].size
+                   if args.dask_path == "full" else None)
         t_dask = time.perf_counter() - start
         worker_mb = [v / 1024.0 for v in client.run(
             lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).values()]
@@ -193,6 +197,11 @@ def mean_shift(args):
     print(f"| in memory (first {args.ref_n}) | {args.ref_n} | {ref.n_outliers_} | "
           f"{int((ref.outliers_ & rbad).sum())} / {int(rbad.sum())} | "
           f"{int((ref.outliers_ & ~rbad).sum())} | {t_ref:.1f} | (this process) |")
+    if entered is not None:
+        path = det.regularization_path_
+        print(f"\nThe shift path over all rows: {entered} rows enter by t = "
+              f"{path.times[-1]:.4g} ({path.n_iter} LBI steps; {path.coefs.nnz} recorded "
+              f"nonzero shifts at {path.times.size} times).")
     print(f"\nOn the {args.ref_n} shared rows the flags differ on "
           f"{int(np.sum(shared != ref.outliers_))} rows; largest coefficient difference "
           f"{np.max(np.abs(det.coef_ - ref.coef_)):.2e} (the two fits use different rows).")
@@ -206,6 +215,7 @@ def main():
     ap.add_argument("--cv-n", type=int, default=2000)
     ap.add_argument("--cv-p", type=int, default=400)
     ap.add_argument("--nl-n", type=int, default=20000)
+    ap.add_argument("--dask-path", choices=["full", "sample"], default="full")
     ap.add_argument("--skip-scaling", action="store_true")
     ap.add_argument("--skip-mean-shift", action="store_true")
     args = ap.parse_args()
