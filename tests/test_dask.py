@@ -208,11 +208,34 @@ def test_dask_fit_moves_with_the_units_of_y():
     with dask.config.set(scheduler="synchronous"):
         base = _dask_fit(MeanShiftOutlierDetector(random_state=0), X, y, 128)
         flags = base.outliers_.compute()
+        entry = base.entry_times_.compute()
         for c, d in [(1e-8, 5e-7), (1e8, -3e9)]:
             moved = _dask_fit(MeanShiftOutlierDetector(random_state=0), X, c * y + d, 128)
             np.testing.assert_array_equal(moved.outliers_.compute(), flags)
             np.testing.assert_allclose(moved.coef_, c * base.coef_, rtol=1e-7)
             np.testing.assert_allclose(moved.intercept_, c * base.intercept_ + d, rtol=1e-7)
+            # the path runs in units of the scale: its times do not move, its shifts scale
+            np.testing.assert_allclose(moved.entry_times_.compute(), entry, rtol=1e-7)
+            np.testing.assert_array_equal(moved.ranking_, base.ranking_)
+            np.testing.assert_allclose(moved.regularization_path_.coefs.toarray(),
+                                       c * base.regularization_path_.coefs.toarray(),
+                                       rtol=1e-6, atol=1e-9 * c * np.abs(y).max())
+
+
+def test_dask_path_follows_a_permutation_of_the_rows():
+    import dask
+
+    X, y = _design(500, 3, n_out=15, n_lev=5, seed=8)
+    perm = np.random.default_rng(1).permutation(500)
+    with dask.config.set(scheduler="synchronous"):
+        base = _dask_fit(MeanShiftOutlierDetector(random_state=0), X, y, 128)
+        moved = _dask_fit(MeanShiftOutlierDetector(random_state=0), X[perm], y[perm], 93)
+        entry, moved_entry = base.entry_times_.compute(), moved.entry_times_.compute()
+        np.testing.assert_array_equal(moved.outliers_.compute(), base.outliers_.compute()[perm])
+    np.testing.assert_allclose(moved_entry, entry[perm], rtol=1e-8)
+    np.testing.assert_array_equal(perm[moved.ranking_], base.ranking_)
+    np.testing.assert_array_equal(np.sort(perm[moved.regularization_path_.info["rows"]]),
+                                  base.regularization_path_.info["rows"])
 
 
 def test_dask_input_errors():
