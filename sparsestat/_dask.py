@@ -547,8 +547,10 @@ def _gamma_path(dask, blocks, problem: _PathProblem, tracked: _Rows, report) -> 
         parts = dask.compute(*_map(_chunk_path_rows, blocks, problem, H, tracked.index))
         new = _Rows(np.concatenate([p[0] for p in parts]), np.vstack([p[1] for p in parts]),
                     np.vstack([p[2] for p in parts]))
-        report.stage(f"shift path pass {step}: {new.index.size} more rows reach the unit "
-                     f"sphere ({tracked.index.size} tracked)")
+        found = "beyond the cutoff of the robust fit" if H is None else \
+            "reach the unit sphere"
+        report.stage(f"shift path pass {step}: {new.index.size} more rows {found} "
+                     f"({tracked.index.size} in memory)")
         if new.index.size == 0:
             break
         tracked = tracked.union(new)
