@@ -626,6 +626,9 @@ def _path_passes(dask, blocks, std, start, col_scale, AtY, flagged, fit, detecto
         proposed = tracked.take((shift.entry <= problem.t_star) | shift.far)
         report.stage(f"path: {proposed.index.size} rows entered by t*={problem.t_star:.4g} "
                      "or beyond the cutoff of the robust fit")
+        if np.isin(proposed.index, flagged.index).all():
+            # the flagged set is a fixed point of the deletion test already
+            return shift, flagged, fit
         again, fit_again = deletion(flagged.union(proposed))
         if np.array_equal(again.index, flagged.index):
             return shift, flagged, fit
