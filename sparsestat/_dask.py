@@ -453,6 +453,8 @@ class _Augmented:
     ``Q_v^T Y_v = Q^T Y - Q_T^T Y_T``, so ``[Q_T; Q_v]`` is orthonormal and
     every product ``Q^T V`` the path takes is that of all rows whenever the
     untracked rows' shifts are zero; their weight keeps them from entering.
+    The last frozen row is zero: the start's fit without the rows on the unit
+    sphere then has more rows than columns, as it has on all rows.
     The path of ``m`` rows runs its time ``m / n`` times faster (its step is
     ``m / kappa``): ``scale`` is ``m / n``.
     """
