@@ -16,17 +16,23 @@ Out of core (``--skip-mean-shift`` to leave out): ``MeanShiftOutlierDetector.fit
 dask array of ``--n`` rows x 20 features generated chunk by chunk on the workers (never
 in one process), ``y = X beta + N(0, 1)`` with 1% of the rows shifted by 10 and 0.1% bad
 leverage points (``x`` moved by 8 standard deviations, ``y`` unrelated). Compared with
-the in-memory fit of the first ``--ref-n`` rows: agreement of the flags on those rows,
+the in-memory fit of the first ``--ref-n`` rows (``--dask-path`` chooses the dask fit's
+path: over all rows or on the sample): agreement of the flags on those rows,
 recall of the planted outliers, clean rows flagged, and the largest coefficient
 difference; with the wall time and the peak resident memory of each worker and of the
 client.
+
+Path check (``--path-check-n``, e.g. 300000 with ``--chunk 50000``): the dask fit's shift
+path over all rows, from the start of a 100,000-row sample, against the engine's path run
+on all the rows at once in memory with the same start and scale (the rows that enter,
+their entry times and their recorded shifts).
 
 The machine the numbers in ``docs/parallel.md`` come from has two cores shared with other
 work: the timings are noisy (rerun to see the spread); the ratios and the arithmetic are
 the point.
 
 Run: ``python benchmarks/bench_dask.py [--n 10000000] [--ref-n 1000000]
-[--chunk 250000] [--skip-scaling] [--skip-mean-shift]``. Needs ``pip install
+[--chunk 250000] [--dask-path full] [--skip-scaling] [--skip-mean-shift]``. Needs ``pip install
 "sparsestat[dask]"``.
 """
 
@@ -168,8 +174,11 @@ def mean_shift(args):
     with client:
         X, y, kind = _big_data(args.n, args.chunk)
         start = time.perf_counter()
-        det = MeanShiftOutlierDetector(random_state=0, verbose=1).fit(X, y)
+        det = MeanShiftOutlierDetector(random_state=0, verbose=1,
+                                       dask_path=args.dask_path).fit(X, y)
         flags, planted = (a.compute() for a in (det.outliers_, kind))
+        entered = (det.regularization_path_.info["rows"].size
+                   if args.dask_path == "full" else None)
         t_dask = time.perf_counter() - start
         worker_mb = [v / 1024.0 for v in client.run(
             lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).values()]
@@ -193,9 +202,68 @@ def mean_shift(args):
     print(f"| in memory (first {args.ref_n}) | {args.ref_n} | {ref.n_outliers_} | "
           f"{int((ref.outliers_ & rbad).sum())} / {int(rbad.sum())} | "
           f"{int((ref.outliers_ & ~rbad).sum())} | {t_ref:.1f} | (this process) |")
+    if entered is not None:
+        path = det.regularization_path_
+        print(f"\nThe shift path over all rows: {entered} rows enter by t = "
+              f"{path.times[-1]:.4g} ({path.n_iter} LBI steps; {path.coefs.nnz} recorded "
+              f"nonzero shifts at {path.times.size} times).")
     print(f"\nOn the {args.ref_n} shared rows the flags differ on "
           f"{int(np.sum(shared != ref.outliers_))} rows; largest coefficient difference "
           f"{np.max(np.abs(det.coef_ - ref.coef_)):.2e} (the two fits use different rows).")
+
+
+def path_check(n, chunk):
+    """The dask fit's path over all rows (a sample start) against the engine run on all rows."""
+    import dask
+    import dask.array as da
+
+    from sparsestat import MeanShiftOutlierDetector, _dask
+    from sparsestat._engine import projected_shift_path
+    from sparsestat.robust._linalg import thin_basis
+    from sparsestat.robust._mean_shift import _robust_dual, auto_cutoff
+
+    Z = np.vstack([_block(i, min(chunk, n - s)) for i, s in enumerate(range(0, n, chunk))])
+    X, y = Z[:, :P], Z[:, P]
+    starts = []
+    sample_start = _dask._sample_start
+
+    def keep_start(*args):
+        starts.append(sample_start(*args))
+        return starts[-1]
+
+    _dask._sample_start = keep_start
+    try:
+        with dask.config.set(scheduler="synchronous"):
+            det = MeanShiftOutlierDetector(random_state=0).fit(
+                da.from_array(X, chunks=(chunk, -1)), da.from_array(y, chunks=chunk))
+            flags, entry = det.outliers_.compute(), det.entry_times_.compute()
+    finally:
+        _dask._sample_start = sample_start
+    start = starts[-1]
+    # the same path on all rows at once: the kept rows' scale, the sample's start
+    A = np.column_stack([np.ones(n), X])
+    coef, *_ = np.linalg.lstsq(A[~flags], y[~flags], rcond=None)
+    sigma = np.sqrt(np.sum((y - A @ coef)[~flags] ** 2) / ((~flags).sum() - A.shape[1]))
+    Q = thin_basis(X).Q
+    omega = np.sqrt(1.0 - np.sum(Q ** 2, axis=1))
+    c = auto_cutoff(n)
+    Yt = (y / sigma)[:, None]
+    U = start.residuals(X, y[:, None]) * start.col_scale / sigma
+    ref = projected_shift_path(Q, Yt, weights=omega, max_active=n // 2,
+                               times=n / c / 2 * np.geomspace(1 + 1e-9, 4.0, 100),
+                               z_start=_robust_dual(Q, Yt, U, omega, c, 100.0),
+                               t_start=n / c / 2)
+    expected = ref.entry_times[:, 0]
+    entered = np.isfinite(expected)
+    rows = det.regularization_path_.info["rows"]
+    shifts = sigma * ref.coefs[:, rows].toarray()
+    print(f"\n## The path over {n} rows in chunks of {chunk} (a sample of "
+          f"{min(n, _dask.SAMPLE_SIZE)}) against the engine on all rows\n")
+    print(f"Rows that enter: {int(np.isfinite(entry).sum())} (engine {int(entered.sum())}), "
+          f"the same rows: {np.array_equal(np.isfinite(entry), entered)}; largest relative "
+          f"entry-time difference {np.max(np.abs(entry[entered] / expected[entered] - 1)):.2e};"
+          f" largest shift difference over the largest shift "
+          f"{np.abs(det.regularization_path_.coefs.toarray() - shifts).max() / np.abs(shifts).max():.2e}.")
 
 
 def main():
@@ -206,6 +274,9 @@ def main():
     ap.add_argument("--cv-n", type=int, default=2000)
     ap.add_argument("--cv-p", type=int, default=400)
     ap.add_argument("--nl-n", type=int, default=20000)
+    ap.add_argument("--dask-path", choices=["full", "sample"], default="full")
+    ap.add_argument("--path-check-n", type=int, default=0,
+                    help="rows of the path check against the engine on all rows (0: skip)")
     ap.add_argument("--skip-scaling", action="store_true")
     ap.add_argument("--skip-mean-shift", action="store_true")
     args = ap.parse_args()
@@ -213,6 +284,8 @@ def main():
         scaling(args)
     if not args.skip_mean_shift:
         mean_shift(args)
+    if args.path_check_n:
+        path_check(args.path_check_n, min(args.chunk, args.path_check_n))
 
 
 if __name__ == "__main__":

@@ -17,10 +17,45 @@ on a tall and skinny ``X`` (rows in chunks, all columns in each chunk):
    is held against the least-squares fit without the flagged set ``F``, whose
    state is ``r x r`` (``G_F = I - Q_F^T Q_F`` and ``theta_F``); a pass returns
    only the rows that change side;
-5. least squares on the inliers from the same ``r x r`` state.
+5. with ``dask_path='full'`` (the default), the shift path of all rows from
+   the sample's high-breakdown (LTS) start, with the scale of the kept rows;
+   the rows it lets in by ``t*`` or that lie beyond the cutoff of the robust
+   fit join the flagged rows for another fixed point of the deletion test,
+   and path and test alternate until the flagged set repeats (as in memory);
+6. least squares on the inliers from the same ``r x r`` state.
 
 When the sample is the whole data the flags are those of the in-memory fit
-whenever its flagged set is a fixed point of the plain deletion test.
+whenever its flagged set is a fixed point of the plain deletion test, and the
+path is the in-memory path (entry times and recorded shifts to rounding).
+
+The shift path over the chunks
+------------------------------
+The LBI path takes a fixed number of steps, ``(t_ratio - 1/2) kappa / c_n``
+from ``t*/2`` to ``t_ratio t*`` with the step ``n / kappa`` (about 30-50 for
+the defaults, whatever ``n``), but each step's projection ``v - Q (Q^T v)``
+needs all rows. One reduction per step would be ~40 passes over the data; the
+exact ISS homotopy one pass per entering row (``10^5`` at ``10^7`` rows with
+1% outliers). Neither is feasible out of core. The path instead uses that a
+row without a shift follows a closed form: after ``k`` steps its normalized
+dual is ``z0_i + (k e_i + q_i^T H_k) / (kappa omega_i)``, with ``z0_i`` from
+its robust residual, ``e_i`` its least-squares residual and ``H_k = Q_T^T
+sum_{s<k} G_s`` an ``r x K`` sum over the rows ``T`` that have shifts. So:
+
+* the rows ``T`` that may get a shift are held in memory ("tracked"), with
+  ``r + 1`` frozen rows ``Q_v`` (``Q_v^T Q_v = I - Q_T^T Q_T``, and likewise
+  for the targets) that stand for all the others: ``[Q_T; Q_v]`` is
+  orthonormal, so the engine's path on these rows *is* the path of all rows
+  as long as no other row gets a shift (the frozen rows' weight keeps them
+  out; the time runs ``|T| / n`` times faster and is mapped back);
+* one pass over the chunks evaluates the closed form of every other row at
+  every step and returns the rows that reach the unit sphere (within a 2%
+  margin); they join ``T`` and the path is run again, until a pass returns
+  none. Then no other row ever has a shift, and the path is exact.
+
+The first pass gathers the rows beyond the cutoff of the robust fit; two or
+three more settle ``T`` (about 3% of the rows on the designs measured: the
+outliers and the clean rows whose shift enters before ``t_ratio t*``).
+Each pass costs ``O(n r K)`` per step, all steps in one read of the data.
 """
 
 from __future__ import annotations
@@ -166,8 +201,9 @@ def _chunk_sums(xb, yb, start, std: _Standardize, rows):
 
 
 def _chunk_sse(xb, yb, start, std: _Standardize, col_scale, theta):
+    """Per-target residual sums of squares of the chunk against ``theta``."""
     W = yb / col_scale
-    return float(np.sum((W - std.basis(xb) @ theta) ** 2))
+    return np.sum((W - std.basis(xb) @ theta) ** 2, axis=0)
 
 
 # --------------------------------------------------------------------------- deletion test
@@ -178,9 +214,13 @@ class _FlaggedFit:
     rows: np.ndarray       # sorted global row numbers of F
     G_pinv: np.ndarray     # (r, r) pseudo-inverse of I - Q_F^T Q_F
     theta: np.ndarray      # (r, K) fit on the kept rows (targets / col_scale)
-    sse: float             # residual sum of squares of the kept rows
+    target_sse: np.ndarray  # (K,) residual sums of squares of the kept rows
     dof: int               # n_kept - r
     K: int
+
+    @property
+    def sse(self) -> float:
+        return float(np.sum(self.target_sse))
 
 
 def _flagged_fit(std, QtW, sse_all, theta_all, n, rows, x_rows, w_rows) -> _FlaggedFit:
@@ -198,8 +238,9 @@ def _flagged_fit(std, QtW, sse_all, theta_all, n, rows, x_rows, w_rows) -> _Flag
     # (I - Q_F Q_F^T)^-1 = I + Q_F G^-1 Q_F^T (Woodbury): r x r work for any size of F
     e_F = w_rows - Q_F @ theta_all
     b = Q_F.T @ e_F
-    sse = sse_all - float(np.sum(e_F ** 2) + np.sum(b * (G_pinv @ b)))
-    return _FlaggedFit(rows, G_pinv, theta, max(sse, 0.0), n - len(rows) - int(ok.sum()), K)
+    sse = sse_all - (np.sum(e_F ** 2, axis=0) + np.sum(b * (G_pinv @ b), axis=0))
+    return _FlaggedFit(rows, G_pinv, theta, np.maximum(sse, 0.0),
+                       n - len(rows) - int(ok.sum()), K)
 
 
 def _chunk_test(xb, yb, start, std: _Standardize, col_scale, fit: _FlaggedFit, law):
@@ -242,10 +283,14 @@ class _Rows:
         return _Rows(self.index[keep], self.x[keep], self.y[keep])
 
     def union(self, other: "_Rows") -> "_Rows":
-        index = np.concatenate([self.index, other.index])
-        order = np.argsort(index, kind="stable")
-        return _Rows(index[order], np.vstack([self.x, other.x])[order],
-                     np.vstack([self.y, other.y])[order])
+        """The rows of both, sorted, each once."""
+        index, first = np.unique(np.concatenate([self.index, other.index]), return_index=True)
+        return _Rows(index, np.vstack([self.x, other.x])[first],
+                     np.vstack([self.y, other.y])[first])
+
+    @classmethod
+    def empty(cls, p: int, K: int) -> "_Rows":
+        return cls(np.zeros(0, dtype=np.int64), np.zeros((0, p)), np.zeros((0, K)))
 
 
 def _deletion_passes(dask, blocks, std, col_scale, QtW, sse_all, theta_all, n, flagged,
@@ -283,6 +328,269 @@ def _deletion_passes(dask, blocks, std, col_scale, QtW, sse_all, theta_all, n, f
     return flagged, fit
 
 
+# --------------------------------------------------------------------------- the shift path
+#: rows whose dual comes this close to the unit sphere are tracked too, so that the shifts
+#: of the rows a pass finds rarely push a further row across it (one pass less)
+BOUNDARY_SLACK = 0.02
+#: penalty weight of the rows that stand for the untracked rows (they never enter)
+_FROZEN = 1e30
+
+
+@dataclass
+class _Start:
+    """The high-breakdown fit of the sample, for any row, and the path's column units."""
+
+    coef: np.ndarray        # (K, p) on the scale of y
+    intercept: np.ndarray   # (K,)
+    col_scale: np.ndarray   # (K,) robust residual scales of the in-memory fit's columns
+
+    def residuals(self, xb, yb):
+        """Robust residuals in units of ``col_scale``."""
+        return (yb - (xb @ self.coef.T + self.intercept)) / self.col_scale
+
+
+def _sample_start(detector, xs, ys) -> _Start:
+    """The in-memory fit's 50%-trimmed LTS start and column scales, computed on the sample."""
+    import copy
+
+    from sparsestat.robust._linalg import residuals, subset_fit, thin_basis
+    from sparsestat.robust._lts import lts_starts
+    from sparsestat.robust._mean_shift import _robust_scale, canonical_order
+
+    basis = thin_basis(xs, detector.fit_intercept)
+    Q = basis.Q
+    col_scale = _robust_scale(ys)
+    resid = _robust_scale(residuals(Q, ys, subset_fit(Q, ys, np.ones(len(ys), dtype=bool))))
+    col_scale = np.where(resid > 1e-8 * col_scale, resid, col_scale)
+    (start,) = lts_starts(Q, ys / col_scale, trims=[0.5], order=canonical_order(xs, basis),
+                          random_state=copy.deepcopy(detector.random_state))
+    coef, intercept = basis.coefficients(start.theta * col_scale)
+    return _Start(coef, intercept, col_scale)
+
+
+@dataclass
+class _PathProblem:
+    """The shift path of all rows in units of ``units`` (targets ``Y / units``)."""
+
+    std: _Standardize
+    start: _Start
+    sigma: float            # the noise scale in the units of start.col_scale
+    QtY: np.ndarray         # (r, K) Q^T (Y / units) over all rows
+    n: int
+    K: int
+    cutoff: float
+    kappa: float
+    n_times: int
+    t_ratio: float
+    max_iter: int | None
+
+    @property
+    def units(self) -> np.ndarray:
+        """The path's unit of each target, ``col_scale * sigma``."""
+        return self.start.col_scale * self.sigma
+
+    @property
+    def t_star(self) -> float:
+        return self.n / self.cutoff
+
+    @property
+    def t_first(self) -> float:
+        return self.t_star / 2.0
+
+    def grid(self) -> np.ndarray:
+        """The in-memory detector's record times, from ``t*/2`` to ``t_ratio t*``."""
+        t_end = self.t_ratio * self.t_star
+        return self.t_first * np.geomspace(1.0 + 1e-9, max(t_end / self.t_first, 1.0 + 1e-6),
+                                           self.n_times)
+
+    def n_steps(self) -> int:
+        """LBI steps to the last record time (``alpha = n / kappa``), with one to spare."""
+        return int(np.ceil((self.grid()[-1] - self.t_first) * self.kappa / self.n)) + 2
+
+    def rows(self, xb, yb):
+        """``Q``, the targets, the robust residuals (all in path units) and the weights."""
+        Q = self.std.basis(xb)
+        omega = np.sqrt(np.maximum(1.0 - np.clip(np.sum(Q ** 2, axis=1), 0.0, 1.0), 1e-12))
+        return Q, yb / self.units, self.start.residuals(xb, yb) / self.sigma, omega
+
+
+def _crossing(Z, elementwise):
+    """Rows of ``Z`` on or beyond the unit sphere (entrywise for l1, row norm for groups)."""
+    if elementwise:
+        return np.any(np.abs(Z) >= 1.0 - BOUNDARY_SLACK, axis=1)
+    return np.sqrt(np.sum(Z ** 2, axis=1)) >= 1.0 - BOUNDARY_SLACK
+
+
+def _chunk_path_rows(xb, yb, start, problem: _PathProblem, H, tracked):
+    """The chunk's untracked rows whose dual reaches the unit sphere at some step, or that
+    lie beyond the cutoff of the robust fit.
+
+    An untracked row has no shift, so after ``k`` steps its normalized dual is
+    ``z0 + (k e + Q H_k) / (kappa omega)``: ``z0`` from the robust residual,
+    ``e`` the least-squares residual and ``H_k = Q_T^T sum_{s<k} G_s`` the
+    tracked shifts' sum (``H`` of shape (steps, r, K); ``None``: the rows beyond the cutoff
+    only, the first guess of the rows with shifts).
+    """
+    Q, W, U, omega = problem.rows(xb, yb)
+    z0 = U / (2.0 * problem.cutoff * omega[:, None])
+    e = W - Q @ problem.QtY
+    hit = np.sqrt(np.sum(U ** 2, axis=1)) / omega > problem.cutoff
+    elementwise = problem.K == 1
+    for k in range(0 if H is None else H.shape[0]):
+        hit |= _crossing(z0 + (k * e + Q @ H[k]) / (problem.kappa * omega[:, None]),
+                         elementwise)
+    lo, hi = np.searchsorted(tracked, [start, start + xb.shape[0]])
+    hit[tracked[lo:hi] - start] = False
+    rows = np.flatnonzero(hit)
+    return rows + start, xb[rows], yb[rows]
+
+
+@dataclass
+class _Augmented:
+    """The tracked rows and ``r + 1`` frozen rows that stand for all the others.
+
+    The frozen rows ``Q_v`` satisfy ``Q_v^T Q_v = I - Q_T^T Q_T`` and
+    ``Q_v^T Y_v = Q^T Y - Q_T^T Y_T``, so ``[Q_T; Q_v]`` is orthonormal and
+    every product ``Q^T V`` the path takes is that of all rows whenever the
+    untracked rows' shifts are zero; their weight keeps them from entering.
+    The last frozen row is zero: the start's fit without the rows on the unit
+    sphere then has more rows than columns, as it has on all rows.
+    The path of ``m`` rows runs its time ``m / n`` times faster (its step is
+    ``m / kappa``): ``scale`` is ``m / n``.
+    """
+
+    Q: np.ndarray
+    Y: np.ndarray
+    U: np.ndarray
+    omega: np.ndarray
+    n_tracked: int
+    scale: float
+
+
+def _augmented(problem: _PathProblem, tracked: _Rows) -> _Augmented:
+    Q, W, U, omega = problem.rows(tracked.x, tracked.y)
+    r, K = problem.QtY.shape
+    evals, evecs = np.linalg.eigh(np.eye(r) - Q.T @ Q)
+    ok = evals > 1e-10
+    Qv = np.zeros((r + 1, r))
+    Yv = np.zeros((r + 1, K))
+    root = np.sqrt(evals[ok])
+    Qv[:ok.sum()] = root[:, None] * evecs[:, ok].T
+    Yv[:ok.sum()] = (evecs[:, ok].T @ (problem.QtY - Q.T @ W)) / root[:, None]
+    m = Q.shape[0] + r + 1
+    return _Augmented(np.vstack([Q, Qv]), np.vstack([W, Yv]),
+                      np.vstack([U, np.zeros((r + 1, K))]),
+                      np.concatenate([omega, np.full(r + 1, _FROZEN)]), Q.shape[0],
+                      m / problem.n)
+
+
+def _run_path(problem: _PathProblem, aug: _Augmented, times, max_nnz):
+    """The engine's LBI path of the augmented rows on ``times`` (on the time of all rows)."""
+    from sparsestat import _engine
+    from sparsestat.robust._mean_shift import _robust_dual
+
+    z_start = _robust_dual(aug.Q, aug.Y, aug.U, aug.omega, problem.cutoff, problem.kappa)
+    return _engine.projected_shift_path(
+        aug.Q, aug.Y, penalty="l1" if problem.K == 1 else "group", weights=aug.omega,
+        kappa=problem.kappa, times=np.asarray(times) * aug.scale,
+        max_active=max(problem.n // 2, 1), max_iter=problem.max_iter, z_start=z_start,
+        t_start=problem.t_first * aug.scale, max_nnz=max_nnz)
+
+
+def _shift_sums(problem: _PathProblem, tracked: _Rows) -> np.ndarray:
+    """``H_k = Q_T^T sum_{s<k} G_s`` for ``k = 0 .. n_steps`` from the tracked rows' path."""
+    n_steps = problem.n_steps()
+    r, K = problem.QtY.shape
+    aug = _augmented(problem, tracked)
+    steps = problem.t_first + np.arange(n_steps) * (problem.n / problem.kappa)
+    path = _run_path(problem, aug, steps, max_nnz=np.iinfo(np.int64).max)
+    coefs = path.coefs
+    # G_s for every step s (recorded at every step time; the record may end early)
+    P = np.stack([np.asarray(coefs[:, k::K] @ aug.Q) for k in range(K)], axis=2)
+    at = np.searchsorted(steps * aug.scale, path.times, side="left")
+    per_step = np.zeros((n_steps, r, K))
+    per_step[np.clip(at, 0, n_steps - 1)] = P
+    return np.concatenate([np.zeros((1, r, K)), np.cumsum(per_step, axis=0)])
+
+
+@dataclass
+class _ShiftPath:
+    """The path of all rows: the tracked rows (all that ever enter) and their path."""
+
+    rows: _Rows             # tracked rows, sorted
+    entry: np.ndarray       # (m,) entry times of the tracked rows (inf: never)
+    far: np.ndarray         # (m,) beyond the cutoff of the robust fit
+    start: _Start
+    path: object            # SparseRegularizationPath over the rows that enter
+    n_passes: int
+
+    def tie_of(self, rows: _Rows) -> np.ndarray:
+        """Minus the robust residual norm: the in-memory order among equal entry times."""
+        return -np.sqrt(np.sum(self.start.residuals(rows.x, rows.y) ** 2, axis=1))
+
+    @property
+    def tie(self) -> np.ndarray:
+        return self.tie_of(self.rows)
+
+
+def _gamma_path(dask, blocks, problem: _PathProblem, tracked: _Rows, report) -> _ShiftPath:
+    """The LBI shift path of all rows, by passes over the chunks to a consistent set.
+
+    The first pass gathers the rows beyond the cutoff of the robust fit. The
+    path is run in memory on the tracked rows (plus the frozen rows that
+    stand for the rest, :class:`_Augmented`); a pass over the chunks finds the
+    untracked rows whose dual reaches the unit sphere at any step under that
+    path. They join the tracked rows and the path is run again, until a pass
+    finds none: then no untracked row ever has a shift and the path of the
+    tracked rows is the path of all rows.
+    """
+    for step in range(1, MAX_PASSES + 1):
+        H = _shift_sums(problem, tracked) if tracked.index.size else None
+        parts = dask.compute(*_map(_chunk_path_rows, blocks, problem, H, tracked.index))
+        new = _Rows(np.concatenate([p[0] for p in parts]), np.vstack([p[1] for p in parts]),
+                    np.vstack([p[2] for p in parts]))
+        found = "beyond the cutoff of the robust fit" if H is None else \
+            "reach the unit sphere"
+        report.stage(f"shift path pass {step}: {new.index.size} more rows {found} "
+                     f"({tracked.index.size} in memory)")
+        if new.index.size == 0:
+            break
+        tracked = tracked.union(new)
+    else:
+        warnings.warn(
+            f"The shift path over the chunks did not settle its set of rows in {MAX_PASSES} "
+            "passes; rows outside it may have entered.", ConvergenceWarning, stacklevel=4)
+    aug = _augmented(problem, tracked)
+    path = _run_path(problem, aug, problem.grid(),
+                     max_nnz=max(2 * problem.n * problem.K, 10 ** 6))
+    m = aug.n_tracked
+    entry = path.entry_times[:m].min(axis=1) / aug.scale
+    far = np.sqrt(np.sum(aug.U[:m] ** 2, axis=1)) / aug.omega[:m] > problem.cutoff
+    return _ShiftPath(tracked, entry, far, problem.start,
+                      _global_path(path, aug, problem, tracked), step)
+
+
+def _global_path(path, aug: _Augmented, problem: _PathProblem, tracked: _Rows):
+    """The path of the rows that enter, on the time and scale of all rows (in the units of y).
+
+    ``info['rows']`` are their row numbers (from 0).
+    """
+    K = problem.K
+    entered = np.flatnonzero(np.isfinite(path.entry_times[:aug.n_tracked].min(axis=1)))
+    cols = (entered[:, None] * K + np.arange(K)).ravel()
+    unit = np.tile(problem.units, entered.size)
+    path.coefs = path.coefs[:, cols].multiply(unit[None, :]).tocsr()
+    path.times = path.times / aug.scale
+    path.entry_times = path.entry_times[entered] / aug.scale
+    path.t0 = problem.t_first
+    path.intercepts = np.zeros((path.times.size, K))
+    path.info.update(alpha=problem.n / problem.kappa, t_end=path.info["t_end"] / aug.scale,
+                     stop_time=float(problem.t_star), cutoff=float(problem.cutoff),
+                     scale=float(problem.sigma),
+                     rows=tracked.index[entered])
+    return path
+
+
 # --------------------------------------------------------------------------- results
 def _in_rows(yb, rows, block_info=None):
     start, stop = block_info[0]["array-location"][0]
@@ -301,6 +609,66 @@ def _shift_block(xb, yb, rows, coef, intercept, block_info=None):
     return out
 
 
+def _path_passes(dask, blocks, std, start, col_scale, AtY, flagged, fit, detector, n, c,
+                 deletion, report):
+    """The path with the scale of the kept rows, the deletion test from its candidates and
+    the flagged rows, and again, until the flagged set repeats (at most five paths)."""
+    K = AtY.shape[1]
+    tracked = _Rows.empty(flagged.x.shape[1], K)
+    for _ in range(5):
+        # the kept rows' scale in the units of the in-memory path
+        sse = np.sum(fit.target_sse * (col_scale / start.col_scale) ** 2)
+        sigma = float(np.sqrt(sse / (K * max(fit.dof, 1))))
+        units = start.col_scale * sigma
+        problem = _PathProblem(std, start, max(sigma, 1e-300), std.R_inv.T @ AtY / units, n,
+                               K, c, float(detector.kappa), int(detector.n_times),
+                               float(detector.t_ratio), detector.max_iter)
+        shift = _gamma_path(dask, blocks, problem, tracked, report)
+        tracked = shift.rows
+        proposed = tracked.take((shift.entry <= problem.t_star) | shift.far)
+        report.stage(f"path: {proposed.index.size} rows entered by t*={problem.t_star:.4g} "
+                     "or beyond the cutoff of the robust fit")
+        if np.isin(proposed.index, flagged.index).all():
+            # the flagged set is a fixed point of the deletion test already
+            return shift, flagged, fit
+        again, fit_again = deletion(flagged.union(proposed))
+        if np.array_equal(again.index, flagged.index):
+            return shift, flagged, fit
+        flagged, fit = again, fit_again
+    return shift, flagged, fit
+
+
+def _entry_block(yb, rows, entry, block_info=None):
+    start, stop = block_info[0]["array-location"][0]
+    out = np.full(stop - start, np.inf)
+    lo, hi = np.searchsorted(rows, [start, stop])
+    out[rows[lo:hi] - start] = entry[lo:hi]
+    return out
+
+
+def _set_path_attributes(detector, shift: _ShiftPath, flagged: _Rows, Y, single):
+    """``entry_times_`` (a dask array), ``ranking_`` of the rows that enter or are flagged,
+    ``regularization_path_`` of the rows that enter, ``stop_time_`` and ``n_iter_``."""
+    da = _dask().array
+    rows = shift.rows
+    detector.entry_times_ = da.map_blocks(_entry_block, Y[:, 0], rows.index, shift.entry,
+                                          dtype=np.float64)
+    # flagged rows first, then by entry time, then by the robust residual (largest first)
+    extra = flagged.take(~np.isin(flagged.index, rows.index))
+    index = np.concatenate([rows.index, extra.index])
+    entry = np.concatenate([shift.entry, np.full(extra.index.size, np.inf)])
+    tie = np.concatenate([shift.tie, shift.tie_of(extra)])
+    outlier = np.isin(index, flagged.index)
+    keep = outlier | np.isfinite(entry)
+    index, entry, tie, outlier = index[keep], entry[keep], tie[keep], outlier[keep]
+    detector.ranking_ = index[np.lexsort((tie, entry, ~outlier))]
+    path = shift.path
+    path.squeeze = single
+    detector.regularization_path_ = path
+    detector.stop_time_ = float(path.info["stop_time"])
+    detector.n_iter_ = max(int(path.n_iter), 1)
+
+
 def _check_dask_options(detector):
     unsupported = {"contamination": ("auto", detector.contamination),
                    "start": ("lts", detector.start),
@@ -311,6 +679,11 @@ def _check_dask_options(detector):
                 f"{type(detector).__name__}.fit on dask arrays supports {name}={needed!r} "
                 f"only (got {value!r}): the chunked deletion test uses the normal-noise law "
                 "of the 'auto' rule. Fit a NumPy array (e.g. a sample) for the other options.")
+    if detector.dask_path == "full" and detector.solver != "lbi":
+        raise ValueError(
+            f"{type(detector).__name__}.fit on dask arrays runs the shift path over all rows "
+            f"with solver='lbi' only (got solver={detector.solver!r}): pass solver='lbi', or "
+            "dask_path='sample' to run the path on a sample of rows.")
 
 
 def fit_mean_shift_dask(detector, X, y, sample_size: int | None = None):
@@ -393,9 +766,18 @@ def fit_mean_shift_dask(detector, X, y, sample_size: int | None = None):
     c = auto_cutoff(n, K) if detector.cutoff == "auto" else float(detector.cutoff)
     law = NoiseLaw(tail=float(stats.chi2.sf(c * c, K)), K=K)
     r = R.shape[0]
-    flagged, fit = _deletion_passes(
-        dask, blocks, std, col_scale, QtW, sse_all, QtW, n,
-        sample.take(np.asarray(local.outliers_)), law, max(min(n // 2, n - r - 2), 0), report)
+
+    def deletion(start_rows):
+        return _deletion_passes(dask, blocks, std, col_scale, QtW, sse_all, QtW, n, start_rows,
+                                law, max(min(n // 2, n - r - 2), 0), report)
+
+    flagged, fit = deletion(sample.take(np.asarray(local.outliers_)))
+    shift = None
+    if detector.dask_path == "full":
+        start = _sample_start(detector, sample.x, sample.y)
+        report.stage("high-breakdown start of the sample, for every row")
+        shift, flagged, fit = _path_passes(dask, blocks, std, start, col_scale, AtY, flagged,
+                                           fit, detector, n, c, deletion, report)
 
     basis = ThinBasis(np.zeros((0, r)), R, np.arange(r), r, mean, scale,
                       detector.fit_intercept)
@@ -413,6 +795,8 @@ def fit_mean_shift_dask(detector, X, y, sample_size: int | None = None):
     detector.coef_ = coef[0] if single else coef
     detector.intercept_ = float(intercept[0]) if single else intercept
     detector.scale_ = float(scale_[0]) if single else scale_
+    if shift is not None:
+        _set_path_attributes(detector, shift, flagged, Y, single)
     detector.cutoff_ = c
     detector.noise_df_ = None
     detector.n_features_in_ = p

@@ -9,8 +9,10 @@ from ``X`` chunk by chunk in every pass:
 
 1. one pass for the column ranges (which columns vary) and finiteness;
 2. one pass for the class prototypes, the Gram matrix of the derived
-   features (their centred rank) and the two random projections of every
-   row that choose the pieces and the neighbour pool;
+   features (their centred rank), the two random projections of every
+   row that choose the pieces and the neighbour pool, and a 64-bit hash of
+   every row (the count of distinct rows, for the in-memory fit's check of
+   duplicates);
 3. the pieces' label-shift paths: every chunk sends each task the rows of
    its pieces, a task solves its pieces (in waves of tasks, so that the rows
    in flight stay bounded);
@@ -85,14 +87,35 @@ def _derived(xb, varying):
     return normalize_rows(np.asarray(xb, dtype=np.float64)[:, varying])
 
 
+def row_hashes(Z: np.ndarray, decimals: int = 12) -> np.ndarray:
+    """A 64-bit hash of each row of ``Z`` rounded to ``decimals`` decimals.
+
+    Equal rounded rows hash equally whatever chunk they are in (integer
+    arithmetic on the bits of the values); distinct rows collide with
+    probability about ``2^-64`` per pair.
+    """
+    bits = np.ascontiguousarray(np.round(Z, decimals) + 0.0).view(np.uint64)
+    mult = np.random.default_rng(20240607).integers(1, 2 ** 63, size=Z.shape[1],
+                                                    dtype=np.uint64) | np.uint64(1)
+    h = np.full(Z.shape[0], np.uint64(0x9E3779B97F4A7C15))
+    with np.errstate(over="ignore"):
+        for j in range(Z.shape[1]):
+            v = bits[:, j] * mult[j]
+            v ^= v >> np.uint64(31)
+            h = (h ^ v) * np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(27)
+    return h
+
+
 def _chunk_features(zb, codes_b, n_labels, piece_direction, pool_direction):
-    """Class sums, Gram matrix, column sums, the rows' piece keys and pool keys."""
+    """Class sums, Gram matrix, column sums, the rows' piece keys, pool keys and hashes."""
     from sparsestat.robust._label_neighbours import anchor_key
 
     sums = np.zeros((n_labels, zb.shape[1]))
     np.add.at(sums, codes_b, zb)
     pool_key = None if pool_direction is None else anchor_key(zb, pool_direction)
-    return sums, zb.T @ zb, zb.sum(axis=0), zb @ piece_direction, pool_key
+    return (sums, zb.T @ zb, zb.sum(axis=0), zb @ piece_direction, pool_key,
+            row_hashes(zb))
 
 
 def _chunk_split(zb, task_b, n_tasks):
@@ -159,6 +182,21 @@ def _column_ranges(X):
         raise ValueError("X contains NaN or infinity: remove or impute those rows "
                          "(e.g. X[da.isfinite(X).all(axis=1)]).")
     return np.min([p[1] for p in parts], axis=0), np.max([p[2] for p in parts], axis=0)
+
+
+def _check_distinct(distinct: int, n: int, n_classes: int) -> None:
+    """The in-memory fit's checks of the distinct rows, from their count over all chunks."""
+    if distinct < n_classes:
+        raise ValueError(
+            f"X holds {distinct} distinct feature vectors (rows after L2 normalization) for "
+            f"{n_classes} classes: the features cannot separate the classes. Pass features "
+            "that distinguish the samples.")
+    if distinct < n:
+        warnings.warn(
+            f"{n - distinct} of the {n} rows of X duplicate another row (after L2 "
+            "normalization): duplicates carry the same evidence, and duplicates with "
+            "different labels cannot be told apart by the features.", UserWarning,
+            stacklevel=4)
 
 
 def _centred_rank(gram, col_sums, n, rtol=1e-8):
@@ -285,6 +323,7 @@ def fit_noisy_labels_dask(detector, X, y, pred_probs=None):
     parts = chunks.map(_chunk_features, chunks.cut(codes),
                        common=(K, piece_direction, pool_direction))
     class_sums, gram, col_sums = (sum(q[j] for q in parts) for j in range(3))
+    _check_distinct(np.unique(np.concatenate([q[5] for q in parts])).size, n, K)
     rank = _centred_rank(gram, col_sums, n)
     if rank < K - 1:
         warnings.warn(

@@ -78,6 +78,7 @@ def test_dask_fit_equals_in_memory_fit(n, p, K, n_out, n_lev, chunk, intercept):
                         X, y, chunk)
         flags = det.outliers_.compute()
         gamma = det.gamma_.compute()
+        entry = det.entry_times_.compute()
     np.testing.assert_array_equal(flags, ref.outliers_)
     assert det.n_outliers_ == ref.n_outliers_
     if n_out:
@@ -88,6 +89,31 @@ def test_dask_fit_equals_in_memory_fit(n, p, K, n_out, n_lev, chunk, intercept):
     np.testing.assert_allclose(det.scale_, ref.scale_, rtol=1e-8)
     np.testing.assert_allclose(gamma, ref.gamma_, rtol=1e-8, atol=1e-8 * np.abs(y).max())
     assert det.cutoff_ == ref.cutoff_
+    _assert_same_path(det, ref, entry, K)
+
+
+def _assert_same_path(det, ref, entry, K):
+    """The path over the chunks is the in-memory path, restricted to the rows that enter."""
+    entered = np.isfinite(ref.entry_times_)
+    np.testing.assert_array_equal(np.isfinite(entry), entered)
+    np.testing.assert_allclose(entry[entered], ref.entry_times_[entered], rtol=1e-8)
+    # the flagged rows and the rows that enter come first in the in-memory ranking
+    shown = entered | ref.outliers_
+    assert det.ranking_.size == shown.sum()
+    np.testing.assert_array_equal(det.ranking_, ref.ranking_[:shown.sum()])
+    path, full = det.regularization_path_, ref.regularization_path_
+    rows = path.info["rows"]
+    np.testing.assert_array_equal(rows, np.flatnonzero(entered))
+    np.testing.assert_allclose(path.times, full.times, rtol=1e-12)
+    cols = (rows[:, None] * K + np.arange(K)).ravel()
+    expected = full.coefs[:, cols].toarray()
+    np.testing.assert_allclose(path.coefs.toarray(), expected, rtol=0,
+                               atol=1e-8 * np.abs(expected).max())
+    t = 0.5 * (full.times[10] + full.times[11])
+    np.testing.assert_allclose(path.coef_at(t), np.asarray(full.coef_at(t))[rows],
+                               atol=1e-8 * np.abs(expected).max())
+    assert det.n_iter_ == ref.n_iter_
+    assert det.stop_time_ == pytest.approx(ref.stop_time_, rel=1e-12)
 
 
 def _brute_force_test(X, y, flagged, cutoff):
@@ -126,6 +152,55 @@ def test_sample_start_then_chunk_passes_reach_the_deletion_fixed_point(monkeypat
     np.testing.assert_allclose(det.coef_, coef[1:], rtol=1e-8, atol=1e-10)
 
 
+def test_full_path_from_a_sample_is_the_path_of_all_rows(monkeypatch):
+    import dask
+
+    from sparsestat import _dask
+    from sparsestat._engine import projected_shift_path
+    from sparsestat.robust._linalg import thin_basis
+    from sparsestat.robust._mean_shift import _robust_dual
+
+    monkeypatch.setattr(_dask, "SAMPLE_SIZE", 400)
+    n = 3000
+    X, y = _design(n, 3, n_out=90, n_lev=15, seed=11)
+    # a start written here: least squares on the clean rows, in the units of y
+    A = np.column_stack([np.ones(n), X])
+    beta, *_ = np.linalg.lstsq(A[105:], y[105:], rcond=None)
+    start = _dask._Start(beta[None, 1:], beta[:1], np.ones(1))
+    monkeypatch.setattr(_dask, "_sample_start", lambda det, xs, ys: start)
+    with dask.config.set(scheduler="synchronous"):
+        det = _dask_fit(MeanShiftOutlierDetector(random_state=0), X, y, 512)
+        flags = det.outliers_.compute()
+        entry = det.entry_times_.compute()
+        today = _dask_fit(MeanShiftOutlierDetector(random_state=0, dask_path="sample"),
+                          X, y, 512)
+        np.testing.assert_array_equal(today.outliers_.compute(), flags)
+    assert not hasattr(today, "entry_times_")
+    # the reference: the engine's path on all rows at once, with the scale of the inliers
+    coef, *_ = np.linalg.lstsq(A[~flags], y[~flags], rcond=None)
+    sigma = np.sqrt(np.sum((y - A @ coef)[~flags] ** 2) / ((~flags).sum() - 4))
+    Q = thin_basis(X).Q
+    omega = np.sqrt(1.0 - np.sum(Q ** 2, axis=1))
+    c = auto_cutoff(n)
+    Yt = (y / sigma)[:, None]
+    U = ((y - A @ beta) / sigma)[:, None]
+    t_star = n / c
+    grid = t_star / 2 * np.geomspace(1.0 + 1e-9, 4.0, 100)
+    ref = projected_shift_path(Q, Yt, weights=omega, times=grid, max_active=n // 2,
+                               z_start=_robust_dual(Q, Yt, U, omega, c, 100.0),
+                               t_start=t_star / 2)
+    expected = ref.entry_times[:, 0]
+    entered = np.isfinite(expected)
+    assert entered.sum() > 105
+    np.testing.assert_array_equal(np.isfinite(entry), entered)
+    np.testing.assert_allclose(entry[entered], expected[entered], rtol=1e-8)
+    rows = det.regularization_path_.info["rows"]
+    np.testing.assert_allclose(det.regularization_path_.coefs.toarray(),
+                               sigma * ref.coefs[:, rows].toarray(), atol=1e-8 * np.abs(y).max())
+    # the planted rows enter by t* = n / c, the stopping time
+    assert np.all(entry[:105] <= det.stop_time_)
+
+
 def test_dask_fit_moves_with_the_units_of_y():
     import dask
 
@@ -133,11 +208,34 @@ def test_dask_fit_moves_with_the_units_of_y():
     with dask.config.set(scheduler="synchronous"):
         base = _dask_fit(MeanShiftOutlierDetector(random_state=0), X, y, 128)
         flags = base.outliers_.compute()
+        entry = base.entry_times_.compute()
         for c, d in [(1e-8, 5e-7), (1e8, -3e9)]:
             moved = _dask_fit(MeanShiftOutlierDetector(random_state=0), X, c * y + d, 128)
             np.testing.assert_array_equal(moved.outliers_.compute(), flags)
             np.testing.assert_allclose(moved.coef_, c * base.coef_, rtol=1e-7)
             np.testing.assert_allclose(moved.intercept_, c * base.intercept_ + d, rtol=1e-7)
+            # the path runs in units of the scale: its times do not move, its shifts scale
+            np.testing.assert_allclose(moved.entry_times_.compute(), entry, rtol=1e-7)
+            np.testing.assert_array_equal(moved.ranking_, base.ranking_)
+            np.testing.assert_allclose(moved.regularization_path_.coefs.toarray(),
+                                       c * base.regularization_path_.coefs.toarray(),
+                                       rtol=1e-6, atol=1e-9 * c * np.abs(y).max())
+
+
+def test_dask_path_follows_a_permutation_of_the_rows():
+    import dask
+
+    X, y = _design(500, 3, n_out=15, n_lev=5, seed=8)
+    perm = np.random.default_rng(1).permutation(500)
+    with dask.config.set(scheduler="synchronous"):
+        base = _dask_fit(MeanShiftOutlierDetector(random_state=0), X, y, 128)
+        moved = _dask_fit(MeanShiftOutlierDetector(random_state=0), X[perm], y[perm], 93)
+        entry, moved_entry = base.entry_times_.compute(), moved.entry_times_.compute()
+        np.testing.assert_array_equal(moved.outliers_.compute(), base.outliers_.compute()[perm])
+    np.testing.assert_allclose(moved_entry, entry[perm], rtol=1e-8)
+    np.testing.assert_array_equal(perm[moved.ranking_], base.ranking_)
+    np.testing.assert_array_equal(np.sort(perm[moved.regularization_path_.info["rows"]]),
+                                  base.regularization_path_.info["rows"])
 
 
 def test_dask_input_errors():
@@ -149,6 +247,8 @@ def test_dask_input_errors():
         MeanShiftOutlierDetector().fit(da.from_array(bad, chunks=(30, -1)), y)
     with pytest.raises(ValueError, match="contamination='auto' only"):
         MeanShiftOutlierDetector(contamination=0.1).fit(Xd, y)
+    with pytest.raises(ValueError, match="solver='lbi' only"):
+        MeanShiftOutlierDetector(solver="iss").fit(Xd, y)
     with pytest.raises(ValueError, match="rank deficient"):
         MeanShiftOutlierDetector().fit(da.from_array(np.column_stack([X, 2 * X[:, 0]]),
                                                      chunks=(30, -1)), y)

@@ -147,3 +147,60 @@ def test_dask_input_errors():
             NoisyLabelDetector().fit(da.ones((200, 3), chunks=(64, 3)), y)
         with pytest.raises(ValueError, match="kappa"):
             NoisyLabelDetector(kappa=-1.0).fit(Xd, y)
+
+
+def test_dask_duplicated_rows_warn_as_in_memory():
+    import warnings
+
+    import dask
+
+    X, y = _blobs(600, 5, 3, 0.1, seed=5)
+    # rows 0..2 repeated at the end of other chunks, one of them rescaled (the same row
+    # after L2 normalization) and one with another label
+    Xd = np.vstack([X, X[:3] * [[1.0], [3.0], [1.0]]])
+    yd = np.r_[y, y[0], y[1], (y[2] + 1) % 3]
+    with pytest.warns(UserWarning, match="3 of the 603 rows of X duplicate") as ref_warn:
+        NoisyLabelDetector(random_state=0).fit(Xd, yd)
+    with dask.config.set(scheduler="synchronous"), \
+            pytest.warns(UserWarning, match="3 of the 603 rows of X duplicate") as dask_warn:
+        NoisyLabelDetector(random_state=0).fit(da.from_array(Xd, chunks=(128, -1)), yd)
+    duplicate = [str(w.message) for w in dask_warn if "duplicate" in str(w.message)]
+    assert duplicate == [str(w.message) for w in ref_warn if "duplicate" in str(w.message)]
+    # rows that differ in the last decimal kept are distinct; no warning without repeats
+    Xn = np.vstack([X, X[:3] + 1e-6])
+    with dask.config.set(scheduler="synchronous"), warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*duplicate")
+        NoisyLabelDetector(random_state=0).fit(da.from_array(Xn, chunks=(128, -1)), yd)
+
+
+def test_row_hashes_are_equal_exactly_for_equal_rows():
+    from sparsestat._dask_labels import row_hashes
+
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((5000, 7))
+    Z[4000:] = Z[:1000]                       # repeats
+    Z[3000, 0] = -0.0
+    Z[3001] = Z[3000] * [1.0, 1, 1, 1, 1, 1, 1]
+    Z[3001, 0] = 0.0                          # -0.0 and 0.0 are one value
+    h = row_hashes(Z)
+    # a split into chunks of any size hashes each row the same
+    np.testing.assert_array_equal(np.concatenate([row_hashes(Z[:777]), row_hashes(Z[777:])]),
+                                  h)
+    assert np.unique(h).size == np.unique(np.round(Z, 12) + 0.0, axis=0).shape[0] == 3999
+    # one change in the last kept decimal of one entry changes the hash
+    W = Z.copy()
+    W[:, 3] += 1e-11
+    assert not np.any(row_hashes(W) == h)
+
+
+def test_dask_too_few_distinct_rows_raise():
+    import dask
+
+    X = np.tile([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]], (50, 1))
+    y = np.arange(100) % 3
+    with pytest.raises(ValueError, match="2 distinct feature vectors") as ref:
+        NoisyLabelDetector(random_state=0).fit(X, y)
+    with dask.config.set(scheduler="synchronous"), \
+            pytest.raises(ValueError, match="2 distinct feature vectors") as got:
+        NoisyLabelDetector(random_state=0).fit(da.from_array(X, chunks=(30, -1)), y)
+    assert str(got.value) == str(ref.value)

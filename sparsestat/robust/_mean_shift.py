@@ -844,6 +844,12 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         ``'warn'``: fit them as given and warn with the rows named;
         ``'raise'``: refuse them; ``'keep'``: fit them silently. Data without
         duplicates is fitted the same way whatever the choice.
+    dask_path : {'full', 'sample'}, default='full'
+        Fits on dask arrays only (see ``docs/parallel.md``). ``'full'``: the
+        shift path over all rows (chunk by chunk), which proposes candidates
+        to the deletion test and sets ``entry_times_``, ``ranking_`` and
+        ``regularization_path_``. ``'sample'``: the path on a random sample of
+        rows only (fewer passes over the data; the path attributes are not set).
     random_state : int, RandomState instance or None, default=None
         Seeds the random subsets of the robust start.
     verbose : int, default=0
@@ -921,14 +927,15 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         "noise_df": [None, StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "duplicates": [StrOptions({"warn", "raise", "keep"})],
+        "dask_path": [StrOptions({"full", "sample"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
     def __init__(self, contamination="auto", *, solver="lbi", kappa=100.0, n_times=100,
                  t_ratio=2.0, fit_intercept=True, start="lts", cutoff="auto",
-                 noise_df=None, max_iter=None, duplicates="warn", random_state=None,
-                 verbose=0):
+                 noise_df=None, max_iter=None, duplicates="warn", dask_path="full",
+                 random_state=None, verbose=0):
         self.contamination = contamination
         self.solver = solver
         self.kappa = kappa
@@ -940,6 +947,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         self.noise_df = noise_df
         self.max_iter = max_iter
         self.duplicates = duplicates
+        self.dask_path = dask_path
         self.random_state = random_state
         self.verbose = verbose
 
@@ -958,9 +966,9 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         ----------
         X : array-like or dask array of shape (n_samples, n_features)
             Training data (finite). A dask array (rows in chunks) is fitted out
-            of core; see ``docs/parallel.md``: ``outliers_``, ``inlier_mask_``
-            and ``gamma_`` are then dask arrays, and the path attributes are
-            not set.
+            of core; see ``docs/parallel.md``: ``outliers_``, ``inlier_mask_``,
+            ``gamma_`` and ``entry_times_`` are then dask arrays, ``ranking_``
+            and ``regularization_path_`` hold the rows that enter the path.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets (finite, not constant); a dask array with ``X``'s rows.
 
@@ -969,7 +977,7 @@ class MeanShiftOutlierDetector(RegressorMixin, BaseEstimator):
         self : MeanShiftOutlierDetector
         """
         if _dask.is_dask_collection(X):
-            # out of core: robust start on a sample, deletion test by chunk passes
+            # out of core: robust start on a sample, path and deletion test by chunk passes
             return _dask.fit_mean_shift_dask(self, X, y)
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
                              dtype=np.float64)
