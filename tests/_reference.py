@@ -431,11 +431,14 @@ def design_lbi(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, a
 
 
 def design_iss(X, Y, *, times=None, n_times=100, t_ratio=100.0, fit_intercept=True,
-               normalize=True, sample_weight=None):
+               normalize=True, sample_weight=None, free=None):
     """The exact ISS path of the weighted squared loss, l1 penalty, each target apart.
 
     Standardized as in :func:`design_lbi`; the grid is shared and starts at the
     earliest ``t0`` over the targets. ``n_iter`` counts the knots of all targets.
+    ``free`` lists unpenalized features: the penalized columns and the target are
+    replaced by their residuals on them (least squares), and at every time their
+    coefficients are the least-squares fit given the penalized ones (entry time 0).
     """
     n, p = X.shape
     Y = np.asarray(Y, dtype=float)
@@ -448,16 +451,30 @@ def design_iss(X, Y, *, times=None, n_times=100, t_ratio=100.0, fit_intercept=Tr
     y_mean = (w @ Ys) / w.sum() if fit_intercept else np.zeros(K)
     sw = np.sqrt(w)[:, None]
     A, R = Xs * sw, (Ys - y_mean) * sw
-    starts = [iss_start(A, R[:, k], np.ones(p)) for k in range(K)]
+    F = np.zeros(0, dtype=int) if free is None else np.asarray(free, dtype=int)
+    P = np.setdiff1d(np.arange(p), F)
+    AF = A[:, F]
+
+    def residual(M):
+        return M - AF @ np.linalg.lstsq(AF, M, rcond=None)[0] if F.size else M
+
+    AP, RP = residual(A[:, P]), residual(R)
+    starts = [iss_start(AP, RP[:, k], np.ones(P.size)) for k in range(K)]
     t0 = min(starts)
     if times is None:
         times = geometric_grid(t0, n_times, t_ratio)
-    paths = [iss(A, R[:, k], np.ones(p), times) for k in range(K)]
-    coefs = np.stack([q.coefs for q in paths], axis=-1) * (unit / scale[:, None])
+    paths = [iss(AP, RP[:, k], np.ones(P.size), times) for k in range(K)]
+    coefs = np.zeros((len(times), p, K))
+    coefs[:, P] = np.stack([q.coefs for q in paths], axis=-1)
+    if F.size:
+        fit = R[None] - np.einsum("ip,tpk->tik", A[:, P], coefs[:, P])
+        coefs[:, F] = np.stack([np.linalg.lstsq(AF, r, rcond=None)[0] for r in fit])
+    coefs = coefs * (unit / scale[:, None])
     intercepts = unit * y_mean - np.einsum("p,tpk->tk", mean, coefs)
+    entry = np.zeros((p, K))
+    entry[P] = np.stack([q.entry for q in paths], axis=-1)
     return ReferencePath(t0=t0, times=np.asarray(times, dtype=float), coefs=coefs,
-                         entry=np.stack([q.entry for q in paths], axis=-1),
-                         duals=np.stack([q.duals for q in paths], axis=-1),
+                         entry=entry, duals=np.stack([q.duals for q in paths], axis=-1),
                          n_iter=sum(q.n_iter for q in paths), intercepts=intercepts)
 
 

@@ -9,10 +9,19 @@ and ``beta = u / f``. For ISS, the inverse scale space of the weighted l1 norm,
 this is exact. For LBI the damping term ``||u||^2 / (2 kappa)`` becomes
 ``sum_j f_j^2 beta_j^2 / (2 kappa)``: the same ISS limit and the same entry of a
 feature at the first time its weighted dual ``|z_j| / f_j`` reaches 1, with a
-damping ``kappa / f_j^2`` per feature. A factor 0 leaves the feature unpenalized:
-for the squared loss it is projected out with the intercept
-(:func:`_profile_unpenalized`) -- the fit minimizes over the unpenalized block at
-every time, as the intercept already is under centering.
+damping ``kappa / f_j^2`` per feature.
+
+A factor 0 leaves the feature unpenalized, for every loss and dense or sparse
+``X``. In LBI it joins the intercept in the unpenalized block: the kernel gives
+it a prox of threshold 0, so it takes plain gradient steps of size
+``kappa * alpha``, is active from the start and has entry time 0. Nothing
+penalized moves before ``t0``, but the unpenalized block does: the path starts
+from the weighted fit of the loss on the intercept and the unpenalized columns
+alone (:func:`_unpenalized_fit`, Newton's method; collinear columns and
+separated classes are refused) and ``t0`` is read off the gradient there. ISS,
+the exact path, keeps the unpenalized block at its least-squares fit given the
+penalized one at every time: it is minimized out of the Gram matrix
+(:class:`_Profile`), which leaves a sparse ``X`` sparse.
 """
 
 from __future__ import annotations
