@@ -249,6 +249,11 @@ def _sigmoid(e):
     return 0.5 * (1.0 + np.tanh(0.5 * e))
 
 
+def _softmax(eta):
+    p = np.exp(eta - eta.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
 def loss_derivative(loss, eta, Y, delta):
     """``d loss_i / d eta_i`` for every sample (and target)."""
     if loss == "squared":
@@ -257,8 +262,70 @@ def loss_derivative(loss, eta, Y, delta):
         return np.clip(eta - Y, -delta, delta)
     if loss == "logistic":
         return _sigmoid(eta) - Y
-    p = np.exp(eta - eta.max(axis=1, keepdims=True))
-    return p / p.sum(axis=1, keepdims=True) - Y
+    if loss == "poisson":
+        return np.exp(eta) - Y
+    return _softmax(eta) - Y
+
+
+def loss_value(loss, eta, Y, delta):
+    """``loss_i`` summed over the targets, for every sample (up to terms free of ``eta``)."""
+    r = eta - Y
+    if loss == "squared":
+        return 0.5 * np.sum(r * r, axis=1)
+    if loss == "huber":
+        a = np.abs(r)
+        return np.sum(np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta)), axis=1)
+    if loss == "logistic":
+        return np.sum(np.logaddexp(0.0, eta) - Y * eta, axis=1)
+    if loss == "poisson":
+        return np.sum(np.exp(eta) - Y * eta, axis=1)
+    m = eta.max(axis=1)
+    return m + np.log(np.exp(eta - m[:, None]).sum(axis=1)) - np.sum(Y * eta, axis=1)
+
+
+def loss_curvature(loss, eta, Y, delta):
+    """``d^2 loss_i / d eta_ik d eta_im``, shape (n, K, K)."""
+    n, K = eta.shape
+    if loss == "multinomial":
+        P = _softmax(eta)
+        return np.einsum("ik,km->ikm", P, np.eye(K)) - P[:, :, None] * P[:, None, :]
+    if loss == "squared":
+        h = np.ones_like(eta)
+    elif loss == "huber":
+        h = (np.abs(eta - Y) <= delta).astype(float)
+    elif loss == "logistic":
+        h = _sigmoid(eta) * (1.0 - _sigmoid(eta))
+    else:
+        h = np.exp(eta)
+    return np.einsum("ik,km->ikm", h, np.eye(K))
+
+
+def free_fit(loss, A, Y, w, delta, theta):
+    """The minimizer over ``theta`` of ``sum_i w_i loss(A_i theta, y_i) / n`` by Newton's
+    method with halving steps, from ``theta`` (min-norm steps: the multinomial
+    coefficients are defined up to a constant per row)."""
+    n, K = Y.shape
+    m = A.shape[1]
+    theta = np.array(theta, dtype=float)
+
+    def value(th):
+        return float(w @ loss_value(loss, A @ th, Y, delta)) / n
+
+    for _ in range(200):
+        eta = A @ theta
+        g = A.T @ (w[:, None] * loss_derivative(loss, eta, Y, delta)) / n
+        if np.max(np.abs(g)) < 1e-15:
+            break
+        C = w[:, None, None] * loss_curvature(loss, eta, Y, delta)
+        hess = np.einsum("ia,ikm,ic->akcm", A, C, A).reshape(m * K, m * K) / n
+        step = np.linalg.lstsq(hess, g.ravel(), rcond=1e-13)[0].reshape(m, K)
+        s, v0 = 1.0, value(theta)
+        while value(theta - s * step) > v0 and s > 1e-12:
+            s /= 2
+        if value(theta - s * step) > v0:
+            break
+        theta = theta - s * step
+    return theta
 
 
 def _huber_location(y, w, delta):
@@ -285,6 +352,8 @@ def initial_intercept(loss, Y, w, delta):
     if loss == "multinomial":
         logf = np.log(wn @ Y)
         return logf - logf.mean()
+    if loss == "poisson":
+        return np.log(wn @ Y)
     return np.array([_huber_location(col, w, delta) for col in Y.T])
 
 
@@ -294,7 +363,7 @@ _CURVATURE = {"squared": 1.0, "huber": 1.0, "logistic": 0.25, "multinomial": 0.5
 
 def design_lbi(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alpha=None,
                times=None, n_times=100, t_ratio=100.0, fit_intercept=True, normalize=True,
-               sample_weight=None, epsilon=1.35):
+               sample_weight=None, epsilon=1.35, free=None):
     """LBI of ``sum_i w_i loss(x_i B + b, y_i) / n`` with an l1 or group penalty on ``B``.
 
     ``X`` (n, p) is standardized with the weights (centered when
@@ -302,10 +371,17 @@ def design_lbi(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, a
     a squared or Huber target is divided by its unit (the Huber target
     further by its robust scale, so that its threshold is ``epsilon``); the
     intercept takes gradient steps from its best value without features.
-    ``Y`` is (n, K): targets, a 0/1 column or a one-hot matrix. ``alpha=None``
-    takes ``1 / (kappa L)``, ``L`` the loss's curvature bound (not the engine's
-    adaptive step of the squared loss). Coefficients and intercepts are
-    returned on the data's scale.
+    ``Y`` is (n, K): targets, a 0/1 column, a one-hot matrix or counts
+    (``'poisson'``, log link). ``alpha=None`` takes ``1 / (kappa L)``, ``L`` the
+    loss's curvature bound (not the engine's adaptive step of the squared loss;
+    Poisson needs ``alpha``). Coefficients and intercepts are returned on the
+    data's scale.
+
+    ``free`` lists unpenalized features: with the intercept they form the
+    unpenalized block ``v``, which takes gradient steps of size ``kappa * alpha``
+    and starts at the fit of the loss on ``v`` alone (:func:`free_fit`); the
+    analytic start is taken from the gradient there. Their coefficients are in
+    the returned ``coefs`` with entry time 0.
     """
     n, p = X.shape
     Y = np.asarray(Y, dtype=float)
@@ -321,31 +397,48 @@ def design_lbi(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, a
         sigma = huber_unit(Xs, Y, w)
         Y, unit, delta = Y / sigma, unit * sigma, float(epsilon)
     b0 = initial_intercept(loss, Y, w, delta) if fit_intercept else np.zeros(K)
+    F = np.zeros(0, dtype=int) if free is None else np.asarray(free, dtype=int)
+    P = np.setdiff1d(np.arange(p), F)
+    # the unpenalized block v: the intercept (row 0) and the free coefficients
+    A = np.column_stack([np.ones(n) * fit_intercept, Xs[:, F]])
+    v0 = np.vstack([b0, np.zeros((F.size, K))])
+    if F.size:
+        if fit_intercept:
+            v0 = free_fit(loss, A, Y, w, delta, v0)
+        else:
+            v0[1:] = free_fit(loss, A[:, 1:], Y, w, delta, v0[1:])
 
-    def gradient(B, b):
-        G = w[:, None] * loss_derivative(loss, Xs @ B + b, Y, delta)
-        return Xs.T @ G / n, (G.sum(axis=0) / n if fit_intercept else np.zeros(K))
+    def gradient(B, v):
+        G = w[:, None] * loss_derivative(loss, Xs[:, P] @ B + A @ v, Y, delta)
+        return Xs[:, P].T @ G / n, A.T @ G / n
 
-    pen = Penalty.of((p, K), penalty, groups)
-    t0, z0 = analytic_start(gradient(np.zeros((p, K)), b0)[0], pen)
+    pen = Penalty.of((P.size, K), penalty, groups)
+    t0, z0 = analytic_start(gradient(np.zeros((P.size, K)), v0)[0], pen)
     if alpha is None:
         curvature = np.linalg.eigvalsh(Xs.T @ (w[:, None] * Xs) / n)[-1] * _CURVATURE[loss]
         alpha = 1.0 / (kappa * curvature)
     if times is None:
         times = geometric_grid(t0, n_times, t_ratio)
-    path = lbi(gradient, z0, t0, times, kappa=kappa, alpha=alpha, penalty=pen, v0=b0)
-    path.coefs = path.coefs * (unit / scale[:, None])
-    path.intercepts = unit * path.free - np.einsum("p,tpk->tk", mean, path.coefs)
-    path.free = None   # the intercept is the only unpenalized block
+    path = lbi(gradient, z0, t0, times, kappa=kappa, alpha=alpha, penalty=pen, v0=v0)
+    coefs = np.zeros((len(times), p, K))
+    coefs[:, P], coefs[:, F] = path.coefs, path.free[:, 1:]
+    entry = np.zeros((p, K))
+    entry[P] = path.entry
+    path.coefs, path.entry = coefs * (unit / scale[:, None]), entry
+    path.intercepts = unit * path.free[:, 0] - np.einsum("p,tpk->tk", mean, path.coefs)
+    path.free = None   # returned within coefs and intercepts
     return path
 
 
 def design_iss(X, Y, *, times=None, n_times=100, t_ratio=100.0, fit_intercept=True,
-               normalize=True, sample_weight=None):
+               normalize=True, sample_weight=None, free=None):
     """The exact ISS path of the weighted squared loss, l1 penalty, each target apart.
 
     Standardized as in :func:`design_lbi`; the grid is shared and starts at the
     earliest ``t0`` over the targets. ``n_iter`` counts the knots of all targets.
+    ``free`` lists unpenalized features: the penalized columns and the target are
+    replaced by their residuals on them (least squares), and at every time their
+    coefficients are the least-squares fit given the penalized ones (entry time 0).
     """
     n, p = X.shape
     Y = np.asarray(Y, dtype=float)
@@ -358,16 +451,30 @@ def design_iss(X, Y, *, times=None, n_times=100, t_ratio=100.0, fit_intercept=Tr
     y_mean = (w @ Ys) / w.sum() if fit_intercept else np.zeros(K)
     sw = np.sqrt(w)[:, None]
     A, R = Xs * sw, (Ys - y_mean) * sw
-    starts = [iss_start(A, R[:, k], np.ones(p)) for k in range(K)]
+    F = np.zeros(0, dtype=int) if free is None else np.asarray(free, dtype=int)
+    P = np.setdiff1d(np.arange(p), F)
+    AF = A[:, F]
+
+    def residual(M):
+        return M - AF @ np.linalg.lstsq(AF, M, rcond=None)[0] if F.size else M
+
+    AP, RP = residual(A[:, P]), residual(R)
+    starts = [iss_start(AP, RP[:, k], np.ones(P.size)) for k in range(K)]
     t0 = min(starts)
     if times is None:
         times = geometric_grid(t0, n_times, t_ratio)
-    paths = [iss(A, R[:, k], np.ones(p), times) for k in range(K)]
-    coefs = np.stack([q.coefs for q in paths], axis=-1) * (unit / scale[:, None])
+    paths = [iss(AP, RP[:, k], np.ones(P.size), times) for k in range(K)]
+    coefs = np.zeros((len(times), p, K))
+    coefs[:, P] = np.stack([q.coefs for q in paths], axis=-1)
+    if F.size:
+        fit = R[None] - np.einsum("ip,tpk->tik", A[:, P], coefs[:, P])
+        coefs[:, F] = np.stack([np.linalg.lstsq(AF, r, rcond=None)[0] for r in fit])
+    coefs = coefs * (unit / scale[:, None])
     intercepts = unit * y_mean - np.einsum("p,tpk->tk", mean, coefs)
+    entry = np.zeros((p, K))
+    entry[P] = np.stack([q.entry for q in paths], axis=-1)
     return ReferencePath(t0=t0, times=np.asarray(times, dtype=float), coefs=coefs,
-                         entry=np.stack([q.entry for q in paths], axis=-1),
-                         duals=np.stack([q.duals for q in paths], axis=-1),
+                         entry=entry, duals=np.stack([q.duals for q in paths], axis=-1),
                          n_iter=sum(q.n_iter for q in paths), intercepts=intercepts)
 
 

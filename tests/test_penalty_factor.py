@@ -10,6 +10,8 @@ from sklearn.linear_model import LinearRegression
 from sparsestat import LBIClassifier, LBIClassifierCV, LBIRegressor, LBIRegressorCV
 from sparsestat._engine import iss_path, lbi_path
 
+import _reference as ref
+
 
 def _data(n=80, p=6, seed=0, rho=0.0):
     rng = np.random.default_rng(seed)
@@ -147,17 +149,24 @@ def test_bad_factors_are_refused(factor, match, kw):
         LBIRegressor(penalty_factor=factor, **kw).fit(X, Y[:, 0])
 
 
-def test_unpenalized_features_outside_the_squared_dense_case_are_refused():
+@pytest.mark.filterwarnings("ignore:X has 1 constant column")
+def test_collinear_or_separating_unpenalized_features_are_refused():
     X, Y = _data()
-    f = np.r_[0.0, np.ones(5)]
-    yc = (Y[:, 0] > 0).astype(int)
-    with pytest.raises(ValueError, match="squared loss"):
-        LBIClassifier(penalty_factor=f).fit(X, yc)
-    with pytest.raises(ValueError, match="dense X"):
-        LBIRegressor(penalty_factor=f).fit(sp.csr_matrix(X), Y[:, 0])
-    with pytest.raises(ValueError, match="collinear"):
-        LBIRegressor(penalty_factor=np.r_[0.0, 0.0, np.ones(4)]).fit(
-            np.c_[X[:, :1], 2 * X[:, :1], X[:, 2:]], Y[:, 0])
+    yc = (Y[:, 0] > np.median(Y[:, 0])).astype(int)
+    two = np.r_[0.0, 0.0, np.ones(4)]
+    copies = np.c_[X[:, :1], 2 * X[:, :1], X[:, 2:]]
+    const = np.c_[np.full(len(X), 3.0), X[:, 1:]]
+    for est, Xb, f, y in [(LBIRegressor(), copies, two, Y[:, 0]),
+                          (LBIRegressor(solver="iss"), copies, two, Y[:, 0]),
+                          (LBIClassifier(), sp.csr_matrix(copies), two, yc),
+                          (LBIRegressor(loss="poisson"), const, np.r_[0.0, np.ones(5)],
+                           np.round(np.exp(0.2 * Y[:, 0])))]:
+        with pytest.raises(ValueError, match="collinear"):
+            est.set_params(penalty_factor=f).fit(Xb, y)
+    # a feature that separates the classes has no finite unpenalized fit
+    sep = np.c_[yc + 0.01 * np.random.default_rng(0).standard_normal(len(yc)), X[:, 1:]]
+    with pytest.raises(ValueError, match="no finite logistic fit"):
+        LBIClassifier(penalty_factor=np.r_[0.0, np.ones(5)]).fit(sep, yc)
     with pytest.raises(ValueError, match="rows of D"):
         LBIRegressor(penalty_factor=np.ones(6), D=np.eye(6)).fit(X, Y[:, 0])
 
@@ -188,3 +197,226 @@ def test_path_plot_draws_unpenalized_features_dashed():
     assert all(style == "-" for j, style in enumerate(styles) if j != 4)
     assert disp.labelled_[0] == 4   # in the model from the start: first in entry order
     plt.close(fig)
+
+
+# ------------------------------------------------------------------ every loss, dense and CSC
+
+_LOSSES = ["squared", "huber", "logistic", "multinomial", "poisson"]
+
+
+def _glm_data(loss, n=70, p=6, seed=0):
+    """A design with zeros (so that its CSC form is sparse) and a target of ``loss``."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p)) * rng.uniform(0.5, 4.0, p)
+    X[np.abs(X) < 0.3] = 0.0
+    eta = X / X.std(0) @ np.r_[1.0, -0.8, 0.5, np.zeros(p - 4), 0.4]
+    if loss == "squared":
+        y = eta + rng.standard_normal(n)
+    elif loss == "huber":
+        y = eta + rng.standard_t(2, n)
+    elif loss == "logistic":
+        y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    elif loss == "poisson":
+        y = rng.poisson(np.exp(0.4 * eta)).astype(float)
+    else:
+        labels = np.argmax(0.7 * eta[:, None] * np.r_[-1.0, 0.0, 1.0]
+                           + rng.gumbel(size=(n, 3)), axis=1)
+        return X, np.eye(3)[labels]
+    return X, y[:, None]
+
+
+def _free_factor(p, free):
+    f = np.ones(p)
+    f[free] = 0.0
+    return f
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("loss", _LOSSES)
+def test_unpenalized_features_match_the_plain_numpy_loop(loss, sparse):
+    """Every loss, dense and CSC X: free features are in from the first record (entry
+    time 0) and the path is the reference loop's (started at the free block's fit)."""
+    X, Y = _glm_data(loss, seed=_LOSSES.index(loss))
+    free = [2, 5]
+    f = _free_factor(X.shape[1], free)
+    Xk = sp.csc_matrix(X) if sparse else X
+    kw = dict(loss=loss, kappa=20.0)
+    # squared: a fixed step (the reference has no adaptive step)
+    path = lbi_path(Xk, Y, n_times=15, t_ratio=30, penalty_factor=f,
+                    alpha=0.02 if loss == "squared" else None, **kw)
+    want = ref.design_lbi(X, Y, alpha=path.info["alpha"], times=path.times, free=free, **kw)
+    assert np.all(path.coefs[:, free] != 0)
+    np.testing.assert_array_equal(path.entry_times[free], 0.0)
+    pen = np.setdiff1d(np.arange(X.shape[1]), free)
+    assert np.all(path.coefs[0, pen] == 0)
+    assert np.isfinite(path.entry_times[pen]).sum() >= 2
+    scale = np.abs(want.coefs).max()
+    np.testing.assert_allclose(path.coefs, want.coefs, rtol=0, atol=1e-10 * scale)
+    np.testing.assert_allclose(path.intercepts, want.intercepts, rtol=0, atol=1e-10)
+    finite = np.isfinite(want.entry)
+    np.testing.assert_array_equal(np.isfinite(path.entry_times), finite)
+    np.testing.assert_allclose(path.entry_times[finite], want.entry[finite], rtol=1e-10)
+    assert path.t0 == pytest.approx(want.t0, rel=1e-12)
+    assert path.n_iter == want.n_iter
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_unpenalized_features_in_the_working_set_match_the_plain_numpy_loop(
+        monkeypatch, sparse):
+    """Without the full Gram matrix (a working set; a sparse X uses products with the
+    design) the free features are always in the working set."""
+    from sparsestat import _engine
+
+    monkeypatch.setattr(_engine._design_paths, "_FULL_GRAM_MAX_FEATURES", 0)
+    rng = np.random.default_rng(3)
+    n, p = 40, 200
+    X = rng.standard_normal((n, p))
+    if sparse:
+        X[rng.random((n, p)) < 0.97] = 0.0
+    y = X[:, :5] @ np.r_[2.0, -1.5, 1.0, 1.0, -1.0] + 0.3 * rng.standard_normal(n)
+    free = [3, 100, 150]
+    kw = dict(kappa=10.0, alpha=0.01, normalize=False)
+    path = lbi_path(sp.csc_matrix(X) if sparse else X, y[:, None], n_times=20, t_ratio=50,
+                    penalty_factor=_free_factor(p, free), **kw)
+    want = ref.design_lbi(X, y[:, None], times=path.times, free=free, **kw)
+    assert np.isfinite(want.entry).sum() > 15
+    np.testing.assert_allclose(path.coefs, want.coefs, rtol=0,
+                               atol=1e-10 * np.abs(want.coefs).max())
+    assert path.n_iter == want.n_iter
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_iss_with_unpenalized_features_dense_and_sparse_is_the_residualized_path(weighted):
+    """ISS keeps the free block at its least-squares fit: the plain path of the
+    penalized columns residualized on (1, U), for a dense and a CSC X alike."""
+    X, Y = _glm_data("squared", n=60, p=8, seed=9)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, 60) if weighted else None
+    free = [1, 6]
+    f = _free_factor(8, free)
+    want = ref.design_iss(X, Y, times=None, free=free, sample_weight=w, t_ratio=1e3, n_times=25)
+    # record times off the knots (the path is piecewise constant)
+    times = want.t0 * np.geomspace(1.013, 1e3, 25)
+    want = ref.design_iss(X, Y, times=times, free=free, sample_weight=w)
+    for Xk in (X, sp.csc_matrix(X)):
+        path = iss_path(Xk, Y, times=times, penalty_factor=f, sample_weight=w)
+        np.testing.assert_allclose(path.coefs, want.coefs, rtol=0,
+                                   atol=1e-8 * np.abs(want.coefs).max())
+        np.testing.assert_allclose(path.intercepts, want.intercepts, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(path.entry_times, want.entry, rtol=1e-8)
+        assert path.t0 == pytest.approx(want.t0, rel=1e-10)
+
+
+def _huber_fit(X, y, delta):
+    from scipy.optimize import minimize
+
+    A = np.c_[np.ones(len(y)), X]
+
+    def f(b):
+        r = A @ b - y
+        a = np.abs(r)
+        return np.mean(np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta)))
+
+    def g(b):
+        return A.T @ np.clip(A @ b - y, -delta, delta) / len(y)
+
+    b = np.linalg.lstsq(A, y, rcond=None)[0]
+    return minimize(f, b, jac=g, method="BFGS", options={"gtol": 1e-12, "maxiter": 10000}).x
+
+
+def _unpenalized_peer(loss, X, Y, delta):
+    """``(intercepts, coefs (p, K))`` of the fit without any penalty, from a peer."""
+    import statsmodels.api as sm
+    from sklearn.linear_model import LogisticRegression
+
+    A = sm.add_constant(X)
+    if loss == "squared":
+        b = np.linalg.lstsq(A, Y, rcond=None)[0]
+        return b[0], b[1:]
+    if loss == "huber":
+        b = _huber_fit(X, Y[:, 0], delta)
+        return b[:1], b[1:, None]
+    if loss in ("logistic", "poisson"):
+        family = sm.families.Binomial() if loss == "logistic" else sm.families.Poisson()
+        b = sm.GLM(Y[:, 0], A, family=family).fit(tol=1e-13).params
+        return b[:1], b[1:, None]
+    clf = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(X, Y.argmax(axis=1))
+    return clf.intercept_, clf.coef_.T
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("loss", _LOSSES)
+def test_path_with_unpenalized_features_ends_at_the_unpenalized_fit(loss, sparse):
+    """n > p: at the path's end every feature has entered and the fit is the one
+    without penalty (statsmodels GLM, scikit-learn, least squares)."""
+    X, Y = _glm_data(loss, n=150, p=5, seed=11 + _LOSSES.index(loss))
+    f = _free_factor(5, [1, 3])
+    path = lbi_path(sp.csc_matrix(X) if sparse else X, Y, loss=loss, kappa=50.0,
+                    n_times=10, t_ratio=200, penalty_factor=f)
+    b, coef = _unpenalized_peer(loss, X, Y, path.info["delta"])
+    got_b, got = path.intercepts[-1], path.coefs[-1]
+    if loss == "multinomial":   # defined up to a constant over the classes, row by row
+        b, coef, got_b, got = (a - a.mean(axis=-1, keepdims=True) for a in (b, coef, got_b, got))
+    np.testing.assert_allclose(got, coef, rtol=1e-6, atol=1e-6 * np.abs(coef).max())
+    np.testing.assert_allclose(got_b, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", _LOSSES)
+def test_factors_of_one_are_the_plain_path_for_every_loss(loss):
+    X, Y = _glm_data(loss, seed=2)
+    for Xk in (X, sp.csc_matrix(X)):
+        a = lbi_path(Xk, Y, loss=loss, n_times=12)
+        b = lbi_path(Xk, Y, loss=loss, n_times=12, penalty_factor=np.ones(X.shape[1]))
+        np.testing.assert_array_equal(a.coefs, b.coefs)
+        np.testing.assert_array_equal(a.intercepts, b.intercepts)
+        np.testing.assert_array_equal(a.entry_times, b.entry_times)
+
+
+@pytest.mark.parametrize("loss", _LOSSES)
+def test_rescaling_an_unpenalized_column_rescales_its_coefficient_only(loss):
+    X, Y = _glm_data(loss, seed=4)
+    free = 2
+    f = _free_factor(X.shape[1], [free])
+    base = lbi_path(X, Y, loss=loss, n_times=12, penalty_factor=f)
+    for c in (1e-6, 1e6):
+        Xc = X.copy()
+        Xc[:, free] *= c
+        for Xk in (Xc, sp.csc_matrix(Xc)):
+            path = lbi_path(Xk, Y, loss=loss, n_times=12, penalty_factor=f)
+            np.testing.assert_allclose(path.times, base.times, rtol=1e-9)
+            want = base.coefs.copy()
+            want[:, free] /= c
+            # feature by feature: each column has its own scale
+            for j in range(X.shape[1]):
+                np.testing.assert_allclose(path.coefs[:, j], want[:, j], rtol=1e-7,
+                                           atol=1e-9 * np.abs(want[:, j]).max())
+            np.testing.assert_allclose(path.intercepts, base.intercepts, rtol=1e-7, atol=1e-9)
+            np.testing.assert_array_equal(path.entry_times[free], 0.0)
+
+
+def test_cv_estimators_and_plot_take_unpenalized_features_for_every_loss():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sparsestat.plotting import RegularizationPathDisplay
+
+    for loss in ("huber", "poisson"):
+        X, Y = _glm_data(loss, seed=5)
+        f = _free_factor(X.shape[1], [2])
+        cv = LBIRegressorCV(loss=loss, penalty_factor=f, cv=3, n_times=15).fit(X, Y[:, 0])
+        at = LBIRegressor(loss=loss, penalty_factor=f, n_times=15, t=cv.t_).fit(X, Y[:, 0])
+        np.testing.assert_allclose(cv.coef_, at.coef_, rtol=1e-12)
+        assert cv.coef_[2] != 0
+    for loss in ("logistic", "multinomial"):
+        X, Y = _glm_data(loss, seed=6)
+        y = Y.argmax(axis=1) if loss == "multinomial" else Y[:, 0].astype(int)
+        f = _free_factor(X.shape[1], [4])
+        clf = LBIClassifierCV(penalty_factor=f, cv=3, n_times=15).fit(sp.csr_matrix(X), y)
+        at = LBIClassifier(penalty_factor=f, n_times=15, t=clf.t_).fit(sp.csr_matrix(X), y)
+        np.testing.assert_allclose(clf.coef_, at.coef_, rtol=1e-12)
+        assert np.all(clf.coef_[:, 4] != 0)
+        disp = RegularizationPathDisplay.from_estimator(at, n_labels=2)
+        lines = np.asarray(disp.lines_, dtype=object).reshape(X.shape[1], -1)
+        for j in range(X.shape[1]):
+            assert {line.get_linestyle() for line in lines[j]} == ({"--"} if j == 4 else {"-"})
+        plt.close(disp.figure_)

@@ -9,10 +9,19 @@ and ``beta = u / f``. For ISS, the inverse scale space of the weighted l1 norm,
 this is exact. For LBI the damping term ``||u||^2 / (2 kappa)`` becomes
 ``sum_j f_j^2 beta_j^2 / (2 kappa)``: the same ISS limit and the same entry of a
 feature at the first time its weighted dual ``|z_j| / f_j`` reaches 1, with a
-damping ``kappa / f_j^2`` per feature. A factor 0 leaves the feature unpenalized:
-for the squared loss it is projected out with the intercept
-(:func:`_profile_unpenalized`) -- the fit minimizes over the unpenalized block at
-every time, as the intercept already is under centering.
+damping ``kappa / f_j^2`` per feature.
+
+A factor 0 leaves the feature unpenalized, for every loss and dense or sparse
+``X``. In LBI it joins the intercept in the unpenalized block: the kernel gives
+it a prox of threshold 0, so it takes plain gradient steps of size
+``kappa * alpha``, is active from the start and has entry time 0. Nothing
+penalized moves before ``t0``, but the unpenalized block does: the path starts
+from the weighted fit of the loss on the intercept and the unpenalized columns
+alone (:func:`_unpenalized_fit`, Newton's method; collinear columns and
+separated classes are refused) and ``t0`` is read off the gradient there. ISS,
+the exact path, keeps the unpenalized block at its least-squares fit given the
+penalized one at every time: it is minimized out of the Gram matrix
+(:class:`_Profile`), which leaves a sparse ``X`` sparse.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sparsestat import _kernels
 from sparsestat._engine._design import (
-    Design, _EMPTY_F, _FULL_GRAM_MAX_FEATURES, _WORKING_SET_REACH, prepare_design)
+    Design, _EMPTY_F, _EMPTY_I, _FULL_GRAM_MAX_FEATURES, _WORKING_SET_REACH, prepare_design)
 from sparsestat._engine._grid import _path_in_dtype, _to_original_scale, empty_path, time_grid
 from sparsestat._engine._penalties import (
     _penalty_arrays, _penalty_norm, check_penalty_factor, start_dual)
@@ -82,70 +91,182 @@ def _weigh_columns(design: Design, factor) -> Design:
     return dataclasses.replace(design, dense=dense, scale=design.scale * f)
 
 
-def _profile_unpenalized(path_fn, X, Y, factor, sample_weight, fit_intercept, normalize,
-                         loss="squared", **kwargs) -> RegularizationPath:
-    """The squared-loss path with the features ``factor == 0`` unpenalized.
+def _column_block(design: Design, idx) -> Design:
+    """The design of the columns ``idx`` alone (a CSC design stays CSC)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    cols = dict(kernel_mean=design.kernel_mean[idx], mean=design.mean[idx],
+                scale=design.scale[idx], n_features=idx.size)
+    if design.is_sparse:
+        X = sp.csc_matrix((design.data, design.indices, design.indptr),
+                          shape=(design.n_samples, design.n_features))[:, idx]
+        return dataclasses.replace(design, data=X.data, indices=X.indices.astype(np.int64),
+                                   indptr=X.indptr.astype(np.int64), **cols)
+    return dataclasses.replace(design, dense=np.asfortranarray(design.dense[:, idx]), **cols)
 
-    The intercept and the unpenalized columns ``U`` are projected out (weighted least
-    squares): the penalized columns and ``Y`` are replaced by their residuals on ``U``,
-    the penalized columns keep the scale of the original ones (so ``t`` and the factors
-    mean what they mean without unpenalized features), the path of the penalized block
-    is run on them, and at every record time ``U``'s coefficients (and the intercept)
-    are the least-squares fit of ``Y - X_pen beta_pen(t)``. Unpenalized features have
-    entry time 0: they are in the model from the start.
-    """
-    if loss != "squared":
+
+def _check_free_rank(gram, fit_intercept):
+    """Refuse unpenalized columns whose (weighted) Gram matrix ``gram`` is singular."""
+    d = np.diag(gram)
+    top = max(float(np.max(d, initial=0.0)), 1e-300)
+    singular = np.any(d <= 1e-12 * top)
+    if not singular:
+        scaled = gram / np.sqrt(np.outer(d, d))
+        singular = np.linalg.eigvalsh(scaled)[0] <= 1e-10
+    if singular:
         raise ValueError(
-            f"penalty_factor=0 (an unpenalized feature) is supported for the squared loss; "
-            f"got loss={loss!r}. Use a small positive factor instead.")
-    if sp.issparse(X):
-        raise ValueError("penalty_factor=0 (an unpenalized feature) needs a dense X; pass "
-                         "X.toarray() or use a small positive factor.")
-    n, p = X.shape
-    X = np.asarray(X, dtype=float)
-    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-    free = factor == 0
-    pen = ~free
-    U = X[:, free]
-    if fit_intercept:
-        U = np.column_stack([np.ones(n), U])
-    sw = np.sqrt(w)[:, None]
-    Q, R = np.linalg.qr(U * sw)
-    if np.linalg.matrix_rank(R) < U.shape[1]:
-        raise ValueError("the unpenalized features (penalty_factor=0) are collinear "
-                         f"{'with the intercept ' if fit_intercept else ''}or with each "
-                         "other; drop the redundant ones.")
+            "the unpenalized features (penalty_factor=0) are collinear "
+            f"{'with the intercept ' if fit_intercept else ''}or with each other (a "
+            "constant column, a copy or a linear combination of others); drop the redundant "
+            "ones or give them a positive factor.")
 
-    def resid(A):
-        Aw = A * sw
-        return (Aw - Q @ (Q.T @ Aw)) / sw
 
-    Xp = X[:, pen]
-    if normalize:
-        mean = (w @ Xp) / w.sum() if fit_intercept else np.zeros(Xp.shape[1])
-        sd = np.sqrt((w @ (Xp - mean) ** 2) / w.sum())
-        sd = np.where(sd > 0, sd, 1.0)
+def _augmented_gram(block, h, intercept):
+    """``A^T diag(h) A / n`` for ``A = [1, X_F]`` (``X_F`` without the intercept)."""
+    G = block.gram(h)
+    if not intercept:
+        return G
+    s = block.transpose_product(h[:, None])[:, 0] / block.n_samples
+    return np.block([[np.array([[h.sum() / block.n_samples]]), s[None, :]], [s[:, None], G]])
+
+
+def _curvatures(loss, eta, Y, w, delta):
+    """``w_i d^2 loss_i / d eta_ik d eta_im`` as a dict ``(k, m) -> (n,)`` (pairs k <= m)."""
+    K = eta.shape[1]
+    if loss == "multinomial":
+        P = np.exp(eta - eta.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        return {(k, m): w * ((k == m) * P[:, k] - P[:, k] * P[:, m])
+                for k in range(K) for m in range(k, K)}
+    if loss == "huber":
+        h = w[:, None] * (np.abs(eta - Y) <= delta)
+    elif loss == "logistic":
+        P = 0.5 * (1.0 + np.tanh(0.5 * eta))
+        h = w[:, None] * P * (1.0 - P)
+    elif loss == "poisson":
+        h = w[:, None] * np.exp(np.minimum(eta, 700.0))
     else:
-        sd = np.ones(Xp.shape[1])
-    path = path_fn(resid(Xp) / sd, resid(Y), penalty_factor=factor[pen],
-                   sample_weight=sample_weight, fit_intercept=False, normalize=False, **kwargs)
-    coefs_pen = path.coefs / sd[None, :, None]
-    # the least-squares fit of the unpenalized block at every record time
-    rhs = Y[None, :, :] - np.einsum("ij,tjk->tik", Xp, coefs_pen)
-    sol = np.linalg.solve(R, np.einsum("ij,tik->tjk", Q, rhs * sw[None]))
-    coefs = np.zeros((coefs_pen.shape[0], p, coefs_pen.shape[2]))
-    coefs[:, pen] = coefs_pen
-    coefs[:, free] = sol[:, 1:] if fit_intercept else sol
-    intercepts = sol[:, 0] if fit_intercept else np.zeros((coefs.shape[0], coefs.shape[2]))
-    entry = np.zeros((p,) + path.entry_times.shape[1:])
-    entry[pen] = path.entry_times
-    duals = None
-    if path.duals is not None:
-        duals = np.zeros_like(coefs)
-        duals[:, pen] = path.duals
-    info = dict(path.info, unpenalized=np.flatnonzero(free).tolist())
-    return dataclasses.replace(path, coefs=coefs, intercepts=np.ascontiguousarray(intercepts),
-                               entry_times=entry, duals=duals, info=info)
+        h = np.broadcast_to(w[:, None], eta.shape)
+    return {(k, k): h[:, k] for k in range(K)}
+
+
+def _no_finite_fit(loss, eta, Y, w):
+    """Whether the fit ran off to a boundary: fitted class probabilities or Poisson means
+    within ``1e-13`` of 0 (separated classes, a count fitted as exactly zero)."""
+    if loss == "logistic":
+        return bool(np.max(np.abs(eta)) > 30.0)
+    if loss == "multinomial":
+        return bool(np.max(eta.max(axis=1) - eta.min(axis=1)) > 30.0)
+    if loss == "poisson":
+        ybar = (w @ Y) / w.sum()
+        return bool(np.min(eta - np.log(ybar)) < -30.0)
+    return False
+
+
+def _unpenalized_fit(block, Y, w, loss, delta, b0, fit_intercept):
+    """The weighted fit of ``loss`` on the intercept (when ``fit_intercept``; else it stays
+    ``b0``) and the unpenalized columns ``block`` alone, by Newton's method.
+
+    Returns ``(b, U, G)``: the intercept, the coefficients (q, K) and the loss
+    derivative ``w * dloss/deta`` there (n, K), whose product with the design is the
+    gradient at the start of the penalized block. Collinear columns and a fit that
+    runs off to infinity (separated classes) are refused.
+    """
+    n, q, K = block.n_samples, block.n_features, Y.shape[1]
+    code = LOSSES[loss]
+    off = int(bool(fit_intercept))
+    _check_free_rank(_augmented_gram(block, w, fit_intercept), fit_intercept)
+    Yf = np.asfortranarray(Y, dtype=float)
+
+    def evaluate(theta):
+        eta = np.empty((n, K), order="F")
+        for k in range(K):
+            eta[:, k] = block.product(theta[off:, k]) + (theta[0, k] if off else b0[k])
+        G = np.zeros((n, K), order="F")
+        value = _kernels._losses.loss_derivative(eta, Yf, w, code, delta, G)
+        grad = block.transpose_product(G) / n
+        if off:
+            grad = np.vstack([G.sum(axis=0) / n, grad])
+        return eta, value, G, grad
+
+    theta = np.zeros((off + q, K))
+    if off:
+        theta[0] = b0
+    eta, value, G, grad = evaluate(theta)
+    tol = 1e-14 * max(1.0, float(np.max(np.abs(grad))))
+    m = off + q
+    for _ in range(100):
+        if np.max(np.abs(grad)) <= tol:
+            break
+        hess = np.zeros((m, K, m, K))
+        for (k, k2), h in _curvatures(loss, eta, Yf, w, delta).items():
+            hess[:, k, :, k2] = hess[:, k2, :, k] = _augmented_gram(block, h, fit_intercept)
+        direction = np.linalg.lstsq(hess.reshape(m * K, m * K), grad.ravel(),
+                                    rcond=1e-13)[0].reshape(m, K)
+        slope = float(grad.ravel() @ direction.ravel())
+        s = 1.0
+        while True:   # backtracking: the loss must fall (Armijo)
+            trial = evaluate(theta - s * direction)
+            if trial[1] <= value - 1e-4 * s * slope or s < 1e-12:
+                break
+            s /= 2.0
+        if not trial[1] <= value:
+            break     # at the rounding floor
+        theta = theta - s * direction
+        eta, value, G, grad = trial
+    if _no_finite_fit(loss, eta, Yf, w) or not np.max(np.abs(grad)) <= 1e-8 * max(1.0, tol * 1e14):
+        raise ValueError(
+            f"the unpenalized features (penalty_factor=0) have no finite {loss} fit: they "
+            "separate the classes (or fit some counts as exactly zero), so their coefficients "
+            "would be infinite. Give them a positive factor or drop the separating ones.")
+    b = theta[0] if off else np.asarray(b0, dtype=float)
+    return b, theta[off:], G
+
+
+class _Profile:
+    """The squared-loss problem with the unpenalized features ``free`` minimized out, in
+    Gram form: the penalized block sees the Schur complement ``H_PP - H_PF H_FF^{-1} H_FP``
+    and ``c_P - H_PF H_FF^{-1} c_F``, and at every time the unpenalized coefficients are
+    the least-squares fit ``H_FF^{-1} (c_F - H_FP beta_P)`` given the penalized ones."""
+
+    def __init__(self, H, C, free, fit_intercept):
+        p = H.shape[0]
+        self.free = np.asarray(free, dtype=np.int64)
+        self.pen = np.setdiff1d(np.arange(p), self.free)
+        H_FF = H[np.ix_(self.free, self.free)]
+        _check_free_rank(H_FF, fit_intercept)
+        self.S = np.linalg.solve(H_FF, H[np.ix_(self.free, self.pen)])
+        self.U0 = np.linalg.solve(H_FF, C[self.free])
+        self.H = np.ascontiguousarray(H[np.ix_(self.pen, self.pen)]
+                                      - H[np.ix_(self.pen, self.free)] @ self.S)
+        self.C = C[self.pen] - self.S.T @ C[self.free]
+
+    def expand(self, coefs, entry, duals):
+        """Full arrays over all features from those of the penalized block."""
+        full = np.zeros((coefs.shape[0], self.pen.size + self.free.size, coefs.shape[2]))
+        full[:, self.pen] = coefs
+        full[:, self.free] = self.U0[None] - np.einsum("fp,tpk->tfk", self.S, coefs)
+        entry_full = np.zeros((full.shape[1], entry.shape[1]))
+        entry_full[self.pen] = entry
+        if duals is not None:
+            d = np.zeros_like(full)
+            d[:, self.pen] = duals
+            duals = d
+        return full, entry_full, duals
+
+
+def _with_free_fit(path, design, free, U0, b0, y_unit):
+    """An empty path with the unpenalized features at their fit (entry time 0)."""
+    if not free.size:
+        return path
+    coefs = np.zeros((1,) + path.coefs.shape[1:])
+    coefs[0, free] = U0
+    coefs, intercepts = _to_original_scale(coefs, np.asarray(b0, dtype=float)[None], design,
+                                           False, None, y_unit)
+    m = path.times.shape[0]
+    path.coefs = np.repeat(coefs, m, axis=0)
+    path.intercepts = np.repeat(intercepts, m, axis=0)
+    path.entry_times[free] = 0.0
+    return path
 
 
 def _record_times(times, n_times, t_ratio):
@@ -168,12 +289,7 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
     """
     n, p = X.shape
     factor = check_penalty_factor(penalty_factor, p, penalty)
-    if factor is not None and np.any(factor == 0):
-        return _profile_unpenalized(
-            lbi_path, X, np.asarray(Y, dtype=float), factor, sample_weight, fit_intercept,
-            normalize, loss=loss, kappa=kappa, alpha=alpha, n_times=n_times,
-            t_ratio=t_ratio, times=times, max_iter=max_iter, record_duals=record_duals,
-            verbose=verbose)
+    free = _EMPTY_I if factor is None else np.flatnonzero(factor == 0)
     Y = np.asarray(Y, dtype=float)
     K = Y.shape[1]
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -193,7 +309,7 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
                                 sample_weight=None if sample_weight is None else w,
                                 sqrt_weight_rows=gram_mode and not weighted_sparse)
     if factor is not None:
-        design = _weigh_columns(design, factor)
+        design = _weigh_columns(design, np.where(factor > 0, factor, 1.0))
     elementwise, gptr, gidx = _penalty_arrays(penalty, groups, p, K)
 
     # the path runs on Y / y_unit; coefficients and intercepts are scaled back at the end
@@ -214,12 +330,27 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         grad0 = design.transpose_product(G) / n
         c = np.zeros((p, K))
         H = _EMPTY_F
+    U0 = np.zeros((0, K))
+    if free.size:
+        # the start is the fit on the unpenalized block; in Gram mode the kernel's problem
+        # is least squares of the centred target (rows scaled by sqrt(w), or weighted)
+        block = _column_block(design, free)
+        if gram_mode:
+            fit_Y = Y - b0 if weighted_sparse else (Y - b0) * np.sqrt(w)[:, None]
+            fit_w = w if weighted_sparse else np.ones(n)
+            _, U0, G0 = _unpenalized_fit(block, fit_Y, fit_w, "squared", 0.0, np.zeros(K), False)
+        else:
+            b0, U0, G0 = _unpenalized_fit(block, Y, w, loss, delta, b0, fit_intercept)
+        grad0 = design.transpose_product(G0) / n
+        grad0[free] = 0.0
     norm0 = _penalty_norm(grad0, elementwise, gptr, gidx)
     if not norm0 > 1e-12 * max(1.0, np.abs(Y).max()):
-        return empty_path(_record_times(times, n_times, t_ratio), p, K, b0 * y_unit,
+        path = empty_path(_record_times(times, n_times, t_ratio), p, K, b0 * y_unit,
                           why=_NO_CORRELATION,
                           info={"solver": "lbi", "loss": loss, "penalty": penalty})
+        return _with_free_fit(path, design, free, U0, b0, y_unit)
     t0, z0 = start_dual(grad0, elementwise, gptr, gidx)
+    z0[free] = U0 / kappa
 
     if loss == "poisson":
         lam = design.spectral_norm_sq(w * _poisson_reference(Y, w))
@@ -251,7 +382,8 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
             *design.args, np.asfortranarray(Y), w, loss_code, delta, gram_mode,
             np.ascontiguousarray(H), np.ascontiguousarray(c), z0, np.asarray(b0, dtype=float),
             bool(fit_intercept and not gram_mode),
-            t0, float(alpha), float(kappa), elementwise, gptr, gidx, grid, budget, record_duals,
+            t0, float(alpha), float(kappa), elementwise, gptr, gidx, free, grid, budget,
+            record_duals,
             adaptive, _ADAPTIVE_STEP * _STEP_CONSTANT[loss],
             (float(np.max(np.diag(H))) if H.shape[0] else design.diag_max()) if adaptive else 1.0,
             np.asarray(_WORKING_SET_REACH, dtype=float), int(verbose))
@@ -286,7 +418,7 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
         interpolation="linear", t0=t0, duals=duals if record_duals else None, n_iter=int(n_iter),
         info={"solver": "lbi", "loss": loss, "penalty": penalty, "kappa": float(kappa),
               "alpha": float(alpha), "delta": float(delta * y_unit), "y_scale": float(y_unit),
-              "step_halvings": int(halvings)},
+              "step_halvings": int(halvings), "unpenalized": free.tolist()},
     ), design.dtype)
 
 
@@ -303,11 +435,7 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
     """
     n, p = X.shape
     factor = check_penalty_factor(penalty_factor, p)
-    if factor is not None and np.any(factor == 0):
-        return _profile_unpenalized(
-            iss_path, X, np.asarray(Y, dtype=float), factor, sample_weight, fit_intercept,
-            normalize, n_times=n_times, t_ratio=t_ratio, times=times, max_iter=max_iter,
-            record_duals=record_duals, tol=tol, verbose=verbose)
+    free = _EMPTY_I if factor is None else np.flatnonzero(factor == 0)
     Y = np.asarray(Y, dtype=float)
     K = Y.shape[1]
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -317,12 +445,29 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
                             sample_weight=None if sample_weight is None else w,
                             sqrt_weight_rows=not weighted_sparse)
     if factor is not None:
-        design = _weigh_columns(design, factor)
+        design = _weigh_columns(design, np.where(factor > 0, factor, 1.0))
     # the path runs on Y / y_unit; coefficients and intercepts are scaled back at the end
     Y, y_unit = standardize_target(Y, w, fit_intercept)
     y_mean = (w @ Y) / w.sum() if fit_intercept else np.zeros(K)
     row_w = w if weighted_sparse else np.sqrt(w)
     C = design.transpose_product((Y - y_mean) * row_w[:, None]) / n
+    if weighted_sparse and p > 5000:
+        raise ValueError("solver='iss' with sample_weight and a sparse X needs p <= 5000; "
+                         "pass a dense X or use solver='lbi'.")
+    if free.size and p > 5000:
+        raise ValueError("solver='iss' with unpenalized features (penalty_factor=0) needs "
+                         "p <= 5000; give them a positive factor or use solver='lbi'.")
+    # Gram mode (velocity from rows of X^T X / n) pays off when p <= n; otherwise each
+    # solve costs one product with the design, as in LARS. Unpenalized features are
+    # minimized out of the Gram matrix (the kernel then sees the penalized block only).
+    gram = p <= n or weighted_sparse or free.size > 0
+    H = design.gram(w if weighted_sparse else None) if gram else _EMPTY_F
+    profile = None
+    if free.size:   # (the kernel's design arguments then go unused: Gram mode)
+        profile = _Profile(H, C, free, fit_intercept)
+        H, C = profile.H, profile.C
+    H = np.ascontiguousarray(H)
+    p_pen = C.shape[0]
     cmax = np.max(np.abs(C), axis=0)
     if not np.all(cmax > 1e-12 * max(1.0, np.abs(Y).max())):
         if np.all(cmax <= 1e-12 * max(1.0, np.abs(Y).max())):
@@ -330,22 +475,17 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
                               why=_NO_CORRELATION,
                               info={"solver": "iss", "loss": "squared", "penalty": "l1"})
             path.interpolation = "previous"
+            if profile is not None:
+                path = _with_free_fit(path, design, free, profile.U0, y_mean, y_unit)
             return _path_in_dtype(path, design.dtype)
         cmax = np.where(cmax > 0, cmax, np.inf)
     t0 = float(1.0 / cmax.max())
     grid = np.asarray(times, dtype=float) if times is not None else time_grid(t0, n_times, t_ratio)
-    if weighted_sparse and p > 5000:
-        raise ValueError("solver='iss' with sample_weight and a sparse X needs p <= 5000; "
-                         "pass a dense X or use solver='lbi'.")
-    # Gram mode (velocity from rows of X^T X / n) pays off when p <= n; otherwise each
-    # solve costs one product with the design, as in LARS
-    H = design.gram(w if weighted_sparse else None) if (p <= n or weighted_sparse) else _EMPTY_F
-    H = np.ascontiguousarray(H)
     max_knots = int(max_iter) if max_iter is not None else 50 * (p + n) + 100
     m = grid.shape[0]
-    coefs = np.zeros((m, p, K))
+    coefs = np.zeros((m, p_pen, K))
     duals = np.zeros_like(coefs) if record_duals else None
-    entry = np.empty((p, K))
+    entry = np.empty((p_pen, K))
     counts = np.zeros(_kernels._iss.N_ISTATE, dtype=np.int64)
     reached = m
     stops = sorted({min(m, int(np.ceil(m * k / 10))) for k in range(1, 11)}) if verbose else [m]
@@ -361,18 +501,18 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         before = int(np.searchsorted(grid, t0_k, side="right"))
         istate[_kernels._iss.GI] = before
         # one target records in place (a C-contiguous view), several through a buffer
-        ck = coefs[:, :, 0] if K == 1 else np.zeros((m, p))
+        ck = coefs[:, :, 0] if K == 1 else np.zeros((m, p_pen))
         dk = duals[:, :, 0] if K == 1 and record_duals else \
-            np.zeros((m if record_duals else 0, p))
+            np.zeros((m if record_duals else 0, p_pen))
         if record_duals:
             dk[:before] = rho + (grid[:before, None] - t0_k) * c
         in_a = np.abs(rho) >= 1.0
         rho[in_a] = np.sign(rho[in_a])
         sign = np.where(in_a, rho, 0.0)
-        state = (rho, np.zeros(p), c.copy(), sign, in_a, np.empty(p, dtype=np.int64))
+        state = (rho, np.zeros(p_pen), c.copy(), sign, in_a, np.empty(p_pen, dtype=np.int64))
         L = np.zeros((16, 16))
         XFt = np.empty((0, n if H.shape[0] == 0 and not design.is_sparse else 0))
-        ek = np.full(p, np.inf)
+        ek = np.full(p_pen, np.inf)
         fstate = np.array([t0_k, cmax[k]])
         for stop in stops:
             if stop <= istate[_kernels._iss.GI] and stop < m:
@@ -405,6 +545,8 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         )
         grid, coefs = grid[:reached], coefs[:reached]
         duals = None if duals is None else duals[:reached]
+    if profile is not None:
+        coefs, entry, duals = profile.expand(coefs, entry, duals)
     coefs, intercepts = _to_original_scale(coefs, np.zeros((grid.shape[0], K)), design,
                                            fit_intercept, y_mean, y_unit)
     path = RegularizationPath(
@@ -413,6 +555,6 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         info={"solver": "iss", "loss": "squared", "penalty": "l1", "y_scale": float(y_unit),
               "mode": "gram" if H.shape[0] else "design",
               "joins": int(counts[_kernels._iss.JOINS]), "drops": int(counts[_kernels._iss.DROPS]),
-              "solves": int(counts[_kernels._iss.SOLVES])},
+              "solves": int(counts[_kernels._iss.SOLVES]), "unpenalized": free.tolist()},
     )
     return _path_in_dtype(path, design.dtype)

@@ -10,6 +10,14 @@ with the intercept (not penalized) taking plain gradient steps of size
 ``z`` linearly inside the step that straddles each grid time, and entry times
 are solved exactly inside their step.
 
+Unpenalized features (``free``, a penalty factor 0) are the intercept's kind:
+their prox has threshold 0, ``B_j = kappa * z_j``, so they too take plain
+gradient steps of size ``kappa * alpha``. They are always in the working set and
+in the active set (never counted as joining it), their entry time is 0 and
+their recorded dual ``rho_j`` is 0. Being features, they share every product,
+Gram column and batch update of the penalized ones: a free column of a sparse
+design is just a column.
+
 Squared loss. The gradient is ``H B - c`` with ``H = X^T X / n`` and
 ``c = X^T Y / n``. When ``H`` is given in full, one iteration costs
 ``O(p |active|)``. Otherwise the loop works on a *working set* ``W`` of penalty
@@ -275,9 +283,33 @@ def _drop_from_working_set(keep, elementwise, group_ptr, group_idx, units, n_uni
 
 
 @kernel
+def _free_coefficients(z, B, kappa, free):
+    """``B_j = kappa * z_j`` on the unpenalized rows ``free`` (a prox of threshold 0)."""
+    for q in range(free.shape[0]):
+        j = free[q]
+        for k in range(z.shape[1]):
+            B[j, k] = kappa * z[j, k]
+
+
+@kernel
+def _record_free(z_old, z_new, t, step, grid, gi_from, gi_to, kappa, free, coefs, duals):
+    """Rewrite the unpenalized rows of the records ``gi_from .. gi_to - 1`` (made by
+    :func:`record_dense` with the penalized prox): ``kappa * z`` interpolated inside the
+    step, and a dual of 0."""
+    for gi in range(gi_from, gi_to):
+        f = 0.0 if step == 0.0 else max((grid[gi] - t) / step, 0.0)
+        for q in range(free.shape[0]):
+            j = free[q]
+            for k in range(z_old.shape[1]):
+                coefs[gi, j, k] = kappa * (z_old[j, k] + f * (z_new[j, k] - z_old[j, k]))
+                if duals.shape[0] > 0:
+                    duals[gi, j, k] = 0.0
+
+
+@kernel
 def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
              use_gram, H, c, z0, b0, fit_intercept, t0, alpha, kappa,
-             elementwise, group_ptr, group_idx, grid, max_iter, record_duals,
+             elementwise, group_ptr, group_idx, free, grid, max_iter, record_duals,
              adaptive, step_constant, diag_max, reach, verbose):
     """Run LBI from the analytic start ``(z0, t0)`` until the last grid time.
 
@@ -310,6 +342,9 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         Start time, step (the smallest step with ``adaptive``) and damping.
     elementwise, group_ptr, group_idx :
         The penalty (see :mod:`sparsestat._kernels._prox`).
+    free : (q,) int array
+        Unpenalized features (l1 only; see the module docstring), empty when none;
+        ``kappa * z0`` is their start.
     grid : (n_times,) array
         Increasing record times, ``grid[0] >= t0``.
     max_iter : int
@@ -337,10 +372,16 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     intercepts = np.zeros((n_times, K))
     duals = np.zeros((n_times if record_duals else 0, p, K))
     entry = np.full((p, K), np.inf)
+    n_free = free.shape[0]
+    is_free = np.zeros(p, dtype=np.bool_)
+    for q in range(n_free):
+        is_free[free[q]] = True
+        entry[free[q]] = 0.0
 
     z = z0.copy()
     z_new = z0.copy()
     B = np.zeros((p, K))
+    _free_coefficients(z, B, kappa, free)
     b = b0.copy()
     b_new = b0.copy()
     grad = np.zeros((p, K))
@@ -376,8 +417,9 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         pick = np.empty(n_all_units, dtype=np.int64)
         n_pick = 0
         for u in range(n_all_units):
-            if _reach(z0, c, u, reach[0] * batch * step0, elementwise, group_ptr,
-                      group_idx) >= 1.0 - reach[1]:
+            if (elementwise and is_free[u]) or _reach(
+                    z0, c, u, reach[0] * batch * step0, elementwise, group_ptr,
+                    group_idx) >= 1.0 - reach[1]:
                 pick[n_pick] = u
                 n_pick += 1
         n_units, n_feats, M = _grow_working_set(
@@ -416,17 +458,23 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     keep = np.ones(n_all_units, dtype=np.bool_)
     new_units = np.empty(n_all_units, dtype=np.int64)
 
+    # the unpenalized features are active from the start on
     active = np.empty(p, dtype=np.int64)
-    n_active = 0
+    active[:n_free] = free
+    n_active = n_free
     power_vec = np.zeros(p)
     step = alpha
     joined = 0          # coordinates that joined the active set since the last estimate
     lam_a = 0.0
-    was_active = np.zeros(p, dtype=np.bool_)
+    if adaptive and n_free > 0:
+        lam_a = _active_block_norm(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos,
+                                   products, active, n_active, power_vec, 4)
+    was_active = is_free.copy()
     t = t0
     # the grid times at (or before) t0 see the start state (a step of length zero)
     gi = record_dense(z, z, b, b, t0, 0.0, grid, 0, kappa, elementwise, group_ptr, group_idx,
                       coefs, intercepts, duals, zz, tmp)
+    _record_free(z, z, t0, 0.0, grid, 0, gi, kappa, free, coefs, duals)
 
     status = MAX_ITER
     k_iter = 0
@@ -517,8 +565,10 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
             break
         record_entries_units(z, z_new, t, step, entry, elementwise, group_ptr, group_idx,
                              units, n_units)
+        gi_old = gi
         gi = record_dense(z, z_new, b, b_new, t, step, grid, gi, kappa, elementwise,
                           group_ptr, group_idx, coefs, intercepts, duals, zz, tmp)
+        _record_free(z, z_new, t, step, grid, gi_old, gi, kappa, free, coefs, duals)
         if screen:
             for a in range(n_active):
                 j = active[a]
@@ -535,10 +585,11 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                 z[j, k] = z_new[j, k]
         copy_1d(b, b_new)
         prox_units(z, B, kappa, elementwise, group_ptr, group_idx, units, n_units)
+        _free_coefficients(z, B, kappa, free)
         n_active = 0
         for q in range(n_feats):
             j = feats[q]
-            nonzero = False
+            nonzero = is_free[j]
             for k in range(K):
                 if B[j, k] != 0.0:
                     nonzero = True
@@ -626,6 +677,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
             group_ptr, group_idx, units, n_units, in_ws, feats, n_feats, pos, M, products)
         if crossed:
             prox_units(z, B, kappa, elementwise, group_ptr, group_idx, units, n_units)
+            _free_coefficients(z, B, kappa, free)
             n_active = 0
             for q in range(n_feats):
                 j = feats[q]

@@ -75,10 +75,12 @@ class LBIClassifier(ClassifierMixin, BaseEstimator):
     penalty_factor : array-like of shape (n_features,), default=None
         Weight of each feature's l1 penalty (``penalty='l1'``), as glmnet's
         ``penalty.factor``: the penalty is ``sum_j f_j |beta_j|``, so a feature
-        with ``f_j = 2`` needs twice the correlation to enter. An unpenalized
-        feature (``f_j = 0``) is supported for the squared loss only and is
-        refused here: use a small positive factor. ``None``: all ones.
-        Factors act on the standardized features.
+        with ``f_j = 2`` needs twice the correlation to enter, and ``f_j = 0``
+        leaves it unpenalized: in the model from ``t0`` on (entry time 0),
+        starting at the fit of the logistic (multinomial) loss on the
+        intercepts and the unpenalized features alone; unpenalized features
+        that separate the classes are refused. ``None``: all ones. Factors act
+        on the standardized features.
     D : array-like or sparse matrix of shape (n_structure, n_features), default=None
         Structure operator (two classes only): when given, ``gamma = D beta``
         is made sparse by Split LBI with the logistic loss, ``mean

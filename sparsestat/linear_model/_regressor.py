@@ -66,9 +66,10 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
         Weight of each feature's l1 penalty (``penalty='l1'``), as glmnet's
         ``penalty.factor``: the penalty is ``sum_j f_j |beta_j|``, so a feature
         with ``f_j = 2`` needs twice the correlation to enter, and ``f_j = 0``
-        leaves it unpenalized, in the model from ``t0`` on (squared loss, dense
-        ``X``; its coefficient is the least-squares fit given the others).
-        ``None``: all ones. Factors act on the standardized features.
+        leaves it unpenalized: in the model from ``t0`` on (entry time 0),
+        starting at the fit of the loss on the intercept and the unpenalized
+        features alone, for every loss, dense or sparse ``X``. ``None``: all
+        ones. Factors act on the standardized features.
     D : array-like or sparse matrix of shape (n_structure, n_features), default=None
         Structure operator: when given, ``gamma = D beta`` is made sparse by
         Split LBI (e.g. first differences for a fused model).
