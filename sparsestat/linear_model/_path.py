@@ -133,8 +133,8 @@ def lbi_path(X, y, *, loss="squared", penalty="l1", groups=None, D=None, kappa=1
         Print progress about every tenth of the path.
     penalty_factor : array-like of shape (n_features,), default=None
         Weight ``f_j >= 0`` of each feature's l1 penalty on the standardized
-        scale (glmnet's ``penalty.factor``); ``0``: unpenalized (squared loss,
-        dense ``X``). ``None``: all ones.
+        scale (glmnet's ``penalty.factor``); ``0``: unpenalized (every loss,
+        dense or sparse ``X``; in the model from ``t0`` on). ``None``: all ones.
 
     Returns
     -------
@@ -239,8 +239,8 @@ def iss_path(X, y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         Print progress about every tenth of the path.
     penalty_factor : array-like of shape (n_features,), default=None
         Weight ``f_j >= 0`` of each feature's l1 penalty on the standardized
-        scale (glmnet's ``penalty.factor``); ``0``: unpenalized (squared loss,
-        dense ``X``). ``None``: all ones.
+        scale (glmnet's ``penalty.factor``); ``0``: unpenalized (dense or
+        sparse ``X``; in the model from ``t0`` on). ``None``: all ones.
 
     Returns
     -------
