@@ -369,7 +369,7 @@ def test_split_ridge_beta_is_the_start_of_the_split_lbi_path_and_ols_is_least_sq
     np.testing.assert_allclose(ridge_beta(X, y, None, 0.0), ols, rtol=1e-9, atol=1e-12)
 
 
-def _ar_identity(rng, n=300, p=20):
+def _neighbours_identity(rng, n=300, p=20):
     X = rng.standard_normal((n, p))
     X[:, 1:] = 0.5 * X[:, :-1] + np.sqrt(0.75) * X[:, 1:]
     beta = np.zeros(p)
@@ -381,12 +381,13 @@ def _ar_identity(rng, n=300, p=20):
 @pytest.mark.parametrize("statistic", ["fixed", "magnitude"])
 def test_split_fixed_beta_estimates_control_the_directional_fdr(beta_estimate, statistic):
     """Least-squares and ridge estimates of beta on part 1, two designs (first
-    differences of a piecewise-constant beta; a sparse beta on AR(1) features)."""
+    differences of a piecewise-constant beta; a sparse beta on features whose neighbours
+    correlate 0.5)."""
     q = 0.3
     fdp, power = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NoSelectionWarning)
-        for design in (_jumps, _ar_identity):
+        for design in (_jumps, _neighbours_identity):
             rng = np.random.default_rng(5)
             for r in range(15):
                 X, y, D, beta = design(rng)
