@@ -103,13 +103,15 @@ def test_edge_fdr_and_power_on_a_dense_random_graph():
     assert np.mean(power) > 0.5
 
 
-def test_null_statistics_have_fair_signs():
+@pytest.mark.parametrize("statistic", ["lcd", "lsm", "lbi"])
+def test_null_statistics_have_fair_signs(statistic):
     # independent columns: every W_ij is a null, positive with probability 1/2
     rng = np.random.default_rng(3)
     p, n = 10, 60
     signs = []
     for r in range(20):
-        W = GraphicalKnockoffSelector(random_state=r).fit(rng.standard_normal((n, p))).W_
+        sel = GraphicalKnockoffSelector(statistic=statistic, random_state=r)
+        W = sel.fit(rng.standard_normal((n, p))).W_
         off = W[~np.eye(p, dtype=bool)]
         signs.extend(np.sign(off[off != 0]))
     positive = np.mean(np.array(signs) > 0)
