@@ -33,6 +33,7 @@ _PUBLIC = {
     "NoSelectionWarning": "sparsestat.feature_selection",
     "SplitKnockoffSelector": "sparsestat.feature_selection",
     "LBIGraphicalModel": "sparsestat.covariance", "LBIGraphicalModelCV": "sparsestat.covariance",
+    "GraphicalKnockoffSelector": "sparsestat.covariance",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

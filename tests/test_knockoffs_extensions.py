@@ -350,3 +350,63 @@ def test_draws_in_parallel_give_the_same_answer():
     e = np.mean([knockoff_e_values(w, knockoff_threshold(w, 0.1)) for w in one.W_], axis=0)
     np.testing.assert_allclose(one.e_values_, e)
     np.testing.assert_array_equal(one.support_, ebh(e, 0.2))
+
+
+def test_split_ridge_beta_is_the_start_of_the_split_lbi_path_and_ols_is_least_squares():
+    from sklearn.linear_model import LinearRegression
+
+    from sparsestat import _engine
+    from sparsestat.feature_selection._split import ridge_beta
+
+    rng = np.random.default_rng(4)
+    X, y, D, _ = _jumps(rng, n=120)
+    for nu in (0.1, 1.0, 10.0):
+        path = _engine.split_lbi_path(X, y, D, nu=nu, n_times=5, t_ratio=2.0)
+        start = path.beta_path.coefs[0]          # beta while every gamma is still 0
+        np.testing.assert_allclose(ridge_beta(X, y, D.T @ D, 1.0 / nu), start, rtol=1e-6,
+                                   atol=1e-8)
+    ols = LinearRegression().fit(X, y).coef_
+    np.testing.assert_allclose(ridge_beta(X, y, None, 0.0), ols, rtol=1e-9, atol=1e-12)
+
+
+def _neighbours_identity(rng, n=300, p=20):
+    X = rng.standard_normal((n, p))
+    X[:, 1:] = 0.5 * X[:, :-1] + np.sqrt(0.75) * X[:, 1:]
+    beta = np.zeros(p)
+    beta[rng.choice(p, 6, replace=False)] = rng.choice([-0.6, 0.6], 6)
+    return X, X @ beta + rng.standard_normal(n), np.eye(p), beta
+
+
+@pytest.mark.parametrize("beta_estimate", ["ols", "ridge", "ridge_cv"])
+@pytest.mark.parametrize("statistic", ["fixed", "magnitude"])
+def test_split_fixed_beta_estimates_control_the_directional_fdr(beta_estimate, statistic):
+    """Least-squares and ridge estimates of beta on part 1, two designs (first
+    differences of a piecewise-constant beta; a sparse beta on features whose neighbours
+    correlate 0.5)."""
+    q = 0.3
+    fdp, power = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoSelectionWarning)
+        for design in (_jumps, _neighbours_identity):
+            rng = np.random.default_rng(5)
+            for r in range(15):
+                X, y, D, beta = design(rng)
+                gamma = D @ beta
+                sel = SplitKnockoffSelector(fdr=q, D=D, statistic=statistic, cv=3,
+                                            beta_estimate=beta_estimate,
+                                            random_state=r).fit(X, y)
+                right = sel.selected_rows_ & (gamma != 0) & (np.sign(gamma) == sel.signs_)
+                fdp.append((sel.selected_rows_ & ~right).sum()
+                           / max(1, sel.selected_rows_.sum()))
+                power.append(right.sum() / (gamma != 0).sum())
+    se = np.std(fdp) / np.sqrt(len(fdp))
+    assert np.mean(fdp) <= q + 2 * se, (np.mean(fdp), se)
+    assert np.mean(power) >= 0.4, np.mean(power)
+
+
+def test_split_ols_beta_needs_more_samples_than_features_in_part_1():
+    rng = np.random.default_rng(0)
+    X, y, D = rng.standard_normal((60, 20)), rng.standard_normal(60), np.eye(20)
+    with pytest.raises(ValueError, match="beta_estimate='ols' needs more samples"):
+        SplitKnockoffSelector(D=D, statistic="fixed", beta_estimate="ols",
+                              split_fraction=0.3, random_state=0).fit(X, y)

@@ -145,8 +145,8 @@ def test_equicorrelated_knockoffs_keep_power_on_a_block_design(sampler):
     ("gaussian", 1, "iid", "t5", "sparse"),    # model-X with n = p: cross-validated lasso
 ])
 def test_validation_grid_corners(sampler, ratio, correlation, noise, signal):
-    """A fast corner of validation/validate_knockoffs.py: the four selectors of the grid
-    (s-values sdp / equi, statistics lcd / lbi) on the first replicates of its cell."""
+    """A fast corner of validation/validate_knockoffs.py: the selectors of the grid (the
+    default maxent s-values, statistics lcd / lbi) on the first replicates of its cell."""
     from validation.validate_knockoffs import METHODS, Q as Q_GRID, run_cell, sparsestat_method
     methods = {f"{s} {st}": sparsestat_method(sampler, s, st) for s, st in METHODS}
     cell = run_cell(sampler, ratio, correlation, noise, signal, methods, replicates=25)

@@ -231,3 +231,31 @@ def test_answers_do_not_change_if_the_engine_standardizes_y(monkeypatch, fitted,
                      fitted[key], rtol=1e-10)
     _assert_same(SplitKnockoffSelector(fdr=0.3, D=D_FUSED, random_state=0).fit(Xs, 1e5 * ys),
                  split_fits["fused"], rtol=1e-10)
+
+
+def test_cross_validated_lasso_chooses_the_penalty_of_lassocv():
+    """The early-stopped cross-validation picks LassoCV's penalty (small and large n/p, down
+    to two features), and its coefficients solve the lasso there (to the solver's tolerance)."""
+    from sklearn.linear_model import Lasso, LassoCV
+
+    from sparsestat.feature_selection._statistics import _lasso_cv
+
+    rng = np.random.default_rng(0)
+    for n, p in [(25, 40), (50, 120), (132, 120), (150, 40), (300, 100), (40, 2)]:
+        X = rng.standard_normal((n, p))
+        X[:, 1:] += 0.8 * X[:, :-1]
+        X = (X - X.mean(axis=0)) / X.std(axis=0)
+        beta = np.zeros(p)
+        beta[:min(8, p)] = rng.choice([-1.0, 1.0], min(8, p)) * 5 / np.sqrt(n)
+        y = X @ beta + rng.standard_normal(n)
+        reference = LassoCV(cv=5, alphas=100, eps=1e-2, max_iter=5000).fit(X, y)
+        coef, alpha = _lasso_cv(X, y)
+        assert alpha == pytest.approx(reference.alpha_, rel=1e-12)
+        exact = Lasso(alpha=alpha, tol=1e-12, max_iter=100000).fit(X, y).coef_
+
+        def objective(b):
+            r = y - y.mean() - (X - X.mean(axis=0)) @ b
+            return r @ r / (2 * n) + alpha * np.abs(b).sum()
+
+        # coordinate descent stops at a duality gap of 1e-4 relative to ||y||^2 / n
+        assert objective(coef) - objective(exact) <= 1e-4 * np.mean((y - y.mean()) ** 2)

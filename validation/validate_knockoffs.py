@@ -9,7 +9,7 @@ Grid (``P = 50`` features, ``Q = 0.2``): fixed-X knockoffs at n/p = 2 (``n = 2p 
 independent, AR(1) 0.3, AR(1) 0.8 and equicorrelated-block (blocks of 10, correlation
 0.5) features; Gaussian and Student-t (5 degrees of freedom) noise; 10 (sparse) or 25
 (dense: half the features) true coefficients of size ``5 / sqrt(n)`` and random sign;
-s-values ``'sdp'`` and ``'equi'``; statistics ``'lcd'`` and ``'lbi'``. The four
+the default (maxent) s-values with the statistics ``'lcd'`` and ``'lbi'``. The two
 selectors of a cell see the same replicates. A second table estimates the covariance
 (Ledoit-Wolf). knockpy's ``KnockoffFilter`` (equicorrelated S, its LCD statistic) runs on
 the same data as sparsestat's ``s_method='equi'`` on the block design, together with
@@ -19,9 +19,10 @@ boundary of feasibility; where knockpy is not installed its columns read "n/a".
 Then every S-method (maxent, MVR, SDP, equicorrelated) against knockpy's default pipeline
 (``KnockoffFilter()``: MVR, cross-validated lasso) on AR(1) 0.3 / 0.8 and block 0.6
 designs, p = 60, n = 2.2p and 10p, k = 10 and p/4, fixed-X and model-X, paired on the same
-data; group knockoffs against knockpy's on pairs of features with correlation 0.95; and
-derandomized knockoffs against single draws (power, FDR and the Jaccard index between the
-selections of two seeds).
+data, 100 replicates per cell; group knockoffs against knockpy's on pairs of features with
+correlation 0.95; derandomized knockoffs against single draws (power, FDR and the Jaccard
+index between the selections of two seeds); and GGM knockoffs against knockpy's
+``KnockoffGGM`` on a chain and a dense random graph.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ SIGNALS = {"sparse": 10, "dense": 25}
 CORRELATIONS = ("iid", "ar0.3", "ar0.8", "block0.5")
 NOISES = ("gaussian", "t5")
 RATIOS = {"fixed": (2, 4, 10), "gaussian": (0.5, 1, 3)}
-METHODS = (("sdp", "lcd"), ("equi", "lcd"), ("sdp", "lbi"), ("equi", "lbi"))
+# the default s-values with both statistics; the S-methods are compared on their own table
+METHODS = (("maxent", "lcd"), ("maxent", "lbi"))
 REPLICATES = 50
 PEER_REPLICATES = 100
 
@@ -197,8 +199,7 @@ def grid_section(quick: bool) -> tuple[str, list]:
 def estimated_sigma_section(quick: bool) -> str:
     replicates = 5 if quick else REPLICATES
     correlations = ("block0.5",) if quick else ("iid", "ar0.8", "block0.5")
-    methods = {"sdp · lcd": sparsestat_method("gaussian", "sdp", "lcd"),
-               "sdp · lbi": sparsestat_method("gaussian", "sdp", "lbi")}
+    methods = {f"{s} · {st}": sparsestat_method("gaussian", s, st) for s, st in METHODS}
     rows = []
     for ratio in (1, 3):
         for correlation in correlations:
@@ -261,7 +262,8 @@ def run(quick: bool) -> str:
     peer = peer_section(quick)
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        extensions = [s_method_section(quick), group_section(quick), derandomized_section(quick)]
+        extensions = [s_method_section(quick), group_section(quick), derandomized_section(quick),
+                      ggm_section(quick)]
     n_cells = len(over)
     worst_fdr, worst_se, worst = over[0]
     above = [row for row in over if row[0] > Q + 2 * row[1]]
@@ -274,8 +276,9 @@ def run(quick: bool) -> str:
         "random signs; `random_state` = replicate. The promise is `FDR <= q`: exact for "
         "knockoff+ with fixed-X knockoffs under Gaussian noise and with model-X knockoffs "
         "drawn from the true covariance (any noise); power is reported beside it. Each cell "
-        f"is the mean over {replicates} replicates, the four selectors of a row (s-values · "
-        "statistic) on the same data, as `FDR (se) / power (se)`. Over all "
+        f"is the mean over {replicates} replicates, the selectors of a row (s-values · "
+        "statistic; the default maxent s-values, the S-methods have their own table below) "
+        "on the same data, as `FDR (se) / power (se)`. Over all "
         f"{n_cells} cells and selectors of the two grids the largest FDR is "
         f"{worst_fdr:.3f} (se {worst_se:.3f}; {worst}); {len(above)} exceed `q` by more than "
         "two standard errors"
@@ -292,7 +295,13 @@ SM_DESIGNS = ("ar0.3", "ar0.8", "block0.6")
 SM_RATIOS = (2.2, 10)
 SM_SIGNALS = (10, SM_P // 4)
 SM_METHODS = ("mvr", "maxent", "sdp", "equi")
-SM_REPLICATES = 10          # per cell in the full run (30 min budget); docs/knockoffs.md: 100
+SM_REPLICATES = 100
+
+
+# knockpy's S-matrix for a given Sigma, computed once per Sigma: with the true covariance it
+# is the same for every replicate of a design (its MVR solver starts from a random point, so
+# it agrees between seeds to 3e-5); the S-matrix solve is half of knockpy's time there
+_KNOCKPY_S: dict = {}
 
 
 def knockpy_default(sampler):
@@ -302,13 +311,19 @@ def knockpy_default(sampler):
 
     def select(X, y, Sigma, seed, groups=None):
         np.random.seed(seed)
-        kfilter = KnockoffFilter(ksampler="fx" if sampler == "fixed" else "gaussian")
+        key = None if Sigma is None or groups is not None else Sigma.tobytes()
+        known = {"S": _KNOCKPY_S[key]} if key in _KNOCKPY_S else {}
+        kfilter = KnockoffFilter(ksampler="fx" if sampler == "fixed" else "gaussian",
+                                 knockoff_kwargs=known)
         kwargs = {} if Sigma is None else {"Sigma": Sigma}
         if groups is not None:
             kwargs["groups"] = groups + 1
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return np.asarray(kfilter.forward(X=X, y=y, fdr=Q, **kwargs)).astype(bool)
+            chosen = np.asarray(kfilter.forward(X=X, y=y, fdr=Q, **kwargs)).astype(bool)
+        if key is not None:
+            _KNOCKPY_S.setdefault(key, kfilter.S)
+        return chosen
     return select
 
 
@@ -374,7 +389,7 @@ def design_covariance_p(p: int, correlation: str) -> np.ndarray:
 def group_section(quick: bool, replicates: int | None = None) -> str:
     """Group knockoffs on pairs of features with correlation 0.95, knockpy's group
     knockoffs side by side, and derandomized against single-draw knockoffs."""
-    replicates = replicates or (3 if quick else 3 * SM_REPLICATES)
+    replicates = replicates or (3 if quick else SM_REPLICATES)
     peer = has_knockpy()
     p, n, k, rho = 60, 300, 8, 0.95
     rng = cell_rng("groups", p, n, k, rho)
@@ -418,7 +433,7 @@ def group_section(quick: bool, replicates: int | None = None) -> str:
 def derandomized_section(quick: bool, replicates: int | None = None) -> str:
     """Power, FDR and stability (Jaccard between two random_states) of derandomized
     knockoffs against single draws."""
-    replicates = replicates or (3 if quick else 3 * SM_REPLICATES)
+    replicates = replicates or (3 if quick else SM_REPLICATES)
     n, k = 200, 15
     rng = cell_rng("derandomized", n, k)
     stats = {1: ([], [], []), 10: ([], [], [])}
@@ -443,3 +458,103 @@ def derandomized_section(quick: bool, replicates: int | None = None) -> str:
             "e-values (each at q/2) and e-BH. Stability is the Jaccard index between the "
             "selections of two `random_state`s on the same data.\n\n"
             + markdown_table(["draws", "FDR", "power", "Jaccard between two seeds"], rows))
+
+
+# ------------------------------------------------------------ Gaussian graphical models
+
+GGM_P = 20
+GGM_RULES = (("and", 1.0), ("and", 0.01), ("or", 0.01))
+
+
+def ggm_design(name: str, rng) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(Theta, truth, n)``: a precision matrix, its graph and the sample size.
+
+    ``'chain'``: ``Theta = I`` plus 0.4 next to the diagonal (partial correlations -0.4,
+    19 edges); ``'random'``: each of the 190 pairs an edge with probability 1/2, weight
+    +-1, the diagonal 0.2 above minus the smallest eigenvalue of the weights (partial
+    correlations about 0.18).
+    """
+    p = GGM_P
+    if name == "chain":
+        Theta = np.eye(p) + 0.4 * (np.eye(p, k=1) + np.eye(p, k=-1))
+        n = 10 * p
+    else:
+        upper = np.triu(rng.random((p, p)) < 0.5, 1)
+        S = upper * rng.choice([-1.0, 1.0], (p, p))
+        S = S + S.T
+        Theta = S + (0.2 - min(np.linalg.eigvalsh(S).min(), 0.0)) * np.eye(p)
+        n = 20 * p
+    return Theta, (Theta != 0) & ~np.eye(p, dtype=bool), n
+
+
+def edge_fdp_power(adjacency, truth) -> tuple[float, float]:
+    upper = np.triu(np.ones(truth.shape, dtype=bool), 1)
+    chosen = adjacency & upper
+    false = np.count_nonzero(chosen & ~truth)
+    return false / max(1, chosen.sum()), np.count_nonzero(chosen & truth) / (truth & upper).sum()
+
+
+def knockpy_ggm_statistics(X, seed):
+    """knockpy's KnockoffGGM statistics (fixed-X knockoffs, cross-validated LCD per node)."""
+    from knockpy.ggm import KnockoffGGM
+
+    np.random.seed(seed)
+    model = KnockoffGGM(fstat="lcd")
+    model.forward(X, fdr=Q, verbose=False)
+    return model.Ws
+
+
+def knockpy_ggm_edges(Ws, rule, a):
+    from knockpy.ggm import compute_ggm_threshold, discovered_edges
+
+    T = compute_ggm_threshold(Ws, fdr=Q, logic=rule, a=a)
+    return discovered_edges(Ws, T, logic=rule)
+
+
+def ggm_section(quick: bool, replicates: int | None = None) -> str:
+    """GraphicalKnockoffSelector on a chain and a dense random graph, knockpy's
+    KnockoffGGM side by side (its statistics once per replicate, every rule on them)."""
+    from sparsestat.covariance import GraphicalKnockoffSelector
+    from sparsestat.covariance._knockoffs import ggm_knockoff_filter
+
+    replicates = replicates or (3 if quick else 50)
+    peer = has_knockpy()
+    names = [f"{rule.upper()}, a = {a:g}" for rule, a in GGM_RULES]
+    rows, paired = [], []
+    for design in ("chain", "random"):
+        rng = cell_rng("ggm", design)
+        Theta, truth, n = ggm_design(design, rng)
+        Sigma = np.linalg.inv(Theta)
+        out = {(who, name): [] for who in ("sparsestat", "knockpy") for name in names}
+        for r in range(replicates):
+            X = rng.multivariate_normal(np.zeros(GGM_P), Sigma, size=n)
+            W = GraphicalKnockoffSelector(fdr=Q, random_state=r).fit(X).W_
+            Ws = knockpy_ggm_statistics(X, r) if peer else None
+            for name, (rule, a) in zip(names, GGM_RULES):
+                out["sparsestat", name].append(
+                    edge_fdp_power(ggm_knockoff_filter(W, Q, rule, a)[0], truth))
+                if peer:
+                    out["knockpy", name].append(
+                        edge_fdp_power(knockpy_ggm_edges(Ws, rule, a), truth))
+        n_edges = int(truth.sum()) // 2
+        for who in ("sparsestat", "knockpy") if peer else ("sparsestat",):
+            cells = [np.array(out[who, name]) for name in names]
+            rows.append([design, n_edges, n, who] + [_cell((c[:, 0], c[:, 1])) for c in cells])
+        if peer:
+            paired.append([design, n_edges, n] + [
+                fmt(*mean_se(np.array(out["sparsestat", name])[:, 1]
+                             - np.array(out["knockpy", name])[:, 1]), 3) for name in names])
+    text = (f"### Gaussian graphical models: edge FDR / power ({replicates} replicates)\n\n"
+            f"`GraphicalKnockoffSelector(fdr={Q})` (the GGM knockoff filter: nodewise fixed-X "
+            "knockoffs, maxent, LCD at the Cp penalty, one threshold per node from the "
+            "graph-wide rule) and knockpy's `KnockoffGGM(fstat='lcd')` (MVR, cross-validated "
+            f"LCD) on the same data, p = {GGM_P} nodes; each package's statistics once per "
+            "replicate, every rule on them. knockpy's rule counts each selected edge twice "
+            "(both entries of its symmetric matrix), sparsestat's once, as the guarantee "
+            "needs. A false edge is one between conditionally independent columns. "
+            "FDR / power:\n\n"
+            + markdown_table(["graph", "edges", "n", "package"] + names, rows))
+    if peer:
+        text += ("\n\nPaired power differences, sparsestat minus knockpy:\n\n"
+                 + markdown_table(["graph", "edges", "n"] + names, paired))
+    return text

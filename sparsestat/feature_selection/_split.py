@@ -172,6 +172,38 @@ def fixed_beta_statistics(a: np.ndarray, xi: np.ndarray, statistic: str):
     return Z, Zk, direction, np.maximum(Z, Zk) * np.sign(Z - Zk)
 
 
+# the grid of the ridge penalty of beta_estimate='ridge_cv', on the standardized problem
+RIDGE_GRID = tuple(10.0 ** np.arange(1.0, -6.01, -0.25))
+
+
+def ridge_beta(X: np.ndarray, y: np.ndarray, DtD: np.ndarray, penalty: float) -> np.ndarray:
+    """``argmin ||y - c - X beta||^2 / (2n) + penalty ||D beta||^2 / 2`` (``c`` the intercept).
+
+    ``penalty = 0`` is least squares (minimum norm when ``X`` has dependent columns).
+    """
+    n = X.shape[0]
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    if penalty == 0:
+        return np.linalg.lstsq(Xc, yc, rcond=None)[0]
+    return np.linalg.solve(Xc.T @ Xc / n + penalty * DtD, Xc.T @ yc / n)
+
+
+def cv_ridge_penalty(X, y, DtD, grid, *, cv, rng) -> tuple[float, np.ndarray]:
+    """The penalty of :func:`ridge_beta` with the least held-out squared error over
+    ``cv`` folds, and the errors (one per penalty of ``grid``)."""
+    n = X.shape[0]
+    folds = np.array_split(rng.permutation(n), cv)
+    errors = np.zeros(len(grid))
+    for held in folds:
+        train = np.setdiff1d(np.arange(n), held)
+        for k, penalty in enumerate(grid):
+            beta = ridge_beta(X[train], y[train], DtD, penalty)
+            intercept = y[train].mean() - X[train].mean(axis=0) @ beta
+            errors[k] += np.sum((y[held] - intercept - X[held] @ beta) ** 2)
+    errors /= n
+    return float(grid[int(np.argmin(errors))]), errors
+
+
 class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
     """Split knockoffs: select nonzero ``gamma = D beta`` with directional FDR control.
 
@@ -216,11 +248,20 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         ``gamma_i``. ``'fixed'``: ``beta`` is fixed at the path's
         cross-validated time ``t*``, so the duals are linear in ``t`` and
         ``Z_i = |a_i|``, ``Zk_i = |a_i + xi_i|`` with ``a = D beta(t*) / nu``,
-        direction ``r_i = sign(a_i)``. ``'magnitude'``: the same ``beta(t*)``,
+        direction ``r_i = sign(a_i)``. ``'magnitude'``: the same ``beta``,
         the magnitudes of ``gamma`` and of its knockoff fitted to the residual
         ``ytilde - A_beta beta(t*)``, the knockoff counted only along the
         direction: ``Z_i = |a_i|``, ``Zk_i = max(0, r_i (a_i + xi_i))`` and
         ``W_i = max(Z_i, Zk_i) sign(Z_i - Zk_i)``.
+    beta_estimate : {'path_cv', 'ols', 'ridge', 'ridge_cv'}, default='path_cv'
+        The ``beta`` that ``statistic='fixed'`` and ``'magnitude'`` hold fixed,
+        estimated on part 1: ``'path_cv'`` the Split LBI path at its
+        cross-validated time ``t*``; ``'ols'`` least squares (needs more samples
+        in part 1 than features); ``'ridge'`` the minimizer of
+        ``||y - X beta||^2 / (2 n_1) + ||D beta||^2 / (2 nu)`` (the start of the
+        Split LBI path, where ``gamma = 0``); ``'ridge_cv'`` the same with the
+        penalty ``||D beta||^2 / (2 nu)`` replaced by ``lambda ||D beta||^2 / 2``,
+        ``lambda`` cross-validated over ``10, 10^0.75, ..., 10^-6``.
     n_times : int, default=200
         Record times of the path (the resolution of the entry times).
     t_ratio : float, default=100.0
@@ -252,6 +293,10 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         s-values on the correlation scale.
     nu_ : float
         Coupling used (on the standardized problem).
+    ridge_penalty_ : float
+        The ``lambda`` of ``beta_estimate='ridge'`` (``1 / nu``) or ``'ridge_cv'``
+        (cross-validated); ``cv_errors_`` then holds the held-out error per
+        ``lambda`` of the grid.
     cv_errors_ : ndarray of shape (n_nu, n_times)
         Held-out squared error per ``nu`` of the grid and record time (only
         when cross-validated); ``nu_grid_`` holds the grid.
@@ -311,6 +356,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
                None],
         "cv": [Interval(Integral, 2, None, closed="left")],
         "statistic": [StrOptions({"path", "fixed", "magnitude"})],
+        "beta_estimate": [StrOptions({"path_cv", "ols", "ridge", "ridge_cv"})],
         "n_times": [Interval(Integral, 2, None, closed="left")],
         "t_ratio": [Interval(Real, *T_RATIO_RANGE, closed="right")],
         "split_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -319,7 +365,8 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
     }
 
     def __init__(self, fdr=0.1, *, D=None, s_method="sdp", offset=1, kappa=10.0, nu=None,
-                 cv=5, statistic="path", n_times=200, t_ratio=100.0, split_fraction=0.5,
+                 cv=5, statistic="path", beta_estimate="path_cv", n_times=200, t_ratio=100.0,
+                 split_fraction=0.5,
                  random_state=None, verbose=0):
         self.fdr = fdr
         self.D = D
@@ -329,6 +376,7 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         self.nu = nu
         self.cv = cv
         self.statistic = statistic
+        self.beta_estimate = beta_estimate
         self.n_times = n_times
         self.t_ratio = t_ratio
         self.split_fraction = split_fraction
@@ -422,8 +470,8 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
         # itself reports the unit; y is standardized already, so it is 1 to round-off)
         betas = path.beta_path.coefs / path.beta_path.info.get("y_scale", 1.0)
         if self.statistic != "path":
-            k = int(np.argmin(np.abs(path.beta_path.times - t_star)))
-            a = betas[k] @ D.T / nu
+            beta = self._fixed_beta(X1, y1, D, nu, betas, path.beta_path.times, t_star, rng)
+            a = beta @ D.T / nu
         else:
             Dbeta = np.vstack([betas[:1] @ D.T, betas @ D.T]) / nu  # beta = beta(t0) on [0, t0]
             F = np.vstack([np.zeros((1, m)), np.cumsum(
@@ -460,6 +508,35 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
             warn_no_selection(self.W_, self.fdr, self.offset, "rows of D")
         return self
 
+    def _fixed_beta(self, X1, y1, D, nu, betas, times, t_star, rng):
+        """The ``beta`` that ``statistic='fixed'`` and ``'magnitude'`` hold fixed."""
+        if self.beta_estimate == "path_cv":
+            return betas[int(np.argmin(np.abs(times - t_star)))]
+        n1, p = X1.shape
+        if self.beta_estimate == "ols":
+            if n1 < p + 2:
+                raise ValueError(
+                    f"beta_estimate='ols' needs more samples in the path part than features "
+                    f"plus one; it has n1={n1} for p={p}. Use beta_estimate='ridge' or "
+                    "'ridge_cv', or a larger split_fraction."
+                )
+            return ridge_beta(X1, y1, None, 0.0)
+        DtD = D.T @ D
+        if self.beta_estimate == "ridge":
+            self.ridge_penalty_ = 1.0 / nu
+        else:
+            self._check_cv_samples(n1)
+            self.ridge_penalty_, self.cv_errors_ = cv_ridge_penalty(
+                X1, y1, DtD, RIDGE_GRID, cv=self.cv, rng=rng)
+        return ridge_beta(X1, y1, DtD, self.ridge_penalty_)
+
+    def _check_cv_samples(self, n1):
+        if n1 < 2 * self.cv:
+            raise ValueError(
+                f"Cross-validation with cv={self.cv} folds needs at least {2 * self.cv} samples "
+                f"in the path part; it has {n1}. Lower cv or pass a single nu."
+            )
+
     def _choose_nu(self, X1, y1, D, rng):
         """``(nu, t*)``: the coupling (cross-validated when asked) and the path time with the
         least held-out error (None when nothing is cross-validated)."""
@@ -473,15 +550,11 @@ class SplitKnockoffSelector(SelectorMixin, BaseEstimator):
                     f"The grid of nu must hold values in [{NU_RANGE[0]:g}, {NU_RANGE[1]:g}]; "
                     f"got {grid.tolist()}."
                 )
-        elif self.statistic == "path":
+        elif self.statistic == "path" or self.beta_estimate != "path_cv":
             return self.nu, None
         else:
             grid = [self.nu]            # beta fixed at t*: cross-validate the time only
-        if X1.shape[0] < 2 * self.cv:
-            raise ValueError(
-                f"Cross-validation with cv={self.cv} folds needs at least {2 * self.cv} samples "
-                f"in the path part; it has {X1.shape[0]}. Lower cv or pass a single nu."
-            )
+        self._check_cv_samples(X1.shape[0])
         errors, times = cv_path_errors(X1, y1, D, grid, cv=self.cv, kappa=self.kappa,
                                        n_times=min(self.n_times, 50), t_ratio=self.t_ratio,
                                        rng=rng)

@@ -8,7 +8,8 @@ a standardized target (:mod:`~sparsestat.feature_selection._scaling`), so the
 statistics they report do not depend on the units of ``y``.
 
 - ``'lcd'``: lasso coefficient difference ``|b_j| - |b_{j+p}|`` at the
-  cross-validated penalty (``LassoCV``; l1-logistic ``LogisticRegressionCV``
+  cross-validated penalty (``LassoCV``'s choice, its paths stopped once the held-out
+  error stops improving; l1-logistic ``LogisticRegressionCV``
   for class labels, one-vs-rest with the largest coefficient over classes), or
   (``penalty='cp'``, used with fixed-X knockoffs and, when ``n > 3p``,
   model-X ones) at the penalty minimizing Mallows' Cp, a function of the Gram
@@ -27,7 +28,8 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import linalg
-from sklearn.linear_model import LassoCV, LogisticRegressionCV, lasso_path
+from sklearn.linear_model import LogisticRegressionCV, lasso_path
+from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 
 from sparsestat import _engine
@@ -150,14 +152,59 @@ def _lasso_cp(Xs, y, *, n_alphas=100, eps=1e-2, max_iter=5000, patience=10):
     return best
 
 
+def _lasso_cv(Xs, y, *, cv=5, n_alphas=100, eps=1e-2, max_iter=5000, patience=10):
+    """``(coef, alpha)``: the lasso at the cross-validated penalty, the paths stopped early.
+
+    The same choice as ``LassoCV(cv=cv, alphas=n_alphas, eps=eps)``: the penalties
+    on its geometric grid from ``max |Xc^T yc| / n`` down to ``eps`` times it, the
+    folds of ``check_cv(cv)``, each fold's path fitted with an intercept, and the
+    penalty with the least mean held-out squared error over the folds. The paths of
+    the folds and of all the data run side by side in warm-started blocks of
+    ``patience`` penalties and stop once the mean error has not improved for
+    ``patience`` of them: the small penalties, where the lasso is most expensive,
+    are then never fitted (the answer differs from ``LassoCV`` only when the error
+    falls again after rising for ``patience`` grid points).
+    """
+    n = Xs.shape[0]
+    Xc, yc = Xs - Xs.mean(axis=0), y - y.mean()
+    alphas = np.abs(Xc.T @ yc).max() / n * np.geomspace(1.0, eps, n_alphas)
+    parts = []                        # (X_train centred, y_train centred, X_test, y_test)
+    for train, test in check_cv(cv).split(Xs):
+        mx, my = Xs[train].mean(axis=0), y[train].mean()
+        parts.append((np.asfortranarray(Xs[train] - mx), y[train] - my, Xs[test] - mx,
+                      y[test] - my))
+    parts.append((np.asfortranarray(Xc), yc, None, None))  # all the data: the answer
+    # the Gram matrix where it is the cheaper route (more rows than columns), as LassoCV
+    grams = [A.T @ A if A.shape[0] > A.shape[1] else False for A, *_ in parts]
+    coefs = [None] * len(parts)
+    errors, best_index, best = [], 0, None
+    for start in range(0, n_alphas, patience):
+        block = alphas[start:start + patience]
+        fold_errors = []
+        for k, (A, b, A_test, b_test) in enumerate(parts):
+            _, path, _ = lasso_path(A, b, alphas=block, coef_init=coefs[k], max_iter=max_iter,
+                                    precompute=grams[k], check_input=False)
+            coefs[k] = np.ascontiguousarray(path[:, -1])
+            if A_test is None:
+                full = path
+            else:
+                fold_errors.append(np.mean((b_test[:, None] - A_test @ path) ** 2, axis=0))
+        errors.extend(np.mean(fold_errors, axis=0))
+        i = int(np.argmin(errors))
+        if i >= start:                 # a new best, in this block
+            best_index, best = i, full[:, i - start].copy()
+        if start + block.size - 1 - best_index >= patience:
+            break
+    return best, float(alphas[best_index])
+
+
 def _lcd(Xs, y, classes, *, penalty="cv", cv=5, n_jobs=None, Cs=10, n_alphas=100, eps=1e-2,
          groups=None):
     if classes is None:
         if penalty == "cp":
             coef = _lasso_cp(Xs, y, n_alphas=n_alphas, eps=eps)
         else:
-            coef = LassoCV(cv=cv, alphas=n_alphas, eps=eps, max_iter=5000,
-                           n_jobs=n_jobs).fit(Xs, y).coef_
+            coef, _ = _lasso_cv(Xs, y, cv=cv, n_alphas=n_alphas, eps=eps)
         return np.abs(coef), np.sign(coef)
     targets = [y == c for c in classes] if len(classes) > 2 else [y == classes[1]]
     importance, sign = np.zeros(Xs.shape[1]), np.zeros(Xs.shape[1])
