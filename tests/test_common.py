@@ -12,7 +12,7 @@ from sparsestat import KnockoffSelector, SplitKnockoffSelector
 from sparsestat import RobustPairwiseRanker
 from sparsestat import MeanShiftOutlierDetector
 from sparsestat import CleanLabelClassifier, CleanSetSelector, ICIFewShot, NoisyLabelDetector
-from sparsestat import LBIGraphicalModel, LBIGraphicalModelCV
+from sparsestat import GraphicalKnockoffSelector, LBIGraphicalModel, LBIGraphicalModelCV
 
 FAST = dict(n_times=10, t_ratio=10.0)
 
@@ -36,6 +36,7 @@ ESTIMATORS = [
     ICIFewShot(),
     LBIGraphicalModel(n_times=10, t_ratio=10.0),
     LBIGraphicalModelCV(cv=3, n_times=10, t_ratio=10.0),
+    GraphicalKnockoffSelector(random_state=0),
 ]
 
 # RobustPairwiseRanker takes pairwise comparisons (an (m, 2) array of item labels), not

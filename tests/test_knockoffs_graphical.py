@@ -4,7 +4,6 @@ import itertools
 
 import numpy as np
 import pytest
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sparsestat.covariance import GraphicalKnockoffSelector
 from sparsestat.covariance._knockoffs import ggm_knockoff_filter
@@ -165,8 +164,3 @@ def test_bad_parameters_are_clear_errors():
         GraphicalKnockoffSelector(statistic_params={"penalty": "cv"}).fit(X)
     with pytest.raises(ValueError, match="does not take"):
         GraphicalKnockoffSelector(statistic_params={"kappa": 3.0}).fit(X)
-
-
-@parametrize_with_checks([GraphicalKnockoffSelector(random_state=0)])
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
