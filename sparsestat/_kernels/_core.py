@@ -82,8 +82,8 @@ def free_step(v, grad_v, step, v_new):
 
 
 @kernel
-def lbi_update(z, grad, step, row_scale, kappa, omega, t, entry, elementwise, group_ptr,
-               group_idx, z_new, coef):
+def lbi_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, elementwise,
+               group_ptr, group_idx, z_new, coef):
     """One LBI step of the penalized block: dual step, entry times inside it, coefficients.
 
     ``z_new = z - step * row_scale * grad`` (:func:`dual_step` over all rows;
@@ -93,51 +93,49 @@ def lbi_update(z, grad, step, row_scale, kappa, omega, t, entry, elementwise, gr
     penalty the three are one pass over the rows, with the same arithmetic as
     the separate functions.
 
+    ``n_entered`` is the number of rows with an entry time before the step.
     Returns ``big`` (the largest ``|z_new|``, NaN when any is), the number of
-    rows of ``coef`` that are nonzero and the number of rows that entered in
-    this step (their first coordinate got an entry time).
+    rows of ``coef`` that are nonzero and the number of rows with an entry time
+    after the step.
     """
     p, K = z.shape
     scaled = row_scale.shape[0] > 0
     weighted = omega.shape[0] > 0
     n_active = 0
-    n_entered = 0
     if not elementwise:
         big = dual_step(z, grad, step, row_scale, np.empty(0, dtype=np.int64), -1, z_new)
-        for j in range(p):
-            n_entered -= _row_entered(entry, j) > 0
         record_entries(z, z_new, t, step, entry, elementwise, group_ptr, group_idx)
         prox_inplace(z_new, coef, 1.0 if weighted else kappa, elementwise, group_ptr,
                      group_idx)
         if weighted:
             scale_rows(coef, omega, kappa)
+        n_entered = 0
         for j in range(p):
             n_active += _row_nonzero(coef, j)
             n_entered += _row_entered(entry, j) > 0
         return big, n_active, n_entered
     # the flags become constants of four specialized loops
+    if scaled and weighted:
+        return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
+                          coef, True, True)
     if scaled:
-        if weighted:
-            return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, z_new, coef,
-                              True, True)
-        return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, z_new, coef,
-                          True, False)
+        return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
+                          coef, True, False)
     if weighted:
-        return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, z_new, coef,
-                          False, True)
-    return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, z_new, coef,
-                      False, False)
+        return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
+                          coef, False, True)
+    return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
+                      coef, False, False)
 
 
 @kernel(inline="always")
-def _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, z_new, coef, scaled,
-               weighted):
+def _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new, coef,
+               scaled, weighted):
     """:func:`lbi_update` for the l1 penalty: one pass over the rows for the step and
     the entries; the shrink (``prox_units``) then runs on the rows outside the unit
     ball only."""
     p, K = z.shape
     big = 0.0
-    n_entered = 0
     outside = np.empty(p, dtype=np.int64)
     n_out = 0
     for j in range(p):

@@ -130,10 +130,9 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
             status = OK
             break
         shift_gradient(Q, G, resid_y, coef_g, grad)
-        big, n_active, n_new = lbi_update(
-            z, grad, alpha, row_scale, kappa, omega, t, entry, elementwise, group_ptr,
-            group_idx, z_new, G)
-        n_entered += n_new
+        big, n_active, n_entered = lbi_update(
+            z, grad, alpha, row_scale, kappa, omega, t, entry, n_entered, elementwise,
+            group_ptr, group_idx, z_new, G)
         if diverged(big, kappa):
             status = DIVERGED
             break
