@@ -115,13 +115,11 @@ def lbi_path_operator(apply_gradient, z0, t0: float, *, kappa: float, alpha: flo
     # the grid times at (or before) t0 see the start state, a step of length zero
     gi = take(z, z, 0.0, 0) if n_times and grid[0] <= t0 else 0
     n_iter = 0
-    n_entered = 0
     while gi < n_times and n_iter < budget:
         grad = np.ascontiguousarray(apply_gradient(B), dtype=float).reshape(p, K)
         # the dual step, the entries inside it and B = kappa * prox(z) at its end
-        big, _, n_entered = _core.lbi_update(z, grad, alpha, no_scale, kappa, no_scale, t,
-                                             entry, n_entered, elementwise, gptr, gidx, z_new,
-                                             B)
+        big, _, _ = _core.lbi_update(z, grad, alpha, no_scale, kappa, no_scale, t, entry, 0,
+                                     False, elementwise, gptr, gidx, z_new, B)
         if _core.diverged(big, kappa):
             raise FloatingPointError(
                 f"LBI diverged at t={t:.4g}: the step alpha={alpha:.4g} is too large for "

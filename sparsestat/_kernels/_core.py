@@ -82,8 +82,8 @@ def free_step(v, grad_v, step, v_new):
 
 
 @kernel
-def lbi_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, elementwise,
-               group_ptr, group_idx, z_new, coef):
+def lbi_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, count,
+               elementwise, group_ptr, group_idx, z_new, coef):
     """One LBI step of the penalized block: dual step, entry times inside it, coefficients.
 
     ``z_new = z - step * row_scale * grad`` (:func:`dual_step` over all rows;
@@ -96,7 +96,8 @@ def lbi_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, elem
     ``n_entered`` is the number of rows with an entry time before the step.
     Returns ``big`` (the largest ``|z_new|``, NaN when any is), the number of
     rows of ``coef`` that are nonzero and the number of rows with an entry time
-    after the step.
+    after the step. The counts cost a pass over the rows for a group penalty:
+    ``count=False`` skips it there (both are then returned as -1).
     """
     p, K = z.shape
     scaled = row_scale.shape[0] > 0
@@ -109,6 +110,8 @@ def lbi_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, elem
                      group_idx)
         if weighted:
             scale_rows(coef, omega, kappa)
+        if not count:
+            return big, -1, -1
         n_entered = 0
         for j in range(p):
             n_active += _row_nonzero(coef, j)

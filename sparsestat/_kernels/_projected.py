@@ -131,7 +131,7 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
             break
         shift_gradient(Q, G, resid_y, coef_g, grad)
         big, n_active, n_entered = lbi_update(
-            z, grad, alpha, row_scale, kappa, omega, t, entry, n_entered, elementwise,
+            z, grad, alpha, row_scale, kappa, omega, t, entry, n_entered, True, elementwise,
             group_ptr, group_idx, z_new, G)
         if diverged(big, kappa):
             status = DIVERGED
