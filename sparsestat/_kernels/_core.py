@@ -254,7 +254,7 @@ def scale_rows(U, omega, kappa):
         _scale_row(U, i, kappa * omega[i])
 
 
-@kernel
+@kernel(inline="always")
 def _slot(rows, vals, nnz, i):
     """The record buffers with room for row ``nnz`` (doubled when full), which is set
     to hold row ``i``; its values are the caller's to write."""
