@@ -213,8 +213,8 @@ def _rss_kib(field, reset_peak=False):
     return float("nan")
 
 
-def _scale_child(method, n_items, n_comparisons, n_annotators, queue):
-    """One large fit in a fresh process: wall time and peak resident memory of the fit."""
+def _scale_child(method, n_items, n_comparisons, n_annotators, n_times, queue):
+    """One large fit in a fresh process: wall and CPU time, peak resident memory of the fit."""
     data = make_pairwise_comparisons(n_items, n_comparisons, n_annotators, 0.05,
                                      random_state=0, behavior="random")
     wins = _wins(data) if method == "choix" else None
@@ -230,8 +230,8 @@ def _scale_child(method, n_items, n_comparisons, n_annotators, queue):
         n_iter = "-"
     else:
         ann = data.annotators if method == "annotators" else None
-        est = RobustPairwiseRanker(n_times=10).fit(data.comparisons, data.outcomes,
-                                                   annotators=ann)
+        est = RobustPairwiseRanker(n_times=n_times).fit(data.comparisons, data.outcomes,
+                                                        annotators=ann)
         scores, n_iter = est.scores_, est.regularization_path_.n_iter
     elapsed = time.perf_counter() - t
     cpu = time.process_time() - cpu
@@ -247,15 +247,16 @@ def scale_table(n_items, n_comparisons, n_annotators, with_choix, limit=600.0):
     print("| method | time (s) | CPU time (s) | extra peak RSS (MB) | bytes per (m + n) | "
           "Kendall tau | LBI iterations |")
     print("|---|---|---|---|---|---|---|")
-    runs = [("robust LS, per vote (n_times=10)", "votes"),
-            ("robust LS, by annotator (n_times=10)", "annotators")]
+    runs = [("robust LS, per vote (default n_times=100)", "votes", 100),
+            ("robust LS, per vote (n_times=10)", "votes", 10),
+            ("robust LS, by annotator (default n_times=100)", "annotators", 100)]
     if with_choix and choix is not None:
-        runs.append(("choix ilsr_pairwise", "choix"))
+        runs.append(("choix ilsr_pairwise", "choix", 0))
     ctx = mp.get_context("spawn")
-    for label, method in runs:
+    for label, method, n_times in runs:
         queue = ctx.Queue()
         proc = ctx.Process(target=_scale_child,
-                           args=(method, n_items, n_comparisons, n_annotators, queue))
+                           args=(method, n_items, n_comparisons, n_annotators, n_times, queue))
         proc.start()
         proc.join(limit)
         if proc.is_alive():

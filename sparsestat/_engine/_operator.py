@@ -28,8 +28,8 @@ def lbi_path_operator(apply_gradient, z0, t0: float, *, kappa: float, alpha: flo
         B_{k+1} = kappa * prox(z_{k+1})          t_{k+1} = t_k + alpha
 
     taken, recorded and checked for divergence by the kernels' own step and
-    recorders (:mod:`sparsestat._kernels._core`), with entry times solved inside
-    each step. Python runs once per iteration, so use it when an iteration costs
+    recorders (:mod:`sparsestat._kernels._core`: one pass over the rows for the
+    step, the entry times solved inside it and the new ``B``). Python runs once per iteration, so use it when an iteration costs
     much more than a call (a sparse solve), and the numba loop otherwise.
 
     Parameters
@@ -84,7 +84,6 @@ def lbi_path_operator(apply_gradient, z0, t0: float, *, kappa: float, alpha: flo
     z_new = np.empty((p, K))
     zz = np.empty((p, K))
     tmp = np.empty((p, K))
-    no_rows = np.empty(0, dtype=np.int64)
     no_scale = np.empty(0)
     t = float(t0)
     if sparse:
@@ -118,16 +117,16 @@ def lbi_path_operator(apply_gradient, z0, t0: float, *, kappa: float, alpha: flo
     n_iter = 0
     while gi < n_times and n_iter < budget:
         grad = np.ascontiguousarray(apply_gradient(B), dtype=float).reshape(p, K)
-        big = _core.dual_step(z, grad, alpha, no_scale, no_rows, -1, z_new)
+        # the dual step, the entries inside it and B = kappa * prox(z) at its end
+        big, _, _ = _core.lbi_update(z, grad, alpha, no_scale, kappa, no_scale, t, entry, 0,
+                                     False, elementwise, gptr, gidx, z_new, B)
         if _core.diverged(big, kappa):
             raise FloatingPointError(
                 f"LBI diverged at t={t:.4g}: the step alpha={alpha:.4g} is too large for "
                 f"kappa={kappa:g}; lower alpha (kappa * alpha * ||Hessian|| must stay below 2)."
             )
-        _kernels._prox.record_entries(z, z_new, t, alpha, entry, elementwise, gptr, gidx)
         gi = take(z, z_new, alpha, gi)
         z, z_new = z_new, z
-        _kernels._prox.prox_inplace(z, B, kappa, elementwise, gptr, gidx)
         t += alpha
         n_iter += 1
     if gi < n_times:

@@ -8,13 +8,17 @@ common to all of them:
 - the step of the penalized block's dual variable, ``z <- z - step * grad``,
   and of the unpenalized block ``v`` (intercept, Split LBI's ``beta``),
   ``v <- v - kappa * step * grad_v`` (:func:`dual_step`, :func:`free_step`);
+  :func:`lbi_update` takes the dual step and solves the entry times inside it
+  in one pass over the rows, then sets the new coefficients ``kappa * prox(z)``
+  (for l1 on the rows outside the unit ball only);
 - the divergence rule (:func:`diverged`): a non-finite iterate or one whose
   coefficient ``kappa * z`` exceeds ``1e100``;
 - the record on a time grid (:func:`record_dense`, :func:`record_sparse`):
   ``z`` and ``v`` move linearly inside a step, so a grid time inside the step
   sees ``u = kappa * prox(z)`` of the interpolated dual exactly
   (:func:`snapshot`), with per-row penalty weights where the penalty has them;
-  the sparse record keeps only nonzero rows and halves itself (every other
+  the sparse record keeps only nonzero rows (for l1 it skips the rows inside
+  the unit ball at both ends of the step) and halves itself (every other
   snapshot) when it outgrows its budget.
 
 Entry times are solved inside the step by
@@ -25,7 +29,13 @@ import numpy as np
 
 from sparsestat._kernels._arrays import copy_1d, copy_2d
 from sparsestat._kernels._jit import kernel
-from sparsestat._kernels._prox import dual_inplace, prox_inplace
+from sparsestat._kernels._prox import (
+    _crossing_fraction as crossing_fraction,
+    dual_inplace,
+    prox_inplace,
+    prox_units,
+    record_entries,
+)
 
 # a coefficient beyond this size means the step is too large for kappa
 _DIVERGENCE_BOUND = 1e100
@@ -69,6 +79,123 @@ def free_step(v, grad_v, step, v_new):
         if abs(x) > big or x != x:
             big = abs(x)
     return big
+
+
+@kernel
+def lbi_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, count,
+               elementwise, group_ptr, group_idx, z_new, coef):
+    """One LBI step of the penalized block: dual step, entry times inside it, coefficients.
+
+    ``z_new = z - step * row_scale * grad`` (:func:`dual_step` over all rows;
+    ``row_scale`` empty: 1), the entry times of the coordinates whose dual
+    crosses the unit sphere inside the step (``record_entries``), and
+    ``coef = kappa * omega_i * prox(z_new_i)`` (``omega`` empty: 1). For the l1
+    penalty the three are one pass over the rows, with the same arithmetic as
+    the separate functions.
+
+    ``n_entered`` is the number of rows with an entry time before the step.
+    Returns ``big`` (the largest ``|z_new|``, NaN when any is), the number of
+    rows of ``coef`` that are nonzero and the number of rows with an entry time
+    after the step. The counts cost a pass over the rows for a group penalty:
+    ``count=False`` skips it there (both are then returned as -1).
+    """
+    p, K = z.shape
+    scaled = row_scale.shape[0] > 0
+    weighted = omega.shape[0] > 0
+    n_active = 0
+    if not elementwise:
+        big = dual_step(z, grad, step, row_scale, np.empty(0, dtype=np.int64), -1, z_new)
+        record_entries(z, z_new, t, step, entry, elementwise, group_ptr, group_idx)
+        prox_inplace(z_new, coef, 1.0 if weighted else kappa, elementwise, group_ptr,
+                     group_idx)
+        if weighted:
+            scale_rows(coef, omega, kappa)
+        if not count:
+            return big, -1, -1
+        n_entered = 0
+        for j in range(p):
+            n_active += _row_nonzero(coef, j)
+            n_entered += _row_entered(entry, j) > 0
+        return big, n_active, n_entered
+    # the flags become constants of four specialized loops
+    if scaled and weighted:
+        return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
+                          coef, True, True)
+    if scaled:
+        return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
+                          coef, True, False)
+    if weighted:
+        return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
+                          coef, False, True)
+    return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
+                      coef, False, False)
+
+
+@kernel(inline="always")
+def _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new, coef,
+               scaled, weighted):
+    """:func:`lbi_update` for the l1 penalty: one pass over the rows for the step and
+    the entries; the shrink (``prox_units``) then runs on the rows outside the unit
+    ball only."""
+    p, K = z.shape
+    big = 0.0
+    outside = np.empty(p, dtype=np.int64)
+    n_out = 0
+    for j in range(p):
+        s = step * row_scale[j] if scaled else step
+        out = False
+        entering = 0
+        for k in range(K):
+            a = z[j, k]
+            v = a - s * grad[j, k]
+            z_new[j, k] = v
+            coef[j, k] = 0.0
+            if abs(v) > big or v != v:  # a NaN is kept: it marks divergence
+                big = abs(v)
+            if abs(v) > 1.0:
+                out = True
+                if entry[j, k] == np.inf:
+                    f = 0.0 if abs(a) >= 1.0 else crossing_fraction(a, v)
+                    entry[j, k] = t + f * step
+                    entering += 1
+        if out:
+            outside[n_out] = j
+            n_out += 1
+        # a row enters with its first coordinate
+        if entering and _row_entered(entry, j) == entering:
+            n_entered += 1
+    prox_units(z_new, coef, 1.0 if weighted else kappa, True, np.empty(0, dtype=np.int64),
+               np.empty(0, dtype=np.int64), outside, n_out)
+    if weighted:
+        for u in range(n_out):
+            _scale_row(coef, outside[u], kappa * omega[outside[u]])
+    return big, n_out, n_entered
+
+
+@kernel(inline="always")
+def _scale_row(U, i, s):
+    """``U[i] *= s``."""
+    for k in range(U.shape[1]):
+        U[i, k] *= s
+
+
+@kernel(inline="always")
+def _row_entered(entry, j):
+    """The number of coordinates of row ``j`` that have an entry time."""
+    count = 0
+    for k in range(entry.shape[1]):
+        if entry[j, k] < np.inf:
+            count += 1
+    return count
+
+
+@kernel(inline="always")
+def _row_nonzero(U, j):
+    """1 when row ``j`` of ``U`` has a nonzero entry, else 0."""
+    for k in range(U.shape[1]):
+        if U[j, k] != 0.0:
+            return 1
+    return 0
 
 
 @kernel(inline="always")
@@ -123,37 +250,69 @@ def record_dense(z_old, z_new, v_old, v_new, t, step, grid, gi, kappa, elementwi
 @kernel
 def scale_rows(U, omega, kappa):
     """``U[i] *= kappa * omega[i]`` (the penalty's per-row weights)."""
-    n, K = U.shape
-    for i in range(n):
-        s = kappa * omega[i]
-        for k in range(K):
-            U[i, k] *= s
+    for i in range(U.shape[0]):
+        _scale_row(U, i, kappa * omega[i])
+
+
+@kernel(inline="always")
+def _slot(rows, vals, nnz, i):
+    """The record buffers with room for row ``nnz`` (doubled when full), which is set
+    to hold row ``i``; its values are the caller's to write."""
+    if nnz == rows.shape[0]:
+        cap = 2 * rows.shape[0] + 16
+        new_rows = np.empty(cap, dtype=np.int64)
+        copy_1d(new_rows, rows[:nnz])
+        new_vals = np.empty((cap, vals.shape[1]))
+        copy_2d(new_vals, vals[:nnz])
+        rows, vals = new_rows, new_vals
+    rows[nnz] = i
+    return rows, vals
 
 
 @kernel
 def append_rows(U, rows, vals, nnz):
     """Append the nonzero rows of ``U`` to the growing buffers; return them and ``nnz``."""
-    n, K = U.shape
-    for i in range(n):
-        nonzero = False
-        for k in range(K):
-            if U[i, k] != 0.0:
-                nonzero = True
-                break
-        if not nonzero:
-            continue
-        if nnz == rows.shape[0]:
-            cap = 2 * rows.shape[0] + 16
-            new_rows = np.empty(cap, dtype=np.int64)
-            copy_1d(new_rows, rows[:nnz])
-            new_vals = np.empty((cap, K))
-            copy_2d(new_vals, vals[:nnz])
-            rows = new_rows
-            vals = new_vals
-        rows[nnz] = i
-        for k in range(K):
+    for i in range(U.shape[0]):
+        rows, vals, nnz = _append_row(U, i, rows, vals, nnz)
+    return rows, vals, nnz
+
+
+@kernel(inline="always")
+def _append_row(U, i, rows, vals, nnz):
+    """Append row ``i`` of ``U`` to the record buffers when it is nonzero."""
+    if _row_nonzero(U, i):
+        rows, vals = _slot(rows, vals, nnz, i)
+        for k in range(U.shape[1]):
             vals[nnz, k] = U[i, k]
         nnz += 1
+    return rows, vals, nnz
+
+
+@kernel
+def _append_shrunk(z_old, z_new, f, omega, kappa, zz, tmp, rows, vals, nnz):
+    """:func:`append_rows` of ``kappa * omega_i * prox(z_old + f (z_new - z_old))`` for
+    the l1 penalty: rows inside the unit ball at both ends of the step are zero all
+    along it and are skipped; the others are interpolated into ``zz`` and shrunk
+    into ``tmp``."""
+    p, K = z_old.shape
+    outside = np.empty(p, dtype=np.int64)
+    n_out = 0
+    for i in range(p):
+        for k in range(K):
+            if abs(z_old[i, k]) > 1.0 or abs(z_new[i, k]) > 1.0:
+                outside[n_out] = i
+                n_out += 1
+                break
+    for u in range(n_out):
+        i = outside[u]
+        for k in range(K):
+            zz[i, k] = z_old[i, k] + f * (z_new[i, k] - z_old[i, k])
+    prox_units(zz, tmp, 1.0, True, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64),
+               outside, n_out)
+    for u in range(n_out):
+        i = outside[u]
+        _scale_row(tmp, i, kappa * omega[i])
+        rows, vals, nnz = _append_row(tmp, i, rows, vals, nnz)
     return rows, vals, nnz
 
 
@@ -207,9 +366,13 @@ def record_sparse(z_old, z_new, t, step, grid, gi, kappa, omega, elementwise, gr
     while gi < n_times and grid[gi] <= t + step:
         if gi % stride == 0 or gi == n_times - 1:
             f = _fraction(grid[gi], t, step)
-            snapshot(z_old, z_new, f, 1.0, elementwise, group_ptr, group_idx, zz, tmp)
-            scale_rows(tmp, omega, kappa)
-            rows, vals, nnz = append_rows(tmp, rows, vals, nnz)
+            if elementwise:
+                rows, vals, nnz = _append_shrunk(z_old, z_new, f, omega, kappa, zz, tmp, rows,
+                                                 vals, nnz)
+            else:
+                snapshot(z_old, z_new, f, 1.0, elementwise, group_ptr, group_idx, zz, tmp)
+                scale_rows(tmp, omega, kappa)
+                rows, vals, nnz = append_rows(tmp, rows, vals, nnz)
             rec_grid[n_rec] = gi
             n_rec += 1
             ptr[n_rec] = nnz

@@ -24,35 +24,47 @@ time ``l`` the rows ``rows[ptr[l]:ptr[l+1]]`` are the nonzero rows and
 
 import numpy as np
 
+from sparsestat._kernels._arrays import copy_2d
 from sparsestat._kernels._core import (
-    diverged, dual_step, record_sparse, scale_rows, sparse_record_buffers,
+    diverged, lbi_update, record_sparse, scale_rows, sparse_record_buffers,
 )
 from sparsestat._kernels._jit import kernel
-from sparsestat._kernels._prox import prox_inplace, record_entries
+from sparsestat._kernels._prox import prox_inplace
 from sparsestat._kernels._status import DIVERGED, MAX_ITER, OK, SUPPORT
 
 
 @kernel
 def project_out(Q, V, out):
-    """``out = (I - Q Q^T) V`` for ``V`` of shape (n, K): two passes over the rows.
+    """``out = (I - Q Q^T) V`` for ``V`` of shape (n, K): ``C = Q^T V``, then ``V - Q C``,
+    both by blocks of rows (BLAS on a block that stays in the cache)."""
+    C = np.empty((Q.shape[1], V.shape[1]))
+    transpose_times(Q, V, C)
+    residuals_inplace(Q, V, C, out)
 
-    Plain loops rather than BLAS: for a tall ``Q`` with a few columns they
-    run at memory speed on one core and do not compete for threads.
+
+@kernel
+def shift_gradient(Q, G, resid_y, coef, out):
+    """``out = (I - Q Q^T) G - resid_y`` with ``resid_y = (I - Q Q^T) Y``: ``n`` times
+    the gradient of the shift loss, ``(I - Q Q^T)(G - Y)``.
+
+    ``Q^T G`` sums the nonzero rows of ``G`` only (the active shifts); the
+    product with ``Q`` is one pass over its rows by blocks.
     """
-    n, r = Q.shape
-    K = V.shape[1]
-    C = np.zeros((r, K))
-    for i in range(n):
-        for a in range(r):
-            qa = Q[i, a]
-            for k in range(K):
-                C[a, k] += qa * V[i, k]
+    n, K = G.shape
+    rows = np.empty(n, dtype=np.int64)
+    n_rows = 0
     for i in range(n):
         for k in range(K):
-            s = V[i, k]
-            for a in range(r):
-                s -= Q[i, a] * C[a, k]
-            out[i, k] = s
+            if G[i, k] != 0.0:
+                rows[n_rows] = i
+                n_rows += 1
+                break
+    coef[:, :] = 0.0
+    gathered_products(Q, G, rows[:n_rows], np.empty((0, 0)), coef)
+    residuals_inplace(Q, G, coef, out)
+    for i in range(n):
+        for k in range(K):
+            out[i, k] -= resid_y[i, k]
 
 
 @kernel
@@ -90,9 +102,12 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
     zz = np.empty((n, K))
     G = np.zeros((n, K))
     tmp = np.empty((n, K))
-    V = np.empty((n, K))
     grad = np.empty((n, K))
-    no_rows = np.empty(0, dtype=np.int64)
+    # the gradient (I - QQ^T)(G - Y) = G - Q (Q^T G) - (I - QQ^T) Y: the last term once,
+    # Q^T G over the nonzero rows of G only
+    resid_y = np.empty((n, K))
+    project_out(Q, Y, resid_y)
+    coef_g = np.empty((Q.shape[1], K))
     row_scale = 1.0 / (n * omega)    # the gradient in the normalized dual: / (n omega_i)
     entry = np.full((n, K), np.inf)
     prox_inplace(z, G, 1.0, elementwise, group_ptr, group_idx)
@@ -114,35 +129,19 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
         if gi >= grid.shape[0] and n_entered >= min_entries:
             status = OK
             break
-        # the gradient (I - QQ^T)(G - Y), divided by n omega_i in the step
-        for i in range(n):
-            for k in range(K):
-                V[i, k] = G[i, k] - Y[i, k]
-        project_out(Q, V, grad)
-        big = dual_step(z, grad, alpha, row_scale, no_rows, -1, z_new)
+        shift_gradient(Q, G, resid_y, coef_g, grad)
+        big, n_active, n_entered = lbi_update(
+            z, grad, alpha, row_scale, kappa, omega, t, entry, n_entered, True, elementwise,
+            group_ptr, group_idx, z_new, G)
         if diverged(big, kappa):
             status = DIVERGED
             break
-        record_entries(z, z_new, t, alpha, entry, elementwise, group_ptr, group_idx)
         gi, rows, vals, n_rec, nnz, stride = record_sparse(
             z, z_new, t, alpha, grid, gi, kappa, omega, elementwise, group_ptr, group_idx, zz,
             tmp, ptr, rec_grid, rows, vals, n_rec, nnz, stride, max_nnz)
         z, z_new = z_new, z
-        prox_inplace(z, G, 1.0, elementwise, group_ptr, group_idx)
-        scale_rows(G, omega, kappa)
         t += alpha
         k_iter += 1
-        n_active = 0
-        n_entered = 0
-        for i in range(n):
-            for k in range(K):
-                if entry[i, k] < np.inf:
-                    n_entered += 1
-                    break
-            for k in range(K):
-                if G[i, k] != 0.0:
-                    n_active += 1
-                    break
         if n_active > max_active:
             status = SUPPORT
             break
@@ -152,78 +151,118 @@ def projected_lbi_path(Q, Y, omega, z0, t0, alpha, kappa, elementwise, group_ptr
         rec_grid[:n_rec].copy(), entry, k_iter, status, t, z, G
 
 
+# rows per block of the products over a tall, thin matrix: a block of ``Q`` stays in the
+# cache while BLAS multiplies it
+_BLOCK_ROWS = 2048
+
+
+@kernel
+def _row_block(A, rows, start, nb, buf):
+    """Rows ``rows[start:start + nb]`` of ``A``: a view when they are consecutive, else
+    gathered into ``buf``."""
+    first = rows[start]
+    if rows[start + nb - 1] - first == nb - 1:
+        consecutive = True
+        for q in range(1, nb):
+            if rows[start + q] != first + q:
+                consecutive = False
+                break
+        if consecutive:
+            return A[first:first + nb]
+    for q in range(nb):
+        i = rows[start + q]
+        for a in range(A.shape[1]):
+            buf[q, a] = A[i, a]
+    return buf[:nb]
+
+
+@kernel
+def _add_transpose_product(acc, A, B):
+    """``acc += A^T B`` for blocks of rows ``A`` (nb, r) and ``B`` (nb, K)."""
+    if A.shape[1] == 0 or B.shape[1] == 0 or A.shape[0] == 0:
+        return
+    P = np.dot(A.T, B)
+    for a in range(P.shape[0]):
+        for k in range(P.shape[1]):
+            acc[a, k] += P[a, k]
+
+
+@kernel
+def gathered_products(Q, Y, rows, G, b):
+    """``G += Q[rows]^T Q[rows]`` (skipped when ``G`` is empty) and ``b += Q[rows]^T Y[rows]``.
+
+    The rows are taken in blocks (views of consecutive rows, otherwise
+    gathered) and multiplied by BLAS.
+    """
+    qbuf = np.empty((_BLOCK_ROWS, Q.shape[1]))
+    ybuf = np.empty((_BLOCK_ROWS, Y.shape[1]))
+    for s in range(0, rows.shape[0], _BLOCK_ROWS):
+        nb = min(_BLOCK_ROWS, rows.shape[0] - s)
+        QB = _row_block(Q, rows, s, nb, qbuf)
+        if G.shape[0] > 0:
+            _add_transpose_product(G, QB, QB)
+        _add_transpose_product(b, QB, _row_block(Y, rows, s, nb, ybuf))
+
+
 @kernel
 def masked_gram(Q, Y, mask, G, b):
-    """``G = Q[mask]^T Q[mask]`` and ``b = Q[mask]^T Y[mask]`` without copying rows."""
-    n, r = Q.shape
-    K = Y.shape[1]
+    """``G = Q[mask]^T Q[mask]`` and ``b = Q[mask]^T Y[mask]`` without copying ``Q``
+    (:func:`gathered_products`); ``G`` is exactly symmetric."""
     G[:, :] = 0.0
     b[:, :] = 0.0
-    for i in range(n):
-        if not mask[i]:
-            continue
-        for a in range(r):
-            qa = Q[i, a]
-            for c in range(a, r):
-                G[a, c] += qa * Q[i, c]
-            for k in range(K):
-                b[a, k] += qa * Y[i, k]
-    for a in range(r):
+    gathered_products(Q, Y, np.flatnonzero(mask), G, b)
+    for a in range(G.shape[0]):
         for c in range(a):
-            G[a, c] = G[c, a]
+            G[c, a] = G[a, c]
 
 
 @kernel
 def transpose_times(Q, Y, out):
-    """``out = Q^T Y`` by a single pass over the rows (tall, thin ``Q``)."""
-    n, r = Q.shape
-    K = Y.shape[1]
+    """``out = Q^T Y`` by blocks of rows (tall, thin ``Q``)."""
     out[:, :] = 0.0
-    for i in range(n):
-        for a in range(r):
-            qa = Q[i, a]
-            for k in range(K):
-                out[a, k] += qa * Y[i, k]
+    n = Q.shape[0]
+    for s in range(0, n, _BLOCK_ROWS):
+        e = min(n, s + _BLOCK_ROWS)
+        _add_transpose_product(out, Q[s:e], Y[s:e])
 
 
 @kernel
 def right_multiply_inplace(A, M):
-    """``A <- A M`` row by row (``M`` small and square)."""
-    n, r = A.shape
-    row = np.empty(r)
-    for i in range(n):
-        for c in range(r):
-            s = 0.0
-            for a in range(r):
-                s += A[i, a] * M[a, c]
-            row[c] = s
-        for c in range(r):
-            A[i, c] = row[c]
+    """``A <- A M`` by blocks of rows (``M`` small and square)."""
+    n = A.shape[0]
+    for s in range(0, n, _BLOCK_ROWS):
+        e = min(n, s + _BLOCK_ROWS)
+        P = np.dot(A[s:e], M)
+        copy_2d(A[s:e], P)
 
 
 @kernel
 def row_quadratic(Q, rows, M, out):
     """``out[j] = q_i^T M q_i`` for ``i = rows[j]``."""
     r = Q.shape[1]
-    for j in range(rows.shape[0]):
-        i = rows[j]
-        s = 0.0
-        for a in range(r):
-            t = 0.0
-            for c in range(r):
-                t += M[a, c] * Q[i, c]
-            s += Q[i, a] * t
-        out[j] = s
+    buf = np.empty((_BLOCK_ROWS, r))
+    for s in range(0, rows.shape[0], _BLOCK_ROWS):
+        nb = min(_BLOCK_ROWS, rows.shape[0] - s)
+        QB = _row_block(Q, rows, s, nb, buf)
+        P = np.dot(QB, M)
+        for q in range(nb):
+            acc = 0.0
+            for a in range(r):
+                acc += QB[q, a] * P[q, a]
+            out[s + q] = acc
 
 
 @kernel
 def residuals_inplace(Q, Y, theta, out):
-    """``out = Y - Q theta``."""
-    n, r = Q.shape
+    """``out = Y - Q theta``, by blocks of rows."""
+    n = Q.shape[0]
     K = Y.shape[1]
-    for i in range(n):
-        for k in range(K):
-            s = Y[i, k]
-            for a in range(r):
-                s -= Q[i, a] * theta[a, k]
-            out[i, k] = s
+    for s in range(0, n, _BLOCK_ROWS):
+        e = min(n, s + _BLOCK_ROWS)
+        if Q.shape[1] == 0 or K == 0:
+            copy_2d(out[s:e], Y[s:e])
+            continue
+        P = np.dot(Q[s:e], theta)
+        for q in range(e - s):
+            for k in range(K):
+                out[s + q, k] = Y[s + q, k] - P[q, k]

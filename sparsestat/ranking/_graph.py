@@ -38,16 +38,21 @@ def node_divergence(v, left, right, n_nodes: int) -> np.ndarray:
 
 
 @kernel
-def sparse_divergence(v, w, left, right, n_nodes):
-    """``C^T (w * v)`` for edge values ``v`` that are mostly zero; returns it and ``nnz(v)``."""
+def sparse_divergence(u, scale, w, left, right, n_nodes, v):
+    """``v = scale * u`` for edge values ``u`` that are mostly zero, and ``C^T (w * v)``;
+    returns the divergence and ``nnz(v)``."""
     out = np.zeros(n_nodes)
     nnz = 0
-    for k in range(v.shape[0]):
-        if v[k] != 0.0:
-            f = w[k] * v[k]
+    for k in range(u.shape[0]):
+        if u[k] != 0.0:
+            x = u[k] * scale[k]
+            v[k] = x
+            f = w[k] * x
             out[left[k]] += f
             out[right[k]] -= f
             nnz += 1
+        else:
+            v[k] = 0.0
     return out, nnz
 
 

@@ -602,8 +602,7 @@ class RobustPairwiseRanker(BaseEstimator):
         zero_theta = np.zeros(n_nodes)
 
         def gradient(B):
-            np.multiply(B[:, 0], unscale, out=gam)
-            b, nnz = sparse_divergence(gam, w, left, right, n_nodes)
+            b, nnz = sparse_divergence(B[:, 0], unscale, w, left, right, n_nodes, gam)
             theta = fitter.potential(b) if nnz else zero_theta
             cycle_gradient(r_s, gam, theta, w, unscale, left, right, 1.0 / m, out[:, 0])
             return out

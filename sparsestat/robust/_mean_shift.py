@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sparsestat import _dask, _engine
 from sparsestat._progress import StageReporter
 from sparsestat.robust._linalg import (
+    DeletionResiduals,
     ThinBasis,
     deletion_residuals,
     residuals,
@@ -102,6 +103,9 @@ class OutlierTest:
     residuals: np.ndarray   # (n, K) residuals against the fit without the flagged set
     df: float | None        # the t degrees of freedom used (None: normal)
     n_steps: int
+    # the least-squares fit without exactly the flagged set (None when returned samples
+    # were left out of it too)
+    reference: DeletionResiduals | None = None
 
 
 def confirm_outliers(Q, Y, candidates, law: NoiseLaw, max_flagged: int,
@@ -235,7 +239,7 @@ def set_test(Q, Y, test: "OutlierTest", law: NoiseLaw) -> bool:
     m = members.size
     k = m - np.arange(m)
     # the trimmed route first: it needs no refits and decides the large tails
-    fit = deletion_residuals(Q, Y, flagged)
+    fit = test.reference if test.reference is not None else deletion_residuals(Q, Y, flagged)
     dof = max(fit.dof, 1)
     factor = np.sqrt(1.0 / _truncation(1.0 - k / n, K)) * (1.0 + Q.shape[1] / dof)
     # the root mean square of each tail's ratios (the tails are the weakest k)
@@ -346,6 +350,7 @@ def _deletion_test(Q, Y, flagged, law: NoiseLaw, returned=None) -> OutlierTest:
     returned = np.zeros_like(flagged) if returned is None else returned
     out = flagged | returned
     res = deletion_residuals(Q, Y, out)
+    reference = None if returned.any() else res
     extra = float(np.sum(res.u[returned]))
     sse = res.sse + extra
     dof = max(res.dof + int(returned.sum()), 1)
@@ -365,12 +370,12 @@ def _deletion_test(Q, Y, flagged, law: NoiseLaw, returned=None) -> OutlierTest:
         cutoff = law.normal_cutoff(own_dof)
         cutoff = np.where(own_dof >= 1, cutoff, np.inf)
         return OutlierTest(flagged, statistic, cutoff, scale, dof, res.e,
-                           None if df is None else np.inf, 0)
+                           None if df is None else np.inf, 0, reference)
     # the t scale from the median of the kept samples' squared deletion residuals
     t_scale2 = float(np.median(kept)) / (K * stats.f.ppf(0.5, K, df))
     statistic = np.sqrt(res.u / max(t_scale2, 1e-300))
     cutoff = np.full(Q.shape[0], law.student_cutoff(df, dof))
-    return OutlierTest(flagged, statistic, cutoff, scale, dof, res.e, df, 0)
+    return OutlierTest(flagged, statistic, cutoff, scale, dof, res.e, df, 0, reference)
 
 
 TAIL_DF_BOUNDS = (1.0, 200.0)
@@ -542,7 +547,7 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
         order = np.lexsort((tie, entry))
         outliers = np.zeros(n, dtype=bool)
         outliers[order[:k_min]] = True
-    scale = _inlier_scale(Q, Ys, outliers)
+    scale = _inlier_scale(Q, Ys, outliers, test)
     # the path back on the scale of the targets
     unit = np.repeat((col_scale * best.sigma)[None, :], n, axis=0).ravel()
     path.coefs = path.coefs.multiply(unit[None, :]).tocsr()
@@ -625,7 +630,7 @@ def _passes(Q, Ys, R, sigma, setup: _PathSetup, report) -> _Passes:
         rank[np.lexsort((-np.sum(R ** 2, axis=1), entry))] = np.arange(new.size, 0, -1)
         test = confirm_outliers(Q, Ys, new, setup.law, setup.max_flagged, priority=rank)
         new = test.flagged
-        kept_scale = _inlier_scale(Q, Ys, new)
+        kept_scale = _inlier_scale(Q, Ys, new, test)
         report.stage(f"deletion test ({test.n_steps} steps"
                      f"{'' if test.df is None else f', t with {test.df:.3g} df'}): "
                      f"{int(new.sum())} samples flagged, scale of the "
@@ -683,9 +688,16 @@ def canonical_order(X: np.ndarray, basis: ThinBasis) -> np.ndarray:
     return np.argsort(key, kind="stable")
 
 
-def _inlier_scale(Q, Y, outliers) -> float:
-    """Residual standard deviation of least squares without ``outliers`` (pooled over targets)."""
-    fit = deletion_residuals(Q, Y, outliers)
+def _inlier_scale(Q, Y, outliers, test: OutlierTest | None = None) -> float:
+    """Residual standard deviation of least squares without ``outliers`` (pooled over targets).
+
+    The fit of a deletion ``test`` that left out exactly ``outliers`` is reused.
+    """
+    if test is not None and test.reference is not None and \
+            np.array_equal(test.flagged, outliers):
+        fit = test.reference
+    else:
+        fit = deletion_residuals(Q, Y, outliers)
     return float(np.sqrt(fit.sse / (Y.shape[1] * max(fit.dof, 1))))
 
 
