@@ -370,16 +370,17 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         rho[in_a] = np.sign(rho[in_a])
         sign = np.where(in_a, rho, 0.0)
         state = (rho, np.zeros(p), c.copy(), sign, in_a, np.empty(p, dtype=np.int64))
-        L = np.zeros((16, 16))
+        L = np.zeros((0, 0))  # the kernel allocates the factor on the first join
+        lc = np.empty(0)
         XFt = np.empty((0, n if H.shape[0] == 0 and not design.is_sparse else 0))
         ek = np.full(p, np.inf)
         fstate = np.array([t0_k, cmax[k]])
         for stop in stops:
             if stop <= istate[_kernels._iss.GI] and stop < m:
                 continue
-            L, XFt = _kernels.iss_path(
-                *design.args, n, H, c, grid, stop, max_knots, record_duals, tol, *state, L, XFt,
-                ck, dk, ek, istate, fstate)
+            L, lc, XFt = _kernels.iss_path(
+                *design.args, n, H, c, grid, stop, max_knots, record_duals, tol, *state, L, lc,
+                XFt, ck, dk, ek, istate, fstate)
             if verbose:
                 _kernels._progress.report(
                     "ISS" if K == 1 else f"ISS, target {k + 1}/{K}", float(fstate[0]),

@@ -9,10 +9,12 @@ is re-solved by an active-set (Lawson-Hanson) method warm-started at the
 previous solution, and boundary coordinates whose constraint binds while
 their dual moves inwards leave it.
 
-The free set's normal equations are solved with a Cholesky factor that is
-extended by one row when a coordinate joins (``O(|F|^2)``) and downdated by
-Givens rotations when one leaves. The velocity ``c - H beta`` is computed in
-one of two ways:
+The free set's normal equations are solved with a Cholesky factor ``L`` that
+is extended by one row when a coordinate joins (``O(|F|^2)``) and downdated by
+Givens rotations when one leaves. The forward solution ``L^{-1} c_F`` is kept
+with the factor (extended by one entry per join, rotated with the factor per
+drop), so each solve is one back substitution. The velocity ``c - H beta`` is
+computed in one of two ways:
 
 * *Gram mode* (``H`` given, for ``p <= n``): ``O(p |F|)`` from the rows of
   ``H`` of the free coordinates;
@@ -71,40 +73,71 @@ def _chol_append(L, nf, h, d, w):
 
 
 @kernel
-def _chol_remove(L, nf, q):
-    """Factor of ``H_FF`` without its ``q``-th variable, by Givens rotations (``O(nf^2)``)."""
-    for i in range(q, nf - 1):
-        for j in range(nf):
-            L[i, j] = L[i + 1, j]
+def _rotate(row, k, cs, sn):
+    """Apply the Givens rotation ``(cs, sn)`` to the pair ``row[k], row[k + 1]``."""
+    u = row[k]
+    v = row[k + 1]
+    row[k] = cs * u + sn * v
+    row[k + 1] = -sn * u + cs * v
+
+
+# rows rotated together by the downdate: independent rotation chains that the CPU
+# overlaps, while each row is still read in order
+_REMOVE_BLOCK = 8
+
+
+@kernel
+def _chol_remove(L, nf, q, lc, cs, sn):
+    """Factor of ``H_FF`` without its ``q``-th variable, by Givens rotations (``O(nf^2)``).
+
+    Row ``q`` is deleted and the columns ``q, q+1, ...`` are rotated back to lower
+    triangular form: row ``i`` applies the rotations found in the rows above it,
+    then yields its own. Rows are taken in blocks that apply the known rotations
+    together (each rotation depends on the last, so one row alone would wait on
+    every one of them). ``lc = L^{-1} c_F`` is rotated alike, so it stays the forward
+    solution of the reduced system. ``cs``, ``sn`` are workspace.
+    """
     m = nf - 1
-    for k in range(q, m):
-        a = L[k, k]
-        b = L[k, k + 1]
-        r = np.hypot(a, b)
-        if r == 0.0:
-            continue
-        cs = a / r
-        sn = b / r
-        for i in range(k, m):
-            u = L[i, k]
-            v = L[i, k + 1]
-            L[i, k] = cs * u + sn * v
-            L[i, k + 1] = -sn * u + cs * v
+    for i0 in range(q, m, _REMOVE_BLOCK):
+        i1 = min(i0 + _REMOVE_BLOCK, m)
+        for i in range(i0, i1):
+            for j in range(i + 2):
+                L[i, j] = L[i + 1, j]
+        for k in range(q, i0):
+            c_k = cs[k]
+            s_k = sn[k]
+            for i in range(i0, i1):
+                u = L[i, k]
+                v = L[i, k + 1]
+                L[i, k] = c_k * u + s_k * v
+                L[i, k + 1] = -s_k * u + c_k * v
+        for i in range(i0, i1):
+            row = L[i]
+            for k in range(i0, i):
+                _rotate(row, k, cs[k], sn[k])
+            r = np.hypot(row[i], row[i + 1])
+            if r == 0.0:
+                cs[i] = 1.0
+                sn[i] = 0.0
+                continue
+            cs[i] = row[i] / r
+            sn[i] = row[i + 1] / r
+            _rotate(row, i, cs[i], sn[i])
+            _rotate(lc, i, cs[i], sn[i])
     for i in range(m):
         L[i, m] = 0.0
 
 
 @kernel
-def _chol_solve(L, nf, rhs):
-    """Solve ``L L^T x = rhs`` for the leading ``nf`` block (row-wise, contiguous)."""
-    y = np.empty(nf)
-    _forward(L, nf, rhs, y)
+def _back(L, nf, y):
+    """Solve ``L^T x = y`` for the leading ``nf`` block (rows of ``L`` are contiguous)."""
     x = np.empty(nf)
+    copy_1d(x, y[:nf])
     for a in range(nf - 1, -1, -1):
-        xa = y[a] / L[a, a]
+        xa = x[a] / L[a, a]
         x[a] = xa
         for b_ in range(a):
-            y[b_] -= xa * L[a, b_]
+            x[b_] -= xa * L[a, b_]
     return x
 
 
@@ -167,16 +200,17 @@ def _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, free, nf, XFt, j, xj, 
 
 @kernel
 def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_stop,
-             max_knots, record_duals, tol, rho, beta, g, sign, in_a, free, L, XFt,
+             max_knots, record_duals, tol, rho, beta, g, sign, in_a, free, L, lc, XFt,
              coefs, duals, entry, istate, fstate):
     """Advance the exact ISS path of ``(1/2n)||y - X beta||^2`` up to grid index ``gi_stop``.
 
     ``H`` is the full scaled Gram matrix (C order; Gram mode) or a ``(0, 0)``
     array (design mode). The state (``rho``, ``beta``, ``g = c - H beta``,
-    ``sign``, ``in_a``, ``free``, the factor ``L``, the free columns ``XFt``,
-    ``istate`` and ``fstate = [t, cmax]``) is read and updated in place;
-    ``coefs[gi]`` (and ``duals[gi]``) are written for the grid times reached.
-    ``L`` and ``XFt`` grow when needed, so the current ones are returned.
+    ``sign``, ``in_a``, ``free``, the factor ``L`` with ``lc = L^{-1} c_F``, the
+    free columns ``XFt``, ``istate`` and ``fstate = [t, cmax]``) is read and
+    updated in place; ``coefs[gi]`` (and ``duals[gi]``) are written for the grid
+    times reached. ``L``, ``lc`` and ``XFt`` grow when needed, so the current
+    ones are returned.
     Initially ``rho = c / cmax`` with the maximizers on the boundary, ``t = t0``
     and the grid index past the times ``<= t0``.
     """
@@ -195,6 +229,8 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
     bf = np.empty(p if dense_design else 0)
     h = np.empty(L.shape[0])
     w = np.empty(L.shape[0])
+    cs = np.empty(L.shape[0])
+    sn = np.empty(L.shape[0])
     status = MAX_ITER
     while n_knots < max_knots:
         # ---- sign-constrained least squares on the boundary set (Lawson-Hanson)
@@ -208,12 +244,18 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
             if best < 0:
                 break
             if nf + 1 >= L.shape[0]:
-                size = 2 * L.shape[0]
-                bigger_l = np.zeros((size, size))
+                size = max(16, 2 * L.shape[0])
+                # rows a power of two apart would share cache sets in the downdate
+                bigger_l = np.zeros((size, size + 8))
                 copy_2d(bigger_l, L[:nf, :nf])
                 L = bigger_l
+                bigger_c = np.empty(size)
+                copy_1d(bigger_c, lc[:nf])
+                lc = bigger_c
                 h = np.empty(size)
                 w = np.empty(size)
+                cs = np.empty(size)
+                sn = np.empty(size)
             if dense_design and nf == XFt.shape[0]:
                 bigger_x = np.empty((2 * nf + 8, n))
                 copy_2d(bigger_x, XFt[:nf])
@@ -224,15 +266,13 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
                 in_a[best] = False  # numerically in the span of the free columns
                 continue
             free[nf] = best
+            lc[nf] = (c[best] - _dot(w, lc, nf)) / L[nf, nf]
             if dense_design:
                 copy_1d(XFt[nf], xj)
             nf += 1
             istate[JOINS] += 1
             while True:
-                rhs = np.empty(nf)
-                for a in range(nf):
-                    rhs[a] = c[free[a]]
-                x_free = _chol_solve(L, nf, rhs)
+                x_free = _back(L, nf, lc)
                 istate[SOLVES] += 1
                 theta = 1.0
                 for a in range(nf):
@@ -254,7 +294,7 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
                     if sign[ja] * nb <= 1e-14 * (abs(beta[ja]) + abs(x_free[a])) or \
                             (sign[ja] * x_free[a] <= 0.0 and theta == 0.0):
                         beta[ja] = 0.0
-                        _chol_remove(L, nf, a)
+                        _chol_remove(L, nf, a, lc, cs, sn)
                         for b_ in range(a, nf - 1):
                             free[b_] = free[b_ + 1]
                             if dense_design:
@@ -317,4 +357,4 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
     istate[KNOTS] = n_knots
     istate[STATUS] = status
     fstate[0] = t
-    return L, XFt
+    return L, lc, XFt
