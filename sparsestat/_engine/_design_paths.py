@@ -373,14 +373,15 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         L = np.zeros((0, 0))  # the kernel allocates the factor on the first join
         lc = np.empty(0)
         XFt = np.empty((0, n if H.shape[0] == 0 and not design.is_sparse else 0))
+        fit = np.zeros((3, n if H.shape[0] == 0 else 0))  # fitted values, design mode
         ek = np.full(p, np.inf)
-        fstate = np.array([t0_k, cmax[k]])
+        fstate = np.array([t0_k, cmax[k], t0_k])
         for stop in stops:
             if stop <= istate[_kernels._iss.GI] and stop < m:
                 continue
             L, lc, XFt = _kernels.iss_path(
                 *design.args, n, H, c, grid, stop, max_knots, record_duals, tol, *state, L, lc,
-                XFt, ck, dk, ek, istate, fstate)
+                XFt, fit, ck, dk, ek, istate, fstate)
             if verbose:
                 _kernels._progress.report(
                     "ISS" if K == 1 else f"ISS, target {k + 1}/{K}", float(fstate[0]),
