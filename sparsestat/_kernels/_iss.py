@@ -18,10 +18,13 @@ computed in one of two ways:
 
 * *Gram mode* (``H`` given, for ``p <= n``): ``O(p |F|)`` from the rows of
   ``H`` of the free coordinates;
-* *design mode* (``H`` empty): ``X^T (X_F beta_F) / n``, one BLAS product
-  with the design per solve, as in LARS. The free columns are kept as a
-  contiguous copy (dense designs) so that the cross products a join needs
-  (``X_F^T x_j``) and the fit ``X_F beta_F`` are small BLAS products too.
+* *design mode* (``H`` empty): from the fit ``u = X_F beta_F`` as
+  ``c - X^T u / n``, evaluated only where it is needed (the boundary
+  coordinates at zero, and the candidates of the next knot that the screening
+  of :func:`_next_knot` keeps; a full product with the design only when the
+  screening reference moves). The free columns are kept as a contiguous copy
+  (dense designs) so that the cross products a join needs (``X_F^T x_j``) and
+  the fit are small BLAS products too.
 
 The kernel advances the path up to a given grid index and keeps its state in
 arrays owned by the caller, so a long path can be computed in segments (for
