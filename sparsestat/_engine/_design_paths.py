@@ -415,6 +415,8 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         info={"solver": "iss", "loss": "squared", "penalty": "l1", "y_scale": float(y_unit),
               "mode": "gram" if H.shape[0] else "design",
               "joins": int(counts[_kernels._iss.JOINS]), "drops": int(counts[_kernels._iss.DROPS]),
-              "solves": int(counts[_kernels._iss.SOLVES])},
+              "solves": int(counts[_kernels._iss.SOLVES]),
+              # products with the design that moved the screening reference (design mode)
+              "reference_moves": int(counts[_kernels._iss.MOVES])},
     )
     return _path_in_dtype(path, design.dtype)

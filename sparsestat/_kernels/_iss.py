@@ -39,9 +39,9 @@ from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._status import MAX_ITER, OK, PAUSED
 
 # integer state: grid index, size of the free set, knots, status, joins, drops, solves,
-# duals evaluated since the last refresh of the screening reference
-GI, NF, KNOTS, STATUS, JOINS, DROPS, SOLVES, EVALUATED = range(8)
-N_ISTATE = 8
+# duals evaluated since the screening reference last moved, moves of that reference
+GI, NF, KNOTS, STATUS, JOINS, DROPS, SOLVES, EVALUATED, MOVES = range(9)
+N_ISTATE = 9
 
 
 @kernel(fastmath={"reassoc", "nsz", "contract"})
@@ -505,6 +505,7 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
                      fit, h_p)
             t_ref = t
             istate[EVALUATED] = 0
+            istate[MOVES] += 1
         g[nxt] = g_nxt
         rho[nxt] = 1.0 if g[nxt] > 0.0 else -1.0
         sign[nxt] = rho[nxt]
