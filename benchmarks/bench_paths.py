@@ -202,7 +202,7 @@ def run(n, p, k, rho=0.0, density=None, seed=0):
                      roc_auc_score(truth, 1 / path.entry_times[:, 0]), mem))
         info = path.info
         print(f"  {name}: {path.n_iter} knots, {info['joins']} joins, {info['drops']} drops, "
-              f"{info['mode']} mode")
+              f"{info['mode']} mode, {info['reference_moves']} moves of the screening reference")
     return rows
 
 

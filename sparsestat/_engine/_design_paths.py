@@ -510,16 +510,18 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         rho[in_a] = np.sign(rho[in_a])
         sign = np.where(in_a, rho, 0.0)
         state = (rho, np.zeros(p_pen), c.copy(), sign, in_a, np.empty(p_pen, dtype=np.int64))
-        L = np.zeros((16, 16))
+        L = np.zeros((0, 0))  # the kernel allocates the factor on the first join
+        lc = np.empty(0)
         XFt = np.empty((0, n if H.shape[0] == 0 and not design.is_sparse else 0))
+        fit = np.zeros((3, n if H.shape[0] == 0 else 0))  # fitted values, design mode
         ek = np.full(p_pen, np.inf)
-        fstate = np.array([t0_k, cmax[k]])
+        fstate = np.array([t0_k, cmax[k], t0_k])
         for stop in stops:
             if stop <= istate[_kernels._iss.GI] and stop < m:
                 continue
-            L, XFt = _kernels.iss_path(
-                *design.args, n, H, c, grid, stop, max_knots, record_duals, tol, *state, L, XFt,
-                ck, dk, ek, istate, fstate)
+            L, lc, XFt = _kernels.iss_path(
+                *design.args, n, H, c, grid, stop, max_knots, record_duals, tol, *state, L, lc,
+                XFt, fit, ck, dk, ek, istate, fstate)
             if verbose:
                 _kernels._progress.report(
                     "ISS" if K == 1 else f"ISS, target {k + 1}/{K}", float(fstate[0]),
@@ -555,6 +557,8 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         info={"solver": "iss", "loss": "squared", "penalty": "l1", "y_scale": float(y_unit),
               "mode": "gram" if H.shape[0] else "design",
               "joins": int(counts[_kernels._iss.JOINS]), "drops": int(counts[_kernels._iss.DROPS]),
-              "solves": int(counts[_kernels._iss.SOLVES]), "unpenalized": free.tolist()},
+              "solves": int(counts[_kernels._iss.SOLVES]), "unpenalized": free.tolist(),
+              # products with the design that moved the screening reference (design mode)
+              "reference_moves": int(counts[_kernels._iss.MOVES])},
     )
     return _path_in_dtype(path, design.dtype)

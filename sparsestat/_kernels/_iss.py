@@ -9,17 +9,22 @@ is re-solved by an active-set (Lawson-Hanson) method warm-started at the
 previous solution, and boundary coordinates whose constraint binds while
 their dual moves inwards leave it.
 
-The free set's normal equations are solved with a Cholesky factor that is
-extended by one row when a coordinate joins (``O(|F|^2)``) and downdated by
-Givens rotations when one leaves. The velocity ``c - H beta`` is computed in
-one of two ways:
+The free set's normal equations are solved with a Cholesky factor ``L`` that
+is extended by one row when a coordinate joins (``O(|F|^2)``) and downdated by
+Givens rotations when one leaves. The forward solution ``L^{-1} c_F`` is kept
+with the factor (extended by one entry per join, rotated with the factor per
+drop), so each solve is one back substitution. The velocity ``c - H beta`` is
+computed in one of two ways:
 
 * *Gram mode* (``H`` given, for ``p <= n``): ``O(p |F|)`` from the rows of
   ``H`` of the free coordinates;
-* *design mode* (``H`` empty): ``X^T (X_F beta_F) / n``, one BLAS product
-  with the design per solve, as in LARS. The free columns are kept as a
-  contiguous copy (dense designs) so that the cross products a join needs
-  (``X_F^T x_j``) and the fit ``X_F beta_F`` are small BLAS products too.
+* *design mode* (``H`` empty): from the fit ``u = X_F beta_F`` as
+  ``c - X^T u / n``, evaluated only where it is needed (the boundary
+  coordinates at zero, and the candidates of the next knot that the screening
+  of :func:`_next_knot` keeps; a full product with the design only when the
+  screening reference moves). The free columns are kept as a contiguous copy
+  (dense designs) so that the cross products a join needs (``X_F^T x_j``) and
+  the fit are small BLAS products too.
 
 The kernel advances the path up to a given grid index and keeps its state in
 arrays owned by the caller, so a long path can be computed in segments (for
@@ -33,9 +38,10 @@ from sparsestat._kernels._design import column, transpose_vector
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._status import MAX_ITER, OK, PAUSED
 
-# integer state: grid index, size of the free set, knots, status, joins, drops, solves
-GI, NF, KNOTS, STATUS, JOINS, DROPS, SOLVES = range(7)
-N_ISTATE = 7
+# integer state: grid index, size of the free set, knots, status, joins, drops, solves,
+# duals evaluated since the screening reference last moved, moves of that reference
+GI, NF, KNOTS, STATUS, JOINS, DROPS, SOLVES, EVALUATED, MOVES = range(9)
+N_ISTATE = 9
 
 
 @kernel(fastmath={"reassoc", "nsz", "contract"})
@@ -71,59 +77,80 @@ def _chol_append(L, nf, h, d, w):
 
 
 @kernel
-def _chol_remove(L, nf, q):
-    """Factor of ``H_FF`` without its ``q``-th variable, by Givens rotations (``O(nf^2)``)."""
-    for i in range(q, nf - 1):
-        for j in range(nf):
-            L[i, j] = L[i + 1, j]
+def _rotate(row, k, cs, sn):
+    """Apply the Givens rotation ``(cs, sn)`` to the pair ``row[k], row[k + 1]``."""
+    u = row[k]
+    v = row[k + 1]
+    row[k] = cs * u + sn * v
+    row[k + 1] = -sn * u + cs * v
+
+
+# rows rotated together by the downdate: independent rotation chains that the CPU
+# overlaps, while each row is still read in order
+_REMOVE_BLOCK = 8
+
+
+@kernel
+def _chol_remove(L, nf, q, lc, cs, sn):
+    """Factor of ``H_FF`` without its ``q``-th variable, by Givens rotations (``O(nf^2)``).
+
+    Row ``q`` is deleted and the columns ``q, q+1, ...`` are rotated back to lower
+    triangular form: row ``i`` applies the rotations found in the rows above it,
+    then yields its own. Rows are taken in blocks that apply the known rotations
+    together (each rotation depends on the last, so one row alone would wait on
+    every one of them). ``lc = L^{-1} c_F`` is rotated alike, so it stays the forward
+    solution of the reduced system. ``cs``, ``sn`` are workspace.
+    """
     m = nf - 1
-    for k in range(q, m):
-        a = L[k, k]
-        b = L[k, k + 1]
-        r = np.hypot(a, b)
-        if r == 0.0:
-            continue
-        cs = a / r
-        sn = b / r
-        for i in range(k, m):
-            u = L[i, k]
-            v = L[i, k + 1]
-            L[i, k] = cs * u + sn * v
-            L[i, k + 1] = -sn * u + cs * v
+    for i0 in range(q, m, _REMOVE_BLOCK):
+        i1 = min(i0 + _REMOVE_BLOCK, m)
+        for i in range(i0, i1):
+            for j in range(i + 2):
+                L[i, j] = L[i + 1, j]
+        for k in range(q, i0):
+            c_k = cs[k]
+            s_k = sn[k]
+            for i in range(i0, i1):
+                u = L[i, k]
+                v = L[i, k + 1]
+                L[i, k] = c_k * u + s_k * v
+                L[i, k + 1] = -s_k * u + c_k * v
+        for i in range(i0, i1):
+            row = L[i]
+            for k in range(i0, i):
+                _rotate(row, k, cs[k], sn[k])
+            r = np.hypot(row[i], row[i + 1])
+            if r == 0.0:
+                cs[i] = 1.0
+                sn[i] = 0.0
+                continue
+            cs[i] = row[i] / r
+            sn[i] = row[i + 1] / r
+            _rotate(row, i, cs[i], sn[i])
+            _rotate(lc, i, cs[i], sn[i])
     for i in range(m):
         L[i, m] = 0.0
 
 
 @kernel
-def _chol_solve(L, nf, rhs):
-    """Solve ``L L^T x = rhs`` for the leading ``nf`` block (row-wise, contiguous)."""
-    y = np.empty(nf)
-    _forward(L, nf, rhs, y)
+def _back(L, nf, y):
+    """Solve ``L^T x = y`` for the leading ``nf`` block (rows of ``L`` are contiguous)."""
     x = np.empty(nf)
+    copy_1d(x, y[:nf])
     for a in range(nf - 1, -1, -1):
-        xa = y[a] / L[a, a]
+        xa = x[a] / L[a, a]
         x[a] = xa
         for b_ in range(a):
-            y[b_] -= xa * L[a, b_]
+            x[b_] -= xa * L[a, b_]
     return x
 
 
 @kernel
-def _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, XFt,
-              u, bf, g):
-    """``g = c - H beta`` for ``beta`` supported on the free set."""
-    if H.shape[0] > 0:
-        copy_1d(g, c)
-        for a in range(nf):
-            b = beta[free[a]]
-            row = H[free[a]]
-            for j in range(g.shape[0]):
-                g[j] -= b * row[j]
-        return
+def _fit(Xf, xdata, xind, xptr, xmean, is_sparse, beta, free, nf, XFt, bf, u):
+    """``u = X_F beta_F``, the fitted values of the free columns (design mode)."""
     if nf == 0:
-        copy_1d(g, c)
-        return
-    if is_sparse:
+        u[:] = 0.0
+    elif is_sparse:
         u[:] = 0.0
         shift = 0.0
         for a in range(nf):
@@ -137,9 +164,156 @@ def _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, 
         for a in range(nf):
             bf[a] = beta[free[a]]
         copy_1d(u, np.dot(XFt[:nf].T, bf[:nf]))
+
+
+@kernel
+def _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, v, vsum):
+    """``x_j^T v`` for column ``j`` with its implicit centring (``vsum = sum(v)``)."""
+    if is_sparse:
+        s = 0.0
+        for ii in range(xptr[j], xptr[j + 1]):
+            s += xdata[ii] * v[xind[ii]]
+        return s - xmean[j] * vsum
+    return _dot(Xf[:, j], v, v.shape[0])
+
+
+@kernel
+def _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, XFt,
+              u, bf, g, in_a, lazy):
+    """``g = c - H beta`` for ``beta`` supported on the free set.
+
+    Design mode also refreshes the fit ``u = X_F beta_F``. With ``lazy`` only the
+    boundary coordinates at zero get their velocity: off the boundary ``g`` keeps
+    the reference, and on the free set it is zero (the normal equations), where
+    no step reads it.
+    """
+    if H.shape[0] > 0:
+        copy_1d(g, c)
+        for a in range(nf):
+            b = beta[free[a]]
+            row = H[free[a]]
+            for j in range(g.shape[0]):
+                g[j] -= b * row[j]
+        return
+    _fit(Xf, xdata, xind, xptr, xmean, is_sparse, beta, free, nf, XFt, bf, u)
+    if nf == 0:
+        copy_1d(g, c)
+        return
+    if lazy:
+        usum = np.sum(u)
+        for j in range(g.shape[0]):
+            if in_a[j] and beta[j] == 0.0:
+                g[j] = c[j] - _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, u, usum) / n
+        return
     transpose_vector(Xf, xdata, xind, xptr, xmean, is_sparse, u, g)
     for j in range(g.shape[0]):
         g[j] = c[j] - g[j] / n
+
+
+@kernel
+def _column_norms(Xf, xdata, xind, xptr, xmean, is_sparse, n, out):
+    """``out[j] = ||x_j|| / n`` (columns with their implicit centring)."""
+    for j in range(out.shape[0]):
+        if is_sparse:
+            s = 0.0
+            s1 = 0.0
+            for ii in range(xptr[j], xptr[j + 1]):
+                s += xdata[ii] * xdata[ii]
+                s1 += xdata[ii]
+            m = xmean[j]
+            sq = s - 2.0 * m * s1 + n * m * m
+        else:
+            sq = _dot(Xf[:, j], Xf[:, j], n)
+        out[j] = np.sqrt(max(sq, 0.0)) / n
+
+
+# the screening bounds are inflated by this factor, far above their rounding errors
+_BOUND_SAFETY = 1.0 + 1e-8
+
+
+@kernel
+def _next_knot(Xf, xdata, xind, xptr, xmean, is_sparse, n, c, rho, g, in_a, thresh, dt_ref,
+               fit, cn, lazy):
+    """The first coordinate off the boundary to reach ``|rho_j| = 1``.
+
+    Off the boundary, ``rho[j]`` and ``g[j]`` hold the dual and the velocity at the
+    reference time, ``dt_ref`` ago. Without ``lazy`` they are current (``dt_ref = 0``).
+    With ``lazy`` the fit has since moved from ``u_ref = fit[1]`` to ``u = fit[0]``,
+    and ``U = fit[2]`` is the integral of ``u - u_ref`` since then, so the exact
+    dual and velocity are ``rho_j + dt_ref g_j - x_j^T U / n`` and
+    ``c_j - x_j^T u / n``: they are evaluated only for the coordinates whose
+    bound (Cauchy-Schwarz on both corrections) does not rule out reaching the
+    sphere before the best time found so far. Returns the time to the knot, the
+    coordinate (-1: none), its current velocity, and how many were evaluated.
+    """
+    u = fit[0]
+    U = fit[2]
+    e_rho = 0.0
+    e_g = 0.0
+    usum = 0.0
+    Usum = 0.0
+    if lazy:
+        for i in range(n):
+            e_rho += U[i] * U[i]
+            d = u[i] - fit[1, i]
+            e_g += d * d
+            usum += u[i]
+            Usum += U[i]
+        e_rho = np.sqrt(e_rho) * _BOUND_SAFETY
+        e_g = np.sqrt(e_g) * _BOUND_SAFETY
+    exact = e_rho == 0.0 and e_g == 0.0
+    dt = np.inf
+    nxt = -1
+    g_nxt = 0.0
+    evaluated = 0
+    for j in range(c.shape[0]):
+        if in_a[j]:
+            continue
+        gj = g[j]
+        rj = rho[j] + dt_ref * gj
+        if not exact:
+            speed = abs(gj) + cn[j] * e_g
+            gap = 1.0 - abs(rj) - cn[j] * e_rho
+            if speed <= thresh or (gap > 0.0 and gap >= dt * speed):
+                continue
+            evaluated += 1
+            rj -= _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, U, Usum) / n
+            rj = min(1.0, max(-1.0, rj))
+            gj = c[j] - _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, u, usum) / n
+        if abs(gj) > thresh:
+            d = ((1.0 if gj > 0.0 else -1.0) - rj) / gj
+            if d < dt:
+                dt = d
+                nxt = j
+                g_nxt = gj
+    return dt, nxt, g_nxt, evaluated
+
+
+@kernel
+def _leave_reference(Xf, xdata, xind, xptr, xmean, is_sparse, n, c, rho, g, sign, j, dt_ref,
+                     fit):
+    """Reference values at ``t_ref`` of coordinate ``j`` leaving the boundary now: the
+    velocity with the fit ``u_ref`` and the dual that reaches ``sign_j`` at the current time."""
+    g[j] = c[j] - _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, fit[1],
+                           np.sum(fit[1])) / n
+    rho[j] = sign[j] - dt_ref * g[j] + \
+        _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, fit[2], np.sum(fit[2])) / n
+
+
+@kernel
+def _refresh(Xf, xdata, xind, xptr, xmean, is_sparse, n, c, rho, g, in_a, dt_ref, fit, work):
+    """Make the reference the current time: exact duals and velocities off the boundary
+    (two products with the design), ``u_ref = u`` and ``U = 0``."""
+    transpose_vector(Xf, xdata, xind, xptr, xmean, is_sparse, fit[2], work)
+    for j in range(c.shape[0]):
+        if not in_a[j]:
+            rho[j] = min(1.0, max(-1.0, rho[j] + dt_ref * g[j] - work[j] / n))
+    transpose_vector(Xf, xdata, xind, xptr, xmean, is_sparse, fit[0], work)
+    for j in range(c.shape[0]):
+        if not in_a[j]:
+            g[j] = c[j] - work[j] / n
+    copy_1d(fit[1], fit[0])
+    fit[2, :] = 0.0
 
 
 @kernel
@@ -167,18 +341,25 @@ def _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, free, nf, XFt, j, xj, 
 
 @kernel
 def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_stop,
-             max_knots, record_duals, tol, rho, beta, g, sign, in_a, free, L, XFt,
+             max_knots, record_duals, tol, rho, beta, g, sign, in_a, free, L, lc, XFt, fit,
              coefs, duals, entry, istate, fstate):
     """Advance the exact ISS path of ``(1/2n)||y - X beta||^2`` up to grid index ``gi_stop``.
 
     ``H`` is the full scaled Gram matrix (C order; Gram mode) or a ``(0, 0)``
     array (design mode). The state (``rho``, ``beta``, ``g = c - H beta``,
-    ``sign``, ``in_a``, ``free``, the factor ``L``, the free columns ``XFt``,
-    ``istate`` and ``fstate = [t, cmax]``) is read and updated in place;
-    ``coefs[gi]`` (and ``duals[gi]``) are written for the grid times reached.
-    ``L`` and ``XFt`` grow when needed, so the current ones are returned.
-    Initially ``rho = c / cmax`` with the maximizers on the boundary, ``t = t0``
-    and the grid index past the times ``<= t0``.
+    ``sign``, ``in_a``, ``free``, the factor ``L`` with ``lc = L^{-1} c_F``, the
+    free columns ``XFt``, the fits ``fit = [u, u_ref, U]``, ``istate`` and
+    ``fstate = [t, cmax, t_ref]``) is read and updated in place; ``coefs[gi]``
+    (and ``duals[gi]``) are written for the grid times reached. ``L``, ``lc`` and
+    ``XFt`` grow when needed, so the current ones are returned.
+    Initially ``rho = c / cmax`` with the maximizers on the boundary, ``g = c``,
+    ``t = t_ref = t0``, ``fit = 0`` and the grid index past the times ``<= t0``.
+
+    In design mode without recorded duals the duals off the boundary are
+    screened (see :func:`_next_knot`): ``rho`` and ``g`` hold their values at
+    ``t_ref`` and a knot evaluates only the coordinates that might reach the
+    sphere first. The reference moves to the current time once the evaluations
+    since the last move add up to ``p`` (the cost of the two products it takes).
     """
     p = c.shape[0]
     n = n_samples
@@ -189,12 +370,20 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
     nf = istate[NF]
     n_knots = istate[KNOTS]
     t = fstate[0]
+    t_ref = fstate[2]
     thresh = tol * fstate[1]
-    u = np.empty(n if design_mode else 0)
+    lazy = design_mode and not record_duals
+    u = fit[0]
+    cn = np.zeros(p if lazy else 0)
+    h_p = np.empty(p if lazy else 0)
+    if lazy:
+        _column_norms(Xf, xdata, xind, xptr, xmean, is_sparse, n, cn)
     xj = np.empty(n if design_mode else 0)
     bf = np.empty(p if dense_design else 0)
     h = np.empty(L.shape[0])
     w = np.empty(L.shape[0])
+    cs = np.empty(L.shape[0])
+    sn = np.empty(L.shape[0])
     status = MAX_ITER
     while n_knots < max_knots:
         # ---- sign-constrained least squares on the boundary set (Lawson-Hanson)
@@ -208,12 +397,18 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
             if best < 0:
                 break
             if nf + 1 >= L.shape[0]:
-                size = 2 * L.shape[0]
-                bigger_l = np.zeros((size, size))
+                size = max(16, 2 * L.shape[0])
+                # rows a power of two apart would share cache sets in the downdate
+                bigger_l = np.zeros((size, size + 8))
                 copy_2d(bigger_l, L[:nf, :nf])
                 L = bigger_l
+                bigger_c = np.empty(size)
+                copy_1d(bigger_c, lc[:nf])
+                lc = bigger_c
                 h = np.empty(size)
                 w = np.empty(size)
+                cs = np.empty(size)
+                sn = np.empty(size)
             if dense_design and nf == XFt.shape[0]:
                 bigger_x = np.empty((2 * nf + 8, n))
                 copy_2d(bigger_x, XFt[:nf])
@@ -224,15 +419,13 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
                 in_a[best] = False  # numerically in the span of the free columns
                 continue
             free[nf] = best
+            lc[nf] = (c[best] - _dot(w, lc, nf)) / L[nf, nf]
             if dense_design:
                 copy_1d(XFt[nf], xj)
             nf += 1
             istate[JOINS] += 1
             while True:
-                rhs = np.empty(nf)
-                for a in range(nf):
-                    rhs[a] = c[free[a]]
-                x_free = _chol_solve(L, nf, rhs)
+                x_free = _back(L, nf, lc)
                 istate[SOLVES] += 1
                 theta = 1.0
                 for a in range(nf):
@@ -254,7 +447,7 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
                     if sign[ja] * nb <= 1e-14 * (abs(beta[ja]) + abs(x_free[a])) or \
                             (sign[ja] * x_free[a] <= 0.0 and theta == 0.0):
                         beta[ja] = 0.0
-                        _chol_remove(L, nf, a)
+                        _chol_remove(L, nf, a, lc, cs, sn)
                         for b_ in range(a, nf - 1):
                             free[b_] = free[b_ + 1]
                             if dense_design:
@@ -266,7 +459,7 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
                 if nf == 0:
                     break
             _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, XFt,
-                      u, bf, g)
+                      u, bf, g, in_a, lazy)
         for a in range(nf):
             ja = free[a]
             if entry[ja] == np.inf:
@@ -275,22 +468,13 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
         for j in range(p):
             if in_a[j] and beta[j] == 0.0 and sign[j] * g[j] <= thresh:
                 in_a[j] = False
+                if lazy:  # its reference: the values at t_ref that give rho_j(t) = sign_j
+                    _leave_reference(Xf, xdata, xind, xptr, xmean, is_sparse, n, c, rho, g,
+                                     sign, j, t - t_ref, fit)
         # ---- next knot (a velocity below the tolerance is zero: a coordinate in the
         # span of the free columns, e.g. a duplicate, rests on the sphere without joining)
-        dt = np.inf
-        nxt = -1
-        gmax = 0.0
-        for j in range(p):
-            if not in_a[j]:
-                gj = g[j]
-                gmax = max(gmax, abs(gj))
-                if abs(gj) > thresh:
-                    d = ((1.0 if gj > 0.0 else -1.0) - rho[j]) / gj
-                    if d < dt:
-                        dt = d
-                        nxt = j
-        if gmax <= thresh:
-            dt = np.inf
+        dt, nxt, g_nxt, evaluated = _next_knot(Xf, xdata, xind, xptr, xmean, is_sparse, n, c,
+                                               rho, g, in_a, thresh, t - t_ref, fit, cn, lazy)
         # ---- record grid times inside (t, t + dt]
         while gi < gi_stop and grid[gi] <= t + dt:
             copy_1d(coefs[gi], beta)
@@ -304,10 +488,25 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
         if gi >= gi_stop:
             status = PAUSED  # resuming re-enters the loop here, at the same knot
             break
-        for j in range(p):
-            if not in_a[j]:
-                rho[j] = min(1.0, max(-1.0, rho[j] + dt * g[j]))
+        istate[EVALUATED] += evaluated  # counted once per knot, also when it was resumed
+        if lazy:
+            U = fit[2]
+            for i in range(n):
+                U[i] += dt * (u[i] - fit[1, i])
+        else:
+            for j in range(p):
+                if not in_a[j]:
+                    rho[j] = min(1.0, max(-1.0, rho[j] + dt * g[j]))
         t += dt
+        if not lazy:
+            t_ref = t
+        elif istate[EVALUATED] >= p:
+            _refresh(Xf, xdata, xind, xptr, xmean, is_sparse, n, c, rho, g, in_a, t - t_ref,
+                     fit, h_p)
+            t_ref = t
+            istate[EVALUATED] = 0
+            istate[MOVES] += 1
+        g[nxt] = g_nxt
         rho[nxt] = 1.0 if g[nxt] > 0.0 else -1.0
         sign[nxt] = rho[nxt]
         in_a[nxt] = True
@@ -317,4 +516,5 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
     istate[KNOTS] = n_knots
     istate[STATUS] = status
     fstate[0] = t
-    return L, XFt
+    fstate[2] = t_ref
+    return L, lc, XFt
