@@ -13,6 +13,7 @@ import numpy as np
 import scipy.linalg
 
 from sparsestat._kernels._projected import (
+    gathered_products,
     masked_gram,
     residuals_inplace,
     right_multiply_inplace,
@@ -137,6 +138,12 @@ def subset_fit(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray,
     is ``I`` minus that of the dropped rows; the smaller set is summed
     (``QtY``, if given, is ``Q^T Y``, computed once by the caller).
     """
+    return solve_normal(*subset_products(Q, Y, mask, orthonormal, QtY))
+
+
+def subset_products(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray,
+                    orthonormal: bool = True, QtY: np.ndarray | None = None):
+    """``(G, b) = (Q[mask]^T Q[mask], Q[mask]^T Y[mask])`` (see :func:`subset_fit`)."""
     r = Q.shape[1]
     drop = ~mask
     use_drop = orthonormal and 2 * int(drop.sum()) < Q.shape[0]
@@ -147,10 +154,32 @@ def subset_fit(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray,
     if use_drop:
         G = np.eye(r) - G
         b = (full_projection(Q, Y) if QtY is None else QtY) - b
+    return G, b
+
+
+def solve_normal(G: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``G^{-1} b`` for a Gram matrix ``G`` (least squares if it is singular)."""
     try:
         return np.linalg.solve(G, b)
     except np.linalg.LinAlgError:
         return np.linalg.lstsq(G, b, rcond=None)[0]
+
+
+def update_products(Q: np.ndarray, Y: np.ndarray, G: np.ndarray, b: np.ndarray,
+                    enter: np.ndarray, leave: np.ndarray) -> None:
+    """Add the rows ``enter`` to the products ``(G, b)`` of a subset and remove ``leave``.
+
+    ``Y`` is a kernel array (:func:`as_kernel_array`); ``G`` stays exactly symmetric.
+    """
+    r = Q.shape[1]
+    for rows, sign in ((enter, 1.0), (leave, -1.0)):
+        if rows.size:
+            dG = np.zeros((r, r))
+            db = np.zeros((r, Y.shape[1]))
+            gathered_products(Q, Y, rows, dG, db)
+            G += sign * dG
+            b += sign * db
+    G[:] = np.tril(G) + np.tril(G, -1).T
 
 
 def as_kernel_array(A: np.ndarray) -> np.ndarray:

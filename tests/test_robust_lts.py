@@ -1,0 +1,56 @@
+"""The least trimmed squares start: concentration steps and the M-scale against references."""
+
+import numpy as np
+import pytest
+from scipy import optimize
+
+from sparsestat.robust._linalg import (
+    as_kernel_array, full_projection, subset_products, thin_basis, update_products,
+)
+from sparsestat.robust._lts import _c_steps
+
+
+def _reference_c_steps(X, Y, mask, h, n_steps):
+    """C-steps by ``lstsq`` on ``[1, X]``: fitted values of the last fit and the kept rows."""
+    A = np.column_stack([np.ones(len(X)), X])
+    obj = np.inf
+    for _ in range(n_steps):
+        coef = np.linalg.lstsq(A[mask], Y[mask], rcond=None)[0]
+        d = np.sum((Y - A @ coef) ** 2, axis=1)
+        new = np.zeros(len(X), dtype=bool)
+        new[np.argsort(d, kind="stable")[:h]] = True
+        new_obj = np.sum(d[new])
+        if np.array_equal(new, mask) or new_obj >= obj:
+            return A @ coef, new
+        mask, obj = new, new_obj
+    return A @ coef, mask
+
+
+@pytest.mark.parametrize("n, p, K, scale", [(400, 2, 1, 1.0), (3000, 8, 2, 1e-6),
+                                            (6000, 15, 1, 1e6)])
+def test_c_steps_with_updated_products_match_refits(n, p, K, scale):
+    rng = np.random.default_rng(n)
+    X = rng.standard_normal((n, p)) @ np.linalg.cholesky(0.5 * np.eye(p) + 0.5)
+    Y = scale * (X @ rng.standard_normal((p, K)) + rng.standard_t(3, (n, K)))
+    Y[: n // 4] += scale * 8 * rng.standard_normal((n // 4, K))
+    h = (n + p + 2) // 2
+    mask = np.zeros(n, dtype=bool)
+    mask[rng.choice(n, h, replace=False)] = True
+    Q = thin_basis(X).Q
+    theta, kept, _ = _c_steps(Q, Y, mask.copy(), h, 100, QtY=full_projection(Q, Y))
+    fitted, ref_kept = _reference_c_steps(X, Y, mask.copy(), h, 100)
+    assert np.array_equal(kept, ref_kept)
+    np.testing.assert_allclose(Q @ theta, fitted, rtol=0, atol=1e-9 * scale)
+
+
+def test_updated_products_equal_the_products_of_the_new_subset():
+    rng = np.random.default_rng(3)
+    Q = thin_basis(rng.standard_normal((2000, 6))).Q
+    Y = as_kernel_array(rng.standard_normal((2000, 2)))
+    old = rng.random(2000) < 0.5
+    new = rng.random(2000) < 0.5
+    G, b = subset_products(Q, Y, old)
+    update_products(Q, Y, G, b, np.flatnonzero(new & ~old), np.flatnonzero(old & ~new))
+    np.testing.assert_allclose(G, Q[new].T @ Q[new], atol=1e-12)
+    np.testing.assert_allclose(b, Q[new].T @ Y[new], atol=1e-12)
+    assert np.array_equal(G, G.T)
