@@ -7,7 +7,7 @@ from scipy import optimize
 from sparsestat.robust._linalg import (
     as_kernel_array, full_projection, subset_products, thin_basis, update_products,
 )
-from sparsestat.robust._lts import _c_steps
+from sparsestat.robust._lts import _c_steps, m_scale
 
 
 def _reference_c_steps(X, Y, mask, h, n_steps):
@@ -54,3 +54,30 @@ def test_updated_products_equal_the_products_of_the_new_subset():
     np.testing.assert_allclose(G, Q[new].T @ Q[new], atol=1e-12)
     np.testing.assert_allclose(b, Q[new].T @ Y[new], atol=1e-12)
     assert np.array_equal(G, G.T)
+
+
+def _reference_m_scale(d, K):
+    """The root of ``mean(rho(sqrt(d / K) / (c s))) = 1/2`` by Brent's method."""
+    r = np.sqrt(d / K)
+
+    def excess(s):
+        u2 = np.minimum((r / (1.5476 * s)) ** 2, 1.0)
+        return np.mean(1.0 - (1.0 - u2) ** 3) - 0.5
+
+    return optimize.brentq(excess, 1e-3 * np.median(r), 1e3 * np.median(r), xtol=1e-14 * np.median(r))
+
+
+@pytest.mark.parametrize("K, scale", [(1, 1.0), (2, 1e-8), (3, 1e8)])
+def test_m_scale_solves_the_bisquare_equation_and_is_scale_equivariant(K, scale):
+    rng = np.random.default_rng(K)
+    E = rng.standard_normal((5001, K))
+    E[:1500] += 30 * rng.standard_normal((1500, K))          # 30% gross errors
+    d = np.sum(E ** 2, axis=1)
+    s = m_scale(d, K)
+    assert s == pytest.approx(_reference_m_scale(d, K), rel=1e-8)
+    assert m_scale(scale ** 2 * d, K) == pytest.approx(scale * s, rel=1e-8)
+
+
+def test_m_scale_is_consistent_at_the_normal():
+    d = np.random.default_rng(0).standard_normal(200_000) ** 2
+    assert m_scale(4.0 * d) == pytest.approx(2.0, rel=0.01)

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import stats
 from sklearn.utils import check_random_state
 
+from sparsestat._kernels._projected import bisquare_rho_mean
 from sparsestat.robust._linalg import (
     as_kernel_array, full_projection, residuals, solve_normal, subset_fit, subset_products,
     update_products,
@@ -55,14 +56,12 @@ def m_scale(d: np.ndarray, K: int = 1, n_iter: int = 100) -> float:
     ``c = 1.5476`` by the usual fixed-point iteration.
     """
     c = 1.5476
-    r = np.sqrt(np.asarray(d, dtype=float) / K)
+    r = np.sqrt(np.ascontiguousarray(d, dtype=float).ravel() / K)
     s = float(np.median(r)) / 0.6745
     if s <= 0:
         return 0.0
     for _ in range(n_iter):
-        u2 = np.minimum((r / (c * s)) ** 2, 1.0)
-        rho = 1.0 - (1.0 - u2) ** 3
-        new = s * np.sqrt(np.mean(rho) / 0.5)
+        new = s * np.sqrt(bisquare_rho_mean(r, c * s) / 0.5)
         if abs(new - s) <= 1e-10 * s:
             s = new
             break
