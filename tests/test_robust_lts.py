@@ -81,3 +81,16 @@ def test_m_scale_solves_the_bisquare_equation_and_is_scale_equivariant(K, scale)
 def test_m_scale_is_consistent_at_the_normal():
     d = np.random.default_rng(0).standard_normal(200_000) ** 2
     assert m_scale(4.0 * d) == pytest.approx(2.0, rel=0.01)
+
+
+@pytest.mark.parametrize("n, fit_intercept", [(40, True), (300_000, True), (300_000, False)])
+def test_thin_basis_spans_the_design_whatever_the_column_scales(n, fit_intercept):
+    rng = np.random.default_rng(n)
+    X = rng.standard_normal((n, 12)) + 3.0
+    scales = np.logspace(-6, 6, 12)
+    A = np.column_stack([np.ones(n), X]) if fit_intercept else X
+    Q = thin_basis(X * scales + 1e3 * scales if fit_intercept else X * scales, fit_intercept).Q
+    np.testing.assert_allclose(Q.T @ Q, np.eye(Q.shape[1]), atol=1e-10)
+    coef = np.linalg.lstsq(Q, A, rcond=None)[0]                 # A lies in the span of Q
+    np.testing.assert_allclose(Q @ coef, A, atol=1e-8 * np.abs(A).max())
+    assert Q.shape[1] == A.shape[1]

@@ -74,15 +74,18 @@ def thin_basis(X: np.ndarray, fit_intercept: bool = True, rtol: float = 1e-10) -
     """
     n, p = X.shape
     mean = X.mean(axis=0) if fit_intercept else np.zeros(p)
-    scale = np.sqrt(np.mean((X - mean) ** 2, axis=0)) if n * p <= 4e6 else _block_std(X, mean)
-    scale = np.where(scale > np.finfo(float).eps * max(1.0, float(np.max(scale, initial=0))),
-                     scale, 1.0)
     ncol = p + int(fit_intercept)
     A = np.empty((n, ncol))
     if fit_intercept:
         A[:, 0] = 1.0
+    C = A[:, int(fit_intercept):]
     for s in range(0, n, _BLOCK):
-        A[s:s + _BLOCK, int(fit_intercept):] = (X[s:s + _BLOCK] - mean) / scale
+        np.subtract(X[s:s + _BLOCK], mean, out=C[s:s + _BLOCK])
+    scale = _column_rms(C)
+    scale = np.where(scale > np.finfo(float).eps * max(1.0, float(np.max(scale, initial=0))),
+                     scale, 1.0)
+    for s in range(0, n, _BLOCK):
+        C[s:s + _BLOCK] /= scale
     if n >= 2 * ncol:
         out = _cholesky_qr2(A.copy() if n * ncol <= 4e6 else A, rtol)
         if out is not None:
@@ -96,11 +99,14 @@ def thin_basis(X: np.ndarray, fit_intercept: bool = True, rtol: float = 1e-10) -
     return ThinBasis(Q, R, perm, rank, mean, scale, fit_intercept)
 
 
-def _block_std(X, mean):
-    acc = np.zeros(X.shape[1])
-    for s in range(0, X.shape[0], _BLOCK):
-        acc += np.sum((X[s:s + _BLOCK] - mean) ** 2, axis=0)
-    return np.sqrt(acc / X.shape[0])
+def _column_rms(C):
+    """Root mean square of each column, summed blockwise for a large ``C``."""
+    if C.size <= 4e6:
+        return np.sqrt(np.mean(C ** 2, axis=0))
+    acc = np.zeros(C.shape[1])
+    for s in range(0, C.shape[0], _BLOCK):
+        acc += np.sum(C[s:s + _BLOCK] ** 2, axis=0)
+    return np.sqrt(acc / C.shape[0])
 
 
 def _cholesky_qr2(A, rtol):
