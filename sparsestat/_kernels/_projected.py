@@ -266,3 +266,15 @@ def residuals_inplace(Q, Y, theta, out):
         for q in range(e - s):
             for k in range(K):
                 out[s + q, k] = Y[s + q, k] - P[q, k]
+
+
+@kernel
+def bisquare_rho_mean(r, cs):
+    """``mean(rho(r / cs))`` with Tukey's bisquare ``rho(u) = 1 - (1 - min(u^2, 1))^3``."""
+    acc = 0.0
+    for i in range(r.shape[0]):
+        u = r[i] / cs
+        u2 = min(u * u, 1.0)
+        w = 1.0 - u2
+        acc += 1.0 - w * w * w
+    return acc / max(r.shape[0], 1)

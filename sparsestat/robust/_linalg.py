@@ -13,6 +13,7 @@ import numpy as np
 import scipy.linalg
 
 from sparsestat._kernels._projected import (
+    gathered_products,
     masked_gram,
     residuals_inplace,
     right_multiply_inplace,
@@ -73,15 +74,18 @@ def thin_basis(X: np.ndarray, fit_intercept: bool = True, rtol: float = 1e-10) -
     """
     n, p = X.shape
     mean = X.mean(axis=0) if fit_intercept else np.zeros(p)
-    scale = np.sqrt(np.mean((X - mean) ** 2, axis=0)) if n * p <= 4e6 else _block_std(X, mean)
-    scale = np.where(scale > np.finfo(float).eps * max(1.0, float(np.max(scale, initial=0))),
-                     scale, 1.0)
     ncol = p + int(fit_intercept)
     A = np.empty((n, ncol))
     if fit_intercept:
         A[:, 0] = 1.0
+    C = A[:, int(fit_intercept):]
     for s in range(0, n, _BLOCK):
-        A[s:s + _BLOCK, int(fit_intercept):] = (X[s:s + _BLOCK] - mean) / scale
+        np.subtract(X[s:s + _BLOCK], mean, out=C[s:s + _BLOCK])
+    scale = _column_rms(C)
+    scale = np.where(scale > np.finfo(float).eps * max(1.0, float(np.max(scale, initial=0))),
+                     scale, 1.0)
+    for s in range(0, n, _BLOCK):
+        C[s:s + _BLOCK] /= scale
     if n >= 2 * ncol:
         out = _cholesky_qr2(A.copy() if n * ncol <= 4e6 else A, rtol)
         if out is not None:
@@ -95,11 +99,14 @@ def thin_basis(X: np.ndarray, fit_intercept: bool = True, rtol: float = 1e-10) -
     return ThinBasis(Q, R, perm, rank, mean, scale, fit_intercept)
 
 
-def _block_std(X, mean):
-    acc = np.zeros(X.shape[1])
-    for s in range(0, X.shape[0], _BLOCK):
-        acc += np.sum((X[s:s + _BLOCK] - mean) ** 2, axis=0)
-    return np.sqrt(acc / X.shape[0])
+def _column_rms(C):
+    """Root mean square of each column, summed blockwise for a large ``C``."""
+    if C.size <= 4e6:
+        return np.sqrt(np.mean(C ** 2, axis=0))
+    acc = np.zeros(C.shape[1])
+    for s in range(0, C.shape[0], _BLOCK):
+        acc += np.sum(C[s:s + _BLOCK] ** 2, axis=0)
+    return np.sqrt(acc / C.shape[0])
 
 
 def _cholesky_qr2(A, rtol):
@@ -137,6 +144,12 @@ def subset_fit(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray,
     is ``I`` minus that of the dropped rows; the smaller set is summed
     (``QtY``, if given, is ``Q^T Y``, computed once by the caller).
     """
+    return solve_normal(*subset_products(Q, Y, mask, orthonormal, QtY))
+
+
+def subset_products(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray,
+                    orthonormal: bool = True, QtY: np.ndarray | None = None):
+    """``(G, b) = (Q[mask]^T Q[mask], Q[mask]^T Y[mask])`` (see :func:`subset_fit`)."""
     r = Q.shape[1]
     drop = ~mask
     use_drop = orthonormal and 2 * int(drop.sum()) < Q.shape[0]
@@ -147,10 +160,32 @@ def subset_fit(Q: np.ndarray, Y: np.ndarray, mask: np.ndarray,
     if use_drop:
         G = np.eye(r) - G
         b = (full_projection(Q, Y) if QtY is None else QtY) - b
+    return G, b
+
+
+def solve_normal(G: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``G^{-1} b`` for a Gram matrix ``G`` (least squares if it is singular)."""
     try:
         return np.linalg.solve(G, b)
     except np.linalg.LinAlgError:
         return np.linalg.lstsq(G, b, rcond=None)[0]
+
+
+def update_products(Q: np.ndarray, Y: np.ndarray, G: np.ndarray, b: np.ndarray,
+                    enter: np.ndarray, leave: np.ndarray) -> None:
+    """Add the rows ``enter`` to the products ``(G, b)`` of a subset and remove ``leave``.
+
+    ``Y`` is a kernel array (:func:`as_kernel_array`); ``G`` stays exactly symmetric.
+    """
+    r = Q.shape[1]
+    for rows, sign in ((enter, 1.0), (leave, -1.0)):
+        if rows.size:
+            dG = np.zeros((r, r))
+            db = np.zeros((r, Y.shape[1]))
+            gathered_products(Q, Y, rows, dG, db)
+            G += sign * dG
+            b += sign * db
+    G[:] = np.tril(G) + np.tril(G, -1).T
 
 
 def as_kernel_array(A: np.ndarray) -> np.ndarray:

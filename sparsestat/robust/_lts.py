@@ -23,7 +23,11 @@ import numpy as np
 from scipy import stats
 from sklearn.utils import check_random_state
 
-from sparsestat.robust._linalg import full_projection, residuals, subset_fit
+from sparsestat._kernels._projected import bisquare_rho_mean
+from sparsestat.robust._linalg import (
+    as_kernel_array, full_projection, residuals, solve_normal, subset_fit, subset_products,
+    update_products,
+)
 
 
 @dataclass
@@ -52,14 +56,12 @@ def m_scale(d: np.ndarray, K: int = 1, n_iter: int = 100) -> float:
     ``c = 1.5476`` by the usual fixed-point iteration.
     """
     c = 1.5476
-    r = np.sqrt(np.asarray(d, dtype=float) / K)
+    r = np.sqrt(np.ascontiguousarray(d, dtype=float).ravel() / K)
     s = float(np.median(r)) / 0.6745
     if s <= 0:
         return 0.0
     for _ in range(n_iter):
-        u2 = np.minimum((r / (c * s)) ** 2, 1.0)
-        rho = 1.0 - (1.0 - u2) ** 3
-        new = s * np.sqrt(np.mean(rho) / 0.5)
+        new = s * np.sqrt(bisquare_rho_mean(r, c * s) / 0.5)
         if abs(new - s) <= 1e-10 * s:
             s = new
             break
@@ -73,11 +75,24 @@ def _smallest(d: np.ndarray, h: int) -> np.ndarray:
     return mask
 
 
-def _c_steps(Q, Y, mask, h, n_steps, orthonormal=True, rtol=1e-12, QtY=None):
+def _c_steps(Q, Y, mask, h, n_steps, orthonormal=True, rtol=1e-12, QtY=None, refresh=4):
+    """Concentration steps from ``mask`` until the kept set or objective settles.
+
+    The products of the kept set are updated on the rows that enter and leave;
+    they are recomputed from scratch every ``refresh`` steps, or when more rows
+    changed than a fresh computation would sum, so rounding cannot accumulate.
+    """
+    Yk = as_kernel_array(Y)
+    full_rows = min(h, Q.shape[0] - h) if orthonormal else h
     obj = np.inf
     theta = None
+    G = b = None
+    since = 0
     for _ in range(n_steps):
-        theta = subset_fit(Q, Y, mask, orthonormal, QtY)
+        if G is None:
+            G, b = subset_products(Q, Yk, mask, orthonormal, QtY)
+            since = 0
+        theta = solve_normal(G, b)
         d = np.sum(residuals(Q, Y, theta) ** 2, axis=1)
         new = _smallest(d, h)
         new_obj = float(np.sum(d[new]))
@@ -85,6 +100,13 @@ def _c_steps(Q, Y, mask, h, n_steps, orthonormal=True, rtol=1e-12, QtY=None):
             mask = new
             obj = min(obj, new_obj)
             break
+        enter = np.flatnonzero(new & ~mask)
+        leave = np.flatnonzero(mask & ~new)
+        since += 1
+        if since >= refresh or 2 * (enter.size + leave.size) >= full_rows:
+            G = None
+        else:
+            update_products(Q, Yk, G, b, enter, leave)
         mask, obj = new, new_obj
     return theta, mask, obj
 
