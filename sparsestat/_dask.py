@@ -353,15 +353,13 @@ def _sample_start(detector, xs, ys) -> _Start:
     """The in-memory fit's 50%-trimmed LTS start and column scales, computed on the sample."""
     import copy
 
-    from sparsestat.robust._linalg import residuals, subset_fit, thin_basis
+    from sparsestat.robust._linalg import thin_basis
     from sparsestat.robust._lts import lts_starts
-    from sparsestat.robust._mean_shift import _robust_scale, canonical_order
+    from sparsestat.robust._mean_shift import canonical_order, target_scales
 
     basis = thin_basis(xs, detector.fit_intercept)
     Q = basis.Q
-    col_scale = _robust_scale(ys)
-    resid = _robust_scale(residuals(Q, ys, subset_fit(Q, ys, np.ones(len(ys), dtype=bool))))
-    col_scale = np.where(resid > 1e-8 * col_scale, resid, col_scale)
+    col_scale = target_scales(Q, ys)
     (start,) = lts_starts(Q, ys / col_scale, trims=[0.5], order=canonical_order(xs, basis),
                           random_state=copy.deepcopy(detector.random_state))
     coef, intercept = basis.coefficients(start.theta * col_scale)
@@ -399,9 +397,9 @@ class _PathProblem:
 
     def grid(self) -> np.ndarray:
         """The in-memory detector's record times, from ``t*/2`` to ``t_ratio t*``."""
-        t_end = self.t_ratio * self.t_star
-        return self.t_first * np.geomspace(1.0 + 1e-9, max(t_end / self.t_first, 1.0 + 1e-6),
-                                           self.n_times)
+        from sparsestat.robust._mean_shift import record_times
+
+        return record_times(self.t_first, self.t_ratio * self.t_star, self.n_times)
 
     def n_steps(self) -> int:
         """LBI steps to the last record time (``alpha = n / kappa``), with one to spare."""
@@ -409,8 +407,10 @@ class _PathProblem:
 
     def rows(self, xb, yb):
         """``Q``, the targets, the robust residuals (all in path units) and the weights."""
+        from sparsestat.robust._mean_shift import leverage_weights
+
         Q = self.std.basis(xb)
-        omega = np.sqrt(np.maximum(1.0 - np.clip(np.sum(Q ** 2, axis=1), 0.0, 1.0), 1e-12))
+        omega = leverage_weights(np.sum(Q ** 2, axis=1))
         return Q, yb / self.units, self.start.residuals(xb, yb) / self.sigma, omega
 
 

@@ -488,20 +488,13 @@ def fit_mean_shift(X, Y, *, contamination="auto", solver="lbi", kappa=100.0, n_t
         report.stage(f"thin QR basis of [1, X]: n={n}, rank {basis.Q.shape[1]}")
     Q = basis.Q
     r = Q.shape[1]
-    # robust column scales of the least-squares residuals, so that the targets'
-    # noise levels are comparable (the tests pool them) and one kappa serves all
-    # (targets fitted exactly keep the scale of the targets themselves)
-    col_scale = _robust_scale(Y)
-    resid_scale = _robust_scale(residuals(Q, Y, subset_fit(Q, Y, np.ones(n, dtype=bool))))
-    col_scale = np.where(resid_scale > 1e-8 * col_scale, resid_scale, col_scale)
+    col_scale = target_scales(Q, Y)
     Ys = Y / col_scale
     c = auto_cutoff(n, K) if cutoff == "auto" else float(cutoff)
     law = NoiseLaw(tail=float(stats.chi2.sf(c * c, K)), K=K,
                    df=None if noise_df in (None, "auto") else float(noise_df),
                    estimate=noise_df == "auto")
-    lev = np.clip(basis.leverage, 0.0, 1.0)
-    # leverage-aware thresholds: residual i has standard deviation sigma * sqrt(1 - h_ii)
-    omega = np.sqrt(np.maximum(1.0 - lev, 1e-12))
+    omega = leverage_weights(basis.leverage)
     k_min = 0 if contamination == "auto" else int(np.ceil(contamination * n))
     setup = _PathSetup(
         omega=omega, cutoff=c, t_star=n / c, start=start, solver=solver,
@@ -664,7 +657,7 @@ def _path(Q, Yt, U, setup: _PathSetup):
         t_first = _start_time(Q, Yt, omega)
         z_start = None
     t_end = setup.t_ratio * t_star
-    grid = t_first * np.geomspace(1.0 + 1e-9, max(t_end / t_first, 1.0 + 1e-6), setup.n_times)
+    grid = record_times(t_first, t_end, setup.n_times)
     if setup.solver == "iss":
         return _engine.projected_shift_iss_path(
             Q, Yt, penalty=setup.penalty, weights=omega, times=grid,
@@ -739,6 +732,30 @@ def _exact_fit(Q, Ys, R, col_scale, basis, c, omega, contamination, k_min):
     return ShiftFit(path=path, entry_times=entry, order=order, stop_time=0.0,
                     outliers=outliers, scale=np.zeros(K), basis=basis, cutoff=c,
                     weights=omega)
+
+
+def target_scales(Q, Y):
+    """Robust column scales of the least-squares residuals of ``Y`` on ``Q``.
+
+    They make the targets' noise levels comparable (the tests pool them) and
+    let one ``kappa`` serve all; a target fitted exactly keeps the robust scale
+    of the target itself.
+    """
+    col_scale = _robust_scale(Y)
+    resid_scale = _robust_scale(residuals(Q, Y, subset_fit(Q, Y, np.ones(Y.shape[0],
+                                                                         dtype=bool))))
+    return np.where(resid_scale > 1e-8 * col_scale, resid_scale, col_scale)
+
+
+def leverage_weights(leverage):
+    """``omega_i = sqrt(1 - h_ii)`` (floored at 1e-6): residual ``i`` has standard
+    deviation ``sigma * omega_i``, so the thresholds are leverage-aware."""
+    return np.sqrt(np.maximum(1.0 - np.clip(leverage, 0.0, 1.0), 1e-12))
+
+
+def record_times(t_first, t_end, n_times):
+    """The shift path's record times: geometric from just after ``t_first`` to ``t_end``."""
+    return t_first * np.geomspace(1.0 + 1e-9, max(t_end / t_first, 1.0 + 1e-6), n_times)
 
 
 def _robust_dual(Q, Y, U, omega, c, kappa):
