@@ -60,6 +60,7 @@ import numba
 import numpy as np
 
 from sparsestat._kernels._arrays import copy_1d, copy_2d
+from sparsestat._kernels._core import _fraction as step_fraction
 from sparsestat._kernels._core import diverged, dual_step, free_step, record_dense
 from sparsestat._kernels._design import (
     add_column, add_columns, gram_column, transpose_columns, transpose_product,
@@ -297,7 +298,7 @@ def _record_free(z_old, z_new, t, step, grid, gi_from, gi_to, kappa, free, coefs
     :func:`record_dense` with the penalized prox): ``kappa * z`` interpolated inside the
     step, and a dual of 0."""
     for gi in range(gi_from, gi_to):
-        f = 0.0 if step == 0.0 else max((grid[gi] - t) / step, 0.0)
+        f = step_fraction(grid[gi], t, step)
         for q in range(free.shape[0]):
             j = free[q]
             for k in range(z_old.shape[1]):
