@@ -15,11 +15,10 @@ the intercept ``b`` stepped with ``beta`` as the last entry of the free block);
 import numpy as np
 
 from sparsestat._kernels._arrays import copy_1d, copy_2d
-from sparsestat._kernels._core import diverged, dual_step, free_step, record_dense
+from sparsestat._kernels._core import diverged, free_step, lbi_update, record_dense
 from sparsestat._kernels._design import csr_matvec, csr_rmatvec, product, transpose_product
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._losses import SQUARED, loss_derivative
-from sparsestat._kernels._prox import prox_inplace, record_entries
 from sparsestat._kernels._status import DIVERGED, MAX_ITER, OK
 
 
@@ -49,7 +48,6 @@ def split_lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, y, use_gram, H, c,
     gammas = np.zeros((n_times, m, 1))
     entry2 = np.full((m, 1), np.inf)
     no_duals = np.zeros((0, m, 1))
-    no_rows = np.empty(0, dtype=np.int64)
     no_scale = np.empty(0)
 
     beta = beta0.copy()
@@ -110,16 +108,19 @@ def split_lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, y, use_gram, H, c,
         for j in range(p):
             grad_b[j] -= back[j]
         big_beta = free_step(beta, grad_b, kappa * alpha, beta_new)
-        if diverged(big_beta, kappa) or diverged(dual_step(z, grad_z, alpha, no_scale, no_rows,
-                                                           -1, z_new), kappa):
+        if diverged(big_beta, kappa):
             status = DIVERGED
             break
-        record_entries(z, z_new, t, alpha, entry2, elementwise, group_ptr, group_idx)
+        # the dual step, the entries inside it and gamma = kappa * prox(z) at its end
+        big, _, _ = lbi_update(z, grad_z, alpha, no_scale, kappa, no_scale, t, entry2, 0,
+                               False, elementwise, group_ptr, group_idx, z_new, gamma)
+        if diverged(big, kappa):
+            status = DIVERGED
+            break
         gi = record_dense(z, z_new, beta, beta_new, t, alpha, grid, gi, kappa, elementwise,
                           group_ptr, group_idx, gammas, betas, no_duals, zz, tmp)
         copy_1d(beta, beta_new)
         copy_2d(z, z_new)
-        prox_inplace(z, gamma, kappa, elementwise, group_ptr, group_idx)
         t += alpha
         k_iter += 1
     if gi >= n_times and status == MAX_ITER:
