@@ -8,6 +8,10 @@ named after a hash of all the source files kernels depend on (every module of
 this subpackage and every other module that defines kernels); editing any of
 them moves the whole cache to a new folder, and the next call compiles afresh.
 
+A kernel called from another kernel is compiled for the plain types of its
+arguments: numba would otherwise type a constant argument (``0``, ``True``) as a
+literal and compile, and cache, a second copy of the callee for it.
+
 The folder is ``$NUMBA_CACHE_DIR/sparsestat/numba-<hash>`` when the user set
 ``NUMBA_CACHE_DIR``, else ``sparsestat/_kernels/__pycache__/numba-<hash>`` when the
 package folder is writable, else ``~/.cache/sparsestat/numba-<hash>``. In the package's own folder the caches of
@@ -23,7 +27,8 @@ import shutil
 from pathlib import Path
 
 import numba
-from numba import njit
+from numba.core import types
+from numba.core.registry import CPUDispatcher
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 # a module defines kernels when it imports this decorator
@@ -84,19 +89,39 @@ def _cache_folder() -> str | None:
 CACHE_FOLDER = _cache_folder()
 
 
+class Kernel(CPUDispatcher):
+    """A dispatcher that types calls from compiled code without literals.
+
+    A constant argument (``f(x, 0)`` inside a kernel) is typed as ``int64``, not
+    ``Literal[int](0)``, so one compiled version serves constant and variable
+    arguments alike.
+    """
+
+    def get_call_template(self, args, kws):
+        args = tuple(types.unliteral(a) for a in args)
+        kws = {k: types.unliteral(v) for k, v in kws.items()}
+        return super().get_call_template(args, kws)
+
+
 def kernel(function=None, **options):
     """``numba.njit(cache=True, **options)`` with the package's cache folder.
 
     Use as ``@kernel`` or ``@kernel(fastmath=...)``. numba picks a function's
     cache folder when the function is decorated, so the folder is set for the
-    moment of decoration only and other numba users are not affected.
+    moment of decoration only and other numba users are not affected. The
+    dispatcher is a :class:`Kernel`.
     """
     def decorate(fn):
+        if numba.config.DISABLE_JIT:
+            return fn
         saved = numba.config.CACHE_DIR
         if CACHE_FOLDER is not None:
             numba.config.CACHE_DIR = CACHE_FOLDER
         try:
-            return njit(cache=True, **options)(fn)
+            dispatcher = Kernel(py_func=fn, locals={},
+                                targetoptions=dict(options, nopython=True))
+            dispatcher.enable_caching()
+            return dispatcher
         finally:
             numba.config.CACHE_DIR = saved
 
