@@ -47,8 +47,10 @@ class Design:
 
     @property
     def args(self):
+        """The design as the kernels take it. The storage flag is ``True`` or ``None``
+        rather than ``False``: numba compiles a dense call without the CSC branches."""
         return (self.dense, self.data, self.indices, self.indptr, self.kernel_mean,
-                self.is_sparse)
+                True if self.is_sparse else None)
 
     @property
     def dtype(self) -> np.dtype:

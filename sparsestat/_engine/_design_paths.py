@@ -376,17 +376,23 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
 
     # the default step adapts to the active block (squared loss); a given alpha is fixed
     adaptive = alpha_given is None and gram_mode
+    # the kernel's mode: Gram entries (c), a working set (reach) when H is not formed, and
+    # on a sparse design (at most 5% nonzeros) a working set whose Gram block is left
+    # unformed: the gradient is X_W^T (X_A B_A) / n over the nonzeros of those columns
+    working_set = gram_mode and H.shape[0] != p
+    products = working_set and design.is_sparse and 20 * design.indptr[p] <= n * p
     halvings = 0
     while True:
         out = _kernels.lbi_path(
-            *design.args, np.asfortranarray(Y), w, loss_code, delta, gram_mode,
-            np.ascontiguousarray(H), np.ascontiguousarray(c), z0, np.asarray(b0, dtype=float),
-            bool(fit_intercept and not gram_mode),
+            *design.args, None if gram_mode else np.asfortranarray(Y), w, loss_code, delta,
+            np.ascontiguousarray(H), np.ascontiguousarray(c) if gram_mode else None, z0,
+            np.asarray(b0, dtype=float), bool(fit_intercept and not gram_mode),
             t0, float(alpha), float(kappa), elementwise, gptr, gidx, free, grid, budget,
             record_duals,
             adaptive, _ADAPTIVE_STEP * _STEP_CONSTANT[loss],
             (float(np.max(np.diag(H))) if H.shape[0] else design.diag_max()) if adaptive else 1.0,
-            np.asarray(_WORKING_SET_REACH, dtype=float), int(verbose))
+            np.asarray(_WORKING_SET_REACH, dtype=float) if working_set else None,
+            True if products else None, int(verbose) if verbose > 0 else None)
         status = out[5]
         # the Poisson curvature has no global bound: a default step that still diverges
         # (the fit left the factor-2 margin of its reference) is halved and the path rerun

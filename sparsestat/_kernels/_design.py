@@ -3,7 +3,10 @@
 A design is passed as ``(Xf, xdata, xind, xptr, xmean, is_sparse)``: ``Xf`` a
 Fortran-ordered dense ``(n, p)`` array (a ``(0, 0)`` placeholder when sparse),
 the CSC arrays of a sparse matrix (empty placeholders when dense), and
-``xmean`` the column means subtracted implicitly (zeros: no centering).
+``xmean`` the column means subtracted implicitly (zeros: no centering), and
+``is_sparse`` ``True`` for CSC or ``None`` for dense. The flag is ``None`` rather
+than ``False`` so that numba removes the CSC branches (``is_sparse is not None``)
+when it compiles a dense call, and the dense ones in a CSC call.
 Column ``j`` of the design is therefore ``X[:, j] - xmean[j]``.
 
 The design may be held in float64 or float32 (``Xf`` / ``xdata``); products
@@ -23,7 +26,7 @@ from sparsestat._kernels._jit import kernel
 def add_column(Xf, xdata, xind, xptr, xmean, is_sparse, j, coef, out):
     """``out[:, k] += coef[k] * x_j`` for every output column k."""
     n, K = out.shape
-    if is_sparse:
+    if is_sparse is not None:
         for ii in range(xptr[j], xptr[j + 1]):
             i = xind[ii]
             v = xdata[ii]
@@ -50,7 +53,7 @@ def add_columns(Xf, xdata, xind, xptr, xmean, is_sparse, cols, n_cols, C, out):
     applied once per output column (not once per listed column).
     """
     n, K = out.shape
-    if is_sparse:
+    if is_sparse is not None:
         for k in range(K):
             shift = 0.0
             for q in range(n_cols):
@@ -83,13 +86,13 @@ def transpose_columns(Xf, xdata, xind, xptr, xmean, is_sparse, cols, n_cols, V, 
     n, K = V.shape
     for k in range(K):
         total = 0.0
-        if is_sparse:
+        if is_sparse is not None:
             for i in range(n):
                 total += V[i, k]
         for q in range(n_cols):
             j = cols[q]
             s = 0.0
-            if is_sparse:
+            if is_sparse is not None:
                 for ii in range(xptr[j], xptr[j + 1]):
                     s += xdata[ii] * V[xind[ii], k]
                 if total != 0.0:
@@ -105,7 +108,7 @@ def transpose_product(Xf, xdata, xind, xptr, xmean, is_sparse, V, out):
     """``out = X^T V`` for ``V`` of shape ``(n, K)`` (``V`` Fortran-ordered)."""
     n, K = V.shape
     p = out.shape[0]
-    if is_sparse:
+    if is_sparse is not None:
         transpose_columns(Xf, xdata, xind, xptr, xmean, is_sparse, np.arange(p), p, V, out)
     else:
         vk = np.empty(n)
@@ -139,7 +142,7 @@ def _dense_transpose_vector(Xf, v, out):
 @kernel
 def transpose_vector(Xf, xdata, xind, xptr, xmean, is_sparse, v, out):
     """``out = X^T v`` for a vector ``v`` of length n (one BLAS product when dense)."""
-    if is_sparse:
+    if is_sparse is not None:
         total = 0.0
         for i in range(v.shape[0]):
             total += v[i]
@@ -155,7 +158,7 @@ def transpose_vector(Xf, xdata, xind, xptr, xmean, is_sparse, v, out):
 @kernel
 def column(Xf, xdata, xind, xptr, xmean, is_sparse, j, out):
     """``out = x_j`` (column ``j`` with its implicit centering) as a dense vector."""
-    if is_sparse:
+    if is_sparse is not None:
         out[:] = -xmean[j]
         for ii in range(xptr[j], xptr[j + 1]):
             out[xind[ii]] += xdata[ii]
@@ -202,7 +205,7 @@ def csr_rmatvec(data, indices, indptr, u, out):
 @kernel
 def product(Xf, xdata, xind, xptr, xmean, is_sparse, v, out):
     """``out = X v`` for a vector ``v`` of length p (all columns)."""
-    if is_sparse:
+    if is_sparse is not None:
         n = out.shape[0]
         out[:] = 0.0
         shift = 0.0

@@ -150,7 +150,7 @@ def _fit(Xf, xdata, xind, xptr, xmean, is_sparse, beta, free, nf, XFt, bf, u):
     """``u = X_F beta_F``, the fitted values of the free columns (design mode)."""
     if nf == 0:
         u[:] = 0.0
-    elif is_sparse:
+    elif is_sparse is not None:
         u[:] = 0.0
         shift = 0.0
         for a in range(nf):
@@ -169,7 +169,7 @@ def _fit(Xf, xdata, xind, xptr, xmean, is_sparse, beta, free, nf, XFt, bf, u):
 @kernel
 def _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, v, vsum):
     """``x_j^T v`` for column ``j`` with its implicit centring (``vsum = sum(v)``)."""
-    if is_sparse:
+    if is_sparse is not None:
         s = 0.0
         for ii in range(xptr[j], xptr[j + 1]):
             s += xdata[ii] * v[xind[ii]]
@@ -214,7 +214,7 @@ def _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, 
 def _column_norms(Xf, xdata, xind, xptr, xmean, is_sparse, n, out):
     """``out[j] = ||x_j|| / n`` (columns with their implicit centring)."""
     for j in range(out.shape[0]):
-        if is_sparse:
+        if is_sparse is not None:
             s = 0.0
             s1 = 0.0
             for ii in range(xptr[j], xptr[j + 1]):
@@ -324,7 +324,7 @@ def _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, free, nf, XFt, j, xj, 
             h[a] = H[free[a], j]
         return H[j, j]
     column(Xf, xdata, xind, xptr, xmean, is_sparse, j, xj)
-    if is_sparse:
+    if is_sparse is not None:
         total = 0.0
         for i in range(n):
             total += xj[i]
@@ -365,7 +365,7 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
     n = n_samples
     n_times = grid.shape[0]
     design_mode = H.shape[0] == 0
-    dense_design = design_mode and not is_sparse
+    dense_design = design_mode and is_sparse is None
     gi = istate[GI]
     nf = istate[NF]
     n_knots = istate[KNOTS]

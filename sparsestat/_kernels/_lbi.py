@@ -84,7 +84,7 @@ def _block_times(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos, products, a
     """``y = H_AA x``: from the Gram block (``M[pos[i], pos[j]]`` is the entry of features
     ``i`` and ``j``) or, with ``products``, as ``X_A^T (X_A x) / n`` (``xs``, ``r``: scratch
     of shapes ``(p, 1)`` and ``(n, 1)``)."""
-    if products:
+    if products is not None:
         for a in range(n_active):
             xs[active[a], 0] = x[a]
         r[:, :] = 0.0
@@ -110,8 +110,11 @@ def _active_block_norm(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos, produ
         return 0.0
     x = np.empty(n_active)
     y = np.empty(n_active)
-    xs = np.zeros((v.shape[0] if products else 0, 1))
-    r = np.zeros((n if products else 0, 1))
+    n_xs, n_r = 0, 0
+    if products is not None:
+        n_xs, n_r = v.shape[0], n
+    xs = np.zeros((1, n_xs)).T
+    r = np.zeros((1, n_r)).T
     nrm = 0.0
     for a in range(n_active):
         x[a] = v[active[a]]
@@ -213,14 +216,14 @@ def _grow_working_set(Xf, xdata, xind, xptr, xmean, is_sparse, n, new_units, n_n
             pos[j] = n_feats
             feats[n_feats] = j
             n_feats += 1
-    if n_feats == start or products:
+    if n_feats == start or products is not None:
         return n_units, n_feats, M
     if n_feats > M.shape[0]:
         cap = min(feats.shape[0], max(n_feats, M.shape[0] + M.shape[0] // 2 + 16))
         bigger = np.empty((cap, cap))
         copy_2d(bigger, M[:start, :start])
         M = bigger
-    if is_sparse:
+    if is_sparse is not None:
         col = np.empty(feats.shape[0])
         for b_ in range(start, n_feats):
             gram_column(Xf, xdata, xind, xptr, xmean, is_sparse, feats[b_], n, col)
@@ -309,30 +312,36 @@ def _record_free(z_old, z_new, t, step, grid, gi_from, gi_to, kappa, free, coefs
 
 @kernel
 def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
-             use_gram, H, c, z0, b0, fit_intercept, t0, alpha, kappa,
+             H, c, z0, b0, fit_intercept, t0, alpha, kappa,
              elementwise, group_ptr, group_idx, free, grid, max_iter, record_duals,
-             adaptive, step_constant, diag_max, reach, verbose):
+             adaptive, step_constant, diag_max, reach, products, verbose):
     """Run LBI from the analytic start ``(z0, t0)`` until the last grid time.
+
+    The mode is chosen by arguments that are ``None`` or not: ``Y`` (the direct
+    mode) or ``c`` (Gram mode), ``reach`` (a working set), ``products`` (the working
+    set's gradient from products with a sparse design) and ``verbose``. numba
+    removes the branches of a ``None`` argument when it compiles, so each mode
+    compiles only its own code.
 
     Parameters
     ----------
     Xf, xdata, xind, xptr, xmean, is_sparse :
         The design (see :mod:`sparsestat._kernels._design`).
-    Y : (n, K) Fortran array
-        Targets (one-hot for multinomial).
+    Y : (n, K) Fortran array or None
+        Targets (one-hot for multinomial) in the direct mode; ``None`` in Gram mode.
     w : (n,) array
         Sample weights (ones when unweighted).
     loss_code : int
         See :mod:`sparsestat._kernels._losses`.
     delta : float
         Huber threshold.
-    use_gram : bool
-        Squared loss only: iterate on Gram entries (``H``, ``c``).
     H : (p, p) C-ordered array
-        The full scaled Gram matrix, or a ``(0, 0)`` array to work on a working set
-        (see the module docstring; not with ``record_duals``).
-    c : (p, K) array
-        ``X^T Y / n`` (gram mode only).
+        The full scaled Gram matrix in Gram mode without a working set, else a
+        ``(0, 0)`` array.
+    c : (p, K) array or None
+        ``X^T Y / n`` in Gram mode (squared loss only: iterate on Gram entries ``H``,
+        ``c``); ``None`` in the direct mode (the loss's gradient through ``X`` at each
+        step). Exactly one of ``Y`` and ``c`` is given.
     z0 : (p, K) array
         Starting dual variable, on the unit ball's boundary.
     b0 : (K,) array
@@ -356,18 +365,24 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         Gram mode only: size each step by the active block (see module docstring).
     step_constant, diag_max : float
         ``c`` and ``d`` of the adaptive step.
-    reach : (2,) array
-        Working set: the factor on an outside dual's observed rate of change, and the
-        distance to the sphere that counts as within reach of the next batch.
-    verbose : int
-        Print a progress line at every tenth of the grid when positive.
+    reach : (2,) array or None
+        Gram mode with ``H`` empty: work on a working set (see the module docstring;
+        not with ``record_duals``). The factor on an outside dual's observed rate of
+        change, and the distance to the sphere that counts as within reach of the
+        next batch. ``None`` without a working set.
+    products : bool or None
+        With a working set on a sparse design: ``True`` to leave the Gram block
+        unformed and take the gradient from products with the design's columns;
+        ``None`` otherwise.
+    verbose : int or None
+        Print a progress line at every tenth of the grid; ``None`` for silence.
 
     Returns
     -------
     coefs, intercepts, duals, entry, n_iter, status, t_end, z, B, b
     """
     p, K = z0.shape
-    n = Y.shape[0]
+    n = w.shape[0]
     n_times = grid.shape[0]
     coefs = np.zeros((n_times, p, K))
     intercepts = np.zeros((n_times, K))
@@ -393,10 +408,6 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     G = np.zeros((K, n)).T
 
     # ---- the working set: penalty units, their features and the Gram block M
-    screen = use_gram and H.shape[0] != p
-    # a sparse design (at most 5% nonzeros) leaves the working set's Gram block unformed:
-    # the gradient is X_W^T (X_A B_A) / n, over the nonzeros of the columns involved
-    products = screen and is_sparse and 20 * xptr[p] <= n * p
     every_unit = all_units(z0, elementwise, group_ptr)
     n_all_units = every_unit.shape[0]
     units = np.empty(n_all_units, dtype=np.int64)
@@ -405,12 +416,11 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     pos = np.full(p, -1, dtype=np.int64)
     n_units = np.int64(0)      # (typed, not a literal: one signature of the helpers)
     n_feats = np.int64(0)
-    if use_gram and not screen:
+    M = np.zeros((0, 0))
+    if c is not None and reach is None:
         M = H
-    else:
-        M = np.zeros((0, 0))
     batch = _FIRST_BATCH
-    if screen:
+    if reach is not None:
         # the start: B = 0, so every dual moves at the rate c
         step0 = alpha
         if adaptive:
@@ -446,10 +456,13 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     T = 0.0
     u_batch = np.zeros((K, n)).T
     v_batch = np.zeros((p, K))
-    z_ck = np.empty((p, K) if screen else (0, K))
-    entry_ck = np.empty((p, K) if screen else (0, K))
-    was_active_ck = np.empty(p if screen else 0, dtype=np.bool_)
-    power_ck = np.empty(p if screen else 0)
+    p_ck = 0
+    if reach is not None:
+        p_ck = p
+    z_ck = np.empty((p_ck, K))
+    entry_ck = np.empty((p_ck, K))
+    was_active_ck = np.empty(p_ck, dtype=np.bool_)
+    power_ck = np.empty(p_ck)
     b_ck = np.empty(K)
     t_ck = 0.0
     k_ck = 0
@@ -488,46 +501,45 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                 break
             if k_iter >= max_iter:
                 break
-            if screen:
+            if reach is not None:
                 copy_2d(z_ck, z)
                 copy_2d(entry_ck, entry)
                 copy_1d(was_active_ck, was_active)
                 copy_1d(power_ck, power_vec)
                 copy_1d(b_ck, b)
                 t_ck, k_ck, gi_ck, lam_ck, joined_ck = t, k_iter, gi, lam_a, joined
-        # ---- gradient at (B, b) on the working set
-        if products:
-            eta[:, :] = 0.0
-            add_columns(Xf, xdata, xind, xptr, xmean, is_sparse, active, n_active, B, eta)
-            transpose_columns(Xf, xdata, xind, xptr, xmean, is_sparse, feats, n_feats, eta, grad)
-            for q in range(n_feats):
-                j = feats[q]
-                for k in range(K):
-                    grad[j, k] = grad[j, k] / n - c[j, k]
-            finite = True
-            for k in range(K):
-                gb[k] = 0.0
-        elif use_gram:
-            for k in range(K):
-                gk = g[k]
+        # ---- gradient at (B, b) on the working set: Gram mode (c), or direct (Y)
+        finite = True
+        if c is not None:
+            if products is not None:
+                eta[:, :] = 0.0
+                add_columns(Xf, xdata, xind, xptr, xmean, is_sparse, active, n_active, B, eta)
+                transpose_columns(Xf, xdata, xind, xptr, xmean, is_sparse, feats, n_feats, eta,
+                                  grad)
                 for q in range(n_feats):
-                    gk[q] = -c[feats[q], k]
-            for a in range(n_active):
-                j = active[a]
-                row = M[pos[j]]
+                    j = feats[q]
+                    for k in range(K):
+                        grad[j, k] = grad[j, k] / n - c[j, k]
+            else:
                 for k in range(K):
-                    coef = B[j, k]
-                    if coef != 0.0:
-                        gk = g[k]
-                        for q in range(n_feats):
-                            gk[q] += row[q] * coef
-            for q in range(n_feats):
-                for k in range(K):
-                    grad[feats[q], k] = g[k, q]
-            finite = True
+                    gk = g[k]
+                    for q in range(n_feats):
+                        gk[q] = -c[feats[q], k]
+                for a in range(n_active):
+                    j = active[a]
+                    row = M[pos[j]]
+                    for k in range(K):
+                        coef = B[j, k]
+                        if coef != 0.0:
+                            gk = g[k]
+                            for q in range(n_feats):
+                                gk[q] += row[q] * coef
+                for q in range(n_feats):
+                    for k in range(K):
+                        grad[feats[q], k] = g[k, q]
             for k in range(K):
                 gb[k] = 0.0
-        else:
+        if Y is not None:
             for i in range(n):
                 for k in range(K):
                     eta[i, k] = b[k]
@@ -570,7 +582,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         gi = record_dense(z, z_new, b, b_new, t, step, grid, gi, kappa, elementwise,
                           group_ptr, group_idx, coefs, intercepts, duals, zz, tmp)
         _record_free(z, z_new, t, step, grid, gi_old, gi, kappa, free, coefs, duals)
-        if screen:
+        if reach is not None:
             for a in range(n_active):
                 j = active[a]
                 if not touched[j]:
@@ -604,11 +616,12 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         t += step
         k_iter += 1
         in_batch += 1
-        if verbose > 0 and gi * 10 >= next_report * n_times:
-            with numba.objmode():
-                report("LBI", t, gi, n_times, n_active, k_iter)
-            next_report = (gi * 10) // n_times + 1
-        if not screen:
+        if verbose is not None:
+            if gi * 10 >= next_report * n_times:
+                with numba.objmode():
+                    report("LBI", t, gi, n_times, n_active, k_iter)
+                next_report = (gi * 10) // n_times + 1
+        if reach is None:
             in_batch = 0
             continue
         if in_batch < batch and gi < n_times and k_iter < max_iter:
