@@ -338,7 +338,7 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
             # fixed-X statistics may use only the Gram matrix and [X, Xk]^T y: Cp or GCV,
             # not cross-validation. Cp needs the noise variance of least squares on the 2p
             # columns, which has n - 2p - 1 degrees of freedom: below 3p it is noisy and
-            # GCV (no noise variance) is the more powerful (fixed-X at n = 2.2p: +0.007 to
+            # GCV (no noise variance) is the more powerful (fixed-X at n = 2.2p: +0.008 to
             # +0.028 over Cp). Cp is valid for model-X too, as powerful as
             # cross-validation and far cheaper (no folds) when n > 3p.
             if self.knockoffs == "fixed" and supplied is None:
