@@ -216,7 +216,28 @@ def test_statistics_are_antisymmetric_under_swap(statistic):
         np.testing.assert_allclose(W_shuffled, W, atol=1e-10)
 
 
-@pytest.mark.parametrize("statistic, params", [("lcd", {"penalty": "cp"}), ("lbi", {})])
+@pytest.mark.parametrize("penalty", ["cp", "gcv"])
+def test_lcd_flips_sign_when_one_feature_is_swapped(penalty):
+    """Swapping X_j with its knockoff flips W_j and leaves every other W_i unchanged, for
+    the information-criterion penalties (the Cp and GCV criteria are swap-invariant)."""
+    rng = np.random.default_rng(21)
+    n, p = 150, 10
+    X = rng.standard_normal((n, p))
+    Xk = 0.6 * X + 0.8 * rng.standard_normal((n, p))
+    y = X[:, 0] - X[:, 1] + 0.5 * X[:, 4] + rng.standard_normal(n)
+    W = knockoff_statistic(X, Xk, y, "lcd", penalty=penalty)
+    for j in (0, 4, 7):
+        Xs, Xks = X.copy(), Xk.copy()
+        Xs[:, j], Xks[:, j] = Xk[:, j], X[:, j]
+        W_swap = knockoff_statistic(Xs, Xks, y, "lcd", penalty=penalty)
+        expected = W.copy()
+        expected[j] = -W[j]
+        np.testing.assert_allclose(W_swap, expected, atol=1e-4)
+    assert W[0] > 0 and W[1] > 0 and np.count_nonzero(W) >= 3
+
+
+@pytest.mark.parametrize("statistic, params", [("lcd", {"penalty": "cp"}),
+                                                ("lcd", {"penalty": "gcv"}), ("lbi", {})])
 def test_fixed_x_statistics_use_only_sufficient_statistics(statistic, params):
     """A rotation of the rows that fixes the constant vector keeps the Gram matrix and
     [X, Xk]^T y, so a fixed-X statistic (Cp-tuned lasso, LBI) must not change."""
@@ -484,6 +505,30 @@ def test_cp_lasso_equals_the_full_grid_reference(s_method):
         _residual_variance(Xs.T @ Xs, Xs.T @ yc, yc @ yc, n) * (n - 2 * p - 1),
         np.sum((yc - Xs @ ols) ** 2), rtol=1e-4)
     np.testing.assert_allclose(_lasso_cp(Xs, y), _reference_cp_coef(Xs, y), atol=1e-4)
+
+
+def test_gcv_lasso_equals_the_full_grid_reference():
+    """The early-stopped GCV search picks the fit minimizing RSS / (n - 1 - df)^2 over the
+    whole grid (sklearn's path, the residuals computed directly) when GCV does not fall
+    again after rising for 10 grid points."""
+    from sklearn.linear_model import lasso_path
+    from sparsestat.feature_selection._statistics import _lasso_cp, _standardized_augmented
+    n, p = 132, 60                            # n = 2.2p: few residual degrees of freedom
+    X = centred_unit_design(n, p, 8, rho=0.3)
+    rng = np.random.default_rng(9)
+    beta = np.zeros(p)
+    beta[rng.choice(p, 10, replace=False)] = 8.0 * rng.choice([-1, 1], 10)
+    y = X @ beta + rng.standard_normal(n)
+    Xk = fixed_x_knockoffs(X, compute_s(X.T @ X, "maxent"), np.random.default_rng(10))
+    Xs = _standardized_augmented(X, Xk, np.arange(2 * p))
+    yc = y - y.mean()
+    alphas = np.abs(Xs.T @ yc).max() / n * np.geomspace(1.0, 1e-2, 100)
+    _, coefs, _ = lasso_path(Xs, yc, alphas=alphas, max_iter=5000)
+    df = np.count_nonzero(coefs, axis=0)
+    gcv = np.sum((yc[:, None] - Xs @ coefs) ** 2, axis=0) / (n - 1 - df) ** 2
+    best = int(np.argmin(gcv))
+    assert 0 < best < 99 and 0 < df[best] < n - 1     # an interior choice
+    np.testing.assert_allclose(_lasso_cp(Xs, y, criterion="gcv"), coefs[:, best], atol=1e-4)
 
 
 # ---------------------------------------------------------------- progress reporting

@@ -11,10 +11,11 @@ statistics they report do not depend on the units of ``y``.
   cross-validated penalty (``LassoCV``'s choice, its paths stopped once the held-out
   error stops improving; l1-logistic ``LogisticRegressionCV``
   for class labels, one-vs-rest with the largest coefficient over classes), or
-  (``penalty='cp'``, used with fixed-X knockoffs and, when ``n > 3p``,
-  model-X ones) at the penalty minimizing Mallows' Cp, a function of the Gram
-  matrix and ``[X, Xk]^T y`` only, as the fixed-X guarantee requires
-  (cross-validation splits rows and is not);
+  (``penalty='cp'``, used with fixed-X knockoffs when ``n >= 3p`` and
+  model-X ones when ``n > 3p``) at the penalty minimizing Mallows' Cp, or
+  (``penalty='gcv'``, fixed-X with ``n < 3p``) generalized cross-validation,
+  both functions of the Gram matrix, ``[X, Xk]^T y`` and ``||y||^2`` only, as
+  the fixed-X guarantee requires (cross-validation splits rows and is not);
 - ``'lsm'``: signed max of the entry points ``lambda`` on the lasso path
   (``lasso_path``; the multi-task lasso on one-hot labels for classes);
 - ``'lbi'``: signed max of ``Z = 1 / tau``, ``tau`` the entry time of the
@@ -47,7 +48,7 @@ _MAX_ITER = [Interval(Integral, 1, None, closed="left"), None]
 
 # what statistic_params may hold, per statistic
 STATISTIC_PARAMETERS = {
-    "lcd": {"penalty": [StrOptions({"cp", "cv"})],
+    "lcd": {"penalty": [StrOptions({"cp", "gcv", "cv"})],
             "cv": [Interval(Integral, 2, None, closed="left"), "cv_object"],
             "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
             "n_alphas": [Interval(Integral, 2, None, closed="left")],
@@ -119,22 +120,27 @@ def _residual_variance(G: np.ndarray, Xy: np.ndarray, yy: float, n: int) -> floa
     return max(yy - fit, 0.0) / max(n - rank - 1, 1)
 
 
-def _lasso_cp(Xs, y, *, n_alphas=100, eps=1e-2, max_iter=5000, patience=10):
-    """Lasso coefficients at the penalty minimizing Mallows' Cp along the path.
+def _lasso_cp(Xs, y, *, n_alphas=100, eps=1e-2, max_iter=5000, patience=10, criterion="cp"):
+    """Lasso coefficients at the penalty minimizing Mallows' Cp (or GCV) along the path.
+
+    ``criterion='gcv'`` minimizes generalized cross-validation,
+    ``RSS / (n - 1 - df)^2`` with ``df`` the number of nonzero coefficients,
+    which needs no noise variance (the denominator floored at 1/2).
 
     Everything is computed from the Gram matrix, ``Xs^T y`` and ``||y||^2`` (the
     noise variance from the least-squares fit on all columns), the sufficient
     statistics a fixed-X knockoff statistic may use. The path runs on a
     geometric grid of ``n_alphas`` penalties from the largest useful one down to
-    ``eps`` times it, in warm-started blocks, and stops once Cp has not improved
-    for ``patience`` grid points (the small penalties, where the lasso is most
-    expensive, are then never fitted).
+    ``eps`` times it, in warm-started blocks, and stops once the criterion has not
+    improved for ``patience`` grid points (the small penalties, where the lasso is
+    most expensive, are then never fitted; the answer differs from the minimum over
+    the whole grid only when the criterion falls again after rising that long).
     """
     n = Xs.shape[0]
     yc = y - y.mean()
     G = Xs.T @ Xs
     Xy = Xs.T @ yc
-    sigma2 = _residual_variance(G, Xy, float(yc @ yc), n)
+    sigma2 = _residual_variance(G, Xy, float(yc @ yc), n) if criterion == "cp" else 0.0
     alphas = np.abs(Xy).max() / n * np.geomspace(1.0, eps, n_alphas)
     best_cp, best_index, best, coef = np.inf, 0, None, None
     for start in range(0, n_alphas, patience):
@@ -142,7 +148,11 @@ def _lasso_cp(Xs, y, *, n_alphas=100, eps=1e-2, max_iter=5000, patience=10):
         _, coefs, _ = lasso_path(Xs, yc, alphas=block, precompute=G, Xy=Xy, coef_init=coef,
                                  max_iter=max_iter, check_input=False)
         rss = yc @ yc - 2 * coefs.T @ Xy + np.sum(coefs * (G @ coefs), axis=0)
-        cp = rss + 2.0 * sigma2 * np.count_nonzero(coefs, axis=0)
+        df = np.count_nonzero(coefs, axis=0)
+        if criterion == "cp":
+            cp = rss + 2.0 * sigma2 * df
+        else:
+            cp = rss / np.maximum(n - 1 - df, 0.5) ** 2
         i = int(np.argmin(cp))
         if cp[i] < best_cp:
             best_cp, best_index, best = cp[i], start + i, coefs[:, i].copy()
@@ -201,8 +211,8 @@ def _lasso_cv(Xs, y, *, cv=5, n_alphas=100, eps=1e-2, max_iter=5000, patience=10
 def _lcd(Xs, y, classes, *, penalty="cv", cv=5, n_jobs=None, Cs=10, n_alphas=100, eps=1e-2,
          groups=None):
     if classes is None:
-        if penalty == "cp":
-            coef = _lasso_cp(Xs, y, n_alphas=n_alphas, eps=eps)
+        if penalty in ("cp", "gcv"):
+            coef = _lasso_cp(Xs, y, n_alphas=n_alphas, eps=eps, criterion=penalty)
         else:
             coef, _ = _lasso_cv(Xs, y, cv=cv, n_alphas=n_alphas, eps=eps)
         return np.abs(coef), np.sign(coef)
@@ -292,7 +302,7 @@ def knockoff_statistic(X: np.ndarray, Xk: np.ndarray, y: np.ndarray, statistic: 
         Also return the sign of each feature's fitted coefficient (0 where the
         statistic defines none: multiclass targets).
     **params :
-        Options of the statistic: ``penalty`` ('cv' or 'cp'), ``cv``, ``Cs``,
+        Options of the statistic: ``penalty`` ('cv', 'cp' or 'gcv'), ``cv``, ``Cs``,
         ``n_alphas``, ``n_jobs`` (lcd);
         ``n_alphas``, ``eps`` (lsm); ``kappa``, ``t_ratio``, ``n_times``,
         ``max_iter`` (lbi).
