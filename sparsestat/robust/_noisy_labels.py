@@ -30,6 +30,7 @@ from sklearn.utils.validation import (
 )
 
 from sparsestat import _dask, _dask_labels, _engine
+from sparsestat._kernels._labels import PIECE_OK, pieces_entry_times
 from sparsestat._threads import one_thread
 from sparsestat.robust._label_fit import fit_labels, score_labels
 from sparsestat.robust._label_neighbours import (
@@ -314,8 +315,28 @@ def deal_pieces(key: np.ndarray, codes: np.ndarray, groups: list[np.ndarray],
 
 
 def _solve_pieces(Xn, codes, pieces, n_components, kappa, t_ratio):
-    with one_thread():   # tiny dense problems: BLAS threads only contend
-        return [_solve_piece(Xn, codes, idx, n_components, kappa, t_ratio) for idx in pieces]
+    """Entry times of every piece (a list of arrays, one per piece of ``pieces``).
+
+    All pieces run in one compiled call
+    (:func:`sparsestat._kernels._labels.pieces_entry_times`, the arithmetic of
+    :func:`shift_entry_times` on :func:`reduce_features`); the few it cannot
+    take (too few rows for its basis, an ill-conditioned one) go through
+    :func:`_solve_piece`.
+    """
+    if not pieces:
+        return []
+    Xn = np.ascontiguousarray(Xn, dtype=np.float64)
+    codes = np.asarray(codes, dtype=np.int64)
+    sizes = np.array([idx.size for idx in pieces], dtype=np.int64)
+    ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    flat = np.concatenate(pieces).astype(np.int64)
+    d = -1 if n_components == "auto" else int(n_components)
+    entry, status = pieces_entry_times(Xn, codes, ptr, flat, d, float(kappa), float(t_ratio),
+                                       int(codes.max()) + 1)
+    out = [entry[ptr[j]:ptr[j + 1]] for j in range(len(pieces))]
+    for j in np.flatnonzero(status != PIECE_OK):
+        out[j] = _solve_piece(Xn, codes, pieces[j], n_components, kappa, t_ratio)
+    return out
 
 
 def _solve_piece(Xn, codes, idx, n_components, kappa, t_ratio):
@@ -767,7 +788,9 @@ class NoisyLabelDetector(BaseEstimator):
         n_chunks = max(1, min(len(pieces), 4 * workers if workers > 1 else 1))
         chunks = [pieces[i::n_chunks] for i in range(n_chunks)]
         if n_chunks == 1:
-            results = [_solve_pieces(Xn, codes, pieces, self.n_components, self.kappa, 50.0)]
+            with one_thread():   # tiny dense problems: BLAS threads only contend
+                results = [_solve_pieces(Xn, codes, pieces, self.n_components, self.kappa,
+                                         50.0)]
         else:
             # each task receives only the rows of its own pieces
             tasks = []
@@ -776,9 +799,13 @@ class NoisyLabelDetector(BaseEstimator):
                 bounds = np.cumsum([0] + [idx.size for idx in chunk])
                 local = [np.arange(bounds[j], bounds[j + 1]) for j in range(len(chunk))]
                 tasks.append((Xn[rows], codes[rows], local))
-            results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
-                delayed(_solve_pieces)(*task, self.n_components, self.kappa, 50.0)
-                for task in tasks)
+            # the compiled pieces release the GIL: threads, unless the active backend
+            # (e.g. a dask cluster) says otherwise; tiny dense problems, one BLAS thread
+            with one_thread():
+                results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose,
+                                   prefer="threads")(
+                    delayed(_solve_pieces)(*task, self.n_components, self.kappa, 50.0)
+                    for task in tasks)
         entry = np.full(n, np.inf)
         piece_of = np.empty(n, dtype=np.int64)
         for c, chunk in enumerate(chunks):
