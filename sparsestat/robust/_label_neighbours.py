@@ -15,6 +15,7 @@ so its cost is ``n_candidates / n_labels`` of the full search.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import NamedTuple
 
 import numpy as np
@@ -194,7 +195,7 @@ def _votes_candidates(Zq, codes_q, candidates, pool: Pool, k):
 
 def neighbour_votes(Zq: np.ndarray, codes_q: np.ndarray, pool: Pool, n_neighbors: int, *,
                     candidates: np.ndarray | None = None, block: int = 1024,
-                    n_jobs: int | None = None) -> Votes:
+                    n_jobs: int | None = None, limit_threads: bool = True) -> Votes:
     """Label fractions among each query's ``n_neighbors`` nearest pool samples.
 
     ``candidates`` (n_queries, m), when given, holds distinct label codes per
@@ -202,7 +203,9 @@ def neighbour_votes(Zq: np.ndarray, codes_q: np.ndarray, pool: Pool, n_neighbors
     labels are searched (``None``: all pool samples, from single-precision
     products screened as in :func:`_votes_screened`). Blocks of ``2 * block``
     query rows (``16 * block`` with ``candidates``) run in ``n_jobs`` threads
-    (numpy and the kernels release the GIL).
+    (numpy and the kernels release the GIL), each with one BLAS thread
+    (``limit_threads=False``: the caller has set that limit, which is
+    process-wide).
     """
     nq = Zq.shape[0]
     n_labels = pool.bounds.size - 1
@@ -233,7 +236,7 @@ def neighbour_votes(Zq: np.ndarray, codes_q: np.ndarray, pool: Pool, n_neighbors
     else:
         # the blocks fill shared arrays: threads of this process, whatever backend is active;
         # each runs its products on one BLAS thread
-        with one_thread("blas"):
+        with one_thread("blas") if limit_threads else nullcontext():
             Parallel(n_jobs=n_jobs, prefer="threads", require="sharedmem")(
                 delayed(one_block)(s) for s in starts)
     return Votes(*out)

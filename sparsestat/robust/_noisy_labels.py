@@ -13,9 +13,12 @@ of a thin basis), run on small independent pieces; see
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
@@ -249,6 +252,14 @@ def shift_entry_times(Z: np.ndarray, codes: np.ndarray, n_labels: int, *,
         basis.Q, Y, penalty="group", weights=omega, kappa=kappa, t_ratio=t_ratio,
         n_times=2, max_active=m - 1 if max_active is None else max_active)
     return path.entry_times.min(axis=1) / m
+
+
+def class_means(Z: np.ndarray, codes: np.ndarray, n_labels: int) -> np.ndarray:
+    """Mean row of every label (one pass over the rows, as a sparse one-hot product)."""
+    onehot = scipy.sparse.csr_matrix(
+        (np.ones(codes.size), (np.arange(codes.size), codes)), shape=(codes.size, n_labels))
+    counts = np.bincount(codes, minlength=n_labels)
+    return np.asarray(onehot.T @ Z) / np.maximum(counts, 1)[:, None]
 
 
 def class_groups(prototypes: np.ndarray, group_size: int) -> list[np.ndarray]:
@@ -584,13 +595,26 @@ class NoisyLabelDetector(BaseEstimator):
         X, y = self._check_inputs(X, y, pred_probs)
         codes, K = self._classes(y)
         Z = self._fit_features(X, pred_probs, K)
-        entry, pieces, groups = self._entry_times(Z, codes, K)
-        fit = fit_labels(Z, codes, K, self._seed(entry, codes, K),
-                         n_candidates=N_CANDIDATE_LABELS)
         rows = anchor_subsample(Z, self._pool_size(K), self.random_state)
         self._pool = Pool.of(Z[rows], codes[rows], K)
-        votes = neighbour_votes(Z, codes, self._pool, self.n_neighbors,
-                                candidates=fit.candidates, n_jobs=self.n_jobs)
+        if K <= N_CANDIDATE_LABELS and effective_n_jobs(self.n_jobs) > 1:
+            # every label is searched, so the neighbours do not wait for the linear fit:
+            # they run alongside the pieces and the fit, and the workers never idle
+            # while the fit's serial passes run
+            with one_thread("blas"), ThreadPoolExecutor(1) as background:
+                search = background.submit(neighbour_votes, Z, codes, self._pool,
+                                           self.n_neighbors, n_jobs=self.n_jobs,
+                                           limit_threads=False)
+                entry, pieces, groups = self._entry_times(Z, codes, K, limit_threads=False)
+                fit = fit_labels(Z, codes, K, self._seed(entry, codes, K),
+                                 n_candidates=N_CANDIDATE_LABELS)
+                votes = search.result()
+        else:
+            entry, pieces, groups = self._entry_times(Z, codes, K)
+            fit = fit_labels(Z, codes, K, self._seed(entry, codes, K),
+                             n_candidates=N_CANDIDATE_LABELS)
+            votes = neighbour_votes(Z, codes, self._pool, self.n_neighbors,
+                                    candidates=fit.candidates, n_jobs=self.n_jobs)
         return self._conclude(codes, entry, fit, votes, rows, len(pieces), groups)
 
     def _classes(self, y):
@@ -776,10 +800,14 @@ class NoisyLabelDetector(BaseEstimator):
                 check_pred_probs(pred_probs, n, self.classes_.size)))
         return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
 
-    def _entry_times(self, Xn, codes, K):
-        """Entry times of every sample's label shift, piece by piece (``pieces_`` is set)."""
+    def _entry_times(self, Xn, codes, K, limit_threads=True):
+        """Entry times of every sample's label shift, piece by piece (``pieces_`` is set).
+
+        ``limit_threads=False``: the caller has limited BLAS to one thread (thread
+        limits are process-wide, so they are set by one thread only)."""
+        limit = one_thread if limit_threads else nullcontext
         n = Xn.shape[0]
-        protos = normalize_rows(np.stack([Xn[codes == k].mean(axis=0) for k in range(K)]))
+        protos = normalize_rows(class_means(Xn, codes, K))
         groups = class_groups(protos, self.group_size)
         pieces = make_pieces(Xn, codes, groups, self.samples_per_class, self.random_state)
         # the workers of the active joblib backend (a dask cluster's threads, inside
@@ -788,7 +816,7 @@ class NoisyLabelDetector(BaseEstimator):
         n_chunks = max(1, min(len(pieces), 4 * workers if workers > 1 else 1))
         chunks = [pieces[i::n_chunks] for i in range(n_chunks)]
         if n_chunks == 1:
-            with one_thread():   # tiny dense problems: BLAS threads only contend
+            with limit():   # tiny dense problems: BLAS threads only contend
                 results = [_solve_pieces(Xn, codes, pieces, self.n_components, self.kappa,
                                          50.0)]
         else:
@@ -801,7 +829,7 @@ class NoisyLabelDetector(BaseEstimator):
                 tasks.append((Xn[rows], codes[rows], local))
             # the compiled pieces release the GIL: threads, unless the active backend
             # (e.g. a dask cluster) says otherwise; tiny dense problems, one BLAS thread
-            with one_thread():
+            with limit():
                 results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose,
                                    prefer="threads")(
                     delayed(_solve_pieces)(*task, self.n_components, self.kappa, 50.0)
