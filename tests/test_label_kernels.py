@@ -52,7 +52,8 @@ def _reference_entry_times(Xp, codes, d, kappa=10.0, t_ratio=50.0):
                 f = min(r.real for r in roots if -1e-12 <= r.real <= 1 + 1e-12)
                 entry[i] = t + float(np.clip(f, 0.0, 1.0)) * alpha
         nrm = np.linalg.norm(z_new, axis=1)
-        G = kappa * omega[:, None] * np.maximum(0.0, 1.0 - 1.0 / np.maximum(nrm, 1e-300))[:, None] * z_new
+        shrink = np.maximum(0.0, 1.0 - 1.0 / np.maximum(nrm, 1e-300))
+        G = kappa * omega[:, None] * shrink[:, None] * z_new
         z = z_new
         done = t0 * t_ratio <= t + alpha
         t += alpha
