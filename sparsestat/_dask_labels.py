@@ -124,9 +124,11 @@ def _chunk_split(zb, task_b, n_tasks):
 
 
 def _solve_task(parts, codes_t, local, n_components, kappa):
+    from sparsestat._threads import one_thread
     from sparsestat.robust._noisy_labels import _solve_pieces
 
-    return _solve_pieces(np.vstack(parts), codes_t, local, n_components, kappa, 50.0)
+    with one_thread():   # tiny dense problems: BLAS threads only contend
+        return _solve_pieces(np.vstack(parts), codes_t, local, n_components, kappa, 50.0)
 
 
 def _chunk_round(zb, codes_b, clean_b, pool_b, n_labels, coef):

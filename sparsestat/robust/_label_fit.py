@@ -39,19 +39,27 @@ def label_normal_equations(Z: np.ndarray, codes: np.ndarray, n_labels: int, rows
     """``A^T A`` and ``A^T onehot(codes)`` over ``rows`` (a mask or indices), ``A = [1, Z]``.
 
     Sums over blocks of rows: the normal equations of several blocks of
-    samples (chunks of a larger array) add up.
+    samples (chunks of a larger array) add up. The column of ones is never
+    formed: its products are the row count, the column sums and the label
+    counts.
     """
     idx = np.flatnonzero(rows) if rows.dtype == bool else np.asarray(rows)
-    d = Z.shape[1] + 1
-    G = np.zeros((d, d))
-    AtY = np.zeros((d, n_labels))
+    p = Z.shape[1]
+    G = np.zeros((p + 1, p + 1))
+    AtY = np.zeros((p + 1, n_labels))
     for block in _row_blocks(idx.size):
         sel = idx[block]
-        A = _design(Z[sel])
-        G += A.T @ A
+        Zb = Z[sel]
+        cb = codes[sel]
+        G[0, 0] += sel.size
+        colsum = Zb.sum(axis=0)
+        G[0, 1:] += colsum
+        G[1:, 0] += colsum
+        G[1:, 1:] += Zb.T @ Zb
+        AtY[0] += np.bincount(cb, minlength=n_labels)
         onehot = scipy.sparse.csr_matrix(
-            (np.ones(sel.size), (np.arange(sel.size), codes[sel])), shape=(sel.size, n_labels))
-        AtY += np.asarray((onehot.T @ A).T)
+            (np.ones(sel.size), (np.arange(sel.size), cb)), shape=(sel.size, n_labels))
+        AtY[1:] += np.asarray((onehot.T @ Zb).T)
     return G, AtY
 
 
@@ -84,7 +92,8 @@ def score_labels(Z: np.ndarray, coef: np.ndarray, codes: np.ndarray,
     best, own, sq = np.empty(n), np.empty(n), np.empty(n)
     cands = None if n_candidates is None else np.empty((n, n_candidates), dtype=np.int64)
     for block in _row_blocks(n):
-        S = _design(Z[block]) @ coef
+        S = Z[block] @ coef[1:]
+        S += coef[0]
         r = np.arange(S.shape[0])
         c = codes[block]
         suggested[block] = np.argmax(S, axis=1)

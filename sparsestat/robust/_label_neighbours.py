@@ -15,6 +15,7 @@ so its cost is ``n_candidates / n_labels`` of the full search.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import NamedTuple
 
 import numpy as np
@@ -22,10 +23,19 @@ from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.utils import check_random_state
 
+from sparsestat._kernels._labels import screened_votes
+from sparsestat._threads import one_thread
+
 #: squared distance (relative to ``1 + |x|^2``) below which two rows are the same row
 _SAME_ROW = 1e-12
 #: relative tolerance of a tie with the k-th distance
 _TIE = 1e-9
+#: bound on the error of a single-precision product of two rows, per feature and unit of
+#: their norms: the rounding of both rows and of the sum (``(p + 2) u`` with ``u = 2^-24``),
+#: doubled for safety; the screened squared distance is off by at most twice that
+_SCREEN_ERROR = 2.0 * 2.0 ** -24
+#: features of larger magnitude are searched in double precision only
+_SCREEN_MAX = 1e15
 
 
 class Votes(NamedTuple):
@@ -122,6 +132,30 @@ def _votes_all_labels(Zq, codes_q, pool: Pool, n_labels, k):
     return (*_vote(counts, codes_q, None), np.sqrt(kth))
 
 
+def _votes_screened(Zq, codes_q, pool: Pool, features32, n_labels, k):
+    """:func:`_votes_all_labels` from single-precision products, exact in the outcome.
+
+    The products of the query rows with every pool row are computed in single
+    precision (``features32``: the pool's features); they bound every squared
+    distance within ``eps``, which tells the few pool rows that can be among
+    the neighbours (or tie with the last one), and only theirs are computed in
+    double precision (:func:`sparsestat._kernels._labels.screened_votes`).
+    """
+    nq, p = Zq.shape
+    Zq = np.ascontiguousarray(Zq, dtype=np.float64)
+    sq_q = np.einsum("ij,ij->i", Zq, Zq)
+    P = Zq.astype(np.float32) @ features32.T
+    # |P - Zq F^T| <= (p + 2) u |q| |f| per entry; the distance doubles it
+    eps = (2.0 * _SCREEN_ERROR * (p + 2) * np.sqrt(sq_q) * np.sqrt(pool.sq.max(initial=0.0))
+           + 1e-12 * (1.0 + sq_q + pool.sq.max(initial=0.0)))
+    out = (np.empty(nq), np.empty(nq), np.empty(nq, dtype=np.int64), np.empty(nq, dtype=bool),
+           np.empty(nq))
+    screened_votes(P, Zq, sq_q, np.asarray(codes_q, dtype=np.int64), pool.features, pool.sq,
+                   np.asarray(pool.codes, dtype=np.int64), n_labels, k, eps, _SAME_ROW, _TIE,
+                   *out)
+    return out
+
+
 def _votes_candidates(Zq, codes_q, candidates, pool: Pool, k):
     """Votes of query rows over the pool rows of their candidate labels (own label first)."""
     nq, m = candidates.shape
@@ -161,25 +195,34 @@ def _votes_candidates(Zq, codes_q, candidates, pool: Pool, k):
 
 def neighbour_votes(Zq: np.ndarray, codes_q: np.ndarray, pool: Pool, n_neighbors: int, *,
                     candidates: np.ndarray | None = None, block: int = 1024,
-                    n_jobs: int | None = None) -> Votes:
+                    n_jobs: int | None = None, limit_threads: bool = True) -> Votes:
     """Label fractions among each query's ``n_neighbors`` nearest pool samples.
 
     ``candidates`` (n_queries, m), when given, holds distinct label codes per
     query with its own label in column 0: only pool samples with those
-    labels are searched (``None``: all pool samples). Blocks of ``block``
-    query rows run in ``n_jobs`` threads (numpy releases the GIL in the
-    products and the partitions).
+    labels are searched (``None``: all pool samples, from single-precision
+    products screened as in :func:`_votes_screened`). Blocks of ``2 * block``
+    query rows (``16 * block`` with ``candidates``) run in ``n_jobs`` threads
+    (numpy and the kernels release the GIL), each with one BLAS thread
+    (``limit_threads=False``: the caller has set that limit, which is
+    process-wide).
     """
     nq = Zq.shape[0]
     n_labels = pool.bounds.size - 1
     k = int(min(n_neighbors, pool.codes.size - 1))
     out = [np.empty(nq), np.empty(nq), np.empty(nq, dtype=np.int64), np.empty(nq, dtype=bool),
            np.empty(nq)]
-    step = block if candidates is None else 16 * block
+    step = 2 * block if candidates is None else 16 * block
+    # single-precision screening where the features fit it (always, for unit rows)
+    screen = candidates is None and k >= 1 and np.all(np.abs(pool.features) < _SCREEN_MAX) \
+        and np.all(np.abs(Zq) < _SCREEN_MAX)
+    features32 = pool.features.astype(np.float32) if screen else None
 
     def one_block(start):
         rows = slice(start, min(start + step, nq))
-        if candidates is None:
+        if screen:
+            fields = _votes_screened(Zq[rows], codes_q[rows], pool, features32, n_labels, k)
+        elif candidates is None:
             fields = _votes_all_labels(Zq[rows], codes_q[rows], pool, n_labels, k)
         else:
             fields = _votes_candidates(Zq[rows], codes_q[rows], candidates[rows], pool, k)
@@ -191,9 +234,11 @@ def neighbour_votes(Zq: np.ndarray, codes_q: np.ndarray, pool: Pool, n_neighbors
         for start in starts:
             one_block(start)
     else:
-        # the blocks fill shared arrays: threads of this process, whatever backend is active
-        Parallel(n_jobs=n_jobs, prefer="threads", require="sharedmem")(
-            delayed(one_block)(s) for s in starts)
+        # the blocks fill shared arrays: threads of this process, whatever backend is active;
+        # each runs its products on one BLAS thread
+        with one_thread("blas") if limit_threads else nullcontext():
+            Parallel(n_jobs=n_jobs, prefer="threads", require="sharedmem")(
+                delayed(one_block)(s) for s in starts)
     return Votes(*out)
 
 

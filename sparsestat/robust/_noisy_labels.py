@@ -13,9 +13,12 @@ of a thin basis), run on small independent pieces; see
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
@@ -30,6 +33,7 @@ from sklearn.utils.validation import (
 )
 
 from sparsestat import _dask, _dask_labels, _engine
+from sparsestat._kernels._labels import PIECE_OK, pieces_entry_times
 from sparsestat._threads import one_thread
 from sparsestat.robust._label_fit import fit_labels, score_labels
 from sparsestat.robust._label_neighbours import (
@@ -250,6 +254,14 @@ def shift_entry_times(Z: np.ndarray, codes: np.ndarray, n_labels: int, *,
     return path.entry_times.min(axis=1) / m
 
 
+def class_means(Z: np.ndarray, codes: np.ndarray, n_labels: int) -> np.ndarray:
+    """Mean row of every label (one pass over the rows, as a sparse one-hot product)."""
+    onehot = scipy.sparse.csr_matrix(
+        (np.ones(codes.size), (np.arange(codes.size), codes)), shape=(codes.size, n_labels))
+    counts = np.bincount(codes, minlength=n_labels)
+    return np.asarray(onehot.T @ Z) / np.maximum(counts, 1)[:, None]
+
+
 def class_groups(prototypes: np.ndarray, group_size: int) -> list[np.ndarray]:
     """Split classes into groups of mutually least similar classes.
 
@@ -314,8 +326,28 @@ def deal_pieces(key: np.ndarray, codes: np.ndarray, groups: list[np.ndarray],
 
 
 def _solve_pieces(Xn, codes, pieces, n_components, kappa, t_ratio):
-    with one_thread():   # tiny dense problems: BLAS threads only contend
-        return [_solve_piece(Xn, codes, idx, n_components, kappa, t_ratio) for idx in pieces]
+    """Entry times of every piece (a list of arrays, one per piece of ``pieces``).
+
+    All pieces run in one compiled call
+    (:func:`sparsestat._kernels._labels.pieces_entry_times`, the arithmetic of
+    :func:`shift_entry_times` on :func:`reduce_features`); the few it cannot
+    take (too few rows for its basis, an ill-conditioned one) go through
+    :func:`_solve_piece`.
+    """
+    if not pieces:
+        return []
+    Xn = np.ascontiguousarray(Xn, dtype=np.float64)
+    codes = np.asarray(codes, dtype=np.int64)
+    sizes = np.array([idx.size for idx in pieces], dtype=np.int64)
+    ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    flat = np.concatenate(pieces).astype(np.int64)
+    d = -1 if n_components == "auto" else int(n_components)
+    entry, status = pieces_entry_times(Xn, codes, ptr, flat, d, float(kappa), float(t_ratio),
+                                       int(codes.max()) + 1)
+    out = [entry[ptr[j]:ptr[j + 1]] for j in range(len(pieces))]
+    for j in np.flatnonzero(status != PIECE_OK):
+        out[j] = _solve_piece(Xn, codes, pieces[j], n_components, kappa, t_ratio)
+    return out
 
 
 def _solve_piece(Xn, codes, idx, n_components, kappa, t_ratio):
@@ -563,13 +595,26 @@ class NoisyLabelDetector(BaseEstimator):
         X, y = self._check_inputs(X, y, pred_probs)
         codes, K = self._classes(y)
         Z = self._fit_features(X, pred_probs, K)
-        entry, pieces, groups = self._entry_times(Z, codes, K)
-        fit = fit_labels(Z, codes, K, self._seed(entry, codes, K),
-                         n_candidates=N_CANDIDATE_LABELS)
         rows = anchor_subsample(Z, self._pool_size(K), self.random_state)
         self._pool = Pool.of(Z[rows], codes[rows], K)
-        votes = neighbour_votes(Z, codes, self._pool, self.n_neighbors,
-                                candidates=fit.candidates, n_jobs=self.n_jobs)
+        if K <= N_CANDIDATE_LABELS and effective_n_jobs(self.n_jobs) > 1:
+            # every label is searched, so the neighbours do not wait for the linear fit:
+            # they run alongside the pieces and the fit, and the workers never idle
+            # while the fit's serial passes run
+            with one_thread("blas"), ThreadPoolExecutor(1) as background:
+                search = background.submit(neighbour_votes, Z, codes, self._pool,
+                                           self.n_neighbors, n_jobs=self.n_jobs,
+                                           limit_threads=False)
+                entry, pieces, groups = self._entry_times(Z, codes, K, limit_threads=False)
+                fit = fit_labels(Z, codes, K, self._seed(entry, codes, K),
+                                 n_candidates=N_CANDIDATE_LABELS)
+                votes = search.result()
+        else:
+            entry, pieces, groups = self._entry_times(Z, codes, K)
+            fit = fit_labels(Z, codes, K, self._seed(entry, codes, K),
+                             n_candidates=N_CANDIDATE_LABELS)
+            votes = neighbour_votes(Z, codes, self._pool, self.n_neighbors,
+                                    candidates=fit.candidates, n_jobs=self.n_jobs)
         return self._conclude(codes, entry, fit, votes, rows, len(pieces), groups)
 
     def _classes(self, y):
@@ -755,10 +800,14 @@ class NoisyLabelDetector(BaseEstimator):
                 check_pred_probs(pred_probs, n, self.classes_.size)))
         return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
 
-    def _entry_times(self, Xn, codes, K):
-        """Entry times of every sample's label shift, piece by piece (``pieces_`` is set)."""
+    def _entry_times(self, Xn, codes, K, limit_threads=True):
+        """Entry times of every sample's label shift, piece by piece (``pieces_`` is set).
+
+        ``limit_threads=False``: the caller has limited BLAS to one thread (thread
+        limits are process-wide, so they are set by one thread only)."""
+        limit = one_thread if limit_threads else nullcontext
         n = Xn.shape[0]
-        protos = normalize_rows(np.stack([Xn[codes == k].mean(axis=0) for k in range(K)]))
+        protos = normalize_rows(class_means(Xn, codes, K))
         groups = class_groups(protos, self.group_size)
         pieces = make_pieces(Xn, codes, groups, self.samples_per_class, self.random_state)
         # the workers of the active joblib backend (a dask cluster's threads, inside
@@ -767,7 +816,9 @@ class NoisyLabelDetector(BaseEstimator):
         n_chunks = max(1, min(len(pieces), 4 * workers if workers > 1 else 1))
         chunks = [pieces[i::n_chunks] for i in range(n_chunks)]
         if n_chunks == 1:
-            results = [_solve_pieces(Xn, codes, pieces, self.n_components, self.kappa, 50.0)]
+            with limit():   # tiny dense problems: BLAS threads only contend
+                results = [_solve_pieces(Xn, codes, pieces, self.n_components, self.kappa,
+                                         50.0)]
         else:
             # each task receives only the rows of its own pieces
             tasks = []
@@ -776,9 +827,13 @@ class NoisyLabelDetector(BaseEstimator):
                 bounds = np.cumsum([0] + [idx.size for idx in chunk])
                 local = [np.arange(bounds[j], bounds[j + 1]) for j in range(len(chunk))]
                 tasks.append((Xn[rows], codes[rows], local))
-            results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
-                delayed(_solve_pieces)(*task, self.n_components, self.kappa, 50.0)
-                for task in tasks)
+            # the compiled pieces release the GIL: threads, unless the active backend
+            # (e.g. a dask cluster) says otherwise; tiny dense problems, one BLAS thread
+            with limit():
+                results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose,
+                                   prefer="threads")(
+                    delayed(_solve_pieces)(*task, self.n_components, self.kappa, 50.0)
+                    for task in tasks)
         entry = np.full(n, np.inf)
         piece_of = np.empty(n, dtype=np.int64)
         for c, chunk in enumerate(chunks):
