@@ -17,6 +17,7 @@ distances.
 
 import numpy as np
 
+from sparsestat._kernels._core import lbi_update
 from sparsestat._kernels._jit import kernel
 
 #: statuses of a piece
@@ -130,7 +131,8 @@ def _piece_entry(Q, codes, n_labels, kappa, t_ratio, entry):
     """Entry times (``entry``, in place, not yet divided by ``m``) of the label shifts of
     one piece: the group LBI path of ``projected_shift_path`` with leverage weights,
     from the analytic jump to ``t_ratio`` times the start or until all but one row is
-    active. Returns False where the path needs the general code."""
+    active; each step is the core's :func:`lbi_update` with one group per row. Returns
+    False where the path needs the general code."""
     m, r = Q.shape
     L = n_labels
     for i in range(m):
@@ -181,13 +183,19 @@ def _piece_entry(Q, codes, n_labels, kappa, t_ratio, entry):
     alpha = m / kappa
     t_end = t0 * t_ratio
     budget = int(np.ceil(max(t_end - t0, 0.0) / alpha)) + 1
+    # the penalty: each row is a group of its L label columns, weighted by omega_i; the
+    # gradient of row i is (G_i - (Q Q^T G)_i - resid_i) / m, its step alpha / omega_i
+    row_groups = np.arange(m + 1)
+    rows = np.arange(m)
+    row_scale = 1.0 / omega
     G = np.zeros((m, L))
+    grad = np.empty((m, L))
     z_new = np.empty((m, L))
+    entries = np.full((m, L), np.inf)
     act = np.empty(m, dtype=np.int64)
     n_act = 0
     t = t0
     for it in range(budget):
-        # the gradient step: z_i += alpha / (m omega_i) (resid_i + q_i^T Q^T G - G_i)
         if n_act > 0:
             QtG = np.zeros((r, L))
             for u in range(n_act):
@@ -199,50 +207,26 @@ def _piece_entry(Q, codes, n_labels, kappa, t_ratio, entry):
             QG = np.dot(Q, QtG)
         else:
             QG = np.zeros((m, L))
+        for i in range(m):
+            for k in range(L):
+                grad[i, k] = (G[i, k] - QG[i, k] - resid[i, k]) / m
+        lbi_update(z, grad, alpha, row_scale, kappa, omega, t, entries, 0, False, False,
+                   row_groups, rows, z_new, G)
         n_act = 0
         for i in range(m):
-            s = alpha / (m * omega[i])
-            nn = 0.0
-            aa = 0.0
-            ad = 0.0
-            dd = 0.0
             for k in range(L):
-                g = G[i, k] - QG[i, k] - resid[i, k]
-                a0 = z[i, k]
-                v = a0 - s * g
-                z_new[i, k] = v
-                nn += v * v
-                dlt = v - a0
-                aa += a0 * a0
-                ad += a0 * dlt
-                dd += dlt * dlt
-            if entry[i] == np.inf and aa + 2.0 * ad + dd > 1.0:
-                if aa >= 1.0 or dd == 0.0:
-                    f = 0.0
-                else:
-                    disc = ad * ad - dd * (aa - 1.0)
-                    f = (-ad + np.sqrt(max(disc, 0.0))) / dd
-                    f = min(1.0, max(0.0, f))
-                entry[i] = t + f * alpha
-            nrm = np.sqrt(nn)
-            factor = 0.0
-            if nrm > 1.0:
-                factor = 1.0 - 1.0 / nrm
-            w = kappa * omega[i]
-            nonzero = False
-            for k in range(L):
-                v = factor * z_new[i, k] * w
-                G[i, k] = v
-                if v != 0.0:
-                    nonzero = True
-            if nonzero:
-                act[n_act] = i
-                n_act += 1
+                if G[i, k] != 0.0:
+                    act[n_act] = i
+                    n_act += 1
+                    break
         z, z_new = z_new, z
         done = t_end <= t + alpha
         t += alpha
         if done or n_act > m - 1:
             break
+    for i in range(m):
+        for k in range(L):
+            entry[i] = min(entry[i], entries[i, k])
     return True
 
 
