@@ -71,3 +71,39 @@ def test_the_cache_folder_follows_every_kernel_source(tmp_path):
         assert _jit.source_hash(_jit.kernel_sources(copy)) != base, path
         path.write_text(saved)
     assert _jit.source_hash(_jit.kernel_sources(copy)) == base
+
+
+def test_concurrent_saves_of_two_signatures_keep_their_own_data(tmp_path, monkeypatch):
+    """Two threads save different entries of one function at once: each key must load
+    its own data. The pause between reading the index and writing it makes both pick
+    the same data file unless the save holds the lock (as numba's own save does)."""
+    import threading
+    import time
+
+    cache = _jit.LockedIndex(cache_path=str(tmp_path), filename_base="f-1.py311",
+                             source_stamp=(0.0, 0))
+    load_index = _jit.LockedIndex._load_index
+
+    def slow_load_index(self):
+        overloads = load_index(self)
+        time.sleep(0.2)
+        return overloads
+
+    monkeypatch.setattr(_jit.LockedIndex, "_load_index", slow_load_index)
+    threads = [threading.Thread(target=cache.save, args=(key, f"data of {key}"))
+               for key in ("sig-a", "sig-b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    monkeypatch.undo()
+    assert cache.load("sig-a") == "data of sig-a"
+    assert cache.load("sig-b") == "data of sig-b"
+
+
+def test_kernels_use_the_locked_cache():
+    from sparsestat._kernels._core import dual_step
+
+    assert isinstance(dual_step, _jit.Kernel)
+    assert isinstance(dual_step._cache, _jit.KernelCache)
+    assert isinstance(dual_step._cache._cache_file, _jit.LockedIndex)

@@ -8,6 +8,14 @@ named after a hash of all the source files kernels depend on (every module of
 this subpackage and every other module that defines kernels); editing any of
 them moves the whole cache to a new folder, and the next call compiles afresh.
 
+Processes that compile kernels at the same time (test workers, joblib workers
+on a fresh install) share the folder. numba saves an entry by reading the
+folder's index of a function, naming a data file not yet in it, and writing
+both; two processes saving different signatures at once can pick the same data
+file, and one index entry then points to the other's machine code. Each
+kernel's cache therefore saves under an exclusive lock on a file beside its
+index (``fcntl.flock``; where it is missing, numba's own behaviour).
+
 A kernel called from another kernel is compiled for the plain types of its
 arguments: numba would otherwise type a constant argument (``0``, ``True``) as a
 literal and compile, and cache, a second copy of the callee for it.
@@ -21,6 +29,7 @@ numba falls back to its own locations.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -28,7 +37,13 @@ from pathlib import Path
 
 import numba
 from numba.core import types
+from numba.core.caching import FunctionCache, IndexDataCacheFile
 from numba.core.registry import CPUDispatcher
+
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 # a module defines kernels when it imports this decorator
@@ -89,6 +104,48 @@ def _cache_folder() -> str | None:
 CACHE_FOLDER = _cache_folder()
 
 
+@contextlib.contextmanager
+def _exclusive(path: str):
+    """Hold an exclusive lock on ``path`` (created if needed) for the block."""
+    if fcntl is None:
+        yield
+        return
+    try:
+        handle = open(path, "a")
+    except OSError:       # an unwritable folder: numba's saving fails and warns anyway
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class LockedIndex(IndexDataCacheFile):
+    """numba's index and data files of one function, saved under a lock.
+
+    Reading the index, choosing the data file's name and writing both happen
+    while the lock is held, so concurrent saves of different signatures get
+    different data files.
+    """
+
+    def save(self, key, data):
+        with _exclusive(self._index_path + ".lock"):
+            super().save(key, data)
+
+
+class KernelCache(FunctionCache):
+    """numba's cache of a function with :class:`LockedIndex` files."""
+
+    def __init__(self, py_func):
+        super().__init__(py_func)
+        self._cache_file = LockedIndex(cache_path=self._cache_path,
+                                       filename_base=self._impl.filename_base,
+                                       source_stamp=self._impl.locator.get_source_stamp())
+
+
 class Kernel(CPUDispatcher):
     """A dispatcher that types calls from compiled code without literals.
 
@@ -101,6 +158,9 @@ class Kernel(CPUDispatcher):
         args = tuple(types.unliteral(a) for a in args)
         kws = {k: types.unliteral(v) for k, v in kws.items()}
         return super().get_call_template(args, kws)
+
+    def enable_caching(self):
+        self._cache = KernelCache(self.py_func)
 
 
 def kernel(function=None, **options):
