@@ -199,6 +199,18 @@ def _row_nonzero(U, j):
 
 
 @kernel(inline="always")
+def nonzero_rows(U, rows):
+    """Write the indices of the rows of ``U`` with a nonzero entry to ``rows``; return
+    their number."""
+    count = 0
+    for i in range(U.shape[0]):
+        if _row_nonzero(U, i):
+            rows[count] = i
+            count += 1
+    return count
+
+
+@kernel(inline="always")
 def diverged(big, kappa):
     """Whether an iterate of size ``big`` (a max-abs, NaN when any entry is) has blown up."""
     return not np.isfinite(big) or big * kappa > _DIVERGENCE_BOUND

@@ -17,7 +17,7 @@ distances.
 
 import numpy as np
 
-from sparsestat._kernels._core import lbi_update
+from sparsestat._kernels._core import lbi_update, nonzero_rows
 from sparsestat._kernels._jit import kernel
 
 #: statuses of a piece
@@ -212,13 +212,7 @@ def _piece_entry(Q, codes, n_labels, kappa, t_ratio, entry):
                 grad[i, k] = (G[i, k] - QG[i, k] - resid[i, k]) / m
         lbi_update(z, grad, alpha, row_scale, kappa, omega, t, entries, 0, False, False,
                    row_groups, rows, z_new, G)
-        n_act = 0
-        for i in range(m):
-            for k in range(L):
-                if G[i, k] != 0.0:
-                    act[n_act] = i
-                    n_act += 1
-                    break
+        n_act = nonzero_rows(G, act)
         z, z_new = z_new, z
         done = t_end <= t + alpha
         t += alpha

@@ -26,7 +26,7 @@ import numpy as np
 
 from sparsestat._kernels._arrays import copy_2d
 from sparsestat._kernels._core import (
-    diverged, lbi_update, record_sparse, scale_rows, sparse_record_buffers,
+    diverged, lbi_update, nonzero_rows, record_sparse, scale_rows, sparse_record_buffers,
 )
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._prox import prox_inplace
@@ -52,13 +52,7 @@ def shift_gradient(Q, G, resid_y, coef, out):
     """
     n, K = G.shape
     rows = np.empty(n, dtype=np.int64)
-    n_rows = 0
-    for i in range(n):
-        for k in range(K):
-            if G[i, k] != 0.0:
-                rows[n_rows] = i
-                n_rows += 1
-                break
+    n_rows = nonzero_rows(G, rows)
     coef[:, :] = 0.0
     gathered_products(Q, G, rows[:n_rows], np.empty((0, 0)), coef)
     residuals_inplace(Q, G, coef, out)
