@@ -77,8 +77,10 @@ COLD = "lbi,iss,meanshift,labels,ranking,knockoffs"
 def run_child(stages: str, cache: str) -> dict:
     env = dict(os.environ, NUMBA_CACHE_DIR=cache, OMP_NUM_THREADS="1",
                OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # run in the empty cache folder: a `python -c` child puts its working folder first on
+    # sys.path, so run from a checkout it would import that checkout, whatever PYTHONPATH says
     res = subprocess.run([sys.executable, "-c", CHILD, stages], env=env, check=True,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, cwd=cache)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
