@@ -17,8 +17,9 @@ distances.
 
 import numpy as np
 
-from sparsestat._kernels._core import lbi_update, nonzero_rows
+from sparsestat._kernels._core import lbi_update
 from sparsestat._kernels._jit import kernel
+from sparsestat._kernels._projected import shift_gradient
 
 #: statuses of a piece
 PIECE_OK = 0
@@ -192,27 +193,16 @@ def _piece_entry(Q, codes, n_labels, kappa, t_ratio, entry):
     grad = np.empty((m, L))
     z_new = np.empty((m, L))
     entries = np.full((m, L), np.inf)
-    act = np.empty(m, dtype=np.int64)
-    n_act = 0
+    coef = np.zeros((r, L))
     t = t0
     for it in range(budget):
-        if n_act > 0:
-            QtG = np.zeros((r, L))
-            for u in range(n_act):
-                i = act[u]
-                for a in range(r):
-                    qa = Q[i, a]
-                    for k in range(L):
-                        QtG[a, k] += qa * G[i, k]
-            QG = np.dot(Q, QtG)
-        else:
-            QG = np.zeros((m, L))
+        # m times the gradient: (I - Q Q^T) G - resid, then its scale
+        shift_gradient(Q, G, resid, coef, grad)
         for i in range(m):
             for k in range(L):
-                grad[i, k] = (G[i, k] - QG[i, k] - resid[i, k]) / m
-        lbi_update(z, grad, alpha, row_scale, kappa, omega, t, entries, 0, False, False,
-                   row_groups, rows, z_new, G)
-        n_act = nonzero_rows(G, act)
+                grad[i, k] /= m
+        _, n_act, _ = lbi_update(z, grad, alpha, row_scale, kappa, omega, t, entries, 0, True,
+                                 False, row_groups, rows, z_new, G)
         z, z_new = z_new, z
         done = t_end <= t + alpha
         t += alpha
