@@ -34,6 +34,12 @@ def _design(Zb: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(Zb.shape[0]), Zb])
 
 
+def onehot_rows(codes: np.ndarray, n_labels: int) -> scipy.sparse.csr_matrix:
+    """The one-hot matrix of ``codes`` (n, n_labels), sparse."""
+    n = codes.size
+    return scipy.sparse.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, n_labels))
+
+
 def label_normal_equations(Z: np.ndarray, codes: np.ndarray, n_labels: int, rows: np.ndarray
                            ) -> tuple[np.ndarray, np.ndarray]:
     """``A^T A`` and ``A^T onehot(codes)`` over ``rows`` (a mask or indices), ``A = [1, Z]``.
@@ -57,9 +63,7 @@ def label_normal_equations(Z: np.ndarray, codes: np.ndarray, n_labels: int, rows
         G[1:, 0] += colsum
         G[1:, 1:] += Zb.T @ Zb
         AtY[0] += np.bincount(cb, minlength=n_labels)
-        onehot = scipy.sparse.csr_matrix(
-            (np.ones(sel.size), (np.arange(sel.size), cb)), shape=(sel.size, n_labels))
-        AtY[1:] += np.asarray((onehot.T @ Zb).T)
+        AtY[1:] += np.asarray((onehot_rows(cb, n_labels).T @ Zb).T)
     return G, AtY
 
 
@@ -87,7 +91,7 @@ def score_labels(Z: np.ndarray, coef: np.ndarray, codes: np.ndarray,
                  n_candidates: int | None = None):
     """Per sample: the best label, the best score, the score of its label, ``||scores||^2``
     and (``n_candidates``) its label followed by the ``n_candidates - 1`` best others."""
-    n, K = Z.shape[0], coef.shape[1]
+    n = Z.shape[0]
     suggested = np.empty(n, dtype=np.int64)
     best, own, sq = np.empty(n), np.empty(n), np.empty(n)
     cands = None if n_candidates is None else np.empty((n, n_candidates), dtype=np.int64)

@@ -18,7 +18,6 @@ from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
@@ -35,7 +34,7 @@ from sklearn.utils.validation import (
 from sparsestat import _dask, _dask_labels, _engine
 from sparsestat._kernels._labels import PIECE_OK, pieces_entry_times
 from sparsestat._threads import one_thread
-from sparsestat.robust._label_fit import fit_labels, score_labels
+from sparsestat.robust._label_fit import fit_labels, onehot_rows, score_labels
 from sparsestat.robust._label_neighbours import (
     Pool,
     Votes,
@@ -256,10 +255,8 @@ def shift_entry_times(Z: np.ndarray, codes: np.ndarray, n_labels: int, *,
 
 def class_means(Z: np.ndarray, codes: np.ndarray, n_labels: int) -> np.ndarray:
     """Mean row of every label (one pass over the rows, as a sparse one-hot product)."""
-    onehot = scipy.sparse.csr_matrix(
-        (np.ones(codes.size), (np.arange(codes.size), codes)), shape=(codes.size, n_labels))
     counts = np.bincount(codes, minlength=n_labels)
-    return np.asarray(onehot.T @ Z) / np.maximum(counts, 1)[:, None]
+    return np.asarray(onehot_rows(codes, n_labels).T @ Z) / np.maximum(counts, 1)[:, None]
 
 
 def class_groups(prototypes: np.ndarray, group_size: int) -> list[np.ndarray]:
