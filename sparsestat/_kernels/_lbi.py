@@ -474,7 +474,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
 
     # the unpenalized features are active from the start on
     active = np.empty(p, dtype=np.int64)
-    active[:n_free] = free
+    copy_1d(active, free)
     n_active = n_free
     power_vec = np.zeros(p)
     step = alpha
