@@ -117,18 +117,12 @@ def lbi_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, coun
             n_active += _row_nonzero(coef, j)
             n_entered += _row_entered(entry, j) > 0
         return big, n_active, n_entered
-    # the flags become constants of four specialized loops
-    if scaled and weighted:
-        return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
-                          coef, True, True)
+    # two loops, with the row scale a constant of each; the weights act after the loop
     if scaled:
         return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
-                          coef, True, False)
-    if weighted:
-        return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
-                          coef, False, True)
+                          coef, True, weighted)
     return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
-                      coef, False, False)
+                      coef, False, weighted)
 
 
 @kernel(inline="always")
