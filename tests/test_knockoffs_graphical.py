@@ -102,14 +102,16 @@ def test_edge_fdr_and_power_on_a_dense_random_graph():
     assert np.mean(power) > 0.5
 
 
-@pytest.mark.parametrize("statistic", ["lcd", "lsm", "lbi"])
-def test_null_statistics_have_fair_signs(statistic):
+@pytest.mark.parametrize("statistic, params", [
+    ("lcd", None), ("lcd", {"penalty": "gcv"}), ("lsm", None), ("lbi", None)])
+def test_null_statistics_have_fair_signs(statistic, params):
     # independent columns: every W_ij is a null, positive with probability 1/2
     rng = np.random.default_rng(3)
     p, n = 10, 60
     signs = []
     for r in range(20):
-        sel = GraphicalKnockoffSelector(statistic=statistic, random_state=r)
+        sel = GraphicalKnockoffSelector(statistic=statistic, statistic_params=params,
+                                        random_state=r)
         W = sel.fit(rng.standard_normal((n, p))).W_
         off = W[~np.eye(p, dtype=bool)]
         signs.extend(np.sign(off[off != 0]))
@@ -160,7 +162,7 @@ def test_bad_parameters_are_clear_errors():
     X = np.random.default_rng(0).standard_normal((40, 5))
     with pytest.raises(ValueError, match="offset"):
         GraphicalKnockoffSelector(offset=0.5).fit(X)
-    with pytest.raises(ValueError, match="penalty must be 'cp'"):
+    with pytest.raises(ValueError, match="penalty must be 'cp' or 'gcv'"):
         GraphicalKnockoffSelector(statistic_params={"penalty": "cv"}).fit(X)
     with pytest.raises(ValueError, match="does not take"):
         GraphicalKnockoffSelector(statistic_params={"kappa": 3.0}).fit(X)

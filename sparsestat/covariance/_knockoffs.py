@@ -152,9 +152,12 @@ class GraphicalKnockoffSelector(BaseEstimator):
         s-values of each node's knockoffs (see :class:`KnockoffSelector`).
     statistic : {'lcd', 'lsm', 'lbi'}, default='lcd'
         Each node's knockoff statistic: the lasso coefficient difference at
-        the penalty minimizing Mallows' Cp (a function of the Gram matrix and
-        of ``[X, Xk]^T y`` only, as fixed-X knockoffs require), the signed max
-        of the lasso entry points, or of the inverse LBI entry times.
+        the penalty minimizing Mallows' Cp (or, with
+        ``statistic_params={'penalty': 'gcv'}``, generalized cross-validation,
+        which needs no noise variance; both are functions of the Gram matrix,
+        ``[X, Xk]^T y`` and ``||y||^2`` only, as fixed-X knockoffs require),
+        the signed max of the lasso entry points, or of the inverse LBI entry
+        times.
     statistic_params : dict or None, default=None
         Options of the statistic, as in :class:`KnockoffSelector`.
     random_state : int, RandomState instance or None, default=None
@@ -271,11 +274,11 @@ class GraphicalKnockoffSelector(BaseEstimator):
                                         type(self).__name__)
         if self.statistic == "lcd":
             params.setdefault("penalty", "cp")
-            if params["penalty"] != "cp":
+            if params["penalty"] not in ("cp", "gcv"):
                 raise ValueError(
-                    "statistic_params penalty must be 'cp' here: fixed-X knockoffs allow a "
-                    "statistic of the Gram matrix and [X, Xk]^T y only, which "
-                    "cross-validation is not."
+                    "statistic_params penalty must be 'cp' or 'gcv' here: fixed-X knockoffs "
+                    "allow a statistic of the Gram matrix, [X, Xk]^T y and ||y||^2 only, "
+                    "which cross-validation is not."
                 )
         report = StageReporter(type(self).__name__, self.verbose)
         Z = standardize_columns(X).values
