@@ -473,6 +473,7 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         profile = _Profile(H, C, free, fit_intercept)
         H, C = profile.H, profile.C
     H = np.ascontiguousarray(H)
+    gram_kernel = H.shape[0] > 0  # else the kernel's design mode
     p_pen = C.shape[0]
     cmax = np.max(np.abs(C), axis=0)
     if not np.all(cmax > 1e-12 * max(1.0, np.abs(Y).max())):
@@ -526,8 +527,9 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
             if stop <= istate[_kernels._iss.GI] and stop < m:
                 continue
             L, lc, XFt = _kernels.iss_path(
-                *design.args, n, H, c, grid, stop, max_knots, record_duals, tol, *state, L, lc,
-                XFt, fit, ck, dk, ek, istate, fstate)
+                *design.args, n, H if gram_kernel else None, c, grid, stop, max_knots,
+                record_duals, tol, *state, L, lc, XFt, None if gram_kernel else fit, ck, dk, ek,
+                istate, fstate)
             if verbose:
                 _kernels._progress.report(
                     "ISS" if K == 1 else f"ISS, target {k + 1}/{K}", float(fstate[0]),

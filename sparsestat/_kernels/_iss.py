@@ -18,7 +18,7 @@ computed in one of two ways:
 
 * *Gram mode* (``H`` given, for ``p <= n``): ``O(p |F|)`` from the rows of
   ``H`` of the free coordinates;
-* *design mode* (``H`` empty): from the fit ``u = X_F beta_F`` as
+* *design mode* (``H`` is ``None``): from the fit ``u = X_F beta_F`` as
   ``c - X^T u / n``, evaluated only where it is needed (the boundary
   coordinates at zero, and the candidates of the next knot that the screening
   of :func:`_next_knot` keeps; a full product with the design only when the
@@ -179,15 +179,15 @@ def _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, v, vsum):
 
 @kernel
 def _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, XFt,
-              u, bf, g, in_a, lazy):
+              fit, bf, g, in_a, lazy):
     """``g = c - H beta`` for ``beta`` supported on the free set.
 
-    Design mode also refreshes the fit ``u = X_F beta_F``. With ``lazy`` only the
+    Design mode also refreshes the fit ``u = X_F beta_F`` (``fit[0]``). With ``lazy`` only the
     boundary coordinates at zero get their velocity: off the boundary ``g`` keeps
     the reference, and on the free set it is zero (the normal equations), where
     no step reads it.
     """
-    if H.shape[0] > 0:
+    if H is not None:
         copy_1d(g, c)
         for a in range(nf):
             b = beta[free[a]]
@@ -195,19 +195,22 @@ def _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, 
             for j in range(g.shape[0]):
                 g[j] -= b * row[j]
         return
-    _fit(Xf, xdata, xind, xptr, xmean, is_sparse, beta, free, nf, XFt, bf, u)
-    if nf == 0:
-        copy_1d(g, c)
-        return
-    if lazy:
-        usum = np.sum(u)
+    if fit is not None:  # design mode (numba drops this branch in Gram mode)
+        u = fit[0]
+        _fit(Xf, xdata, xind, xptr, xmean, is_sparse, beta, free, nf, XFt, bf, u)
+        if nf == 0:
+            copy_1d(g, c)
+            return
+        if lazy:
+            usum = np.sum(u)
+            for j in range(g.shape[0]):
+                if in_a[j] and beta[j] == 0.0:
+                    g[j] = c[j] - _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, u,
+                                           usum) / n
+            return
+        transpose_vector(Xf, xdata, xind, xptr, xmean, is_sparse, u, g)
         for j in range(g.shape[0]):
-            if in_a[j] and beta[j] == 0.0:
-                g[j] = c[j] - _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, u, usum) / n
-        return
-    transpose_vector(Xf, xdata, xind, xptr, xmean, is_sparse, u, g)
-    for j in range(g.shape[0]):
-        g[j] = c[j] - g[j] / n
+            g[j] = c[j] - g[j] / n
 
 
 @kernel
@@ -246,19 +249,17 @@ def _next_knot(Xf, xdata, xind, xptr, xmean, is_sparse, n, c, rho, g, in_a, thre
     sphere before the best time found so far. Returns the time to the knot, the
     coordinate (-1: none), its current velocity, and how many were evaluated.
     """
-    u = fit[0]
-    U = fit[2]
     e_rho = 0.0
     e_g = 0.0
     usum = 0.0
     Usum = 0.0
-    if lazy:
+    if fit is not None and lazy:
         for i in range(n):
-            e_rho += U[i] * U[i]
-            d = u[i] - fit[1, i]
+            e_rho += fit[2, i] * fit[2, i]
+            d = fit[0, i] - fit[1, i]
             e_g += d * d
-            usum += u[i]
-            Usum += U[i]
+            usum += fit[0, i]
+            Usum += fit[2, i]
         e_rho = np.sqrt(e_rho) * _BOUND_SAFETY
         e_g = np.sqrt(e_g) * _BOUND_SAFETY
     exact = e_rho == 0.0 and e_g == 0.0
@@ -271,15 +272,15 @@ def _next_knot(Xf, xdata, xind, xptr, xmean, is_sparse, n, c, rho, g, in_a, thre
             continue
         gj = g[j]
         rj = rho[j] + dt_ref * gj
-        if not exact:
+        if fit is not None and not exact:  # (Gram mode: always exact)
             speed = abs(gj) + cn[j] * e_g
             gap = 1.0 - abs(rj) - cn[j] * e_rho
             if speed <= thresh or (gap > 0.0 and gap >= dt * speed):
                 continue
             evaluated += 1
-            rj -= _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, U, Usum) / n
+            rj -= _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, fit[2], Usum) / n
             rj = min(1.0, max(-1.0, rj))
-            gj = c[j] - _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, u, usum) / n
+            gj = c[j] - _col_dot(Xf, xdata, xind, xptr, xmean, is_sparse, j, fit[0], usum) / n
         if abs(gj) > thresh:
             d = ((1.0 if gj > 0.0 else -1.0) - rj) / gj
             if d < dt:
@@ -317,12 +318,14 @@ def _refresh(Xf, xdata, xind, xptr, xmean, is_sparse, n, c, rho, g, in_a, dt_ref
 
 
 @kernel
-def _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, free, nf, XFt, j, xj, h):
+def _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, fit, free, nf, XFt, j, xj, h):
     """``h[:nf] = H[free, j]``; returns ``H[j, j]``. Fills ``xj`` with column j (design mode)."""
-    if H.shape[0] > 0:
+    if H is not None:
         for a in range(nf):
             h[a] = H[free[a], j]
         return H[j, j]
+    if fit is None:
+        return 0.0  # not reached: Gram mode has H
     column(Xf, xdata, xind, xptr, xmean, is_sparse, j, xj)
     if is_sparse is not None:
         total = 0.0
@@ -345,8 +348,10 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
              coefs, duals, entry, istate, fstate):
     """Advance the exact ISS path of ``(1/2n)||y - X beta||^2`` up to grid index ``gi_stop``.
 
-    ``H`` is the full scaled Gram matrix (C order; Gram mode) or a ``(0, 0)``
-    array (design mode). The state (``rho``, ``beta``, ``g = c - H beta``,
+    ``H`` is the full scaled Gram matrix (C order; Gram mode) or ``None``
+    (design mode), and ``fit`` the fitted values of design mode (``None`` in
+    Gram mode): numba compiles each mode without the other's branches, so Gram
+    mode never compiles the products with the design. The state (``rho``, ``beta``, ``g = c - H beta``,
     ``sign``, ``in_a``, ``free``, the factor ``L`` with ``lc = L^{-1} c_F``, the
     free columns ``XFt``, the fits ``fit = [u, u_ref, U]``, ``istate`` and
     ``fstate = [t, cmax, t_ref]``) is read and updated in place; ``coefs[gi]``
@@ -364,7 +369,7 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
     p = c.shape[0]
     n = n_samples
     n_times = grid.shape[0]
-    design_mode = H.shape[0] == 0
+    design_mode = fit is not None
     dense_design = design_mode and is_sparse is None
     gi = istate[GI]
     nf = istate[NF]
@@ -373,10 +378,9 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
     t_ref = fstate[2]
     thresh = tol * fstate[1]
     lazy = design_mode and not record_duals
-    u = fit[0]
     cn = np.zeros(p if lazy else 0)
     h_p = np.empty(p if lazy else 0)
-    if lazy:
+    if fit is not None and lazy:
         _column_norms(Xf, xdata, xind, xptr, xmean, is_sparse, n, cn)
     xj = np.empty(n if design_mode else 0)
     bf = np.empty(p if dense_design else 0)
@@ -413,8 +417,8 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
                 bigger_x = np.empty((2 * nf + 8, n))
                 copy_2d(bigger_x, XFt[:nf])
                 XFt = bigger_x
-            d = _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, free, nf, XFt, best,
-                       xj, h)
+            d = _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, fit, free, nf, XFt,
+                       best, xj, h)
             if not _chol_append(L, nf, h, d, w):
                 in_a[best] = False  # numerically in the span of the free columns
                 continue
@@ -459,7 +463,7 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
                 if nf == 0:
                     break
             _velocity(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, c, beta, free, nf, XFt,
-                      u, bf, g, in_a, lazy)
+                      fit, bf, g, in_a, lazy)
         for a in range(nf):
             ja = free[a]
             if entry[ja] == np.inf:
@@ -468,7 +472,8 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
         for j in range(p):
             if in_a[j] and beta[j] == 0.0 and sign[j] * g[j] <= thresh:
                 in_a[j] = False
-                if lazy:  # its reference: the values at t_ref that give rho_j(t) = sign_j
+                # its reference: the values at t_ref that give rho_j(t) = sign_j
+                if fit is not None and lazy:
                     _leave_reference(Xf, xdata, xind, xptr, xmean, is_sparse, n, c, rho, g,
                                      sign, j, t - t_ref, fit)
         # ---- next knot (a velocity below the tolerance is zero: a coordinate in the
@@ -489,10 +494,9 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
             status = PAUSED  # resuming re-enters the loop here, at the same knot
             break
         istate[EVALUATED] += evaluated  # counted once per knot, also when it was resumed
-        if lazy:
-            U = fit[2]
+        if fit is not None and lazy:
             for i in range(n):
-                U[i] += dt * (u[i] - fit[1, i])
+                fit[2, i] += dt * (fit[0, i] - fit[1, i])
         else:
             for j in range(p):
                 if not in_a[j]:
@@ -500,7 +504,7 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
         t += dt
         if not lazy:
             t_ref = t
-        elif istate[EVALUATED] >= p:
+        elif fit is not None and istate[EVALUATED] >= p:
             _refresh(Xf, xdata, xind, xptr, xmean, is_sparse, n, c, rho, g, in_a, t - t_ref,
                      fit, h_p)
             t_ref = t
