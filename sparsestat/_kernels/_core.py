@@ -99,30 +99,40 @@ def lbi_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, coun
     after the step. The counts cost a pass over the rows for a group penalty:
     ``count=False`` skips it there (both are then returned as -1).
     """
-    p, K = z.shape
+    if not elementwise:
+        return group_update(z, grad, step, row_scale, kappa, omega, t, entry, count,
+                            group_ptr, group_idx, z_new, coef)
     scaled = row_scale.shape[0] > 0
     weighted = omega.shape[0] > 0
-    n_active = 0
-    if not elementwise:
-        big = dual_step(z, grad, step, row_scale, np.empty(0, dtype=np.int64), -1, z_new)
-        record_entries(z, z_new, t, step, entry, elementwise, group_ptr, group_idx)
-        prox_inplace(z_new, coef, 1.0 if weighted else kappa, elementwise, group_ptr,
-                     group_idx)
-        if weighted:
-            scale_rows(coef, omega, kappa)
-        if not count:
-            return big, -1, -1
-        n_entered = 0
-        for j in range(p):
-            n_active += _row_nonzero(coef, j)
-            n_entered += _row_entered(entry, j) > 0
-        return big, n_active, n_entered
     # two loops, with the row scale a constant of each; the weights act after the loop
     if scaled:
         return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
                           coef, True, weighted)
     return _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new,
                       coef, False, weighted)
+
+
+@kernel
+def group_update(z, grad, step, row_scale, kappa, omega, t, entry, count, group_ptr,
+                 group_idx, z_new, coef):
+    """:func:`lbi_update` for a group penalty (``elementwise=False``), for callers that
+    know their penalty: dual step, entry times, ``coef = kappa * omega_i * prox(z_new)``,
+    and the counts (``count=False``: -1, -1)."""
+    p = z.shape[0]
+    weighted = omega.shape[0] > 0
+    big = dual_step(z, grad, step, row_scale, np.empty(0, dtype=np.int64), -1, z_new)
+    record_entries(z, z_new, t, step, entry, False, group_ptr, group_idx)
+    prox_inplace(z_new, coef, 1.0 if weighted else kappa, False, group_ptr, group_idx)
+    if weighted:
+        scale_rows(coef, omega, kappa)
+    if not count:
+        return big, -1, -1
+    n_active = 0
+    n_entered = 0
+    for j in range(p):
+        n_active += _row_nonzero(coef, j)
+        n_entered += _row_entered(entry, j) > 0
+    return big, n_active, n_entered
 
 
 @kernel(inline="always")

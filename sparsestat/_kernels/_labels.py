@@ -17,7 +17,7 @@ distances.
 
 import numpy as np
 
-from sparsestat._kernels._core import lbi_update
+from sparsestat._kernels._core import group_update
 from sparsestat._kernels._jit import kernel
 from sparsestat._kernels._projected import shift_gradient
 
@@ -132,7 +132,7 @@ def _piece_entry(Q, codes, n_labels, kappa, t_ratio, entry):
     """Entry times (``entry``, in place, not yet divided by ``m``) of the label shifts of
     one piece: the group LBI path of ``projected_shift_path`` with leverage weights,
     from the analytic jump to ``t_ratio`` times the start or until all but one row is
-    active; each step is the core's :func:`lbi_update` with one group per row. Returns
+    active; each step is the core's :func:`group_update` (one group per row). Returns
     False where the path needs the general code."""
     m, r = Q.shape
     L = n_labels
@@ -201,8 +201,8 @@ def _piece_entry(Q, codes, n_labels, kappa, t_ratio, entry):
         for i in range(m):
             for k in range(L):
                 grad[i, k] /= m
-        _, n_act, _ = lbi_update(z, grad, alpha, row_scale, kappa, omega, t, entries, 0, True,
-                                 False, row_groups, rows, z_new, G)
+        _, n_act, _ = group_update(z, grad, alpha, row_scale, kappa, omega, t, entries, True,
+                                   row_groups, rows, z_new, G)
         z, z_new = z_new, z
         done = t_end <= t + alpha
         t += alpha
