@@ -339,9 +339,14 @@ def screened_votes(P, Zq, sq_q, codes_q, features, sq_pool, codes_pool, n_labels
             if codes_pool[cand[c]] == codes_q[i] and dist[c] <= same_row * (1.0 + dq):
                 dist[c] = np.inf
                 break
+        # the kk-th smallest distance (insertion into the first kk slots of top)
         kk = min(k, n_c)
-        srt = np.sort(dist[:n_c])
-        kth = srt[kk - 1]
+        first_kk = top[:kk]
+        for q in range(kk):
+            first_kk[q] = np.inf
+        for c in range(n_c):
+            _insert_below(first_kk, dist[c])
+        kth = first_kk[kk - 1]
         lim = kth * (1.0 + tie) + tie
         for c in range(n_labels):
             counts[c] = 0.0
