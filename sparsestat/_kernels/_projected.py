@@ -39,7 +39,7 @@ def project_out(Q, V, out):
     both by blocks of rows (BLAS on a block that stays in the cache)."""
     C = np.empty((Q.shape[1], V.shape[1]))
     transpose_times(Q, V, C)
-    residuals_inplace(Q, V, C, out)
+    residuals_inplace(Q, V, C, None, out)
 
 
 @kernel
@@ -55,10 +55,7 @@ def shift_gradient(Q, G, resid_y, coef, out):
     n_rows = nonzero_rows(G, rows)
     coef[:, :] = 0.0
     gathered_products(Q, G, rows[:n_rows], np.empty((0, 0)), coef)
-    residuals_inplace(Q, G, coef, out)
-    for i in range(n):
-        for k in range(K):
-            out[i, k] -= resid_y[i, k]
+    residuals_inplace(Q, G, coef, resid_y, out)
 
 
 @kernel
@@ -247,19 +244,26 @@ def row_quadratic(Q, rows, M, out):
 
 
 @kernel
-def residuals_inplace(Q, Y, theta, out):
-    """``out = Y - Q theta``, by blocks of rows."""
+def residuals_inplace(Q, Y, theta, sub, out):
+    """``out = Y - Q theta`` (``- sub`` too when ``sub`` is not ``None``), by blocks of rows."""
     n = Q.shape[0]
     K = Y.shape[1]
     for s in range(0, n, _BLOCK_ROWS):
         e = min(n, s + _BLOCK_ROWS)
         if Q.shape[1] == 0 or K == 0:
             copy_2d(out[s:e], Y[s:e])
+            if sub is not None:
+                for q in range(s, e):
+                    for k in range(K):
+                        out[q, k] -= sub[q, k]
             continue
         P = np.dot(Q[s:e], theta)
         for q in range(e - s):
             for k in range(K):
-                out[s + q, k] = Y[s + q, k] - P[q, k]
+                if sub is not None:
+                    out[s + q, k] = Y[s + q, k] - P[q, k] - sub[s + q, k]
+                else:
+                    out[s + q, k] = Y[s + q, k] - P[q, k]
 
 
 @kernel

@@ -204,7 +204,7 @@ def residuals(Q: np.ndarray, Y: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """``Y - Q theta``."""
     out = np.empty(Y.shape)
     residuals_inplace(Q, as_kernel_array(Y),
-                      np.ascontiguousarray(theta, dtype=float), out)
+                      np.ascontiguousarray(theta, dtype=float), None, out)
     return out
 
 
