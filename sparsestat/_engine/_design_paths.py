@@ -519,8 +519,8 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         state = (rho, np.zeros(p_pen), c.copy(), sign, in_a, np.empty(p_pen, dtype=np.int64))
         L = np.zeros((0, 0))  # the kernel allocates the factor on the first join
         lc = np.empty(0)
-        XFt = np.empty((0, n if H.shape[0] == 0 and not design.is_sparse else 0))
-        fit = np.zeros((3, n if H.shape[0] == 0 else 0))  # fitted values, design mode
+        XFt = np.empty((0, 0 if gram_kernel or design.is_sparse else n))
+        fit = None if gram_kernel else np.zeros((3, n))  # fitted values, design mode
         ek = np.full(p_pen, np.inf)
         fstate = np.array([t0_k, cmax[k], t0_k])
         for stop in stops:
@@ -528,8 +528,7 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
                 continue
             L, lc, XFt = _kernels.iss_path(
                 *design.args, n, H if gram_kernel else None, c, grid, stop, max_knots,
-                record_duals, tol, *state, L, lc, XFt, None if gram_kernel else fit, ck, dk, ek,
-                istate, fstate)
+                record_duals, tol, *state, L, lc, XFt, fit, ck, dk, ek, istate, fstate)
             if verbose:
                 _kernels._progress.report(
                     "ISS" if K == 1 else f"ISS, target {k + 1}/{K}", float(fstate[0]),
@@ -563,7 +562,7 @@ def iss_path(X, Y, *, n_times=100, t_ratio=100.0, times=None, fit_intercept=True
         times=grid, coefs=coefs, intercepts=intercepts, entry_times=entry,
         interpolation="previous", t0=t0, duals=duals, n_iter=n_knots,
         info={"solver": "iss", "loss": "squared", "penalty": "l1", "y_scale": float(y_unit),
-              "mode": "gram" if H.shape[0] else "design",
+              "mode": "gram" if gram_kernel else "design",
               "joins": int(counts[_kernels._iss.JOINS]), "drops": int(counts[_kernels._iss.DROPS]),
               "solves": int(counts[_kernels._iss.SOLVES]), "unpenalized": free.tolist(),
               # products with the design that moved the screening reference (design mode)

@@ -325,7 +325,7 @@ def _cross(Xf, xdata, xind, xptr, xmean, is_sparse, n, H, fit, free, nf, XFt, j,
             h[a] = H[free[a], j]
         return H[j, j]
     if fit is None:
-        return 0.0  # not reached: Gram mode has H
+        return 0.0  # not reached (Gram mode has H); lets numba drop the design code below
     column(Xf, xdata, xind, xptr, xmean, is_sparse, j, xj)
     if is_sparse is not None:
         total = 0.0
@@ -351,9 +351,10 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
     ``H`` is the full scaled Gram matrix (C order; Gram mode) or ``None``
     (design mode), and ``fit`` the fitted values of design mode (``None`` in
     Gram mode): numba compiles each mode without the other's branches, so Gram
-    mode never compiles the products with the design. The state (``rho``, ``beta``, ``g = c - H beta``,
-    ``sign``, ``in_a``, ``free``, the factor ``L`` with ``lc = L^{-1} c_F``, the
-    free columns ``XFt``, the fits ``fit = [u, u_ref, U]``, ``istate`` and
+    mode never compiles the products with the design. The state (``rho``,
+    ``beta``, ``g = c - H beta``, ``sign``, ``in_a``, ``free``, the factor
+    ``L`` with ``lc = L^{-1} c_F``, the free columns ``XFt``, the fits
+    ``fit = [u, u_ref, U]``, ``istate`` and
     ``fstate = [t, cmax, t_ref]``) is read and updated in place; ``coefs[gi]``
     (and ``duals[gi]``) are written for the grid times reached. ``L``, ``lc`` and
     ``XFt`` grow when needed, so the current ones are returned.
@@ -377,6 +378,8 @@ def iss_path(Xf, xdata, xind, xptr, xmean, is_sparse, n_samples, H, c, grid, gi_
     t = fstate[0]
     t_ref = fstate[2]
     thresh = tol * fstate[1]
+    # the lazy branches also test `fit is not None`: numba removes a branch on a None
+    # argument when it compiles, not one on a flag derived from it
     lazy = design_mode and not record_duals
     cn = np.zeros(p if lazy else 0)
     h_p = np.empty(p if lazy else 0)

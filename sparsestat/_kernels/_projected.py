@@ -50,8 +50,7 @@ def shift_gradient(Q, G, resid_y, coef, out):
     ``Q^T G`` sums the nonzero rows of ``G`` only (the active shifts); the
     product with ``Q`` is one pass over its rows by blocks.
     """
-    n, K = G.shape
-    rows = np.empty(n, dtype=np.int64)
+    rows = np.empty(G.shape[0], dtype=np.int64)
     n_rows = nonzero_rows(G, rows)
     coef[:, :] = 0.0
     gathered_products(Q, G, rows[:n_rows], np.empty((0, 0)), coef)
