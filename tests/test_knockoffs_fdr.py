@@ -53,14 +53,14 @@ def _check_fdr(fdp, label):
     assert fdp.mean() <= Q + 3 * se, f"{label}: empirical FDR {fdp.mean():.3f} > {Q} + 3*{se:.3f}"
 
 
-STATISTICS = ("lcd", "lsm", "lbi")
+STATISTICS = ("lcd", "lsm", "lbi", "mlr")
 
 
 @functools.cache
 def _replicates(statistic):
     """FDP per sampler and power of one statistic over the replicates (seeded, so a
     test on another pytest-xdist worker that needs them again gets the same values)."""
-    rng = np.random.default_rng({"lcd": 1, "lsm": 2, "lbi": 3}[statistic])
+    rng = np.random.default_rng({"lcd": 1, "lsm": 2, "lbi": 3, "mlr": 4}[statistic])
     fdp = {"fixed": [], "gaussian": []}
     power = []
     for r in range(N_REPLICATES):

@@ -62,8 +62,10 @@ SELECTORS = [
     dict(statistic="lbi", s_method="equi"),
     dict(knockoffs="gaussian"),                       # Ledoit-Wolf, cross-validated lasso
     dict(knockoffs="gaussian", statistic="lbi"),
+    dict(statistic="mlr"),
 ]
-IDS = ["fixed-lcd", "fixed-lsm", "fixed-lbi", "fixed-lbi-equi", "gaussian-lcd", "gaussian-lbi"]
+IDS = ["fixed-lcd", "fixed-lsm", "fixed-lbi", "fixed-lbi-equi", "gaussian-lcd", "gaussian-lbi",
+       "fixed-mlr"]
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +82,13 @@ def test_knockoff_selector_ignores_the_units_of_y(kw, fitted):
     base = fitted[IDS[SELECTORS.index(kw)]]
     assert base.support_[:K].sum() >= 4            # a selection worth comparing
     sd = y.std()
+    # mlr's Gibbs sampler follows another path once a shift has rounded away the last
+    # digits of the centred target: the same statistics up to their Monte Carlo error
+    rtol = 0.02 if kw.get("statistic") == "mlr" else 1e-8
     for c in FACTORS:
         for shift in SHIFTS:
             sel = KnockoffSelector(fdr=0.2, random_state=0, **kw).fit(X, c * y + c * sd * shift)
-            _assert_same(sel, base)
+            _assert_same(sel, base, rtol)
 
 
 @pytest.mark.parametrize("kw", SELECTORS, ids=IDS)

@@ -37,6 +37,7 @@ from threadpoolctl import threadpool_limits
 from sparsestat import KnockoffSelector
 from sparsestat.feature_selection import _knockoffs
 from sparsestat.feature_selection._svalues import compute_s, equicorrelated_s
+from sparsestat.feature_selection._threshold import knockoff_threshold
 from validation._designs import fmt, make_design, make_noise, markdown_table, mean_se
 
 TITLE = "Knockoffs: false discovery rate and power, and knockpy side by side"
@@ -262,8 +263,8 @@ def run(quick: bool) -> str:
     peer = peer_section(quick)
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        extensions = [s_method_section(quick), group_section(quick), derandomized_section(quick),
-                      ggm_section(quick)]
+        extensions = [s_method_section(quick), mlr_section(quick), group_section(quick),
+                      derandomized_section(quick), ggm_section(quick)]
     n_cells = len(over)
     worst_fdr, worst_se, worst = over[0]
     above = [row for row in over if row[0] > Q + 2 * row[1]]
@@ -327,6 +328,20 @@ def knockpy_default(sampler):
     return select
 
 
+def sm_replicates(sampler, design, ratio, k, replicates):
+    """The data sets of one row of the S-method table: ``(r, X, y, truth, Sigma)``, the
+    true covariance for model-X rows and ``None`` for fixed-X."""
+    n = int(round(ratio * SM_P))
+    Sigma = None if sampler == "fixed" else design_covariance_p(SM_P, design)
+    rng = cell_rng("smethod", sampler, design, ratio, k)
+    for r in range(replicates):
+        X = make_design(n, SM_P, design, rng)
+        beta = np.zeros(SM_P)
+        beta[rng.choice(SM_P, k, replace=False)] = (
+            AMPLITUDE / np.sqrt(n) * rng.choice([-1.0, 1.0], k))
+        yield r, X, X @ beta + rng.standard_normal(n), beta != 0, Sigma
+
+
 def s_method_section(quick: bool, replicates: int | None = None, designs=None,
                      samplers=("fixed", "gaussian")) -> str:
     """Every S-method against knockpy's default pipeline, paired on the same data."""
@@ -338,17 +353,10 @@ def s_method_section(quick: bool, replicates: int | None = None, designs=None,
         for design in designs:
             for ratio in SM_RATIOS:
                 n = int(round(ratio * SM_P))
-                Sigma = None if sampler == "fixed" else design_covariance_p(SM_P, design)
                 for k in SM_SIGNALS:
-                    rng = cell_rng("smethod", sampler, design, ratio, k)
                     results = {m: [] for m in SM_METHODS + (("knockpy",) if peer else ())}
-                    for r in range(replicates):
-                        X = make_design(n, SM_P, design, rng)
-                        beta = np.zeros(SM_P)
-                        beta[rng.choice(SM_P, k, replace=False)] = (
-                            AMPLITUDE / np.sqrt(n) * rng.choice([-1.0, 1.0], k))
-                        y = X @ beta + rng.standard_normal(n)
-                        truth = beta != 0
+                    for r, X, y, truth, Sigma in sm_replicates(sampler, design, ratio, k,
+                                                               replicates):
                         for m in SM_METHODS:
                             sel = KnockoffSelector(fdr=Q, knockoffs=sampler, Sigma=Sigma,
                                                    s_method=m, random_state=r).fit(X, y)
@@ -374,6 +382,60 @@ def s_method_section(quick: bool, replicates: int | None = None, designs=None,
                  + markdown_table(["sampler", "design", "n", "true k"] + list(SM_METHODS),
                                   paired))
     return text
+
+
+def knockpy_mlr_on(X, Xk, y, seed):
+    """knockpy's ``MLR_Spikeslab`` statistic on the given knockoffs, with the same
+    knockoff+ threshold as sparsestat's: the selected mask."""
+    from knockpy.mlr import MLR_Spikeslab
+
+    np.random.seed(seed)
+    W = MLR_Spikeslab().fit(X, Xk, y, groups=None)
+    return W >= knockoff_threshold(W, Q, 1)
+
+
+def mlr_section(quick: bool, replicates: int | None = None, designs=None,
+                samplers=("fixed", "gaussian")) -> str:
+    """The MLR statistic against the default LCD, knockpy's default pipeline and knockpy's
+    MLR statistic on sparsestat's knockoffs; the data of the S-method table."""
+    replicates = replicates or (3 if quick else SM_REPLICATES)
+    peer = has_knockpy()
+    designs = designs or (("ar0.3",) if quick else SM_DESIGNS)
+    methods = ("lcd", "mlr") + (("knockpy", "knockpy mlr") if peer else ())
+    rows, paired = [], []
+    for sampler in samplers:
+        for design in designs:
+            for ratio in SM_RATIOS:
+                for k in SM_SIGNALS:
+                    results = {m: [] for m in methods}
+                    for r, X, y, truth, Sigma in sm_replicates(sampler, design, ratio, k,
+                                                               replicates):
+                        for statistic in ("lcd", "mlr"):
+                            sel = KnockoffSelector(fdr=Q, knockoffs=sampler, Sigma=Sigma,
+                                                   statistic=statistic, store_knockoffs=True,
+                                                   random_state=r).fit(X, y)
+                            results[statistic].append(fdp_power(sel.support_, truth))
+                        if peer:
+                            results["knockpy"].append(
+                                fdp_power(knockpy_default(sampler)(X, y, Sigma, r), truth))
+                            results["knockpy mlr"].append(fdp_power(
+                                knockpy_mlr_on(X, sel.knockoffs_, y, r), truth))
+                    arr = {m: np.array(v) for m, v in results.items()}
+                    label = [sampler, design, X.shape[0], k]
+                    rows.append(label + [_cell((arr[m][:, 0], arr[m][:, 1])) for m in arr])
+                    gains = [arr["mlr"][:, 1] - arr[m][:, 1] for m in methods if m != "mlr"]
+                    paired.append(label + [fmt(*mean_se(g), 3) for g in gains])
+    names = ["lcd (default)", "mlr"] + (["knockpy default", "knockpy MLR, same knockoffs"]
+                                         if peer else [])
+    return (f"### The MLR statistic ({replicates} replicates per row)\n\n"
+            "`KnockoffSelector(statistic='mlr')` against the default LCD statistic, "
+            "knockpy's default pipeline and knockpy's `MLR_Spikeslab` on sparsestat's "
+            "knockoffs of the same replicate (same knockoff+ threshold), maxent s-values, "
+            "on the data of the S-method table. FDR / power:\n\n"
+            + markdown_table(["sampler", "design", "n", "true k"] + names, rows)
+            + "\n\nPaired power differences, mlr minus each:\n\n"
+            + markdown_table(["sampler", "design", "n", "true k"]
+                             + [m for m in names if m != "mlr"], paired))
 
 
 def design_covariance_p(p: int, correlation: str) -> np.ndarray:

@@ -51,7 +51,8 @@ from sparsestat._progress import StageReporter
 from sparsestat.feature_selection._construction import fixed_x_knockoffs
 from sparsestat.feature_selection._knockoffs import check_no_constant_columns
 from sparsestat.feature_selection._scaling import standardize_columns
-from sparsestat.feature_selection._statistics import check_statistic_params, knockoff_statistic
+from sparsestat.feature_selection._statistics import (STATISTICS, check_statistic_params,
+                                                      knockoff_statistic)
 from sparsestat.feature_selection._svalues import S_METHODS, check_covariance, compute_s
 
 # the constant c_a of the offset a: E[sup_t V+(t) / (a + V-(t))] <= c_a for fair coin signs
@@ -150,14 +151,15 @@ class GraphicalKnockoffSelector(BaseEstimator):
         select with no negative statistic above any threshold and fewer edges.
     s_method : {'maxent', 'mvr', 'sdp', 'equi'}, default='maxent'
         s-values of each node's knockoffs (see :class:`KnockoffSelector`).
-    statistic : {'lcd', 'lsm', 'lbi'}, default='lcd'
+    statistic : {'lcd', 'lsm', 'lbi', 'mlr'}, default='lcd'
         Each node's knockoff statistic: the lasso coefficient difference at
         the penalty minimizing Mallows' Cp (or, with
         ``statistic_params={'penalty': 'gcv'}``, generalized cross-validation,
         which needs no noise variance; both are functions of the Gram matrix,
         ``[X, Xk]^T y`` and ``||y||^2`` only, as fixed-X knockoffs require),
         the signed max of the lasso entry points, or of the inverse LBI entry
-        times.
+        times, or the masked likelihood ratio statistic of a spike-and-slab
+        linear model (also a function of those three only).
     statistic_params : dict or None, default=None
         Options of the statistic, as in :class:`KnockoffSelector`.
     random_state : int, RandomState instance or None, default=None
@@ -226,7 +228,7 @@ class GraphicalKnockoffSelector(BaseEstimator):
         "rule": [StrOptions({"and", "or"})],
         "offset": [Options(Real, set(OFFSET_CONSTANTS))],
         "s_method": [StrOptions(set(S_METHODS))],
-        "statistic": [StrOptions({"lcd", "lsm", "lbi"})],
+        "statistic": [StrOptions(set(STATISTICS))],
         "statistic_params": [dict, None],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],

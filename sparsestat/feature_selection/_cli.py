@@ -30,9 +30,10 @@ def add_parser(subparsers) -> None:
                    help="fixed-X knockoffs (exact FDR for the linear model, needs rows >= "
                    "2 * features + 1), model-X Gaussian knockoffs (any rows, covariance "
                    "estimated), or auto (default: fixed when there are enough rows)")
-    p.add_argument("--statistic", choices=["lcd", "lsm", "lbi"], default="lcd",
-                   help="lasso coefficient difference (default), lasso signed max, or LBI "
-                   "entry times")
+    p.add_argument("--statistic", choices=["lcd", "lsm", "lbi", "mlr"], default="lcd",
+                   help="lasso coefficient difference (default), lasso signed max, LBI "
+                   "entry times, or the masked likelihood ratio of a spike-and-slab linear "
+                   "model (regression targets)")
     p.add_argument("--task", choices=["auto", "regression", "classification"], default="auto",
                    help="auto (default): a target column of numbers is a regression target, "
                    "one of other labels (words) holds classes; pass classification for "

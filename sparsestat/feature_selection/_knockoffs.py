@@ -20,7 +20,8 @@ from sparsestat.feature_selection._aggregate import ebh, knockoff_e_values, swap
 from sparsestat.feature_selection._construction import fixed_x_knockoffs, gaussian_knockoffs
 from sparsestat._progress import StageReporter
 from sparsestat.feature_selection._scaling import standardize_columns, standardize_target
-from sparsestat.feature_selection._statistics import check_statistic_params, knockoff_statistic
+from sparsestat.feature_selection._statistics import (STATISTICS, check_statistic_params,
+                                                      check_statistic_task, knockoff_statistic)
 from sparsestat.feature_selection._svalues import (
     S_METHODS,
     check_covariance,
@@ -149,7 +150,7 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         ``'maxent'`` had the best power over the correlated designs measured
         (AR(1) 0.8, blocks with correlation 0.6; fixed-X and model-X).
         With ``groups``: ``'maxent'``, ``'mvr'`` or ``'equi'``.
-    statistic : {'lcd', 'lsm', 'lbi'}, default='lcd'
+    statistic : {'lcd', 'lsm', 'lbi', 'mlr'}, default='lcd'
         ``'lcd'``: lasso coefficient difference at the penalty minimizing
         Mallows' Cp (fixed-X with ``n >= 3p``, model-X with ``n > 3p``),
         generalized cross-validation (fixed-X with ``n < 3p``, where the noise
@@ -157,7 +158,11 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         penalty (model-X with fewer samples, class labels);
         ``'lsm'``: signed max of the lasso-path entry points; ``'lbi'``: signed
         max of ``1 / tau`` with ``tau`` the entry time on the LBI path (with
-        ``groups``, the group penalty's entry time of the group).
+        ``groups``, the group penalty's entry time of the group); ``'mlr'``:
+        the masked likelihood ratio statistic of a Bayesian spike-and-slab
+        linear model, ``2 P_j - 1`` with ``P_j`` the posterior probability that
+        ``X_j`` rather than its knockoff is the feature (Gibbs sampling;
+        regression targets, no ``groups``).
     groups : array-like of shape (n_features,) or None, default=None
         One label per feature: group knockoffs, which test whether a *group*
         matters and control the FDR over groups. The only way to keep power
@@ -178,8 +183,11 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         ``penalty`` ('cp', 'gcv' or 'cv'), ``cv``, ``Cs``, ``n_alphas``, ``eps`` (lcd);
         ``n_alphas``, ``eps``, ``max_iter`` (lsm);
         ``kappa`` (default 10, in (0, 1e4]), ``t_ratio`` (default 10, in
-        (1, 1e4]), ``n_times``, ``max_iter`` (lbi). They apply to the
-        standardized problem (see Notes).
+        (1, 1e4]), ``n_times``, ``max_iter`` (lbi); ``n_iter`` (kept sweeps
+        per chain, default 2000), ``chains`` (default 5), ``burn_prop``
+        (burn-in as a fraction of ``n_iter``, default 0.1), ``p0_min`` (least
+        prior probability of a zero coefficient, default 0.8) (mlr). They
+        apply to the standardized problem (see Notes).
     store_knockoffs : bool, default=False
         Keep the knockoff matrix in ``knockoffs_`` (the first draw's).
     random_state : int, RandomState instance or None, default=None
@@ -263,7 +271,7 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         "knockoffs": [StrOptions({"fixed", "gaussian"})],
         "Sigma": ["array-like", None],
         "s_method": [StrOptions(set(S_METHODS))],
-        "statistic": [StrOptions({"lcd", "lsm", "lbi"})],
+        "statistic": [StrOptions(set(STATISTICS))],
         "groups": ["array-like", None],
         "n_draws": [Interval(Integral, 1, None, closed="left")],
         "offset": [Options(Integral, {0, 1})],
@@ -323,6 +331,7 @@ class KnockoffSelector(SelectorMixin, BaseEstimator):
         supplied = self._check_supplied(X_knockoff, n, p)
         n_draws = self.n_draws if supplied is None else len(supplied)
         groups = None if self.groups is None else encode_groups(self.groups, p)
+        check_statistic_task(self.statistic, classes, groups)
         if supplied is None and self.knockoffs == "fixed":
             self._check_fixed_x(n, p)
         rs = check_random_state(self.random_state)

@@ -20,7 +20,14 @@ statistics they report do not depend on the units of ``y``.
   (``lasso_path``; the multi-task lasso on one-hot labels for classes);
 - ``'lbi'``: signed max of ``Z = 1 / tau``, ``tau`` the entry time of the
   Linearized Bregman Iteration path (squared, logistic or multinomial loss);
-  a column that never enters has ``Z = 0``.
+  a column that never enters has ``Z = 0``;
+- ``'mlr'``: the masked likelihood ratio statistic (Spector and Fithian) under a
+  Bayesian linear model with a spike-and-slab prior: ``W_j = P_j - (1 - P_j)``,
+  ``P_j`` the posterior probability, given the data with each pair
+  ``{X_j, Xk_j}`` masked (not said which is which), that ``X_j`` is the feature,
+  averaged by Gibbs sampling (:mod:`~sparsestat._kernels._mlr`). A function of
+  the Gram matrix, ``[X, Xk]^T y`` and ``||y||^2``, so valid for fixed-X
+  knockoffs too; regression targets and single features only.
 """
 
 from __future__ import annotations
@@ -34,8 +41,9 @@ from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 
 from sparsestat import _engine
+from sparsestat._kernels._mlr import masked_spike_slab
 
-STATISTICS = ("lcd", "lsm", "lbi")
+STATISTICS = ("lcd", "lsm", "lbi", "mlr")
 
 # the ranges of the LBI path's parameters, on the standardized problem (unit-variance
 # columns and target): the number of iterations grows like kappa * t_ratio, so a
@@ -59,6 +67,10 @@ STATISTIC_PARAMETERS = {
             "max_iter": [Interval(Integral, 1, None, closed="left")]},
     "lbi": {"kappa": [_KAPPA], "t_ratio": [_T_RATIO],
             "n_times": [Interval(Integral, 2, None, closed="left")], "max_iter": _MAX_ITER},
+    "mlr": {"n_iter": [Interval(Integral, 1, None, closed="left")],
+            "chains": [Interval(Integral, 1, None, closed="left")],
+            "burn_prop": [Interval(Real, 0, 1, closed="left")],
+            "p0_min": [Interval(Real, 0, 1, closed="left")]},
 }
 
 
@@ -75,6 +87,23 @@ def check_statistic_params(statistic: str, params: dict, caller: str) -> dict:
         {key: allowed[key] for key in params}, params,
         caller_name=f"{caller}(statistic={statistic!r}).statistic_params")
     return params
+
+
+def check_statistic_task(statistic: str, classes, groups) -> None:
+    """Refuse the combinations a statistic has no version for, before any knockoff is drawn."""
+    if statistic != "mlr":
+        return
+    if classes is not None:
+        raise ValueError(
+            "statistic='mlr' models a continuous target (a linear model); for class labels "
+            "use statistic='lcd' (l1-logistic) or 'lbi', or pass task='regression' to treat "
+            "the labels as numbers."
+        )
+    if groups is not None:
+        raise ValueError(
+            "statistic='mlr' tests single features; with groups= use statistic='lcd' or 'lbi' "
+            "(group versions), or drop groups."
+        )
 
 
 def signed_max(Z: np.ndarray, Zk: np.ndarray) -> np.ndarray:
@@ -261,6 +290,29 @@ def _lbi(Xs, y, classes, *, kappa=10.0, t_ratio=10.0, n_times=2, max_iter=None, 
     return inverse_entry_time(path.entry_times.min(axis=1)), sign
 
 
+def _mlr(Xs, y, classes, *, rng=None, n_iter=2000, chains=5, burn_prop=0.1, p0_min=0.8,
+         groups=None):
+    """``(Z, sign)`` with ``Z_j = P_j`` and ``Z_{j+p} = 1 - P_j`` (columns unpermuted: pair
+    ``j`` is columns ``j`` and ``j + p``), the sign that of the posterior mean coefficient.
+
+    Hyperpriors (on the standardized problem: unit-variance columns, and the target
+    scaled here to unit root mean square, so that the priors mean the same whatever its
+    units): ``sigma2, tau2 ~ InvGamma(2, 1)``, ``p0 ~ Beta(1, 1)`` truncated to
+    ``[p0_min, 1]``.
+    """
+    n, m = Xs.shape
+    yc = y - y.mean()
+    scale = np.sqrt(np.mean(yc ** 2))
+    yc = yc / (scale if scale > 0 else 1.0)
+    G = Xs.T @ Xs
+    Aty = Xs.T @ yc
+    seed = 0 if rng is None else int(rng.integers(2 ** 31 - 1))
+    prob, coef = masked_spike_slab(G, Aty, float(yc @ yc), float(n), n_iter,
+                                   int(burn_prop * n_iter), chains, 2.0, 1.0, 2.0, 1.0,
+                                   1.0, 1.0, p0_min, seed)
+    return np.concatenate([prob, 1.0 - prob]), np.concatenate([np.sign(coef), np.zeros(m // 2)])
+
+
 def _aggregate(Z, labels, n_groups, statistic):
     """Group importance from the importances of its columns: the sum for ``'lcd'`` (the
     group lasso coefficient difference), the largest for the path statistics."""
@@ -272,7 +324,7 @@ def _aggregate(Z, labels, n_groups, statistic):
 
 
 # each returns the importance Z of the 2p columns
-_DISPATCH = {"lcd": _lcd, "lsm": _lsm, "lbi": _lbi}
+_DISPATCH = {"lcd": _lcd, "lsm": _lsm, "lbi": _lbi, "mlr": _mlr}
 
 
 def knockoff_statistic(X: np.ndarray, Xk: np.ndarray, y: np.ndarray, statistic: str,
@@ -286,13 +338,14 @@ def knockoff_statistic(X: np.ndarray, Xk: np.ndarray, y: np.ndarray, statistic: 
     X, Xk : ndarray of shape (n, p)
     y : ndarray of shape (n,)
         Targets, or class labels when ``classes`` is given.
-    statistic : {'lcd', 'lsm', 'lbi'}
+    statistic : {'lcd', 'lsm', 'lbi', 'mlr'}
     classes : ndarray or None
         Sorted class labels for a classification target.
     rng : numpy Generator or None
         When given, the ``2p`` columns are fitted in a random order, so that a
         solver stopped at its tolerance (coordinate descent sweeps columns in
-        order) favours neither the features nor the knockoffs.
+        order) favours neither the features nor the knockoffs; for ``'mlr'``
+        it seeds the Gibbs sampler (which visits the pairs in random order).
     groups : ndarray of int of shape (p,) or None
         Group codes ``0 .. G-1``: the statistics compare each group of features
         with its group of knockoffs (sum of ``|b|`` for lcd, the group's entry
@@ -305,23 +358,26 @@ def knockoff_statistic(X: np.ndarray, Xk: np.ndarray, y: np.ndarray, statistic: 
         Options of the statistic: ``penalty`` ('cv', 'cp' or 'gcv'), ``cv``, ``Cs``,
         ``n_alphas``, ``n_jobs`` (lcd);
         ``n_alphas``, ``eps`` (lsm); ``kappa``, ``t_ratio``, ``n_times``,
-        ``max_iter`` (lbi).
+        ``max_iter`` (lbi); ``n_iter``, ``chains``, ``burn_prop``, ``p0_min`` (mlr).
     """
     if statistic not in _DISPATCH:
         raise ValueError(f"statistic must be one of {STATISTICS}; got {statistic!r}.")
+    check_statistic_task(statistic, classes, groups)
     p = X.shape[1]
-    order = np.arange(2 * p) if rng is None else rng.permutation(2 * p)
+    order = np.arange(2 * p) if rng is None or statistic == "mlr" else rng.permutation(2 * p)
     Xs = _standardized_augmented(X, Xk, order)
     column_groups = None
     if groups is not None:
         n_groups = int(groups.max()) + 1
         column_groups = np.concatenate([groups, groups + n_groups])[order]
     Z, sign = np.empty(2 * p), np.empty(2 * p)
+    if statistic == "mlr":
+        params = dict(params, rng=rng)
     Z[order], sign[order] = _DISPATCH[statistic](
         Xs, y, classes, groups=column_groups if statistic == "lbi" else None, **params)
     Zx, Zk = Z[:p], Z[p:]
     if groups is not None:
         Zx = _aggregate(Zx, groups, n_groups, statistic)
         Zk = _aggregate(Zk, groups, n_groups, statistic)
-    W = Zx - Zk if statistic == "lcd" else signed_max(Zx, Zk)
+    W = Zx - Zk if statistic in ("lcd", "mlr") else signed_max(Zx, Zk)
     return (W, sign[:p]) if return_signs else W
