@@ -410,6 +410,7 @@ def mlr_section(quick: bool, replicates: int | None = None, designs=None,
                     results = {m: [] for m in methods}
                     for r, X, y, truth, Sigma in sm_replicates(sampler, design, ratio, k,
                                                                replicates):
+                        # the same random_state: both statistics see the same knockoffs
                         for statistic in ("lcd", "mlr"):
                             sel = KnockoffSelector(fdr=Q, knockoffs=sampler, Sigma=Sigma,
                                                    statistic=statistic, store_knockoffs=True,

@@ -106,11 +106,10 @@ def masked_spike_slab(G, Aty, yy, n, n_iter, n_burn, n_chains, sigma2_a, sigma2_
         beta[:] = 0.0
         for j in range(p):
             psi[j] = 1 if np.random.random() < 0.5 else 0
-        s[:] = Aty
         sigma2, tau2, p0 = max(yy / n, 1e-12), 1.0, 0.9
         for sweep in range(n_burn + n_iter):
             keep = sweep >= n_burn
-            if sweep % _REFRESH == 0:
+            if sweep % _REFRESH == 0:     # also sets s = A^T y at the start of a chain
                 _refresh(s, G, Aty, beta, psi)
             np.random.shuffle(order)
             log_p0, log_slab = np.log(p0), np.log1p(-p0)

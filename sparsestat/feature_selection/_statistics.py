@@ -42,6 +42,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from sparsestat import _engine
 from sparsestat._kernels._mlr import masked_spike_slab
+from sparsestat.feature_selection._scaling import standardize_target
 
 STATISTICS = ("lcd", "lsm", "lbi", "mlr")
 
@@ -301,9 +302,7 @@ def _mlr(Xs, y, classes, *, rng=None, n_iter=2000, chains=5, burn_prop=0.1, p0_m
     ``[p0_min, 1]``.
     """
     n, m = Xs.shape
-    yc = y - y.mean()
-    scale = np.sqrt(np.mean(yc ** 2))
-    yc = yc / (scale if scale > 0 else 1.0)
+    yc = standardize_target(y)
     G = Xs.T @ Xs
     Aty = Xs.T @ yc
     seed = 0 if rng is None else int(rng.integers(2 ** 31 - 1))
