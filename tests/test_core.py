@@ -1,6 +1,7 @@
 """The step and record shared by every path kernel (``sparsestat._kernels._core``):
 the sparse record against the dense one, its thinning, the divergence rule on
-NaN and the analytic start on the unit ball.
+NaN, the analytic start on the unit ball, and one step and one record of a state
+with most rows outside the unit ball against plain numpy.
 """
 
 import numpy as np
@@ -58,6 +59,62 @@ def test_thinning_keeps_every_other_record_and_exact_entries():
     np.testing.assert_array_equal(thin.coef_at(np.inf), full.coef_at(np.inf))
     # the entry times are solved inside the steps, not read off the record
     np.testing.assert_array_equal(thin.entry_times, full.entry_times)
+
+
+def _shrink(v, scale):
+    """``scale * sign(v) * max(|v| - 1, 0)`` written the plain way."""
+    return np.where(v > 1.0, scale * (v - 1.0), np.where(v < -1.0, scale * (v + 1.0), 0.0))
+
+
+@pytest.mark.parametrize("K", [1, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_step_and_a_record_with_most_rows_outside_the_ball_match_numpy(K, weighted):
+    # late in a ranker or mean-shift path most rows are outside the unit ball, in no order:
+    # the step, the entries, the coefficients and the sparse record must be exactly the
+    # plain computation there, with no negative zeros among the coefficients
+    rng = np.random.default_rng(7 + K)
+    p, step, kappa, t = 5000, 0.25, 10.0, 3.0
+    signs = np.where(rng.random((p, K)) < 0.5, -1.0, 1.0)
+    z = np.where(rng.random((p, 1)) < 0.7, signs * rng.uniform(1.0, 3.0, (p, K)),
+                 rng.uniform(-0.95, 0.95, (p, K)))
+    grad = rng.standard_normal((p, K))
+    row_scale = rng.uniform(0.5, 2.0, p)
+    omega = rng.uniform(0.2, 3.0, p) if weighted else np.empty(0)
+    entry = np.where(np.abs(z) > 1.0, 1.0, np.inf)
+    expected_entry = entry.copy()
+    z_new, coef = np.empty((p, K)), np.full((p, K), 9.0)
+    none = np.empty(0, dtype=np.int64)
+    big, n_out, n_entered = _core.lbi_update(z, grad, step, row_scale, kappa, omega, t, entry,
+                                             0, True, True, none, none, z_new, coef)
+    v = z - (step * row_scale)[:, None] * grad
+    c = (kappa * omega)[:, None] if weighted else kappa
+    want = _shrink(v, 1.0) * c if weighted else _shrink(v, kappa)
+    np.testing.assert_array_equal(z_new, v)
+    np.testing.assert_array_equal(coef, want)
+    assert not np.signbit(coef[coef == 0.0]).any()
+    assert big == np.abs(v).max() and n_out == int((np.abs(v) > 1.0).any(axis=1).sum())
+    before = expected_entry.copy()
+    new = np.isinf(before) & (np.abs(v) > 1.0)
+    # the crossing of the unit sphere, solved on the segment from z to v
+    cross = np.where(np.abs(z) >= 1.0, 0.0, (np.sign(v) - z) / (v - z))
+    expected_entry[new] = t + cross[new] * step
+    np.testing.assert_array_equal(entry, expected_entry)
+    # a row enters with its first coordinate
+    assert n_entered == int((new.any(axis=1) & np.isinf(before).all(axis=1)).sum())
+    assert 0.5 * p < n_out < p and new.sum() > 100
+    # the sparse record of the grid time 40% into the step
+    om = omega if weighted else np.ones(p)
+    ptr, rec, rows, vals = _core.sparse_record_buffers(1, K)
+    grid = np.array([t + 0.4 * step])
+    gi, rows, vals, n_rec, nnz, _ = _core.record_sparse(
+        z, z_new, t, step, grid, 0, kappa, om, True, none, none, np.empty((p, K)),
+        np.empty((p, K)), ptr, rec, rows, vals, 0, 0, 1, 10 ** 9)
+    frac = (grid[0] - t) / step
+    snap = _shrink(z + frac * (z_new - z), 1.0) * (kappa * om)[:, None]
+    keep = np.flatnonzero((snap != 0.0).any(axis=1))
+    assert (gi, n_rec, nnz) == (1, 1, keep.size)
+    np.testing.assert_array_equal(rows[:nnz], keep)
+    np.testing.assert_allclose(vals[:nnz], snap[keep], rtol=1e-15, atol=0)
 
 
 def test_a_nan_anywhere_in_the_step_is_divergence():

@@ -43,12 +43,12 @@ def test_editing_a_helper_in_another_module_changes_the_result(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     before, folder = _run(tmp_path)
     assert folder.is_relative_to(tmp_path) and folder.exists()
-    # projected_lbi_path (in _projected.py) calls the shrinkage of _prox.py: double it
-    prox = tmp_path / "sparsestat" / "_kernels" / "_prox.py"
-    text = prox.read_text()
-    assert text.count("out[g, k] = scale * (v - 1.0)") == 1
-    prox.write_text(text.replace("out[g, k] = scale * (v - 1.0)",
-                                 "out[g, k] = 2.0 * scale * (v - 1.0)"))
+    # projected_lbi_path (in _projected.py) calls the l1 step of _core.py: double its shrink
+    core = tmp_path / "sparsestat" / "_kernels" / "_core.py"
+    text = core.read_text()
+    shrink = "coef[j, k] = c * math.copysign(excess, v) + 0.0"
+    assert text.count(shrink) == 1
+    core.write_text(text.replace(shrink, "coef[j, k] = 2.0 * c * math.copysign(excess, v)"))
     after, new_folder = _run(tmp_path)
     assert new_folder != folder and not folder.exists()   # the stale cache is gone
     assert after != before

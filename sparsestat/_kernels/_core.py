@@ -8,9 +8,9 @@ common to all of them:
 - the step of the penalized block's dual variable, ``z <- z - step * grad``,
   and of the unpenalized block ``v`` (intercept, Split LBI's ``beta``),
   ``v <- v - kappa * step * grad_v`` (:func:`dual_step`, :func:`free_step`);
-  :func:`lbi_update` takes the dual step and solves the entry times inside it
-  in one pass over the rows, then sets the new coefficients ``kappa * prox(z)``
-  (for l1 on the rows outside the unit ball only);
+  :func:`lbi_update` takes the dual step, solves the entry times inside it and
+  sets the new coefficients ``kappa * prox(z)`` (for l1 in one pass over the
+  rows, with no branch on whether a row is outside the unit ball);
 - the divergence rule (:func:`diverged`): a non-finite iterate or one whose
   coefficient ``kappa * z`` exceeds ``1e100``;
 - the record on a time grid (:func:`record_dense`, :func:`record_sparse`):
@@ -25,6 +25,8 @@ Entry times are solved inside the step by
 :func:`sparsestat._kernels._prox.record_entries`.
 """
 
+import math
+
 import numpy as np
 
 from sparsestat._kernels._arrays import copy_1d, copy_2d
@@ -33,7 +35,6 @@ from sparsestat._kernels._prox import (
     _crossing_fraction as crossing_fraction,
     dual_inplace,
     prox_inplace,
-    prox_units,
     record_entries,
 )
 
@@ -138,41 +139,42 @@ def group_update(z, grad, step, row_scale, kappa, omega, t, entry, count, group_
 @kernel(inline="always")
 def _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_new, coef,
                scaled, weighted):
-    """:func:`lbi_update` for the l1 penalty: one pass over the rows for the step and
-    the entries; the shrink (``prox_units``) then runs on the rows outside the unit
-    ball only."""
+    """:func:`lbi_update` for the l1 penalty: the step, the shrink and the entries in one
+    pass over the rows.
+
+    The loop has no branch that depends on whether an entry is outside the unit ball:
+    the shrink ``sign(v) max(|v| - 1, 0)`` and the running maximum are selects, and
+    the entry test is a product that is nonzero only for an entry crossing the sphere
+    in this step, which is rare. Where a good part of the rows is outside the ball (the
+    ranker's and the mean shift's late path) a branch there would be mispredicted
+    every few rows; the shrink is the same arithmetic as ``prox_units``.
+    """
     p, K = z.shape
     big = 0.0
-    outside = np.empty(p, dtype=np.int64)
     n_out = 0
     for j in range(p):
         s = step * row_scale[j] if scaled else step
+        c = kappa * omega[j] if weighted else kappa
         out = False
         entering = 0
         for k in range(K):
             a = z[j, k]
             v = a - s * grad[j, k]
             z_new[j, k] = v
-            coef[j, k] = 0.0
-            if abs(v) > big or v != v:  # a NaN is kept: it marks divergence
-                big = abs(v)
-            if abs(v) > 1.0:
-                out = True
-                if entry[j, k] == np.inf:
-                    f = 0.0 if abs(a) >= 1.0 else crossing_fraction(a, v)
-                    entry[j, k] = t + f * step
-                    entering += 1
-        if out:
-            outside[n_out] = j
-            n_out += 1
+            av = abs(v)
+            o = av > 1.0
+            excess = av - 1.0 if o else 0.0
+            coef[j, k] = c * math.copysign(excess, v) + 0.0   # + 0.0: no negative zeros
+            big = av if (av > big or v != v) else big   # a NaN is kept: it marks divergence
+            out |= o
+            if excess * (entry[j, k] == np.inf) > 0.0:
+                f = 0.0 if abs(a) >= 1.0 else crossing_fraction(a, v)
+                entry[j, k] = t + f * step
+                entering += 1
+        n_out += out
         # a row enters with its first coordinate
         if entering and _row_entered(entry, j) == entering:
             n_entered += 1
-    prox_units(z_new, coef, 1.0 if weighted else kappa, True, np.empty(0, dtype=np.int64),
-               np.empty(0, dtype=np.int64), outside, n_out)
-    if weighted:
-        for u in range(n_out):
-            _scale_row(coef, outside[u], kappa * omega[outside[u]])
     return big, n_out, n_entered
 
 
@@ -275,14 +277,21 @@ def _slot(rows, vals, nnz, i):
     """The record buffers with room for row ``nnz`` (doubled when full), which is set
     to hold row ``i``; its values are the caller's to write."""
     if nnz == rows.shape[0]:
-        cap = 2 * rows.shape[0] + 16
-        new_rows = np.empty(cap, dtype=np.int64)
-        copy_1d(new_rows, rows[:nnz])
-        new_vals = np.empty((cap, vals.shape[1]))
-        copy_2d(new_vals, vals[:nnz])
-        rows, vals = new_rows, new_vals
+        rows, vals = _grown(rows, vals, nnz)
     rows[nnz] = i
     return rows, vals
+
+
+@kernel(inline="always")
+def _grown(rows, vals, nnz):
+    """The record buffers with their capacity doubled (plus 16) and the first ``nnz``
+    rows kept."""
+    cap = 2 * rows.shape[0] + 16
+    new_rows = np.empty(cap, dtype=np.int64)
+    copy_1d(new_rows, rows[:nnz])
+    new_vals = np.empty((cap, vals.shape[1]))
+    copy_2d(new_vals, vals[:nnz])
+    return new_rows, new_vals
 
 
 @kernel
@@ -305,31 +314,47 @@ def _append_row(U, i, rows, vals, nnz):
 
 
 @kernel
-def _append_shrunk(z_old, z_new, f, omega, kappa, zz, tmp, rows, vals, nnz):
+def _append_shrunk(z_old, z_new, f, omega, kappa, rows, vals, nnz):
     """:func:`append_rows` of ``kappa * omega_i * prox(z_old + f (z_new - z_old))`` for
     the l1 penalty: rows inside the unit ball at both ends of the step are zero all
-    along it and are skipped; the others are interpolated into ``zz`` and shrunk
-    into ``tmp``."""
+    along it and are never appended.
+
+    No branch depends on a row's values: late in a path a good part of the rows is
+    outside the ball, in no predictable order. Every row is written at slot ``nnz``
+    and the count moves past the nonzero ones only, so the buffers are first grown
+    to hold all the rows outside the ball. The shrink is the arithmetic of
+    ``prox_units`` followed by ``_scale_row``.
+    """
     p, K = z_old.shape
-    outside = np.empty(p, dtype=np.int64)
     n_out = 0
     for i in range(p):
+        n_out += _outside_either(z_old, z_new, i)
+    while rows.shape[0] <= nnz + n_out:
+        rows, vals = _grown(rows, vals, nnz)
+    for i in range(p):
+        out = _outside_either(z_old, z_new, i)
+        c = kappa * omega[i]
+        nonzero = False
         for k in range(K):
-            if abs(z_old[i, k]) > 1.0 or abs(z_new[i, k]) > 1.0:
-                outside[n_out] = i
-                n_out += 1
-                break
-    for u in range(n_out):
-        i = outside[u]
-        for k in range(K):
-            zz[i, k] = z_old[i, k] + f * (z_new[i, k] - z_old[i, k])
-    prox_units(zz, tmp, 1.0, True, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64),
-               outside, n_out)
-    for u in range(n_out):
-        i = outside[u]
-        _scale_row(tmp, i, kappa * omega[i])
-        rows, vals, nnz = _append_row(tmp, i, rows, vals, nnz)
+            a = z_old[i, k]
+            v = a + f * (z_new[i, k] - a)
+            av = abs(v)
+            excess = av - 1.0 if out and av > 1.0 else 0.0
+            x = c * math.copysign(excess, v) + 0.0
+            vals[nnz, k] = x
+            nonzero |= x != 0.0
+        rows[nnz] = i
+        nnz += nonzero
     return rows, vals, nnz
+
+
+@kernel(inline="always")
+def _outside_either(z_old, z_new, i):
+    """Whether row ``i`` is outside the unit ball at either end of the step."""
+    out = False
+    for k in range(z_old.shape[1]):
+        out |= (abs(z_old[i, k]) > 1.0) | (abs(z_new[i, k]) > 1.0)
+    return out
 
 
 @kernel
@@ -383,8 +408,8 @@ def record_sparse(z_old, z_new, t, step, grid, gi, kappa, omega, elementwise, gr
         if gi % stride == 0 or gi == n_times - 1:
             f = _fraction(grid[gi], t, step)
             if elementwise:
-                rows, vals, nnz = _append_shrunk(z_old, z_new, f, omega, kappa, zz, tmp, rows,
-                                                 vals, nnz)
+                rows, vals, nnz = _append_shrunk(z_old, z_new, f, omega, kappa, rows, vals,
+                                                 nnz)
             else:
                 snapshot(z_old, z_new, f, 1.0, elementwise, group_ptr, group_idx, zz, tmp)
                 scale_rows(tmp, omega, kappa)
