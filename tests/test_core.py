@@ -190,3 +190,17 @@ def test_one_empty_path_rule_in_every_driver():
     with pytest.warns(UserWarning, match="path is empty: the targets are fitted exactly"):
         shift = _engine.projected_shift_iss_path(Q, Y, n_times=5)
     _assert_empty(shift, n)
+
+
+def test_appending_rows_keeps_the_nonzero_rows_in_order_and_grows_the_buffers():
+    # the record of a group penalty appends the nonzero rows of its snapshot; about half
+    # the rows are nonzero here, in no order, and the buffers start too small
+    rng = np.random.default_rng(11)
+    U = rng.standard_normal((3000, 2)) * (rng.random((3000, 1)) < 0.5)
+    U[::7, 1] = 0.0                        # rows with one nonzero entry still count
+    rows, vals = np.array([5, 9]), np.array([[1.0, 2.0], [3.0, 4.0]])
+    rows, vals, nnz = _core.append_rows(U, rows, vals, 2)
+    keep = np.flatnonzero((U != 0.0).any(axis=1))
+    assert nnz == 2 + keep.size and rows.shape[0] > nnz
+    np.testing.assert_array_equal(rows[:nnz], np.r_[5, 9, keep])
+    np.testing.assert_array_equal(vals[:nnz], np.vstack([[[1.0, 2.0], [3.0, 4.0]], U[keep]]))

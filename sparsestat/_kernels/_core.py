@@ -273,16 +273,6 @@ def scale_rows(U, omega, kappa):
 
 
 @kernel(inline="always")
-def _slot(rows, vals, nnz, i):
-    """The record buffers with room for row ``nnz`` (doubled when full), which is set
-    to hold row ``i``; its values are the caller's to write."""
-    if nnz == rows.shape[0]:
-        rows, vals = _grown(rows, vals, nnz)
-    rows[nnz] = i
-    return rows, vals
-
-
-@kernel(inline="always")
 def _grown(rows, vals, nnz):
     """The record buffers with their capacity doubled (plus 16) and the first ``nnz``
     rows kept."""
@@ -296,21 +286,32 @@ def _grown(rows, vals, nnz):
 
 @kernel
 def append_rows(U, rows, vals, nnz):
-    """Append the nonzero rows of ``U`` to the growing buffers; return them and ``nnz``."""
+    """Append the nonzero rows of ``U`` to the growing buffers; return them and ``nnz``.
+
+    Without a branch on a row's values, as :func:`_append_shrunk`: the buffers are
+    grown to hold every nonzero row first, then each row is written at slot ``nnz``
+    and the count moves past the nonzero ones only.
+    """
+    n_nonzero = 0
     for i in range(U.shape[0]):
-        rows, vals, nnz = _append_row(U, i, rows, vals, nnz)
+        n_nonzero += _row_nonzero_flag(U, i)
+    while rows.shape[0] <= nnz + n_nonzero:
+        rows, vals = _grown(rows, vals, nnz)
+    for i in range(U.shape[0]):
+        for k in range(U.shape[1]):
+            vals[nnz, k] = U[i, k]
+        rows[nnz] = i
+        nnz += _row_nonzero_flag(U, i)
     return rows, vals, nnz
 
 
 @kernel(inline="always")
-def _append_row(U, i, rows, vals, nnz):
-    """Append row ``i`` of ``U`` to the record buffers when it is nonzero."""
-    if _row_nonzero(U, i):
-        rows, vals = _slot(rows, vals, nnz, i)
-        for k in range(U.shape[1]):
-            vals[nnz, k] = U[i, k]
-        nnz += 1
-    return rows, vals, nnz
+def _row_nonzero_flag(U, i):
+    """Whether row ``i`` of ``U`` has a nonzero entry, read without a branch."""
+    nonzero = False
+    for k in range(U.shape[1]):
+        nonzero |= U[i, k] != 0.0
+    return nonzero
 
 
 @kernel
