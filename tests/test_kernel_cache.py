@@ -46,9 +46,9 @@ def test_editing_a_helper_in_another_module_changes_the_result(tmp_path):
     # projected_lbi_path (in _projected.py) calls the l1 step of _core.py: double its shrink
     core = tmp_path / "sparsestat" / "_kernels" / "_core.py"
     text = core.read_text()
-    shrink = "coef[j, k] = c * math.copysign(excess, v) + 0.0"
+    shrink = "return c * math.copysign(excess, v) + 0.0"
     assert text.count(shrink) == 1
-    core.write_text(text.replace(shrink, "coef[j, k] = 2.0 * c * math.copysign(excess, v)"))
+    core.write_text(text.replace(shrink, "return 2.0 * c * math.copysign(excess, v)"))
     after, new_folder = _run(tmp_path)
     assert new_folder != folder and not folder.exists()   # the stale cache is gone
     assert after != before

@@ -164,7 +164,7 @@ def _l1_update(z, grad, step, row_scale, kappa, omega, t, entry, n_entered, z_ne
             av = abs(v)
             o = av > 1.0
             excess = av - 1.0 if o else 0.0
-            coef[j, k] = c * math.copysign(excess, v) + 0.0   # + 0.0: no negative zeros
+            coef[j, k] = _shrunk(c, excess, v)
             big = av if (av > big or v != v) else big   # a NaN is kept: it marks divergence
             out |= o
             if excess * (entry[j, k] == np.inf) > 0.0:
@@ -197,11 +197,18 @@ def _row_entered(entry, j):
 
 @kernel(inline="always")
 def _row_nonzero(U, j):
-    """1 when row ``j`` of ``U`` has a nonzero entry, else 0."""
+    """Whether row ``j`` of ``U`` has a nonzero entry, read without a branch."""
+    nonzero = False
     for k in range(U.shape[1]):
-        if U[j, k] != 0.0:
-            return 1
-    return 0
+        nonzero |= U[j, k] != 0.0
+    return nonzero
+
+
+@kernel(inline="always")
+def _shrunk(c, excess, v):
+    """``c * sign(v) * excess``, the shrink of ``v`` by the unit ball with ``excess =
+    max(|v| - 1, 0)``, as a select; ``+ 0.0`` turns the negative zeros into zeros."""
+    return c * math.copysign(excess, v) + 0.0
 
 
 @kernel(inline="always")
@@ -294,24 +301,16 @@ def append_rows(U, rows, vals, nnz):
     """
     n_nonzero = 0
     for i in range(U.shape[0]):
-        n_nonzero += _row_nonzero_flag(U, i)
+        n_nonzero += _row_nonzero(U, i)
     while rows.shape[0] <= nnz + n_nonzero:
         rows, vals = _grown(rows, vals, nnz)
     for i in range(U.shape[0]):
         for k in range(U.shape[1]):
             vals[nnz, k] = U[i, k]
         rows[nnz] = i
-        nnz += _row_nonzero_flag(U, i)
+        nnz += _row_nonzero(U, i)
     return rows, vals, nnz
 
-
-@kernel(inline="always")
-def _row_nonzero_flag(U, i):
-    """Whether row ``i`` of ``U`` has a nonzero entry, read without a branch."""
-    nonzero = False
-    for k in range(U.shape[1]):
-        nonzero |= U[i, k] != 0.0
-    return nonzero
 
 
 @kernel
@@ -341,7 +340,7 @@ def _append_shrunk(z_old, z_new, f, omega, kappa, rows, vals, nnz):
             v = a + f * (z_new[i, k] - a)
             av = abs(v)
             excess = av - 1.0 if out and av > 1.0 else 0.0
-            x = c * math.copysign(excess, v) + 0.0
+            x = _shrunk(c, excess, v)
             vals[nnz, k] = x
             nonzero |= x != 0.0
         rows[nnz] = i

@@ -39,8 +39,8 @@ def node_divergence(v, left, right, n_nodes: int) -> np.ndarray:
 
 @kernel
 def sparse_divergence(u, scale, w, left, right, n_nodes, v):
-    """``v = scale * u`` for edge values ``u`` that are mostly zero, and ``C^T (w * v)``;
-    returns the divergence and ``nnz(v)``."""
+    """``v = scale * u`` for edge values ``u`` and ``C^T (w * v)``; returns the divergence
+    and ``nnz(v)``."""
     out = np.zeros(n_nodes)
     nnz = 0
     for k in range(u.shape[0]):
