@@ -111,13 +111,17 @@ def record_entries(z_old, z_new, t, step, entry, elementwise, group_ptr, group_i
     """
     units = all_units(z_new, elementwise, group_ptr)
     record_entries_units(z_old, z_new, t, step, entry, elementwise, group_ptr, group_idx,
-                         units, units.shape[0])
+                         units, units.shape[0], z_new)
 
 
 @kernel
 def record_entries_units(z_old, z_new, t, step, entry, elementwise, group_ptr, group_idx,
-                         units, n_units):
-    """:func:`record_entries` on the first ``n_units`` listed units only."""
+                         units, n_units, z_line):
+    """:func:`record_entries` on the first ``n_units`` listed units only, the crossing
+    read on the segment from ``z_old`` to ``z_line`` (``z_new`` for a straight step; for
+    a step that bends, the straight line of its starting rate, which a unit that
+    joins inside the step follows until it joins). A unit that is outside at ``z_new``
+    but whose line does not reach the sphere joins at the end of the step."""
     K = z_new.shape[1]
     for u in range(n_units):
         g = units[u]
@@ -125,7 +129,9 @@ def record_entries_units(z_old, z_new, t, step, entry, elementwise, group_ptr, g
             for k in range(K):
                 if entry[g, k] == np.inf and abs(z_new[g, k]) > 1.0:
                     a = z_old[g, k]
-                    f = 0.0 if abs(a) >= 1.0 else _crossing_fraction(a, z_new[g, k])
+                    b = z_line[g, k]
+                    f = 0.0 if abs(a) >= 1.0 else (
+                        _crossing_fraction(a, b) if abs(b) > 1.0 else 1.0)
                     entry[g, k] = t + f * step
             continue
         j0 = group_idx[group_ptr[g]]
@@ -134,19 +140,23 @@ def record_entries_units(z_old, z_new, t, step, entry, elementwise, group_ptr, g
         aa = 0.0
         ad = 0.0
         dd = 0.0
+        far = 0.0
         for ii in range(group_ptr[g], group_ptr[g + 1]):
             j = group_idx[ii]
             for k in range(K):
                 a = z_old[j, k]
-                d = z_new[j, k] - a
+                d = z_line[j, k] - a
                 aa += a * a
                 ad += a * d
                 dd += d * d
-        if aa + 2.0 * ad + dd <= 1.0:
+                far += z_new[j, k] * z_new[j, k]
+        if far <= 1.0:
             continue
-        # smallest f in [0, 1] with ||a + f d||^2 = 1
-        if aa >= 1.0 or dd == 0.0:
+        # smallest f in [0, 1] with ||a + f d||^2 = 1 (1 when the line stays inside)
+        if aa >= 1.0:
             f = 0.0
+        elif aa + 2.0 * ad + dd <= 1.0:
+            f = 1.0
         else:
             disc = ad * ad - dd * (aa - 1.0)
             f = (-ad + np.sqrt(max(disc, 0.0))) / dd

@@ -108,7 +108,8 @@ def lbi_path(X, y, *, loss="squared", penalty="l1", groups=None, D=None, kappa=1
     kappa : float, default=10.0
         Damping.
     alpha : float, default=None
-        Step (``None``: the stable adaptive default).
+        Step of the explicit iteration (``None``: the stable default; for the squared
+        loss, stabilized super-steps sized by the active set).
     nu : float, default=None
         Split LBI coupling (``None``: ``||D||^2 / ||X^T X / n||``).
     n_times : int, default=100

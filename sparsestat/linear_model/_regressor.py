@@ -79,7 +79,10 @@ class LBIRegressor(RegressorMixin, BaseEstimator):
     kappa : float, default=10.0
         Damping of LBI; larger is less biased and needs more iterations.
     alpha : float, default=None
-        Step size; ``None`` picks the stable ``c / (kappa ||X^T X / n||)``.
+        Step size of the explicit iteration. ``None``: for the squared loss,
+        stabilized super-steps of the same flow sized by the active set (far fewer
+        gradients, see the user guide's "Choosing the parameters"); for the other losses
+        the stable ``c / (kappa ||X^T X / n||)``.
     nu : float, default=None
         Split LBI coupling (``None``: ``||D||^2 / ||X^T X / n||``).
     n_times : int, default=100
