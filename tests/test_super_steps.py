@@ -119,3 +119,54 @@ def test_default_path_follows_a_fine_explicit_step_with_more_features_than_sampl
     rel = np.abs(default.entry_times[both] / fine.entry_times[both] - 1)
     assert np.median(rel) <= 2e-3 and rel.max() <= 0.03
     assert default.info["n_gradients"] * 10 <= fine.n_iter
+
+
+def _centred_gram(Xd):
+    Xc = Xd - Xd.mean(axis=0)
+    return Xc.T @ Xc / Xd.shape[0]
+
+
+@pytest.mark.parametrize("n_first", [0, 3, 9])
+def test_join_bounds_are_the_row_sums_and_bound_the_spectral_norm(n_first):
+    """The bound on the block of the joining coordinates: from a sparse design's
+    nonzeros with its implicit centering and from the Gram block, against numpy's row
+    sums of the dense centred Gram matrix, and above its spectral norm."""
+    import scipy.sparse as sp
+
+    from sparsestat._engine._design import prepare_design
+    from sparsestat._kernels import _lbi
+
+    rng = np.random.default_rng(4)
+    n, p = 80, 60
+    X = sp.random(n, p, density=0.1, format="csc", random_state=rng,
+                  data_rvs=lambda m: rng.normal(2.0, 1.0, m))
+    H = _centred_gram(X.toarray())
+    J = rng.choice(p, 9, replace=False).astype(np.int64)
+    blocks = [J[:n_first], J, J[n_first:]]
+    expected = [np.abs(H[np.ix_(b, b)]).sum(axis=1).max() if b.size else 0.0
+                for b in blocks]
+    Xf, xdata, xind, xptr, xmean, is_sparse = prepare_design(X, center=True,
+                                                             normalize=False).args
+    col, r = np.empty(_lbi._ROW_SUM_MAX), np.zeros(n)
+    from_sparse = _lbi._join_bounds(xdata, xind, xptr, xmean, n, np.zeros((0, 0)),
+                                    np.zeros(p, dtype=np.int64), True, J, n_first, J.size,
+                                    1.0, col, r)
+    from_gram = _lbi._join_bounds(xdata, xind, xptr, xmean, n, np.ascontiguousarray(H),
+                                  np.arange(p), None, J, n_first, J.size, 1.0, col, r)
+    np.testing.assert_allclose(from_sparse, expected, rtol=1e-12)
+    np.testing.assert_allclose(from_gram, expected, rtol=1e-12)
+    assert not r.any()
+    for bound, b in zip(expected, blocks):
+        if b.size:
+            assert bound >= np.linalg.eigvalsh(H[np.ix_(b, b)])[-1] * (1 - 1e-12)
+
+
+def test_join_bounds_fall_back_to_the_diagonal_bound_for_long_lists():
+    from sparsestat._kernels import _lbi
+
+    m = _lbi._ROW_SUM_MAX + 1
+    J = np.arange(m, dtype=np.int64)
+    got = _lbi._join_bounds(np.zeros(0), np.zeros(0, dtype=np.int64),
+                            np.zeros(1, dtype=np.int64), np.zeros(0), 5, np.eye(m),
+                            np.arange(m), None, J, 10, m, 2.5, np.empty(m), np.zeros(0))
+    assert got == (2.5 * 10, 2.5 * m, 2.5 * (m - 10))

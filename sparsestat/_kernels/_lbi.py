@@ -47,16 +47,19 @@ flow is stiff: only the active block feeds back, with rates up to ``kappa ||H_AA
 so an explicit step must stay below ``2 / (kappa ||H_AA||)`` while the path moves on the
 scale of ``t`` itself. A super-step of length ``relative_step * t`` (ended at the next
 grid time, never below the globally stable ``alpha``) takes as many stages as the
-bound ``rho = kappa (1.1 L + d (m + J))`` on its spectrum needs (about
-``sqrt(2 h rho)``): ``L`` a warm-started power-iteration estimate of ``||H_AA||`` at some
-earlier active set, ``d`` the largest diagonal of ``H`` (``||[X_A x_j]||^2 <= ||X_A||^2 +
-||x_j||^2``, so each coordinate joining raises the norm by at most ``d`` and leaving
-never raises it), ``m`` the coordinates that joined since and ``J`` those whose dual
-would pass the sphere within the step. ``L`` is re-estimated once ``d m`` exceeds
-``0.7 L``. The path is recorded at the end of the super-steps that end on grid times
-and by interpolating ``z`` linearly inside the others, as for explicit steps; the
-duals outside a working set move with the super-step's own combination of its stages'
-coefficients, so the batches stay exact. On a standardized target this takes
+bound ``rho = kappa (1.1 L + G)`` on its spectrum needs (about ``sqrt(2 h rho)``):
+``L`` a warm-started power-iteration estimate of ``||H_AA||`` at some earlier active
+set ``A0``, and ``G`` a bound on ``||H_JJ||`` for the coordinates ``J`` that joined
+since or whose dual would pass the sphere within the step. Since
+``||[X_A X_J]||^2 <= ||X_A||^2 + ||X_J||^2``, the active block over the step stays
+below ``L + ||H_JJ||`` (leaving never raises it); ``G`` is the largest absolute row
+sum of ``H_JJ`` (at most ``d |J|``, ``d`` the largest diagonal of ``H``, which is
+used for more than 64 coordinates), nearly ``d`` for nearly orthogonal columns, so that
+the many joins of a sparse design do not each add ``d``. ``L`` is re-estimated once
+the bound on the joined coordinates' block exceeds ``0.7 L``. The path is recorded at
+the end of the super-steps that end on grid times and by interpolating ``z`` linearly
+inside the others, as for explicit steps; the duals outside a working set move with the
+super-step's own combination of its stages' coefficients, so the batches stay exact. On a standardized target this takes
 hundreds of super-steps for a 100-point path where explicit steps took tens of
 thousands, and stays closer to a fine explicit step's path than those did.
 """
@@ -91,6 +94,8 @@ _ESTIMATE_MARGIN = 1.1
 # simple ratio: ||H_AA|| is often an integer multiple of d, and an exact tie would make
 # the renewal, hence the steps, depend on rounding)
 _REESTIMATE = 0.7
+# the most coordinates whose block H_JJ is bounded by its row sums; beyond, by d |J|
+_ROW_SUM_MAX = 64
 
 
 @kernel
@@ -155,6 +160,18 @@ def _active_block_norm(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos, produ
 
 
 @kernel
+def _estimate(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos, products, active,
+              n_active, v, estimated):
+    """:func:`_active_block_norm` of the active set (four iterations), which ``estimated``
+    (over all features) then marks."""
+    estimated[:] = False
+    for a in range(n_active):
+        estimated[active[a]] = True
+    return _active_block_norm(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos, products,
+                              active, n_active, v, 4)
+
+
+@kernel
 def _unit_span(u, elementwise, group_ptr):
     """Range of ``u``'s features: ``(u, u + 1)`` for l1, else indices into ``group_idx``."""
     if elementwise:
@@ -178,10 +195,11 @@ def _reach(z, dz, u, scale, elementwise, group_ptr, group_idx):
 
 
 @kernel
-def _joining(z, grad, step, was_active, elementwise, group_ptr, group_idx, units, n_units):
-    """Features of inactive units whose dual would pass the sphere in a step of ``step``."""
+def _joining(z, grad, step, was_active, elementwise, group_ptr, group_idx, units, n_units,
+             out, count):
+    """Features of inactive units whose dual would pass the sphere in a step of ``step``:
+    written to ``out`` from position ``count`` on; returns the new end."""
     K = z.shape[1]
-    count = 0
     for q in range(n_units):
         u = units[q]
         lo, hi = _unit_span(u, elementwise, group_ptr)
@@ -190,6 +208,7 @@ def _joining(z, grad, step, was_active, elementwise, group_ptr, group_idx, units
                 continue
             for k in range(K):
                 if abs(z[u, k] - step * grad[u, k]) > 1.0:
+                    out[count] = u
                     count += 1
                     break
             continue
@@ -202,7 +221,9 @@ def _joining(z, grad, step, was_active, elementwise, group_ptr, group_idx, units
                 v = z[j, k] - step * grad[j, k]
                 sq += v * v
         if sq > 1.0:
-            count += hi - lo
+            for ii in range(lo, hi):
+                out[count] = group_idx[ii]
+                count += 1
     return count
 
 
@@ -374,34 +395,99 @@ def _coefficients_of(z, B, kappa, elementwise, group_ptr, group_idx, units, n_un
 
 @kernel
 def _mark_active(was_active, feats, n_feats, active, n_active):
-    """Set ``was_active`` on the working set to the list ``active``; returns how many of
-    them were not active before."""
-    joined = 0
-    for a in range(n_active):
-        if not was_active[active[a]]:
-            joined += 1
+    """Set ``was_active`` on the working set to the list ``active``."""
     for q in range(n_feats):
         was_active[feats[q]] = False
     for a in range(n_active):
         was_active[active[a]] = True
-    return joined
 
 
 @kernel
-def _super_step_length(z, grad, t, next_time, alpha, relative_step, kappa, lam_a, diag_max,
-                       joined, was_active, elementwise, group_ptr, group_idx, units, n_units):
-    """The adaptive super-step's length and stages: ``relative_step * t``, ended at the
-    next grid time (recorded then as a state, not by interpolating inside a step where a
-    coefficient may still relax fast), never below ``alpha``; as many stages as the
-    bound ``rho`` on the active block's spectrum over the step needs (its estimate
-    ``lam_a`` with a margin, raised by ``d`` for each coordinate that joined since or
-    would join now), the step shortened where even the most stages fall short."""
+def _new_since(active, n_active, estimated, out):
+    """The active features outside the set ``estimated``, written to ``out``; their
+    number."""
+    count = 0
+    for a in range(n_active):
+        j = active[a]
+        if not estimated[j]:
+            out[count] = j
+            count += 1
+    return count
+
+
+@kernel
+def _sparse_block_column(xdata, xind, xptr, xmean, n, i, J, n_J, r, col):
+    """``col[a] = H[J[a], i]`` for a sparse design with its implicit centering, from the
+    nonzeros of the columns alone (``r``: zeros of length ``n``, left zero):
+    ``(x_i - m_i)^T (x_j - m_j) = x_i^T x_j - m_j sum(x_i) - m_i sum(x_j) + n m_i m_j``."""
+    sum_i = 0.0
+    for ii in range(xptr[i], xptr[i + 1]):
+        r[xind[ii]] = xdata[ii]
+        sum_i += xdata[ii]
+    m_i = xmean[i]
+    for a in range(n_J):
+        j = J[a]
+        dot, sum_j = 0.0, 0.0
+        for ii in range(xptr[j], xptr[j + 1]):
+            dot += xdata[ii] * r[xind[ii]]
+            sum_j += xdata[ii]
+        m_j = xmean[j]
+        col[a] = (dot - m_j * sum_i - m_i * sum_j + n * m_i * m_j) / n
+    for ii in range(xptr[i], xptr[i + 1]):
+        r[xind[ii]] = 0.0
+
+
+@kernel
+def _join_bounds(xdata, xind, xptr, xmean, n, M, pos, products, J, n_first, n_J, diag_max,
+                 col, r):
+    """Upper bounds on ``||H_FF||``, ``||H_JJ||`` and ``||H_SS||`` for the first ``n_first``
+    features ``F`` of the list ``J`` and the rest ``S``: the largest absolute row sum of
+    each block (a bound on its spectral radius), or ``d`` times its size where the list
+    is longer than ``_ROW_SUM_MAX``. The columns of ``H_JJ`` come from the Gram block or,
+    with ``products``, from the nonzeros of the design's columns (``col``: scratch of
+    length ``_ROW_SUM_MAX``; ``r``: see :func:`_sparse_block_column`)."""
+    if n_J > _ROW_SUM_MAX:
+        return diag_max * n_first, diag_max * n_J, diag_max * (n_J - n_first)
+    g_first, g_all, g_rest = 0.0, 0.0, 0.0
+    for i in range(n_J):
+        if products is not None:
+            _sparse_block_column(xdata, xind, xptr, xmean, n, J[i], J, n_J, r, col)
+        else:
+            row = M[pos[J[i]]]
+            for a in range(n_J):
+                col[a] = row[pos[J[a]]]
+        s_first, s_rest = 0.0, 0.0
+        for a in range(n_first):
+            s_first += abs(col[a])
+        for a in range(n_first, n_J):
+            s_rest += abs(col[a])
+        if i < n_first:
+            g_first = max(g_first, s_first)
+        else:
+            g_rest = max(g_rest, s_rest)
+        g_all = max(g_all, s_first + s_rest)
+    return g_first, g_all, g_rest
+
+
+@kernel
+def _super_step_length(t, next_time, alpha, relative_step):
+    """The adaptive super-step's length before its stability bound: ``relative_step * t``,
+    ended at the next grid time (recorded then as a state, not by interpolating inside a
+    step where a coefficient may still relax fast), never below ``alpha``."""
     step = max(alpha, relative_step * t)
     if next_time - t < step:
         step = max(alpha, (next_time - t) * (1.0 + 1e-15))
-    would = _joining(z, grad, step, was_active, elementwise, group_ptr, group_idx, units,
-                     n_units)
-    rho = kappa * (_ESTIMATE_MARGIN * lam_a + diag_max * (joined + would))
+    return step
+
+
+@kernel
+def _stages(step, alpha, kappa, lam_a, extra):
+    """The stages the super-step needs at the bound ``rho = kappa (1.1 lam_a + extra)`` on
+    the active block's spectrum over the step (``lam_a`` the estimate of ``||H_AA||`` at an
+    earlier active set, ``extra`` a bound on the block of the coordinates that joined
+    since or would join now), and the step, shortened where even the most stages fall
+    short."""
+    rho = kappa * (_ESTIMATE_MARGIN * lam_a + extra)
     n_stages = stages_for(step * rho, DAMPING, MAX_STAGES)
     return max(alpha, min(step, stability_bound(n_stages, DAMPING) / rho)), n_stages
 
@@ -627,8 +713,6 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     t_ck = 0.0
     k_ck = 0
     gi_ck = 0
-    lam_ck = 0.0
-    joined_ck = 0
     keep = np.ones(n_all_units, dtype=np.bool_)
     new_units = np.empty(n_all_units, dtype=np.int64)
 
@@ -638,11 +722,19 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
     n_active = n_free
     power_vec = np.zeros(p)
     step = alpha
-    joined = 0          # coordinates that joined the active set since the last estimate
+    # the estimate of ||H_AA|| at the active set it marks in estimated; renewed after a
+    # replay (stale)
+    estimated = np.zeros(p, dtype=np.bool_)
     lam_a = 0.0
+    stale = False
     if adaptive and n_free > 0:
-        lam_a = _active_block_norm(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos,
-                                   products, active, n_active, power_vec, 4)
+        lam_a = _estimate(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos, products,
+                          active, n_active, power_vec, estimated)
+    # the coordinates that joined since the estimate or would join in the step, and
+    # scratch for the bound on their block
+    J = np.empty(p if adaptive else 0, dtype=np.int64)
+    col_J = np.empty(_ROW_SUM_MAX)
+    r_J = np.zeros(n if products is not None else 0)
     was_active = is_free.copy()
     t = t0
     # the grid times at (or before) t0 see the start state (a step of length zero)
@@ -667,7 +759,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                 copy_1d(was_active_ck, was_active)
                 copy_1d(power_ck, power_vec)
                 copy_1d(b_ck, b)
-                t_ck, k_ck, gi_ck, lam_ck, joined_ck = t, k_iter, gi, lam_a, joined
+                t_ck, k_ck, gi_ck = t, k_iter, gi
         # ---- gradient at (B, b) on the working set: Gram mode (c), or direct (Y)
         finite = True
         if c is not None:
@@ -696,13 +788,19 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         stepped = False
         if c is not None:
             if adaptive:
-                if joined > 0 and diag_max * joined > _REESTIMATE * lam_a:
-                    lam_a = _active_block_norm(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos,
-                                               products, active, n_active, power_vec, 4)
-                    joined = 0
-                step, n_stages = _super_step_length(
-                    z, grad, t, grid[gi], alpha, relative_step, kappa, lam_a, diag_max, joined,
-                    was_active, elementwise, group_ptr, group_idx, units, n_units)
+                step = _super_step_length(t, grid[gi], alpha, relative_step)
+                n_new = _new_since(active, n_active, estimated, J)
+                n_J = _joining(z, grad, step, was_active, elementwise, group_ptr, group_idx,
+                               units, n_units, J, n_new)
+                g_new, g_all, g_would = _join_bounds(
+                    xdata, xind, xptr, xmean, n, M, pos, products, J, n_new, n_J, diag_max,
+                    col_J, r_J)
+                if stale or (n_new > 0 and g_new > _REESTIMATE * lam_a):
+                    lam_a = _estimate(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos,
+                                      products, active, n_active, power_vec, estimated)
+                    stale = False
+                    g_all = g_would
+                step, n_stages = _stages(step, alpha, kappa, lam_a, g_all)
                 big = _super_step(Xf, xdata, xind, xptr, xmean, is_sparse, n, products, M, pos, c,
                                   kappa, elementwise, group_ptr, group_idx, units, n_units, free,
                                   is_free, feats, n_feats, z, B, grad, step, n_stages, z_new,
@@ -745,7 +843,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         copy_1d(b, b_new)
         n_active = _coefficients_of(z, B, kappa, elementwise, group_ptr, group_idx, units,
                                     n_units, free, is_free, feats, n_feats, active)
-        joined += _mark_active(was_active, feats, n_feats, active, n_active)
+        _mark_active(was_active, feats, n_feats, active, n_active)
         t += step
         k_iter += 1
         in_batch += 1
@@ -798,7 +896,8 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
             copy_1d(was_active, was_active_ck)
             copy_1d(power_vec, power_ck)
             copy_1d(b, b_ck)
-            t, k_iter, gi, lam_a, joined = t_ck, k_ck, gi_ck, lam_ck, joined_ck
+            t, k_iter, gi = t_ck, k_ck, gi_ck
+            stale = True
             batch = max(2, batch // 2)
         else:
             n_drop = 0
