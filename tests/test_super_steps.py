@@ -150,9 +150,9 @@ def test_join_bounds_are_the_row_sums_and_bound_the_spectral_norm(n_first):
     col, r = np.empty(_lbi._ROW_SUM_MAX), np.zeros(n)
     from_sparse = _lbi._join_bounds(xdata, xind, xptr, xmean, n, np.zeros((0, 0)),
                                     np.zeros(p, dtype=np.int64), True, J, n_first, J.size,
-                                    1.0, col, r)
+                                    col, r)
     from_gram = _lbi._join_bounds(xdata, xind, xptr, xmean, n, np.ascontiguousarray(H),
-                                  np.arange(p), None, J, n_first, J.size, 1.0, col, r)
+                                  np.arange(p), None, J, n_first, J.size, col, r)
     np.testing.assert_allclose(from_sparse, expected, rtol=1e-12)
     np.testing.assert_allclose(from_gram, expected, rtol=1e-12)
     assert not r.any()
@@ -161,12 +161,30 @@ def test_join_bounds_are_the_row_sums_and_bound_the_spectral_norm(n_first):
             assert bound >= np.linalg.eigvalsh(H[np.ix_(b, b)])[-1] * (1 - 1e-12)
 
 
-def test_join_bounds_fall_back_to_the_diagonal_bound_for_long_lists():
+def test_join_bounds_of_long_lists_add_the_bounds_of_their_pieces():
+    """Past ``_ROW_SUM_MAX`` features each block is bounded in consecutive pieces of that
+    size (the sum of their row-sum bounds) and the list by the sum of its two blocks'."""
     from sparsestat._kernels import _lbi
 
-    m = _lbi._ROW_SUM_MAX + 1
-    J = np.arange(m, dtype=np.int64)
-    got = _lbi._join_bounds(np.zeros(0), np.zeros(0, dtype=np.int64),
-                            np.zeros(1, dtype=np.int64), np.zeros(0), 5, np.eye(m),
-                            np.arange(m), None, J, 10, m, 2.5, np.empty(m), np.zeros(0))
-    assert got == (2.5 * 10, 2.5 * m, 2.5 * (m - 10))
+    big = _lbi._ROW_SUM_MAX
+    rng = np.random.default_rng(5)
+    m = 2 * big + 40
+    Xd = rng.standard_normal((30, m))
+    H = np.ascontiguousarray(_centred_gram(Xd))
+    args = (np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64),
+            np.zeros(0), 30, H, np.arange(m), None)
+    scratch = (np.empty(big), np.zeros(0))
+
+    def pieces(b):
+        return sum(np.abs(H[np.ix_(c, c)]).sum(axis=1).max()
+                   for c in (b[i:i + big] for i in range(0, b.size, big)))
+
+    J = rng.permutation(m).astype(np.int64)
+    for n_first, n_J in [(10, big + 1), (big - 5, big + 5), (big + 3, m)]:
+        first, rest = J[:n_first], J[n_first:n_J]
+        got = _lbi._join_bounds(*args, J, n_first, n_J, *scratch)
+        np.testing.assert_allclose(got, (pieces(first), pieces(first) + pieces(rest),
+                                         pieces(rest)), rtol=1e-12)
+        whole = J[:n_J]
+        assert got[1] >= np.linalg.eigvalsh(H[np.ix_(whole, whole)])[-1]
+        assert got[1] <= np.diag(H).max() * n_J

@@ -92,19 +92,6 @@ class Design:
             G = self.dense.T @ (self.dense * w[:, None])
         return np.asfortranarray(G / self.n_samples)
 
-    def diag_max(self) -> float:
-        """Largest diagonal entry of ``X_std^T X_std / n`` (1 for standardized columns)."""
-        if self.is_sparse:
-            X = sp.csc_matrix((self.data, self.indices, self.indptr),
-                              shape=(self.n_samples, self.n_features))
-            sq = np.asarray(X.multiply(X).sum(axis=0)).ravel() / self.n_samples
-            colmean = np.asarray(X.sum(axis=0)).ravel() / self.n_samples
-            mu = self.kernel_mean
-            d = sq - 2 * mu * colmean + mu ** 2
-        else:
-            d = np.einsum("ij,ij->j", self.dense, self.dense, dtype=np.float64) / self.n_samples
-        return float(np.max(d, initial=0.0))
-
     def spectral_norm_sq(self, w=None) -> float:
         """Largest eigenvalue of ``X_std^T W X_std / n`` (``W = diag(w)``, default identity)."""
         n, p = self.n_samples, self.n_features

@@ -390,7 +390,6 @@ def lbi_path(X, Y, *, loss="squared", penalty="l1", groups=None, kappa=10.0, alp
             t0, float(alpha), float(kappa), elementwise, gptr, gidx, free, grid, budget,
             record_duals,
             adaptive, _RELATIVE_STEP,
-            (float(np.max(np.diag(H))) if H.shape[0] else design.diag_max()) if adaptive else 1.0,
             np.asarray(_WORKING_SET_REACH, dtype=float) if working_set else None,
             True if products else None, int(verbose) if verbose > 0 else None)
         status = out[5]

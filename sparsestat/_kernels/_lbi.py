@@ -53,13 +53,14 @@ set ``A0``, and ``G`` a bound on ``||H_JJ||`` for the coordinates ``J`` that joi
 since or whose dual would pass the sphere within the step. Since
 ``||[X_A X_J]||^2 <= ||X_A||^2 + ||X_J||^2``, the active block over the step stays
 below ``L + ||H_JJ||`` (leaving never raises it); ``G`` is the largest absolute row
-sum of ``H_JJ`` (at most ``d |J|``, ``d`` the largest diagonal of ``H``, which is
-used for more than 64 coordinates), nearly ``d`` for nearly orthogonal columns, so that
-the many joins of a sparse design do not each add ``d``. ``L`` is re-estimated once
-the bound on the joined coordinates' block exceeds ``0.7 L``. The path is recorded at
-the end of the super-steps that end on grid times and by interpolating ``z`` linearly
-inside the others, as for explicit steps; the duals outside a working set move with the
-super-step's own combination of its stages' coefficients, so the batches stay exact. On a standardized target this takes
+sum of ``H_JJ`` (summed over pieces of 256 coordinates for longer lists): at most
+``d |J|``, ``d`` the largest diagonal of ``H``, and near ``d`` for nearly orthogonal
+columns, so that the many joins of a sparse design do not each add ``d``. ``L`` is
+re-estimated once the bound on the joined coordinates' block exceeds ``0.7 L``. The
+path is recorded at the end of the super-steps that end on grid times and by
+interpolating ``z`` linearly inside the others, as for explicit steps; the duals
+outside a working set move with the super-step's own combination of its stages'
+coefficients, so the batches stay exact. On a standardized target this takes
 hundreds of super-steps for a 100-point path where explicit steps took tens of
 thousands, and stays closer to a fine explicit step's path than those did.
 """
@@ -94,8 +95,9 @@ _ESTIMATE_MARGIN = 1.1
 # simple ratio: ||H_AA|| is often an integer multiple of d, and an exact tie would make
 # the renewal, hence the steps, depend on rounding)
 _REESTIMATE = 0.7
-# the most coordinates whose block H_JJ is bounded by its row sums; beyond, by d |J|
-_ROW_SUM_MAX = 64
+# the most coordinates whose block H_JJ is bounded by its row sums at once (longer lists
+# in pieces of this size)
+_ROW_SUM_MAX = 256
 
 
 @kernel
@@ -438,16 +440,9 @@ def _sparse_block_column(xdata, xind, xptr, xmean, n, i, J, n_J, r, col):
 
 
 @kernel
-def _join_bounds(xdata, xind, xptr, xmean, n, M, pos, products, J, n_first, n_J, diag_max,
-                 col, r):
-    """Upper bounds on ``||H_FF||``, ``||H_JJ||`` and ``||H_SS||`` for the first ``n_first``
-    features ``F`` of the list ``J`` and the rest ``S``: the largest absolute row sum of
-    each block (a bound on its spectral radius), or ``d`` times its size where the list
-    is longer than ``_ROW_SUM_MAX``. The columns of ``H_JJ`` come from the Gram block or,
-    with ``products``, from the nonzeros of the design's columns (``col``: scratch of
-    length ``_ROW_SUM_MAX``; ``r``: see :func:`_sparse_block_column`)."""
-    if n_J > _ROW_SUM_MAX:
-        return diag_max * n_first, diag_max * n_J, diag_max * (n_J - n_first)
+def _row_sum_bounds(xdata, xind, xptr, xmean, n, M, pos, products, J, n_first, n_J, col, r):
+    """The largest absolute row sums of ``H_FF``, ``H_JJ`` and ``H_SS`` (see
+    :func:`_join_bounds`) in one pass over the columns of ``H_JJ``."""
     g_first, g_all, g_rest = 0.0, 0.0, 0.0
     for i in range(n_J):
         if products is not None:
@@ -467,6 +462,39 @@ def _join_bounds(xdata, xind, xptr, xmean, n, M, pos, products, J, n_first, n_J,
             g_rest = max(g_rest, s_rest)
         g_all = max(g_all, s_first + s_rest)
     return g_first, g_all, g_rest
+
+
+@kernel
+def _chunked_bound(xdata, xind, xptr, xmean, n, M, pos, products, J, lo, hi, col, r):
+    """A bound on ``||H_JJ||`` over ``J[lo:hi]``: the sum of the largest absolute row sums
+    of its blocks of ``_ROW_SUM_MAX`` consecutive features (``||[X_1 X_2]||^2 <= ||X_1||^2
+    + ||X_2||^2``)."""
+    bound = 0.0
+    for start in range(lo, hi, _ROW_SUM_MAX):
+        stop = min(hi, start + _ROW_SUM_MAX)
+        bound += _row_sum_bounds(xdata, xind, xptr, xmean, n, M, pos, products,
+                                 J[start:stop], 0, stop - start, col, r)[1]
+    return bound
+
+
+@kernel
+def _join_bounds(xdata, xind, xptr, xmean, n, M, pos, products, J, n_first, n_J, col, r):
+    """Upper bounds on ``||H_FF||``, ``||H_JJ||`` and ``||H_SS||`` for the first ``n_first``
+    features ``F`` of the list ``J`` and the rest ``S``: the largest absolute row sum of
+    each block (a bound on its spectral radius, at most ``d`` times its size, and near
+    ``d`` for nearly orthogonal columns). Past ``_ROW_SUM_MAX`` features the blocks are
+    bounded in pieces (:func:`_chunked_bound`) and ``J`` by the sum of the bounds of ``F``
+    and ``S``. The columns of ``H_JJ`` come from the Gram block or, with ``products``, from
+    the nonzeros of the design's columns (``col``: scratch of length ``_ROW_SUM_MAX``;
+    ``r``: see :func:`_sparse_block_column`)."""
+    if n_J <= _ROW_SUM_MAX:
+        return _row_sum_bounds(xdata, xind, xptr, xmean, n, M, pos, products, J, n_first,
+                               n_J, col, r)
+    g_first = _chunked_bound(xdata, xind, xptr, xmean, n, M, pos, products, J, 0, n_first,
+                             col, r)
+    g_rest = _chunked_bound(xdata, xind, xptr, xmean, n, M, pos, products, J, n_first, n_J,
+                            col, r)
+    return g_first, g_first + g_rest, g_rest
 
 
 @kernel
@@ -544,7 +572,7 @@ def _super_step(Xf, xdata, xind, xptr, xmean, is_sparse, n, products, M, pos, c,
 def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
              H, c, z0, b0, fit_intercept, t0, alpha, kappa,
              elementwise, group_ptr, group_idx, free, grid, max_iter, record_duals,
-             adaptive, relative_step, diag_max, reach, products, verbose):
+             adaptive, relative_step, reach, products, verbose):
     """Run LBI from the analytic start ``(z0, t0)`` until the last grid time.
 
     The mode is chosen by arguments that are ``None`` or not: ``Y`` (the direct
@@ -593,8 +621,8 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
         Also record ``rho = z - prox(z)`` on the grid.
     adaptive : bool
         Gram mode only: size each step by the active block (see module docstring).
-    relative_step, diag_max : float
-        The adaptive super-step's length as a fraction of the time, and ``d``.
+    relative_step : float
+        The adaptive super-step's length as a fraction of the time.
     reach : (2,) array or None
         Gram mode with ``H`` empty: work on a working set (see the module docstring;
         not with ``record_duals``). The factor on an outside dual's observed rate of
@@ -793,8 +821,7 @@ def lbi_path(Xf, xdata, xind, xptr, xmean, is_sparse, Y, w, loss_code, delta,
                 n_J = _joining(z, grad, step, was_active, elementwise, group_ptr, group_idx,
                                units, n_units, J, n_new)
                 g_new, g_all, g_would = _join_bounds(
-                    xdata, xind, xptr, xmean, n, M, pos, products, J, n_new, n_J, diag_max,
-                    col_J, r_J)
+                    xdata, xind, xptr, xmean, n, M, pos, products, J, n_new, n_J, col_J, r_J)
                 if stale or (n_new > 0 and g_new > _REESTIMATE * lam_a):
                     lam_a = _estimate(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos,
                                       products, active, n_active, power_vec, estimated)
