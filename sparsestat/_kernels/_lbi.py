@@ -139,23 +139,31 @@ def _active_block_norm(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos, produ
         n_xs, n_r = v.shape[0], n
     xs = np.zeros((1, n_xs)).T
     r = np.zeros((1, n_r)).T
+    # (loops rather than array expressions, which cost more to compile)
     nrm = 0.0
     for a in range(n_active):
         x[a] = v[active[a]]
         nrm += x[a] * x[a]
     if nrm == 0.0:
-        x[:] = 1.0
+        for a in range(n_active):
+            x[a] = 1.0
         nrm = n_active
-    x /= np.sqrt(nrm)
+    nrm = np.sqrt(nrm)
+    for a in range(n_active):
+        x[a] /= nrm
     lam = 0.0
     for _ in range(n_power):
         _block_times(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos, products, active,
                      n_active, x, y, xs, r)
-        nrm = np.sqrt(np.sum(y * y))
+        nrm = 0.0
+        for a in range(n_active):
+            nrm += y[a] * y[a]
+        nrm = np.sqrt(nrm)
         if nrm == 0.0:
             break
         lam = nrm
-        copy_1d(x, y / nrm)
+        for a in range(n_active):
+            x[a] = y[a] / nrm
     for a in range(n_active):
         v[active[a]] = x[a]
     return lam
@@ -166,7 +174,8 @@ def _estimate(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos, products, acti
               n_active, v, estimated):
     """:func:`_active_block_norm` of the active set (four iterations), which ``estimated``
     (over all features) then marks."""
-    estimated[:] = False
+    for j in range(estimated.shape[0]):
+        estimated[j] = False
     for a in range(n_active):
         estimated[active[a]] = True
     return _active_block_norm(Xf, xdata, xind, xptr, xmean, is_sparse, n, M, pos, products,
