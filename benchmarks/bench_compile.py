@@ -77,10 +77,13 @@ COLD = "lbi,iss,meanshift,labels,ranking,knockoffs"
 def run_child(stages: str, cache: str) -> dict:
     env = dict(os.environ, NUMBA_CACHE_DIR=cache, OMP_NUM_THREADS="1",
                OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    # run in the empty cache folder: a `python -c` child puts its working folder first on
-    # sys.path, so run from a checkout it would import that checkout, whatever PYTHONPATH says
-    res = subprocess.run([sys.executable, "-c", CHILD, stages], env=env, check=True,
-                         capture_output=True, text=True, cwd=cache)
+    # run in an empty folder: a `python -c` child puts its working folder first on sys.path,
+    # so run from a checkout it would import that checkout, whatever PYTHONPATH says; and not
+    # in the cache, whose `sparsestat` subfolder (numba's copy of the package's layout) would
+    # be imported as a namespace package
+    with tempfile.TemporaryDirectory(prefix="sparsestat-cwd-") as cwd:
+        res = subprocess.run([sys.executable, "-c", CHILD, stages], env=env, check=True,
+                             capture_output=True, text=True, cwd=cwd)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
