@@ -54,9 +54,9 @@ _STEP_CONSTANT = {"squared": 1.0, "huber": 1.0, "logistic": 4.0, "multinomial": 
 # a default Poisson step that still diverges is halved at most this many times
 _POISSON_HALVINGS = 4
 # the default (adaptive) step of the squared loss: damped Runge-Kutta-Chebyshev super-steps of
-# this fraction of the time t each (shorter where coordinates join), with as many stages as
-# the active block's stiffness needs; on a log-spaced grid that is about five per grid
-# interval, and the path stays within a few percent of a fine explicit step's
+# this fraction of the time t each (ended at the grid times), with as many stages as the
+# active block's stiffness needs; on a log-spaced grid that is about five per grid interval,
+# and the path stays within a few percent of a fine explicit step's
 _RELATIVE_STEP = 0.01
 
 _NO_CORRELATION = (

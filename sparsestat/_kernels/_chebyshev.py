@@ -23,8 +23,10 @@ near ``s^2 / 2`` instead of ``2 s^2``. With ``s = 1`` the super-step is the expl
 step.
 
 ``y_new - y`` is ``h`` times a combination ``sum_i omega_i f(Y_i)`` with weights summing
-to one; :func:`stage_weights` follows them, so a quantity that only integrates ``f``
-(e.g. a dual outside a working set) can be advanced by the same combination.
+to one, which the stage recurrence itself builds when run on the stages' ``f`` values;
+so a quantity that only integrates ``f`` (e.g. a dual outside a working set) can be
+advanced by the same combination (``sparsestat._kernels._lbi._super_step`` carries it
+alongside the stages).
 """
 
 import numpy as np
@@ -91,18 +93,3 @@ def stage(j, w0, w1, b):
         return 1.0, 0.0, w1 / w0
     return 2.0 * w0 * b[j] / b[j - 1], -b[j] / b[j - 2], 2.0 * w1 * b[j] / b[j - 1]
 
-
-@kernel
-def stage_weights(s, damping):
-    """``omega[i]``: the weight of ``f(Y_i)`` in ``(y_new - y) / h``, for ``i < s``."""
-    b = np.empty(s + 2)
-    w0, w1 = coefficients(s, damping, b)
-    prev2 = np.zeros(s)
-    prev = np.zeros(s)
-    prev[0] = w1 / w0
-    for j in range(2, s + 1):
-        mu, nu, mut = stage(j, w0, w1, b)
-        cur = mu * prev + nu * prev2
-        cur[j - 1] += mut
-        prev2, prev = prev, cur
-    return prev
